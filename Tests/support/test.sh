@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# `make test`: everything from nothing. Installs missing packages, starts a throwaway
+# cluster, installs the extension, runs the SQL suites and the Swift tests, and cleans up.
+# Exits non-zero on any failure.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+root=$PWD
+
+bash Tests/support/packages.sh
+
+dir=$(mktemp -d /tmp/httpq-test.XXXXXX)
+cleanup() { bash "$root/Tests/support/cluster.sh" stop "$dir"; rm -rf "$dir"; }
+trap cleanup EXIT
+bash Tests/support/cluster.sh start "$dir"
+eval "$(bash Tests/support/cluster.sh env "$dir")"
+
+make -s install
+mkdir -p .build
+sql_status=0
+make -s installcheck 2>&1 | tee .build/installcheck.log || sql_status=$?
+passed=$(grep -cE '(\.\.\. ok|^ok [0-9])' .build/installcheck.log || true)
+failed=$(grep -cE '(\.\.\. FAILED|^not ok [0-9])' .build/installcheck.log || true)
+if [ "$sql_status" != 0 ]; then
+    for f in .build/regress/regression.diffs .build/isolation/regression.diffs; do
+        [ -s "$f" ] && cat "$f"
+    done
+    [ "$failed" = 0 ] && failed=1
+fi
+echo "pg_regress: $passed passed, $failed failed"
+
+# The Swift tests share one database; each test isolates itself by channel name.
+psql -qX -v ON_ERROR_STOP=1 -c 'DROP DATABASE IF EXISTS httpq_test' -c 'CREATE DATABASE httpq_test'
+psql -qX -v ON_ERROR_STOP=1 -d httpq_test -c 'CREATE EXTENSION httpq'
+export HTTPQ_TEST_DATABASE_URL="dbname=httpq_test"
+
+swift_status=0
+swift build --build-tests && swift test || swift_status=$?
+
+[ "$sql_status" = 0 ] && [ "$swift_status" = 0 ]

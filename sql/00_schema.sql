@@ -1,0 +1,2 @@
+-- placeholder
+CREATE SCHEMA IF NOT EXISTS httpq;
