@@ -1,2 +1,70 @@
--- placeholder
-CREATE SCHEMA IF NOT EXISTS httpq;
+-- 00_schema.sql: the httpq schema, the composite types shared with callers, and the
+-- one source of time.
+--
+-- The same file opens both install paths: CREATE EXTENSION, which creates the schema
+-- named in httpq.control before running this script, and a plain `psql -f` on managed
+-- Postgres, where this block creates it. (CREATE SCHEMA IF NOT EXISTS would fail under
+-- CREATE EXTENSION: the schema exists but is not a member of the extension.)
+
+DO $$
+BEGIN
+    IF to_regnamespace('httpq') IS NULL THEN
+        CREATE SCHEMA httpq;
+    END IF;
+END;
+$$;
+
+COMMENT ON SCHEMA httpq IS 'httpq: a transactional outbox for HTTP. Use the functions and views; tables are not a public interface.';
+
+-- A request as an application describes it: what httpq.enqueue_many takes. Build one
+-- with httpq.new_request(...) or httpq.new_request_bytes(...), which fill in defaults.
+CREATE TYPE httpq.new_request AS (
+    url             text,
+    method          text,
+    headers         jsonb,
+    body            bytea,
+    channel         text,
+    ordering_key    text,
+    run_at          timestamptz,
+    max_attempts    integer,
+    deadline        timestamptz,
+    idempotency_key text,
+    dedupe_key      text,
+    priority        integer,
+    timeout_ms      integer
+);
+
+-- What httpq.claim hands a worker: everything needed to send one attempt, and no more.
+-- This type is the contract between the SQL and the worker.
+CREATE TYPE httpq.claimed AS (
+    id         bigint,
+    attempt    integer,
+    channel    text,
+    method     text,
+    url        text,
+    headers    jsonb,     -- the final set to send, Content-Type and Idempotency-Key included
+    body       bytea,
+    timeout_ms integer
+);
+
+-- How a request leaves the live queue: the input of httpq._finish.
+CREATE TYPE httpq._ending AS (
+    id       bigint,
+    state    text,        -- delivered, dead or canceled
+    reason   text,        -- why it ended, in words (null when delivered)
+    status   integer,     -- the last response, when there was one
+    headers  jsonb,
+    body     bytea,
+    error    text,
+    attempt  jsonb        -- the last attempt's log entry, appended to the request's log
+);
+
+-- The current time for every queue decision: now(), unless the test-only setting
+-- httpq.now names another instant. One source of time keeps a statement consistent.
+CREATE FUNCTION httpq._now() RETURNS timestamptz
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT coalesce(nullif(current_setting('httpq.now', true), '')::timestamptz, now())
+$$;
+COMMENT ON FUNCTION httpq._now() IS 'Transaction time, or the test-only setting httpq.now when set.';

@@ -1,0 +1,181 @@
+-- 10_channel.sql: channels, their settings and the bookkeeping that fairness and limits need.
+--
+-- Owns httpq.channel. A channel is a destination or a tenant: requests name one, and it is
+-- created with default settings on first use. Invariants: every request's channel has a
+-- row here; settings are always set (defaults below), limits are NULL when absent.
+
+CREATE TABLE httpq.channel (
+    name             text PRIMARY KEY,
+    max_concurrency  integer,                      -- running requests at once, all workers together
+    rate_per_second  numeric,                      -- claims per second, all workers together
+    max_attempts     integer NOT NULL DEFAULT 20,
+    backoff_base     interval NOT NULL DEFAULT '2 seconds',
+    backoff_max      interval NOT NULL DEFAULT '2 hours',
+    timeout_ms       integer NOT NULL DEFAULT 30000,
+    ordering_on_dead text NOT NULL DEFAULT 'continue',
+    retention        interval NOT NULL DEFAULT '7 days',
+    paused           boolean NOT NULL DEFAULT false,
+    -- Bookkeeping, written by claim while it holds the row lock.
+    served_at        timestamptz NOT NULL DEFAULT '-infinity',  -- round-robin: least recently served first
+    tokens           numeric NOT NULL DEFAULT 0,                -- token bucket for rate_per_second
+    tokens_at        timestamptz,                               -- NULL: the bucket starts full
+    created_at       timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT name_is_valid CHECK (name ~ '^[A-Za-z0-9][A-Za-z0-9._:@/-]{0,199}$'),
+    CONSTRAINT max_concurrency_positive CHECK (max_concurrency > 0),
+    CONSTRAINT rate_per_second_positive CHECK (rate_per_second > 0),
+    CONSTRAINT max_attempts_in_range CHECK (max_attempts BETWEEN 1 AND 1000),
+    CONSTRAINT backoff_base_positive CHECK (backoff_base > '0'),
+    CONSTRAINT backoff_max_not_below_base CHECK (backoff_max >= backoff_base),
+    CONSTRAINT timeout_ms_in_range CHECK (timeout_ms BETWEEN 1 AND 3600000),
+    CONSTRAINT ordering_on_dead_known CHECK (ordering_on_dead IN ('continue', 'hold')),
+    CONSTRAINT retention_not_negative CHECK (retention >= '0')
+);
+-- Claim rewrites served_at and tokens on every claim: leave room for HOT updates.
+ALTER TABLE httpq.channel SET (fillfactor = 50);
+
+-- Raises a clear error for a channel name that cannot be one.
+CREATE FUNCTION httpq._check_channel(channel text) RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF channel IS NULL THEN
+        RAISE EXCEPTION 'channel must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF channel !~ '^[A-Za-z0-9][A-Za-z0-9._:@/-]{0,199}$' THEN
+        RAISE EXCEPTION 'channel % is not a valid channel name', quote_literal(channel)
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Use 1 to 200 characters: letters, digits and . _ : @ / -, starting with a letter or digit.';
+    END IF;
+END;
+$$;
+COMMENT ON FUNCTION httpq._check_channel(text) IS 'Raises invalid_parameter_value for a malformed channel name.';
+
+-- Creates the channels that do not exist yet, with default settings.
+CREATE FUNCTION httpq._ensure_channels(names text[]) RETURNS void
+LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
+AS $$
+    -- The NOT EXISTS probe first: the common case (the channel exists) then writes nothing.
+    INSERT INTO httpq.channel (name)
+    SELECT DISTINCT n FROM unnest(names) AS n
+    WHERE NOT EXISTS (SELECT 1 FROM httpq.channel c WHERE c.name = n)
+    ON CONFLICT (name) DO NOTHING
+$$;
+COMMENT ON FUNCTION httpq._ensure_channels(text[]) IS 'Creates missing channels with default settings.';
+
+-- Sets a channel's defaults and limits; NULL leaves a setting as it is.
+CREATE FUNCTION httpq.set_channel(
+    channel          text,
+    max_concurrency  integer DEFAULT NULL,
+    rate_per_second  numeric DEFAULT NULL,
+    max_attempts     integer DEFAULT NULL,
+    backoff_base     interval DEFAULT NULL,
+    backoff_max      interval DEFAULT NULL,
+    timeout_ms       integer DEFAULT NULL,
+    ordering_on_dead text DEFAULT NULL,
+    retention        interval DEFAULT NULL
+) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM httpq._check_channel(set_channel.channel);
+    IF max_concurrency <= 0 THEN
+        RAISE EXCEPTION 'max_concurrency must be positive, got %', max_concurrency
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'To lift the limit: SELECT httpq.unset_channel(''' || channel || ''', ''{max_concurrency}'').';
+    END IF;
+    IF rate_per_second <= 0 THEN
+        RAISE EXCEPTION 'rate_per_second must be positive, got %', rate_per_second
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'To lift the limit: SELECT httpq.unset_channel(''' || channel || ''', ''{rate_per_second}'').';
+    END IF;
+    IF NOT max_attempts BETWEEN 1 AND 1000 THEN
+        RAISE EXCEPTION 'max_attempts must be between 1 and 1000, got %', max_attempts USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF backoff_base <= '0' THEN
+        RAISE EXCEPTION 'backoff_base must be positive, got %', backoff_base USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF NOT timeout_ms BETWEEN 1 AND 3600000 THEN
+        RAISE EXCEPTION 'timeout_ms must be between 1 and 3600000 (one hour), got %', timeout_ms USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF ordering_on_dead NOT IN ('continue', 'hold') THEN
+        RAISE EXCEPTION 'ordering_on_dead must be ''continue'' or ''hold'', got %', quote_literal(ordering_on_dead)
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF retention < '0' THEN
+        RAISE EXCEPTION 'retention must not be negative, got %', retention USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+
+    PERFORM httpq._ensure_channels(ARRAY[set_channel.channel]);
+    UPDATE httpq.channel c SET
+        max_concurrency  = coalesce(set_channel.max_concurrency, c.max_concurrency),
+        rate_per_second  = coalesce(set_channel.rate_per_second, c.rate_per_second),
+        max_attempts     = coalesce(set_channel.max_attempts, c.max_attempts),
+        backoff_base     = coalesce(set_channel.backoff_base, c.backoff_base),
+        backoff_max      = coalesce(set_channel.backoff_max, c.backoff_max),
+        timeout_ms       = coalesce(set_channel.timeout_ms, c.timeout_ms),
+        ordering_on_dead = coalesce(set_channel.ordering_on_dead, c.ordering_on_dead),
+        retention        = coalesce(set_channel.retention, c.retention)
+    WHERE c.name = set_channel.channel;
+EXCEPTION WHEN check_violation THEN
+    -- Only backoff_max below backoff_base gets here: each value alone was checked above.
+    RAISE EXCEPTION 'backoff_max must not be below backoff_base for channel %', quote_literal(channel)
+        USING ERRCODE = 'invalid_parameter_value';
+END;
+$$;
+COMMENT ON FUNCTION httpq.set_channel(text, integer, numeric, integer, interval, interval, integer, text, interval)
+    IS 'Sets a channel''s defaults and limits, creating the channel if needed; NULL leaves a setting as it is.';
+
+-- Puts named settings of a channel back to their defaults (limits back to none).
+CREATE FUNCTION httpq.unset_channel(channel text, settings text[]) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    known constant text[] := ARRAY['max_concurrency', 'rate_per_second', 'max_attempts', 'backoff_base',
+                                   'backoff_max', 'timeout_ms', 'ordering_on_dead', 'retention'];
+    unknown text;
+    setting text;
+BEGIN
+    PERFORM httpq._check_channel(unset_channel.channel);
+    SELECT s INTO unknown FROM unnest(settings) AS s WHERE s IS NULL OR s <> ALL (known) LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'unknown channel setting %', coalesce(quote_literal(unknown), 'NULL')
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Channel settings are: ' || array_to_string(known, ', ') || '.';
+    END IF;
+    PERFORM httpq._ensure_channels(ARRAY[unset_channel.channel]);
+    FOREACH setting IN ARRAY settings LOOP
+        -- setting is one of the known column names, checked above.
+        EXECUTE format('UPDATE httpq.channel SET %I = DEFAULT WHERE name = $1', setting) USING unset_channel.channel;
+    END LOOP;
+END;
+$$;
+COMMENT ON FUNCTION httpq.unset_channel(text, text[])
+    IS 'Puts the named settings of a channel back to their defaults; limits go back to none.';
+
+-- Stops claims from a channel; its requests wait. Creates the channel if needed.
+CREATE FUNCTION httpq.pause(channel text) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM httpq._check_channel(pause.channel);
+    PERFORM httpq._ensure_channels(ARRAY[pause.channel]);
+    UPDATE httpq.channel c SET paused = true WHERE c.name = pause.channel;
+END;
+$$;
+COMMENT ON FUNCTION httpq.pause(text) IS 'Stops claims from a channel until httpq.resume; requests keep waiting.';
+
+-- Lets claims take from a paused channel again, and wakes the workers.
+CREATE FUNCTION httpq.resume(channel text) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM httpq._check_channel(resume.channel);
+    PERFORM httpq._ensure_channels(ARRAY[resume.channel]);
+    UPDATE httpq.channel c SET paused = false WHERE c.name = resume.channel;
+    PERFORM pg_notify('httpq', '');
+END;
+$$;
+COMMENT ON FUNCTION httpq.resume(text) IS 'Lets workers claim from a paused channel again.';

@@ -1,0 +1,248 @@
+-- 35_enqueue.sql: putting requests on the queue, inside the caller's transaction.
+--
+-- Writes httpq.request (and httpq.channel, for channels seen the first time). Every
+-- path ends in httpq.enqueue_many: one validation, one set-based INSERT, one NOTIFY per
+-- transaction. Invariants kept here: a request is checked whole before anything is
+-- written; its headers carry Content-Type (JSON bodies) and Idempotency-Key; a request with
+-- an ordering_key is the key's head only when the key has no unfinished request and is
+-- not held; a dedupe_key that matches an unfinished request enqueues nothing.
+
+-- Builds a request with a JSON body (Content-Type: application/json unless a header says
+-- otherwise), for httpq.enqueue_many. Nothing is checked or written here.
+CREATE FUNCTION httpq.new_request(
+    url             text,
+    body            jsonb DEFAULT NULL,
+    method          text DEFAULT 'POST',
+    headers         jsonb DEFAULT '{}',
+    channel         text DEFAULT 'default',
+    ordering_key    text DEFAULT NULL,
+    run_at          timestamptz DEFAULT now(),
+    max_attempts    integer DEFAULT NULL,
+    deadline        timestamptz DEFAULT NULL,
+    idempotency_key text DEFAULT NULL,
+    dedupe_key      text DEFAULT NULL,
+    priority        integer DEFAULT 0,
+    timeout_ms      integer DEFAULT NULL
+) RETURNS httpq.new_request
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT ROW(
+        url,
+        method,
+        CASE WHEN body IS NOT NULL AND jsonb_typeof(headers) = 'object'
+                  AND httpq._header(headers, 'Content-Type') IS NULL
+             THEN headers || '{"Content-Type": "application/json"}'
+             ELSE headers END,
+        convert_to(body::text, 'UTF8'),
+        channel, ordering_key, coalesce(run_at, httpq._now()), max_attempts, deadline,
+        idempotency_key, dedupe_key, priority, timeout_ms
+    )::httpq.new_request
+$$;
+COMMENT ON FUNCTION httpq.new_request(text, jsonb, text, jsonb, text, text, timestamptz, integer, timestamptz, text, text, integer, integer)
+    IS 'Builds a request with a JSON body for httpq.enqueue_many; checks and writes nothing.';
+
+-- Builds a request with a body of any type (text, form, binary) and its content type.
+CREATE FUNCTION httpq.new_request_bytes(
+    url             text,
+    body            bytea,
+    content_type    text DEFAULT 'application/octet-stream',
+    method          text DEFAULT 'POST',
+    headers         jsonb DEFAULT '{}',
+    channel         text DEFAULT 'default',
+    ordering_key    text DEFAULT NULL,
+    run_at          timestamptz DEFAULT now(),
+    max_attempts    integer DEFAULT NULL,
+    deadline        timestamptz DEFAULT NULL,
+    idempotency_key text DEFAULT NULL,
+    dedupe_key      text DEFAULT NULL,
+    priority        integer DEFAULT 0,
+    timeout_ms      integer DEFAULT NULL
+) RETURNS httpq.new_request
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    header_type text := CASE WHEN jsonb_typeof(headers) = 'object' THEN httpq._header(headers, 'Content-Type') END;
+BEGIN
+    IF content_type ~ '[\r\n]' OR content_type = '' THEN
+        RAISE EXCEPTION 'content_type must be a non-empty header value without line breaks'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF header_type IS NOT NULL AND content_type IS NOT NULL AND header_type <> content_type THEN
+        RAISE EXCEPTION 'content_type % and the Content-Type header % disagree', quote_literal(content_type), quote_literal(header_type)
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Give the content type once.';
+    END IF;
+    RETURN ROW(
+        url,
+        method,
+        CASE WHEN body IS NOT NULL AND content_type IS NOT NULL AND header_type IS NULL AND jsonb_typeof(headers) = 'object'
+             THEN headers || jsonb_build_object('Content-Type', content_type)
+             ELSE headers END,
+        body,
+        channel, ordering_key, coalesce(run_at, httpq._now()), max_attempts, deadline,
+        idempotency_key, dedupe_key, priority, timeout_ms
+    )::httpq.new_request;
+END;
+$$;
+COMMENT ON FUNCTION httpq.new_request_bytes(text, bytea, text, text, jsonb, text, text, timestamptz, integer, timestamptz, text, text, integer, integer)
+    IS 'Builds a request with a body of any content type for httpq.enqueue_many; checks and writes nothing.';
+
+-- Enqueues many requests in one statement; returns their ids in the order given. A
+-- request whose dedupe_key matches an unfinished request returns that request's id.
+CREATE FUNCTION httpq.enqueue_many(requests httpq.new_request[]) RETURNS SETOF bigint
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    n        integer := cardinality(requests);
+    problem  text[];
+    position bigint;
+    ids      bigint[];
+    inserted integer;
+    keyed    boolean;
+    deduped  boolean;
+BEGIN
+    IF requests IS NULL THEN
+        RAISE EXCEPTION 'requests must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF n = 0 THEN
+        RETURN;
+    END IF;
+
+    SELECT s.problem, s.position INTO problem, position
+    FROM (SELECT httpq._problem(x) AS problem, row_number() OVER () AS position FROM unnest(requests) AS x) AS s
+    WHERE s.problem IS NOT NULL
+    LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION '%', CASE WHEN n = 1 THEN problem[2] ELSE format('request %s of %s: %s', position, n, problem[2]) END
+            USING ERRCODE = problem[1];
+    END IF;
+
+    SELECT bool_or(x.ordering_key IS NOT NULL), bool_or(x.dedupe_key IS NOT NULL),
+           array_agg(nextval('httpq.request_id_seq'))
+    INTO keyed, deduped, ids
+    FROM unnest(requests) AS x;
+
+    PERFORM httpq._ensure_channels(ARRAY(SELECT DISTINCT x.channel FROM unnest(requests) AS x));
+    IF keyed THEN
+        PERFORM httpq._lock_keys(ARRAY(SELECT x.channel FROM unnest(requests) AS x),
+                                 ARRAY(SELECT x.ordering_key FROM unnest(requests) AS x));
+    END IF;
+
+    INSERT INTO httpq.request AS r (id, channel, state, priority, run_at, method, url, headers, body,
+                                    ordering_key, dedupe_key, idempotency_key, max_attempts, timeout_ms, deadline)
+    SELECT u.id, u.channel,
+           CASE WHEN u.ordering_key IS NULL THEN 'waiting'
+                WHEN u.key_rank = 1
+                     AND NOT EXISTS (SELECT 1 FROM httpq.request h
+                                     WHERE h.channel = u.channel AND h.ordering_key = u.ordering_key)
+                     AND NOT EXISTS (SELECT 1 FROM httpq.held_key hk
+                                     WHERE hk.channel = u.channel AND hk.ordering_key = u.ordering_key)
+                THEN 'waiting'
+                ELSE 'blocked' END,
+           u.priority, u.run_at, u.method, u.url,
+           CASE WHEN h.value IS NULL THEN u.headers || jsonb_build_object('Idempotency-Key', k.value) ELSE u.headers END,
+           u.body, u.ordering_key, u.dedupe_key, k.value, u.max_attempts, u.timeout_ms, u.deadline
+    FROM (
+        SELECT y.*,
+               CASE WHEN y.ordering_key IS NOT NULL
+                    THEN row_number() OVER (PARTITION BY y.channel, y.ordering_key ORDER BY y.ord) END AS key_rank
+        FROM (
+            SELECT x.*,
+                   CASE WHEN x.dedupe_key IS NOT NULL
+                        THEN row_number() OVER (PARTITION BY x.channel, x.dedupe_key ORDER BY x.ord) END AS dedupe_rank
+            FROM unnest(requests, ids) WITH ORDINALITY
+                 AS x(url, method, headers, body, channel, ordering_key, run_at, max_attempts, deadline,
+                      idempotency_key, dedupe_key, priority, timeout_ms, id, ord)
+        ) AS y
+        -- A dedupe_key already unfinished, or earlier in this batch, enqueues nothing; it
+        -- must not take a key's head place either, so it is dropped before ranking.
+        WHERE y.dedupe_key IS NULL
+           OR (y.dedupe_rank = 1
+               AND NOT EXISTS (SELECT 1 FROM httpq.request d WHERE d.channel = y.channel AND d.dedupe_key = y.dedupe_key))
+    ) AS u
+    CROSS JOIN LATERAL (SELECT httpq._header(u.headers, 'Idempotency-Key')) AS h(value)
+    CROSS JOIN LATERAL (SELECT coalesce(u.idempotency_key, h.value, gen_random_uuid()::text)) AS k(value)
+    ON CONFLICT (channel, dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING;
+    GET DIAGNOSTICS inserted = ROW_COUNT;
+
+    IF inserted > 0 THEN
+        PERFORM pg_notify('httpq', '');   -- merged into one notification per transaction
+    END IF;
+
+    IF NOT deduped THEN
+        RETURN QUERY SELECT unnest(ids);
+        RETURN;
+    END IF;
+    -- A concurrent enqueue of the same dedupe_key may have won the ON CONFLICT race after
+    -- this statement's snapshot: if it took a key's head place, its followers need a head.
+    IF keyed AND inserted < n THEN
+        PERFORM httpq._promote(ARRAY(SELECT x.channel FROM unnest(requests) AS x),
+                               ARRAY(SELECT x.ordering_key FROM unnest(requests) AS x));
+    END IF;
+    RETURN QUERY
+        SELECT coalesce(
+                   (SELECT r.id FROM httpq.request r WHERE r.id = x.id),
+                   (SELECT r.id FROM httpq.request r WHERE r.channel = x.channel AND r.dedupe_key = x.dedupe_key))
+        FROM unnest(requests, ids) WITH ORDINALITY
+             AS x(url, method, headers, body, channel, ordering_key, run_at, max_attempts, deadline,
+                  idempotency_key, dedupe_key, priority, timeout_ms, id, ord)
+        ORDER BY x.ord;
+END;
+$$;
+COMMENT ON FUNCTION httpq.enqueue_many(httpq.new_request[])
+    IS 'Enqueues many requests in one statement (build them with httpq.new_request); returns their ids in order.';
+
+-- Enqueues one request with a JSON body; returns its id.
+CREATE FUNCTION httpq.enqueue(
+    url             text,
+    body            jsonb DEFAULT NULL,
+    method          text DEFAULT 'POST',
+    headers         jsonb DEFAULT '{}',
+    channel         text DEFAULT 'default',
+    ordering_key    text DEFAULT NULL,
+    run_at          timestamptz DEFAULT now(),
+    max_attempts    integer DEFAULT NULL,
+    deadline        timestamptz DEFAULT NULL,
+    idempotency_key text DEFAULT NULL,
+    dedupe_key      text DEFAULT NULL,
+    priority        integer DEFAULT 0,
+    timeout_ms      integer DEFAULT NULL
+) RETURNS bigint
+LANGUAGE sql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT httpq.enqueue_many(ARRAY[httpq.new_request(url, body, method, headers, channel, ordering_key, run_at,
+                                                     max_attempts, deadline, idempotency_key, dedupe_key,
+                                                     priority, timeout_ms)])
+$$;
+COMMENT ON FUNCTION httpq.enqueue(text, jsonb, text, jsonb, text, text, timestamptz, integer, timestamptz, text, text, integer, integer)
+    IS 'Enqueues one HTTP request with a JSON body inside the caller''s transaction; returns its id.';
+
+-- Enqueues one request with a body of any type (text, form, binary); returns its id.
+CREATE FUNCTION httpq.enqueue_bytes(
+    url             text,
+    body            bytea,
+    content_type    text DEFAULT 'application/octet-stream',
+    method          text DEFAULT 'POST',
+    headers         jsonb DEFAULT '{}',
+    channel         text DEFAULT 'default',
+    ordering_key    text DEFAULT NULL,
+    run_at          timestamptz DEFAULT now(),
+    max_attempts    integer DEFAULT NULL,
+    deadline        timestamptz DEFAULT NULL,
+    idempotency_key text DEFAULT NULL,
+    dedupe_key      text DEFAULT NULL,
+    priority        integer DEFAULT 0,
+    timeout_ms      integer DEFAULT NULL
+) RETURNS bigint
+LANGUAGE sql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT httpq.enqueue_many(ARRAY[httpq.new_request_bytes(url, body, content_type, method, headers, channel,
+                                                           ordering_key, run_at, max_attempts, deadline,
+                                                           idempotency_key, dedupe_key, priority, timeout_ms)])
+$$;
+COMMENT ON FUNCTION httpq.enqueue_bytes(text, bytea, text, text, jsonb, text, text, timestamptz, integer, timestamptz, text, text, integer, integer)
+    IS 'Enqueues one HTTP request with a body of any content type inside the caller''s transaction; returns its id.';

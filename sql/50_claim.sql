@@ -1,0 +1,205 @@
+-- 50_claim.sql: handing a worker its next batch, fairly and within every channel's limits.
+--
+-- Writes httpq.request (waiting -> running, with attempt, worker and lease) and the
+-- channel bookkeeping (served_at, tokens). Invariants: a request is claimed by one worker
+-- at a time (FOR UPDATE SKIP LOCKED); a channel's running requests never exceed its
+-- max_concurrency and its claims never outrun its rate, across all workers, because claims
+-- of a limited channel happen under its row lock; channels with ready work share each
+-- claim; a request past its deadline is never sent.
+
+-- Puts running requests whose lease has passed (their worker died) back to waiting; the
+-- attempt they used counts. Out of attempts or past the deadline, they are dead.
+CREATE FUNCTION httpq._expire_leases(now timestamptz) RETURNS integer
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    endings httpq._ending[];
+    expired integer;
+BEGIN
+    WITH expired AS (
+        SELECT r.id, r.attempt, r.worker,
+               r.attempt - r.attempt_floor < coalesce(r.max_attempts, c.max_attempts)
+                   AND (r.deadline IS NULL OR r.deadline > _expire_leases.now) AS again,
+               CASE WHEN r.deadline <= _expire_leases.now THEN 'deadline passed'
+                    ELSE format('attempts exhausted (%s of %s)', r.attempt - r.attempt_floor,
+                                coalesce(r.max_attempts, c.max_attempts)) END AS reason
+        FROM httpq.request r JOIN httpq.channel c ON c.name = r.channel
+        WHERE r.state = 'running' AND r.lease_until < _expire_leases.now
+        FOR UPDATE OF r SKIP LOCKED
+    ), requeued AS (
+        UPDATE httpq.request r
+        SET state = 'waiting', worker = NULL, lease_until = NULL, run_at = _expire_leases.now,
+            last_status = NULL, last_error = 'lease expired: the worker did not report',
+            log = r.log || jsonb_build_array(jsonb_build_object(
+                'attempt', e.attempt, 'at', _expire_leases.now, 'worker', e.worker, 'status', NULL,
+                'error', 'lease expired: the worker did not report'))
+        FROM expired AS e
+        WHERE r.id = e.id AND e.again
+    )
+    SELECT count(*),
+           array_agg(ROW(e.id, 'dead', 'lease expired and ' || e.reason, NULL, NULL, NULL,
+                         'lease expired: the worker did not report',
+                         jsonb_build_object('attempt', e.attempt, 'at', _expire_leases.now, 'worker', e.worker,
+                                            'status', NULL, 'error', 'lease expired: the worker did not report')
+                     )::httpq._ending) FILTER (WHERE NOT e.again)
+    INTO expired, endings
+    FROM expired AS e;
+    PERFORM httpq._finish(endings);
+    RETURN expired;
+END;
+$$;
+COMMENT ON FUNCTION httpq._expire_leases(timestamptz) IS 'Returns requests whose lease has passed to waiting (or dead when out of attempts).';
+
+-- Claims up to max_count requests for a worker, leased until now() + lease.
+CREATE FUNCTION httpq.claim(
+    worker    text,
+    max_count integer DEFAULT 100,
+    channels  text[] DEFAULT NULL,
+    lease     interval DEFAULT '1 minute'
+) RETURNS SETOF httpq.claimed
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    now_at   constant timestamptz := httpq._now();
+    wanted   integer := max_count;
+    ready    text[];
+    hungry   text[];
+    ch       httpq.channel;
+    locked   boolean;
+    quota    integer;
+    allowed  integer;
+    bucket   numeric;
+    take_ids bigint[];
+    late_ids bigint[];
+    got      integer;
+BEGIN
+    IF worker IS NULL OR worker = '' THEN
+        RAISE EXCEPTION 'worker must name the worker (for example host:pid)' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF max_count IS NULL OR max_count NOT BETWEEN 1 AND 10000 THEN
+        RAISE EXCEPTION 'max_count must be between 1 and 10000, got %', coalesce(max_count::text, 'NULL')
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF lease IS NULL OR lease <= '0' THEN
+        RAISE EXCEPTION 'lease must be a positive interval, got %', coalesce(lease::text, 'NULL')
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+
+    PERFORM httpq._expire_leases(now_at);
+
+    -- Channels with ready work, least recently served first.
+    SELECT array_agg(c.name ORDER BY c.served_at, c.name) INTO ready
+    FROM (
+        SELECT c.name, c.served_at FROM httpq.channel c
+        WHERE NOT c.paused
+          AND (claim.channels IS NULL OR c.name = ANY (claim.channels))
+          AND EXISTS (SELECT 1 FROM httpq.request r
+                      WHERE r.channel = c.name AND r.state = 'waiting' AND r.run_at <= now_at)
+        ORDER BY c.served_at, c.name
+        LIMIT max_count
+    ) AS c;
+
+    -- Round-robin: each channel gets an equal share of what is still wanted; what a
+    -- channel cannot use goes to those after it, and a second round to those that filled.
+    WHILE wanted > 0 AND cardinality(ready) > 0 LOOP
+        hungry := '{}';
+        FOR i IN 1 .. cardinality(ready) LOOP
+            EXIT WHEN wanted = 0;
+            quota := ceil(wanted::numeric / (cardinality(ready) - i + 1));
+            -- The row lock serializes claims of a limited channel across workers. An
+            -- unlimited channel another claimer holds is still served: SKIP LOCKED on its
+            -- requests keeps the two apart; only its bookkeeping waits for the next claim.
+            SELECT * INTO ch FROM httpq.channel c WHERE c.name = ready[i] FOR NO KEY UPDATE SKIP LOCKED;
+            locked := FOUND;
+            IF NOT locked THEN
+                SELECT * INTO ch FROM httpq.channel c WHERE c.name = ready[i];
+                CONTINUE WHEN ch.max_concurrency IS NOT NULL OR ch.rate_per_second IS NOT NULL OR ch.paused;
+            END IF;
+
+            allowed := quota;
+            IF ch.max_concurrency IS NOT NULL THEN
+                allowed := least(allowed, ch.max_concurrency -
+                    (SELECT count(*) FROM httpq.request r WHERE r.channel = ch.name AND r.state = 'running'));
+            END IF;
+            IF ch.rate_per_second IS NOT NULL THEN
+                -- Token bucket: refills at rate_per_second, holds at most a tenth of a
+                -- second's worth (at least one), so bursts stay small.
+                bucket := least(greatest(ch.rate_per_second / 10, 1),
+                                CASE WHEN ch.tokens_at IS NULL THEN ch.rate_per_second
+                                     ELSE ch.tokens + ch.rate_per_second
+                                          * greatest(extract(epoch FROM now_at - ch.tokens_at), 0) END);
+                allowed := least(allowed, floor(bucket));
+            END IF;
+
+            got := 0;
+            IF allowed > 0 THEN
+                SELECT array_agg(p.id) FILTER (WHERE NOT p.late), array_agg(p.id) FILTER (WHERE p.late)
+                INTO take_ids, late_ids
+                FROM (
+                    SELECT r.id, coalesce(r.deadline <= now_at, false) AS late
+                    FROM httpq.request r
+                    WHERE r.channel = ch.name AND r.state = 'waiting' AND r.run_at <= now_at
+                    ORDER BY r.priority, r.run_at, r.id
+                    LIMIT allowed
+                    FOR UPDATE SKIP LOCKED
+                ) AS p;
+
+                RETURN QUERY
+                    UPDATE httpq.request r
+                    SET state = 'running', attempt = r.attempt + 1, worker = claim.worker,
+                        lease_until = now_at + claim.lease
+                    WHERE r.id = ANY (take_ids)
+                    RETURNING r.id, r.attempt, r.channel, r.method, r.url, r.headers, r.body,
+                              coalesce(r.timeout_ms, ch.timeout_ms);
+                GET DIAGNOSTICS got = ROW_COUNT;
+
+                IF late_ids IS NOT NULL THEN
+                    PERFORM httpq._finish(ARRAY(
+                        SELECT ROW(id, 'dead', 'deadline passed before an attempt could start',
+                                   NULL, NULL, NULL, NULL, NULL)::httpq._ending
+                        FROM unnest(late_ids) AS id));
+                END IF;
+                wanted := wanted - got;
+                IF got + cardinality(coalesce(late_ids, '{}')) = quota THEN
+                    hungry := hungry || ch.name;
+                END IF;
+            END IF;
+
+            IF locked AND (got > 0 OR ch.rate_per_second IS NOT NULL) THEN
+                UPDATE httpq.channel c
+                SET served_at = CASE WHEN got > 0 THEN clock_timestamp() ELSE c.served_at END,
+                    tokens = CASE WHEN ch.rate_per_second IS NOT NULL THEN bucket - got ELSE c.tokens END,
+                    tokens_at = CASE WHEN ch.rate_per_second IS NOT NULL THEN now_at ELSE c.tokens_at END
+                WHERE c.name = ch.name;
+            END IF;
+        END LOOP;
+        ready := hungry;
+    END LOOP;
+END;
+$$;
+COMMENT ON FUNCTION httpq.claim(text, integer, text[], interval)
+    IS 'Claims up to max_count ready requests for a worker: fair across channels, within their limits, leased.';
+
+-- The earliest moment a claim may find new work that is not ready yet: the next
+-- scheduled run_at, or when a rate-limited channel with ready work earns its next token.
+CREATE FUNCTION httpq.next_run_at(channels text[] DEFAULT NULL) RETURNS timestamptz
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT least(
+        (SELECT r.run_at FROM httpq.request r
+         WHERE r.state = 'waiting' AND r.run_at > httpq._now()
+           AND (next_run_at.channels IS NULL OR r.channel = ANY (next_run_at.channels))
+         ORDER BY r.run_at
+         LIMIT 1),
+        (SELECT min(c.tokens_at + make_interval(secs => ((1 - c.tokens) / c.rate_per_second)::float8))
+         FROM httpq.channel c
+         WHERE c.rate_per_second IS NOT NULL AND c.tokens < 1 AND NOT c.paused
+           AND (next_run_at.channels IS NULL OR c.name = ANY (next_run_at.channels))
+           AND EXISTS (SELECT 1 FROM httpq.request r
+                       WHERE r.channel = c.name AND r.state = 'waiting' AND r.run_at <= httpq._now())))
+$$;
+COMMENT ON FUNCTION httpq.next_run_at(text[])
+    IS 'When a worker should claim again at the latest: the next scheduled request or rate-limit token.';

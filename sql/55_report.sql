@@ -1,0 +1,66 @@
+-- 55_report.sql: recording what became of the attempts a worker made.
+--
+-- Writes httpq.request (retries go back to waiting with their next run_at) and, through
+-- httpq._finish, httpq.history. Invariant: only the current claim can report. An outcome
+-- is applied when (id, attempt, worker) is the request's running claim; anything else (a
+-- worker whose lease expired and was taken over, a duplicate) is ignored, so a late worker
+-- cannot overwrite the work of the one that took over.
+
+-- Applies a batch of outcomes; returns how many were applied.
+CREATE FUNCTION httpq.report(worker text, outcomes jsonb) RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    now_at  constant timestamptz := httpq._now();
+    retried integer;
+    endings httpq._ending[];
+BEGIN
+    IF worker IS NULL OR worker = '' THEN
+        RAISE EXCEPTION 'worker must name the worker that claimed the requests' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF jsonb_typeof(outcomes) IS DISTINCT FROM 'array'
+       OR EXISTS (SELECT 1 FROM jsonb_array_elements(outcomes) AS e WHERE jsonb_typeof(e) <> 'object') THEN
+        RAISE EXCEPTION 'outcomes must be a JSON array of objects'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Each object: id, attempt, status, headers, body (base64), error, duration_ms.';
+    END IF;
+
+    WITH o AS (
+        SELECT DISTINCT ON (o.id) o.*
+        FROM jsonb_to_recordset(outcomes)
+             AS o(id bigint, attempt integer, status integer, headers jsonb, body text, error text, duration_ms numeric)
+        ORDER BY o.id
+    ), decided AS (
+        SELECT r.id, o.status, o.headers, o.body, v.state, v.run_at, v.reason,
+               CASE WHEN o.status BETWEEN 200 AND 299 THEN NULL
+                    ELSE coalesce(o.error, 'HTTP ' || o.status, 'no response') END AS error,
+               jsonb_build_object('attempt', o.attempt, 'at', now_at, 'worker', report.worker,
+                                  'status', o.status, 'error', o.error, 'duration_ms', o.duration_ms) AS entry
+        FROM o
+        JOIN httpq.request r
+          ON r.id = o.id AND r.attempt = o.attempt AND r.worker = report.worker AND r.state = 'running'
+        JOIN httpq.channel c ON c.name = r.channel
+        CROSS JOIN LATERAL httpq._verdict(o.status, o.headers ->> 'retry-after', r.attempt - r.attempt_floor,
+                                          coalesce(r.max_attempts, c.max_attempts), r.deadline,
+                                          c.backoff_base, c.backoff_max, random(), now_at) AS v
+        FOR UPDATE OF r
+    ), again AS (
+        UPDATE httpq.request r
+        SET state = 'waiting', run_at = d.run_at, worker = NULL, lease_until = NULL,
+            last_status = d.status, last_error = d.error, log = r.log || jsonb_build_array(d.entry)
+        FROM decided AS d
+        WHERE r.id = d.id AND d.state = 'waiting'
+        RETURNING r.id
+    )
+    SELECT (SELECT count(*) FROM again),
+           array_agg(ROW(d.id, d.state, d.reason, d.status, d.headers, decode(d.body, 'base64'), d.error, d.entry)::httpq._ending)
+               FILTER (WHERE d.state <> 'waiting')
+    INTO retried, endings
+    FROM decided AS d;
+
+    RETURN retried + httpq._finish(endings);
+END;
+$$;
+COMMENT ON FUNCTION httpq.report(text, jsonb)
+    IS 'Applies a batch of attempt outcomes from the worker holding the claims; returns how many were applied.';

@@ -1,0 +1,65 @@
+-- 90_views.sql: what operators and applications read.
+--
+-- Owns the read-only views over the tables: httpq.requests (every request, live and
+-- finished), httpq.attempts (each attempt's outcome), httpq.responses (a finished
+-- request's last response) and httpq.stats (per channel).
+
+-- Every request, live and finished. A request blocked behind an earlier one of its
+-- ordering key is 'waiting' here, with blocked = true.
+CREATE VIEW httpq.requests AS
+    SELECT r.id, r.channel,
+           CASE r.state WHEN 'blocked' THEN 'waiting' ELSE r.state END AS state,
+           r.state = 'blocked' AS blocked,
+           r.attempt AS attempts, r.priority, r.ordering_key, r.dedupe_key, r.idempotency_key,
+           r.method, r.url, r.run_at, r.deadline, r.created_at, NULL::timestamptz AS finished_at,
+           r.last_status, r.last_error, NULL::text AS reason, r.worker, r.lease_until
+    FROM httpq.request r
+    UNION ALL
+    SELECT h.id, h.channel, h.state, false, h.attempt, h.priority, h.ordering_key, h.dedupe_key,
+           h.idempotency_key, h.method, h.url, h.run_at, h.deadline, h.created_at, h.finished_at,
+           h.last_status, h.last_error, h.reason, NULL, NULL
+    FROM httpq.history h;
+COMMENT ON VIEW httpq.requests IS 'Every request, live and finished, with its state and last outcome.';
+
+-- Each finished attempt of every request: when, by which worker, and what came back.
+CREATE VIEW httpq.attempts AS
+    SELECT x.id, a.attempt, a.at, a.worker, a.status, a.error, a.duration_ms
+    FROM (SELECT r.id, r.log FROM httpq.request r UNION ALL SELECT h.id, h.log FROM httpq.history h) AS x,
+         jsonb_to_recordset(x.log) AS a(attempt integer, at timestamptz, worker text, status integer, error text,
+                                        duration_ms numeric);
+COMMENT ON VIEW httpq.attempts IS 'Each finished attempt of every request: when, which worker, status or error, duration.';
+
+-- The last response of each finished request (body as the worker reported it, capped).
+CREATE VIEW httpq.responses AS
+    SELECT h.id, h.channel, h.state, h.last_status AS status, h.response_headers AS headers,
+           h.response_body AS body, h.finished_at
+    FROM httpq.history h;
+COMMENT ON VIEW httpq.responses IS 'The last response of each finished request: status, headers, body.';
+
+-- Per channel: what waits, runs and died, how old the oldest waiting request is, and the
+-- last hour's deliveries and deaths.
+CREATE VIEW httpq.stats AS
+    SELECT c.name AS channel, c.paused,
+           coalesce(l.waiting, 0) AS waiting,
+           coalesce(l.running, 0) AS running,
+           (SELECT count(*) FROM httpq.history h WHERE h.channel = c.name AND h.state = 'dead') AS dead,
+           (SELECT count(*) FROM httpq.history h
+            WHERE h.channel = c.name AND h.state = 'delivered' AND h.finished_at > now() - interval '1 hour')
+               AS delivered_last_hour,
+           (SELECT count(*) FROM httpq.history h
+            WHERE h.channel = c.name AND h.state = 'dead' AND h.finished_at > now() - interval '1 hour')
+               AS dead_last_hour,
+           now() - l.oldest_waiting AS oldest_waiting_age,
+           (SELECT h.last_error FROM httpq.history h
+            WHERE h.channel = c.name AND h.state = 'dead' ORDER BY h.finished_at DESC LIMIT 1) AS last_error,
+           c.max_concurrency, c.rate_per_second
+    FROM httpq.channel c
+    LEFT JOIN (
+        SELECT r.channel,
+               count(*) FILTER (WHERE r.state <> 'running') AS waiting,
+               count(*) FILTER (WHERE r.state = 'running') AS running,
+               min(r.created_at) FILTER (WHERE r.state <> 'running') AS oldest_waiting
+        FROM httpq.request r
+        GROUP BY r.channel
+    ) AS l ON l.channel = c.name;
+COMMENT ON VIEW httpq.stats IS 'Per channel: waiting, running, dead, last hour''s deliveries and deaths, oldest waiting age.';
