@@ -1,0 +1,53 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "httpq",
+    products: [
+        .executable(name: "httpq", targets: ["httpq"]),
+        .library(name: "HTTPQ", targets: ["HTTPQ"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CLibPQ",
+            pkgConfig: "libpq",
+            providers: [.apt(["libpq-dev"]), .brew(["libpq"])]
+        ),
+        .systemLibrary(
+            name: "CCurl",
+            pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"]), .brew(["curl"])]
+        ),
+        // signalfd and eventfd, which Swift's Glibc module leaves out.
+        .systemLibrary(name: "CLinux"),
+        .target(
+            name: "HTTPQ",
+            dependencies: [
+                "CLibPQ",
+                "CCurl",
+                "CLinux",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "httpq",
+            dependencies: [
+                "HTTPQ",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
+            name: "HTTPQTests",
+            dependencies: [
+                "HTTPQ",
+                "httpq",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+    ]
+)

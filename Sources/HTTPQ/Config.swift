@@ -1,0 +1,90 @@
+import Glibc
+import Logging
+
+/// Everything `httpq work` can be told, read from the environment with command-line flags
+/// taking precedence. Each setting is a flag and an `HTTPQ_` variable (the database: `DATABASE_URL`).
+public struct Config: Sendable {
+    /// `--database` / `DATABASE_URL`: a `postgres://` URL or `key=value` conninfo, handed to libpq
+    /// untouched. Default: none, so libpq reads `PGHOST`, `PGPORT`, `PGUSER`, `PGDATABASE`, ...
+    public var databaseURL: String?
+    /// `--concurrency` / `HTTPQ_CONCURRENCY`: the most transfers in flight. Default 100.
+    public var concurrency = 100
+    /// `--batch` / `HTTPQ_BATCH`: the most requests one claim takes. Default 100.
+    public var batch = 100
+    /// `--channels` / `HTTPQ_CHANNELS`: the channels to deliver, comma-separated. Default: all (nil).
+    public var channels: [String]?
+    /// `--lease` / `HTTPQ_LEASE`: how long a claim holds a request before another worker may
+    /// take it; extended at half-time while the transfer runs. Default 60 s.
+    public var lease: Duration = .seconds(60)
+    /// `--poll-interval` / `HTTPQ_POLL_INTERVAL`: the longest wait between claims with free
+    /// slots, covering missed NOTIFYs. Default 1 s.
+    public var pollInterval: Duration = .seconds(1)
+    /// `--grace` / `HTTPQ_GRACE`: how long transfers in flight may finish after SIGTERM. Default 10 s.
+    public var grace: Duration = .seconds(10)
+    /// `--max-response-bytes` / `HTTPQ_MAX_RESPONSE_BYTES`: how much of each response body is
+    /// recorded. Default 65536.
+    public var maxResponseBytes = 65536
+    /// `--worker-id` / `HTTPQ_WORKER_ID`: the name claims are held under. Default `host:pid`.
+    public var workerID: String
+    /// `--log-level` / `HTTPQ_LOG_LEVEL`: trace, debug, info, notice, warning, error or critical. Default info.
+    public var logLevel = Logger.Level.info
+    /// `--log-format` / `HTTPQ_LOG_FORMAT`: text or json. Default text.
+    public var logFormat = LogFormat.text
+    /// How to reach the database (the URL plus libpq defaults).
+    var connection: ConnectionParameters
+
+    /// Reads the settings from `environment`, with `flags` (keyed by flag name without dashes,
+    /// as in `Setting.flag`) taking precedence. Unset and empty variables count as absent.
+    public init(environment: [String: String], flags: [String: String] = [:],
+                defaultWorkerID: @autoclosure () -> String = Config.hostAndProcess()) throws(ConfigError) {
+        let reader = SettingReader(environment: environment, flags: flags)
+        databaseURL = try reader.string(.database)
+        concurrency = try reader.integer(.concurrency, in: 1...10_000) ?? concurrency
+        batch = try reader.integer(.batch, in: 1...1000) ?? batch
+        channels = try reader.list(.channels)
+        lease = try reader.seconds(.lease, in: 1...86_400) ?? lease
+        pollInterval = try reader.seconds(.pollInterval, in: 0.01...3600) ?? pollInterval
+        grace = try reader.seconds(.grace, in: 0...3600) ?? grace
+        maxResponseBytes = try reader.integer(.maxResponseBytes, in: 0...104_857_600) ?? maxResponseBytes
+        workerID = try reader.workerID(.workerID) ?? defaultWorkerID()
+        logLevel = try reader.choice(.logLevel, Logger.Level.allCases.map(\.rawValue))
+            .flatMap { Logger.Level(rawValue: $0) } ?? logLevel
+        logFormat = try reader.choice(.logFormat, LogFormat.allCases.map(\.rawValue))
+            .flatMap { LogFormat(rawValue: $0) } ?? logFormat
+        connection = ConnectionParameters(url: databaseURL, environment: environment)
+    }
+
+    /// `hostname:pid`, unique per process on a host and readable in `httpq.requests`.
+    public static func hostAndProcess() -> String {
+        var name = [UInt8](repeating: 0, count: 256)
+        let host = gethostname(&name, name.count - 1) == 0
+            ? String(decoding: name.prefix { $0 != 0 }, as: UTF8.self) : "localhost"
+        return "\(host):\(getpid())"
+    }
+
+    /// The settings worth logging at start. The database URL is left out: it may hold a password.
+    public var summary: [(String, String)] {
+        [
+            ("database", databaseURL == nil ? "from PG* variables" : "from --database/DATABASE_URL"),
+            ("channels", channels?.joined(separator: ",") ?? "all"),
+            ("concurrency", String(concurrency)),
+            ("batch", String(batch)),
+            ("lease", "\(lease.seconds)s"),
+            ("poll_interval", "\(pollInterval.seconds)s"),
+            ("grace", "\(grace.seconds)s"),
+            ("max_response_bytes", String(maxResponseBytes)),
+        ]
+    }
+}
+
+/// A setting that cannot be used, naming the flag or variable it came from and the rule it breaks.
+public struct ConfigError: Error, Equatable, CustomStringConvertible {
+    /// `--concurrency` or `HTTPQ_CONCURRENCY`, whichever supplied the value.
+    public var source: String
+    public var value: String
+    public var rule: String
+
+    public var description: String {
+        "invalid \(source) \"\(value)\": \(rule)"
+    }
+}

@@ -1,0 +1,137 @@
+/// The little JSON the worker needs: quoting strings for the report, and reading the claimed
+/// headers, a flat object of string values.
+enum JSON {
+    /// `text` as a JSON string literal, quotes included.
+    static func quote(_ text: String) -> String {
+        var output = "\""
+        output.reserveCapacity(text.utf8.count + 2)
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": output += "\\\""
+            case "\\": output += "\\\\"
+            case "\n": output += "\\n"
+            case "\r": output += "\\r"
+            case "\t": output += "\\t"
+            case "\u{0}"..."\u{1f}":
+                let hex = String(scalar.value, radix: 16)
+                output += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            default: output.unicodeScalars.append(scalar)
+            }
+        }
+        output += "\""
+        return output
+    }
+
+    /// A malformed document, with where reading stopped.
+    struct ParseError: Error, Equatable, CustomStringConvertible {
+        var description: String
+    }
+
+    /// Reads a JSON object whose values are all strings, keeping the members' order.
+    static func parseStringObject(_ text: String) throws(ParseError) -> [(String, String)] {
+        var reader = Reader(bytes: Array(text.utf8))
+        return try reader.stringObject()
+    }
+}
+
+/// A cursor over JSON text for `JSON.parseStringObject`.
+private struct Reader {
+    let bytes: [UInt8]
+    var position = 0
+
+    init(bytes: [UInt8]) {
+        self.bytes = bytes
+    }
+
+    mutating func stringObject() throws(JSON.ParseError) -> [(String, String)] {
+        var members: [(String, String)] = []
+        try expect(UInt8(ascii: "{"))
+        if peek() == UInt8(ascii: "}") {
+            position += 1
+        } else {
+            while true {
+                let name = try string()
+                try expect(UInt8(ascii: ":"))
+                members.append((name, try string()))
+                if peek() == UInt8(ascii: ",") {
+                    position += 1
+                    continue
+                }
+                try expect(UInt8(ascii: "}"))
+                break
+            }
+        }
+        guard peek() == nil else { throw failure("unexpected text after the object") }
+        return members
+    }
+
+    /// The next non-blank byte, not consumed.
+    mutating func peek() -> UInt8? {
+        while position < bytes.count, [0x20, 0x09, 0x0a, 0x0d].contains(bytes[position]) {
+            position += 1
+        }
+        return position < bytes.count ? bytes[position] : nil
+    }
+
+    mutating func expect(_ byte: UInt8) throws(JSON.ParseError) {
+        guard peek() == byte else { throw failure("expected '\(Character(Unicode.Scalar(byte)))'") }
+        position += 1
+    }
+
+    mutating func string() throws(JSON.ParseError) -> String {
+        try expect(UInt8(ascii: "\""))
+        var output: [UInt8] = []
+        while position < bytes.count {
+            let byte = bytes[position]
+            position += 1
+            switch byte {
+            case UInt8(ascii: "\""):
+                return String(decoding: output, as: UTF8.self)
+            case UInt8(ascii: "\\"):
+                try escape(into: &output)
+            default:
+                output.append(byte)
+            }
+        }
+        throw failure("unterminated string")
+    }
+
+    mutating func escape(into output: inout [UInt8]) throws(JSON.ParseError) {
+        guard position < bytes.count else { throw failure("unterminated escape") }
+        let byte = bytes[position]
+        position += 1
+        let simple: [UInt8: UInt8] = [
+            UInt8(ascii: "\""): 0x22, UInt8(ascii: "\\"): 0x5c, UInt8(ascii: "/"): 0x2f, UInt8(ascii: "b"): 0x08,
+            UInt8(ascii: "f"): 0x0c, UInt8(ascii: "n"): 0x0a, UInt8(ascii: "r"): 0x0d, UInt8(ascii: "t"): 0x09,
+        ]
+        if let value = simple[byte] {
+            output.append(value)
+            return
+        }
+        guard byte == UInt8(ascii: "u") else { throw failure("unknown escape") }
+        var scalar = try hex4()
+        if (0xD800...0xDBFF).contains(scalar) {
+            // A UTF-16 surrogate pair spells one scalar in two escapes.
+            guard position + 1 < bytes.count, bytes[position] == UInt8(ascii: "\\"),
+                  bytes[position + 1] == UInt8(ascii: "u") else { throw failure("lone surrogate") }
+            position += 2
+            let low = try hex4()
+            guard (0xDC00...0xDFFF).contains(low) else { throw failure("lone surrogate") }
+            scalar = 0x10000 + (scalar - 0xD800) << 10 + (low - 0xDC00)
+        }
+        guard let unicode = Unicode.Scalar(scalar) else { throw failure("invalid code point") }
+        output.append(contentsOf: Array(String(Character(unicode)).utf8))
+    }
+
+    mutating func hex4() throws(JSON.ParseError) -> UInt32 {
+        guard position + 4 <= bytes.count,
+              let value = UInt32(String(decoding: bytes[position..<position + 4], as: UTF8.self), radix: 16)
+        else { throw failure("bad \\u escape") }
+        position += 4
+        return value
+    }
+
+    func failure(_ what: String) -> JSON.ParseError {
+        JSON.ParseError(description: "\(what) at byte \(position)")
+    }
+}

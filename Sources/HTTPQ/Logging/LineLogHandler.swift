@@ -1,0 +1,70 @@
+import Glibc
+import Logging
+
+/// A swift-log handler writing one line per event to stderr, as text or JSON.
+///
+/// text: `2025-01-01T12:00:00.123Z info connected worker=host:42`
+/// json: `{"time":"2025-01-01T12:00:00.123Z","level":"info","message":"connected","worker":"host:42"}`
+///
+/// Each line is written with a single `write(2)`, so lines from several threads never interleave.
+public struct LineLogHandler: LogHandler {
+    public var logLevel: Logger.Level
+    public var metadata: Logger.Metadata = [:]
+    public let format: LogFormat
+    private let output: Int32
+
+    public init(level: Logger.Level, format: LogFormat, output: Int32 = STDERR_FILENO) {
+        self.logLevel = level
+        self.format = format
+        self.output = output
+    }
+
+    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    public func log(event: LogEvent) {
+        var fields = metadata
+        if let extra = event.metadata {
+            fields.merge(extra) { _, new in new }
+        }
+        let sorted = fields.sorted { $0.key < $1.key }.map { ($0.key, "\($0.value)") }
+        let line = Self.line(time: Self.timestamp(), level: event.level, message: "\(event.message)",
+                             fields: sorted, format: format)
+        var bytes = Array(line.utf8)
+        bytes.append(UInt8(ascii: "\n"))
+        _ = bytes.withUnsafeBytes { write(output, $0.baseAddress, $0.count) }
+    }
+
+    /// One formatted line without its newline.
+    static func line(time: String, level: Logger.Level, message: String, fields: [(String, String)],
+                     format: LogFormat) -> String {
+        switch format {
+        case .text:
+            let pairs = fields.map { key, value in
+                "\(key)=\(value.contains(where: { $0 == " " || $0 == "\"" || $0 == "=" }) ? JSON.quote(value) : value)"
+            }
+            return ([time, level.rawValue, message] + pairs).joined(separator: " ")
+        case .json:
+            let pairs = [("time", time), ("level", level.rawValue), ("message", message)] + fields
+            return "{" + pairs.map { "\(JSON.quote($0.0)):\(JSON.quote($0.1))" }.joined(separator: ",") + "}"
+        }
+    }
+
+    /// The current UTC time as ISO 8601 with milliseconds.
+    static func timestamp() -> String {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        var parts = tm()
+        var seconds = now.tv_sec
+        gmtime_r(&seconds, &parts)
+        func pad(_ value: Int32, _ width: Int) -> String {
+            let digits = String(value)
+            return String(repeating: "0", count: max(0, width - digits.count)) + digits
+        }
+        return "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T"
+            + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2))."
+            + "\(pad(Int32(now.tv_nsec / 1_000_000), 3))Z"
+    }
+}

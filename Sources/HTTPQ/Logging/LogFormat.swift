@@ -1,0 +1,5 @@
+/// How log lines are written: `text` for people, `json` (one object per line) for collectors.
+public enum LogFormat: String, CaseIterable, Sendable {
+    case text
+    case json
+}

@@ -1,0 +1,55 @@
+/// One row of `httpq.claim`: a request this worker now holds, to be sent as it stands.
+struct ClaimedRequest: Sendable {
+    var id: Int64
+    var attempt: Int
+    var channel: String
+    var request: HTTPRequest
+
+    /// A row that could not be read as a request.
+    struct Unreadable: Error {
+        /// The id and attempt when at least those could be read, so the failure can be reported.
+        var id: Int64?
+        var attempt: Int?
+        var reason: String
+    }
+
+    /// Reads one row in the column order of the claim statement:
+    /// id, attempt, channel, method, url, headers (jsonb), body (bytea), timeout_ms.
+    init(row: [String?]) throws(Unreadable) {
+        guard row.count == 8, let id = row[0].flatMap({ Int64($0) }) else {
+            throw Unreadable(reason: "the claim returned a row without a request id")
+        }
+        guard let attempt = row[1].flatMap({ Int($0) }) else {
+            throw Unreadable(id: id, reason: "the claim returned no attempt number")
+        }
+        func unreadable(_ reason: String) -> Unreadable {
+            Unreadable(id: id, attempt: attempt, reason: reason)
+        }
+        guard let method = row[3], let url = row[4] else {
+            throw unreadable("the claimed request has no method or URL")
+        }
+        var headers: [(String, String)] = []
+        if let text = row[5] {
+            do {
+                headers = try JSON.parseStringObject(text)
+            } catch {
+                throw unreadable("the claimed headers are not an object of strings: \(error)")
+            }
+        }
+        var body: [UInt8]?
+        if let text = row[6] {
+            guard let bytes = Bytea.decodeHex(text) else {
+                throw unreadable("the claimed body is not hex-format bytea")
+            }
+            body = bytes
+        }
+        guard let timeout = row[7].flatMap({ Int($0) }) else {
+            throw unreadable("the claimed request has no timeout")
+        }
+        self.id = id
+        self.attempt = attempt
+        self.channel = row[2] ?? ""
+        self.request = HTTPRequest(method: method, url: url, headers: headers.map { (name: $0.0, value: $0.1) },
+                                   body: body, timeoutMilliseconds: timeout)
+    }
+}

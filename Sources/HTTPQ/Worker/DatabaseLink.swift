@@ -1,0 +1,198 @@
+/// The worker's side of the database: the connection when there is one, reconnecting without
+/// blocking the loop, and the single statement in flight.
+///
+/// `service` is called every turn; it moves the connection forward and reports what happened
+/// as events. Not thread-safe: used only by the worker loop.
+final class DatabaseLink {
+    enum State {
+        /// No connection; the next attempt is due at `retryAt`.
+        case down(retryAt: Instant)
+        /// Connecting without blocking; libpq waits for the socket to be readable or writable.
+        case connecting(Connection, wantsWrite: Bool, since: Instant)
+        case ready(Connection)
+    }
+
+    /// The statement in flight, when it was sent, and whether all of it has left the buffer.
+    struct InFlight {
+        var query: DatabaseQuery
+        var sentAt: Instant
+        var flushed: Bool
+    }
+
+    enum Event {
+        /// A new connection is usable (after `start` or a reconnect).
+        case connected
+        /// A connection attempt failed; the next is due at `retryAt`.
+        case connectFailed(PostgresError, retryAt: Instant)
+        /// The connection broke, with `inFlight` unanswered (it may or may not have run).
+        case lost(PostgresError, inFlight: DatabaseQuery?, retryAt: Instant)
+        /// The statement in flight finished.
+        case completed(DatabaseQuery, sentAt: Instant, Result<QueryResult, PostgresError>)
+        /// NOTIFYs arrived.
+        case notified(count: Int)
+    }
+
+    /// How long a connection attempt may take (libpq ignores `connect_timeout` when not blocking).
+    static let connectTimeout: Duration = .seconds(10)
+
+    private let parameters: ConnectionParameters
+    private var backoff = ReconnectBackoff()
+    private(set) var state: State
+    private(set) var inFlight: InFlight?
+
+    /// Starts with a connection made by `Worker.start`.
+    init(connection: Connection, parameters: ConnectionParameters) throws(PostgresError) {
+        try connection.enterNonBlockingMode()
+        self.parameters = parameters
+        self.state = .ready(connection)
+    }
+
+    /// Whether a statement can be sent now.
+    var isIdle: Bool {
+        if case .ready = state, inFlight == nil { return true }
+        return false
+    }
+
+    /// What to wait for on the database socket this turn.
+    var waitDescriptor: WaitDescriptor? {
+        switch state {
+        case .down:
+            return nil
+        case .connecting(let connection, let wantsWrite, _):
+            return WaitDescriptor(fd: connection.socket, read: !wantsWrite, write: wantsWrite)
+        case .ready(let connection):
+            // While output is pending libpq may also need to read (the server can be waiting
+            // for us to take its output before it accepts more), so always wait to read too.
+            return WaitDescriptor(fd: connection.socket, read: true, write: inFlight?.flushed == false)
+        }
+    }
+
+    /// When the link needs a turn without socket activity.
+    var deadline: Instant? {
+        switch state {
+        case .down(let retryAt): return retryAt
+        case .connecting(_, _, let since): return since + Self.connectTimeout
+        case .ready: return nil
+        }
+    }
+
+    /// Sends `query`; a failure to send counts as a lost connection.
+    func send(_ query: DatabaseQuery, identity: WorkerIdentity, now: Instant) -> [Event] {
+        guard case .ready(let connection) = state, inFlight == nil else { return [] }
+        let (sql, parameters) = query.statement(identity)
+        do {
+            try connection.send(sql, parameters)
+            inFlight = InFlight(query: query, sentAt: now, flushed: false)
+            return try pump(connection, readable: false)
+        } catch {
+            inFlight = inFlight ?? InFlight(query: query, sentAt: now, flushed: false)
+            return [lose(error, now: now)]
+        }
+    }
+
+    /// Moves the connection forward after a wait; `ready` is the socket's readiness.
+    func service(now: Instant, ready: Bool) -> [Event] {
+        switch state {
+        case .down(let retryAt):
+            return now >= retryAt ? startConnecting(now: now) : []
+        case .connecting(let connection, _, let since):
+            guard ready || now >= since + Self.connectTimeout else { return [] }
+            return advanceConnecting(connection, since: since, now: now)
+        case .ready(let connection):
+            do {
+                return try pump(connection, readable: ready)
+            } catch {
+                return [lose(error, now: now)]
+            }
+        }
+    }
+
+    // MARK: - Connecting
+
+    private func startConnecting(now: Instant) -> [Event] {
+        do {
+            let connection = try Connection.start(parameters)
+            state = .connecting(connection, wantsWrite: true, since: now)
+            return advanceConnecting(connection, since: now, now: now)
+        } catch {
+            let retryAt = backoff.failed(now: now)
+            state = .down(retryAt: retryAt)
+            return [.connectFailed(error, retryAt: retryAt)]
+        }
+    }
+
+    private func advanceConnecting(_ connection: Connection, since: Instant, now: Instant) -> [Event] {
+        var progress = connection.pollConnect()
+        if progress != .ready, now >= since + Self.connectTimeout {
+            progress = .failed(.connection(message: "timed out connecting after \(Self.connectTimeout.seconds) s"))
+        }
+        switch progress {
+        case .waitingToRead:
+            state = .connecting(connection, wantsWrite: false, since: since)
+            return []
+        case .waitingToWrite:
+            state = .connecting(connection, wantsWrite: true, since: since)
+            return []
+        case .ready:
+            do {
+                try connection.enterNonBlockingMode()
+            } catch {
+                let retryAt = backoff.failed(now: now)
+                state = .down(retryAt: retryAt)
+                return [.connectFailed(error, retryAt: retryAt)]
+            }
+            backoff.succeeded()
+            state = .ready(connection)
+            return [.connected]
+        case .failed(let error):
+            let retryAt = backoff.failed(now: now)
+            state = .down(retryAt: retryAt)
+            return [.connectFailed(error, retryAt: retryAt)]
+        }
+    }
+
+    // MARK: - Statements and notifications
+
+    /// Flushes pending output, reads what arrived, and collects a finished result and any NOTIFYs.
+    /// A break noticed after a result arrived still delivers that result first.
+    private func pump(_ connection: Connection, readable: Bool) throws(PostgresError) -> [Event] {
+        if var current = inFlight, !current.flushed {
+            current.flushed = try connection.flush()
+            inFlight = current
+        }
+        guard readable else { return [] }
+        try connection.consumeInput()
+        var events: [Event] = []
+        if let current = inFlight {
+            do {
+                if let result = try connection.takeResult() {
+                    inFlight = nil
+                    events.append(.completed(current.query, sentAt: current.sentAt, .success(result)))
+                }
+            } catch .query(let sqlState, let message, let detail, let hint) {
+                inFlight = nil
+                let error = PostgresError.query(sqlState: sqlState, message: message, detail: detail, hint: hint)
+                events.append(.completed(current.query, sentAt: current.sentAt, .failure(error)))
+            }
+        }
+        let notifications = connection.notifications()
+        if !notifications.isEmpty {
+            events.append(.notified(count: notifications.count))
+        }
+        if connection.isBroken {
+            events.append(lose(.connection(message: connection.errorMessage), now: ContinuousClock.now))
+        }
+        return events
+    }
+
+    private func lose(_ error: PostgresError, now: Instant) -> Event {
+        let unanswered = inFlight?.query
+        inFlight = nil
+        let retryAt = backoff.failed(now: now)
+        state = .down(retryAt: retryAt)  // drops the Connection: PQfinish
+        return .lost(error, inFlight: unanswered, retryAt: retryAt)
+    }
+}
+
+@available(*, unavailable)
+extension DatabaseLink: Sendable {}

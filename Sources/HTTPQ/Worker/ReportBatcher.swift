@@ -1,0 +1,44 @@
+/// Buffers outcomes and decides when to report them: when the oldest has waited `maxDelay`, or
+/// `flushCount` are waiting, whichever comes first. One report carries at most `maxPerReport`.
+struct ReportBatcher {
+    var maxDelay: Duration = .milliseconds(5)
+    var flushCount = 100
+    var maxPerReport = 1000
+
+    /// Outcomes not yet sent, oldest first.
+    private(set) var pending: [Outcome] = []
+    private var oldestAt: Instant?
+
+    var isEmpty: Bool { pending.isEmpty }
+
+    mutating func add(_ outcome: Outcome, now: Instant) {
+        if pending.isEmpty { oldestAt = now }
+        pending.append(outcome)
+    }
+
+    /// Whether a report should be sent now. `urgent` (shutting down) sends whatever is waiting.
+    func isDue(now: Instant, urgent: Bool = false) -> Bool {
+        guard let oldestAt else { return false }
+        return urgent || pending.count >= flushCount || now >= oldestAt + maxDelay
+    }
+
+    /// When the buffered outcomes fall due, nil when there are none.
+    var deadline: Instant? {
+        oldestAt.map { $0 + maxDelay }
+    }
+
+    /// Removes and returns the next batch. What stays behind keeps its age, so it is due at once.
+    mutating func take() -> [Outcome] {
+        let batch = Array(pending.prefix(maxPerReport))
+        pending.removeFirst(batch.count)
+        if pending.isEmpty { oldestAt = nil }
+        return batch
+    }
+
+    /// Puts back a batch whose report did not reach the database, ahead of newer outcomes.
+    mutating func putBack(_ batch: [Outcome], now: Instant) {
+        guard !batch.isEmpty else { return }
+        pending.insert(contentsOf: batch, at: 0)
+        oldestAt = min(oldestAt ?? now, now)
+    }
+}

@@ -1,0 +1,121 @@
+import Logging
+
+/// Starting transfers, collecting their outcomes, and stopping.
+extension Worker {
+    /// Hands one claimed request to libcurl; a request that cannot be sent is reported as failed.
+    func start(_ claim: ClaimedRequest, now: Instant) {
+        logger.debug("sending", metadata: metadata(claim))
+        if let problem = claim.request.problem {
+            fail(claim, problem, now: now)
+            return
+        }
+        do {
+            let transfer = try Transfer(id: claim.id, request: claim.request, maxResponseBytes: config.maxResponseBytes)
+            try multi.add(transfer)
+            attempts[claim.id] = claim
+        } catch {
+            fail(claim, error.description, now: now)
+        }
+    }
+
+    private func fail(_ claim: ClaimedRequest, _ reason: String, now: Instant) {
+        let result = HTTPResult(status: nil, headers: ResponseHeaders(), body: [], error: reason, durationMilliseconds: 0)
+        finished(claim, result, now: now)
+    }
+
+    /// Collects every transfer libcurl has finished.
+    func finishTransfers() {
+        let done: [(Transfer, HTTPResult)]
+        do {
+            done = try multi.perform()
+        } catch {
+            logger.error("moving transfers forward failed", metadata: [LogKey.error: "\(error)"])
+            return
+        }
+        let now = ContinuousClock.now
+        for (transfer, result) in done {
+            guard let claim = attempts.removeValue(forKey: transfer.id) else { continue }
+            finished(claim, result, now: now)
+        }
+    }
+
+    private func finished(_ claim: ClaimedRequest, _ result: HTTPResult, now: Instant) {
+        var metadata = metadata(claim)
+        metadata[LogKey.durationMilliseconds] = "\(result.durationMilliseconds)"
+        if let status = result.status {
+            metadata[LogKey.status] = "\(status)"
+            logger.debug("response", metadata: metadata)
+        } else {
+            metadata[LogKey.error] = "\(result.error ?? "")"
+            logger.debug("no response", metadata: metadata)
+        }
+        plan.finished(Outcome(id: claim.id, attempt: claim.attempt, result: result), now: now)
+    }
+
+    private func metadata(_ claim: ClaimedRequest) -> Logger.Metadata {
+        [LogKey.requestID: "\(claim.id)", LogKey.channel: "\(claim.channel)", LogKey.attempt: "\(claim.attempt)"]
+    }
+
+    // MARK: - Stopping
+
+    /// A signal or stop request arrived.
+    func receivedStop() {
+        switch plan.shutdown.signal(now: .now) {
+        case .stopClaiming:
+            logger.info("draining: no new claims; transfers in flight may finish", metadata: [
+                "transfers": "\(attempts.count)", "grace_s": "\(config.grace.seconds)",
+            ])
+        case .abortTransfers:
+            logger.info("stopping now: releasing claims and reporting outcomes")
+            abortTransfers()
+        case .exit, .none:
+            logger.warning("stopping at once")
+        }
+    }
+
+    /// Moves the shutdown along; returns `.exit` when the loop should end.
+    func advanceShutdown(now: Instant) -> ShutdownPlan.Action {
+        while true {
+            let workLeft = plan.hasDatabaseWork || database.inFlight != nil
+            switch plan.shutdown.advance(now: now, transfers: attempts.count, databaseWorkLeft: workLeft) {
+            case .none, .stopClaiming:
+                return .none
+            case .abortTransfers:
+                logger.info("grace period over", metadata: ["transfers": "\(attempts.count)"])
+                abortTransfers()
+            case .exit:
+                return .exit
+            }
+        }
+    }
+
+    /// Abandons every transfer in flight and queues its claim for release.
+    private func abortTransfers() {
+        for transfer in multi.all {
+            multi.remove(transfer)
+        }
+        let ids = attempts.keys.sorted()
+        attempts.removeAll()
+        plan.release(ids)
+    }
+
+    /// Logs the exit and says whether anything was left behind.
+    func exitSummary() -> WorkerExit {
+        var unreported = plan.reports.pending.count
+        var unreleased = plan.releases.count + attempts.count
+        switch database.inFlight?.query {
+        case .report(let outcomes)?: unreported += outcomes.count
+        case .release(let ids)?: unreleased += ids.count
+        default: break
+        }
+        logger.info("released", metadata: [LogKey.count: "\(releasedCount)"])
+        guard unreported == 0, unreleased == 0 else {
+            let message = "\(unreported) outcomes unreported and \(unreleased) claims unreleased; "
+                + "those requests will be attempted again after their lease expires"
+            logger.error("exited with work left", metadata: [LogKey.error: "\(message)"])
+            return .incomplete(message)
+        }
+        logger.info("exited")
+        return .clean
+    }
+}

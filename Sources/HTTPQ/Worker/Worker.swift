@@ -1,0 +1,120 @@
+import Glibc
+import Logging
+
+/// How a worker run ended.
+public enum WorkerExit: Equatable, Sendable {
+    /// Everything was reported or released.
+    case clean
+    /// Some outcomes or claims could not be handed to the database before exit; their leases
+    /// will expire and the requests will be attempted again.
+    case incomplete(String)
+
+    /// 0 for a clean stop, 1 otherwise.
+    public var code: Int32 {
+        self == .clean ? 0 : 1
+    }
+}
+
+/// The delivery loop: one thread, one `curl_multi_poll` over every transfer, the database
+/// socket and the stop descriptors. Each turn it waits, moves transfers forward, reads the
+/// database, then lets `WorkerPlan` decide the next statement.
+///
+/// Not thread-safe: `run` is called once, on one thread, which owns every handle.
+public final class Worker {
+    let config: Config
+    let logger: Logger
+    let identity: WorkerIdentity
+    let multi: Multi
+    let database: DatabaseLink
+    let stopSources: [StopSource]
+    var plan: WorkerPlan
+    /// The claim of each transfer in flight, by request id.
+    var attempts: [Int64: ClaimedRequest] = [:]
+    /// How many claims were handed back during shutdown (for the exit log line).
+    var releasedCount = 0
+
+    private init(config: Config, connection: Connection, stopSources: [StopSource], logger: Logger) throws(StartupError) {
+        self.config = config
+        var logger = logger
+        logger[metadataKey: LogKey.worker] = .string(config.workerID)
+        self.logger = logger
+        self.identity = WorkerIdentity(worker: config.workerID, channels: config.channels, lease: config.lease)
+        self.stopSources = stopSources
+        do {
+            multi = try Multi()
+            database = try DatabaseLink(connection: connection, parameters: config.connection)
+        } catch let error as CurlError {
+            throw .system(error.description)
+        } catch {
+            throw .unreachable("\(error)")
+        }
+        plan = WorkerPlan(concurrency: config.concurrency, batch: config.batch, pollInterval: config.pollInterval,
+                          lease: config.lease, grace: config.grace, now: .now)
+    }
+
+    /// Connects, checks the database, and prepares a worker; nothing is claimed until `run`.
+    /// `signals` and `stopRequest` are what make it stop (each event counts as one signal).
+    public static func start(config: Config, logger: Logger, signals: SignalDescriptor? = nil,
+                             stopRequest: StopRequest? = nil) throws(StartupError) -> Worker {
+        // A peer closing a connection mid-write must be an error code, not a dead process.
+        signal(SIGPIPE, SIG_IGN)
+        let needed = config.concurrency + 64
+        let limit = FileLimit.raise(toFit: needed)
+        if limit < needed {
+            logger.warning("the open-files limit is below what --concurrency needs; raise it with ulimit -n",
+                           metadata: ["limit": "\(limit)", "needed": "\(needed)"])
+        }
+        let connection = try Startup.connect(config.connection)
+        let sources: [StopSource] = [signals as StopSource?, stopRequest as StopSource?].compactMap { $0 }
+        return try Worker(config: config, connection: connection, stopSources: sources, logger: logger)
+    }
+
+    /// Delivers until stopped, then returns how the stop went.
+    public func run() -> WorkerExit {
+        logger.info("started", metadata: Logger.Metadata(uniqueKeysWithValues: config.summary.map { ($0, .string($1)) }))
+        logger.info("connected")
+        while true {
+            let now = ContinuousClock.now
+            if advanceShutdown(now: now) == .exit { break }
+            if database.isIdle, let query = plan.nextQuery(now: now, inFlight: attempts.count) {
+                handle(database.send(query, identity: identity, now: now))
+                continue  // the send may have completed or failed at once; decide again
+            }
+            let (databaseReady, stops) = wait(until: deadline(now: now))
+            finishTransfers()
+            for _ in 0..<stops { receivedStop() }
+            handle(database.service(now: .now, ready: databaseReady))
+        }
+        return exitSummary()
+    }
+
+    // MARK: - Waiting
+
+    /// The next time the loop must act without input, capped so a lost wake-up costs at most a second.
+    private func deadline(now: Instant) -> Instant {
+        let times = [plan.deadline(inFlight: attempts.count), database.deadline, now + .seconds(1)]
+        return times.compactMap { $0 }.min()!
+    }
+
+    /// Waits on transfers, the database socket and the stop sources. Returns whether the
+    /// database socket is ready and how many stop requests arrived.
+    private func wait(until deadline: Instant) -> (databaseReady: Bool, stops: Int) {
+        var descriptors = stopSources.map { WaitDescriptor(fd: $0.fd, read: true) }
+        let databaseWait = database.waitDescriptor
+        if let databaseWait { descriptors.append(databaseWait) }
+        let timeout = Int32(clamping: max(0, (deadline - .now).milliseconds + 1))
+        let ready: [WaitDescriptor]
+        do {
+            ready = try multi.wait(on: descriptors, timeoutMilliseconds: timeout)
+        } catch {
+            logger.error("waiting for transfers failed", metadata: [LogKey.error: "\(error)"])
+            usleep(10_000)  // never spin on a persistent failure
+            return (true, 0)
+        }
+        let stops = zip(stopSources, ready).reduce(0) { count, pair in count + (pair.1.ready ? pair.0.drain() : 0) }
+        return (databaseWait != nil && ready.last?.ready == true, stops)
+    }
+}
+
+@available(*, unavailable)
+extension Worker: Sendable {}

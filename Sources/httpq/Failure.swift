@@ -1,0 +1,14 @@
+import ArgumentParser
+import Glibc
+
+/// Ends a command after printing one line to standard error: what is wrong and how to fix it.
+enum Failure {
+    /// Exit status for bad options, variables or database setup: the command could not start.
+    static let configuration = ExitCode(2)
+
+    static func exit(_ message: String, _ code: ExitCode) -> ExitCode {
+        let line = Array("httpq: \(message)\n".utf8)
+        _ = line.withUnsafeBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
+        return code
+    }
+}

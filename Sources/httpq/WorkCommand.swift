@@ -1,0 +1,121 @@
+import ArgumentParser
+import HTTPQ
+import Logging
+
+/// `httpq work`: the delivery worker.
+struct WorkCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "work",
+        abstract: "Deliver queued requests until stopped.",
+        discussion: """
+            Claims requests from the database, sends them, and reports each outcome; the \
+            database decides retries, backoff and dead letters. Run as many workers as you \
+            like, on any hosts that reach the database and the destinations: they share the \
+            work through the database alone.
+
+            SIGTERM or SIGINT stops claiming and lets transfers in flight finish within the \
+            grace period; what is left is handed back for another worker, every outcome is \
+            reported, and the worker exits 0. A second signal hands everything back at once.
+
+            Exit status: 0 after a clean stop; 1 when outcomes or claims could not be handed \
+            to the database before exit (their requests are attempted again after the lease); \
+            2 when the worker cannot start (a bad option or variable, an unreachable database, \
+            or a database without the httpq extension).
+            """
+    )
+
+    @OptionGroup var global: GlobalOptions
+
+    @Option(help: ArgumentHelp("""
+        The most requests in flight at once. Also HTTPQ_CONCURRENCY. Defaults to 100, which \
+        keeps a worker's connections well inside the usual limit of 1024 open files; the \
+        worker raises its soft limit when a larger value needs it.
+        """, valueName: "n"))
+    var concurrency: String?
+
+    @Option(help: ArgumentHelp("""
+        The most requests taken by one claim. Also HTTPQ_BATCH. Defaults to 100. A claim never \
+        asks for more than the free slots.
+        """, valueName: "n"))
+    var batch: String?
+
+    @Option(help: ArgumentHelp("""
+        The channels to deliver, separated by commas. Also HTTPQ_CHANNELS. Defaults to every \
+        channel.
+        """, valueName: "a,b"))
+    var channels: String?
+
+    @Option(help: ArgumentHelp("""
+        How long a claim holds a request, in seconds; if the worker dies, another worker may \
+        take the request after this long. Also HTTPQ_LEASE. Defaults to 60. Leases of long \
+        transfers are extended at half-time.
+        """, valueName: "seconds"))
+    var lease: String?
+
+    @Option(name: .customLong("poll-interval"), help: ArgumentHelp("""
+        The longest wait between claims while slots are free, in seconds, in case a \
+        notification was missed. Also HTTPQ_POLL_INTERVAL. Defaults to 1.
+        """, valueName: "seconds"))
+    var pollInterval: String?
+
+    @Option(help: ArgumentHelp("""
+        How long transfers in flight may take to finish after SIGTERM or SIGINT, in seconds. \
+        Also HTTPQ_GRACE. Defaults to 10. Handing back and reporting then take at most 5 more.
+        """, valueName: "seconds"))
+    var grace: String?
+
+    @Option(name: .customLong("max-response-bytes"), help: ArgumentHelp("""
+        How many bytes of each response body are recorded; the rest is read and dropped. Also \
+        HTTPQ_MAX_RESPONSE_BYTES. Defaults to 65536.
+        """, valueName: "n"))
+    var maxResponseBytes: String?
+
+    @Option(name: .customLong("worker-id"), help: ArgumentHelp("""
+        The name this worker holds its claims under, shown in httpq.requests. Also \
+        HTTPQ_WORKER_ID. Defaults to the host name and process id, as host:pid. Two running \
+        workers must not share one.
+        """, valueName: "id"))
+    var workerID: String?
+
+    func run() throws {
+        // Before anything can start a thread: the signals must be blocked in every thread.
+        let signals: SignalDescriptor
+        do {
+            signals = try SignalDescriptor()
+        } catch {
+            throw Failure.exit("cannot watch for signals: \(error)", ExitCode.failure)
+        }
+        let config: Config
+        do {
+            config = try Config(environment: ProcessEnvironment.current(), flags: flags)
+        } catch {
+            throw Failure.exit("\(error)", Failure.configuration)
+        }
+        LoggingSystem.bootstrap { _ in LineLogHandler(level: config.logLevel, format: config.logFormat) }
+        let logger = Logger(label: "httpq")
+        let worker: Worker
+        do {
+            worker = try Worker.start(config: config, logger: logger, signals: signals)
+        } catch {
+            throw Failure.exit("\(error)", Failure.configuration)
+        }
+        let exit = worker.run()
+        if exit != .clean {
+            throw ExitCode(exit.code)
+        }
+    }
+
+    /// The flags given on the command line, keyed as `Config` expects.
+    private var flags: [String: String] {
+        var flags = global.flags
+        flags[Setting.concurrency.flag] = concurrency
+        flags[Setting.batch.flag] = batch
+        flags[Setting.channels.flag] = channels
+        flags[Setting.lease.flag] = lease
+        flags[Setting.pollInterval.flag] = pollInterval
+        flags[Setting.grace.flag] = grace
+        flags[Setting.maxResponseBytes.flag] = maxResponseBytes
+        flags[Setting.workerID.flag] = workerID
+        return flags
+    }
+}
