@@ -20,7 +20,7 @@ CREATE TABLE httpq.channel (
     tokens           numeric NOT NULL DEFAULT 0,                -- token bucket for rate_per_second
     tokens_at        timestamptz,                               -- NULL: the bucket starts full
     created_at       timestamptz NOT NULL DEFAULT now(),
-    CONSTRAINT name_is_valid CHECK (name ~ '^[A-Za-z0-9][A-Za-z0-9._:@/-]{0,199}$'),
+    CONSTRAINT name_is_valid CHECK (name ~ '^[A-Za-z0-9][A-Za-z0-9._:@/-]*$' AND length(name) <= 200),
     CONSTRAINT max_concurrency_positive CHECK (max_concurrency > 0),
     CONSTRAINT rate_per_second_positive CHECK (rate_per_second > 0),
     CONSTRAINT max_attempts_in_range CHECK (max_attempts BETWEEN 1 AND 1000),
@@ -42,7 +42,7 @@ BEGIN
     IF channel IS NULL THEN
         RAISE EXCEPTION 'channel must not be NULL' USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    IF channel !~ '^[A-Za-z0-9][A-Za-z0-9._:@/-]{0,199}$' THEN
+    IF channel !~ '^[A-Za-z0-9][A-Za-z0-9._:@/-]*$' OR length(channel) > 200 THEN
         RAISE EXCEPTION 'channel % is not a valid channel name', quote_literal(channel)
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'Use 1 to 200 characters: letters, digits and . _ : @ / -, starting with a letter or digit.';
