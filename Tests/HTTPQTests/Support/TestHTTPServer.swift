@@ -1,0 +1,187 @@
+import Foundation
+import Glibc
+import Synchronization
+
+/// A small real HTTP/1.1 server on 127.0.0.1 for tests: an ephemeral port, keep-alive, one
+/// thread per connection, and a script that decides each reply. It records every request.
+final class TestHTTPServer: Sendable {
+    /// A request as the server read it.
+    struct Received: Sendable {
+        var method: String
+        var path: String
+        /// Header names lower-case; a repeated header keeps its last value.
+        var headers: [String: String]
+        var body: [UInt8]
+        var at: ContinuousClock.Instant
+        /// How many earlier requests had the same path (0 for the first).
+        var index: Int
+    }
+
+    /// What the script answers.
+    struct Reply: Sendable {
+        var status = 200
+        var headers: [(String, String)] = []
+        var body = ""
+        /// Wait this long before answering.
+        var delay: Duration = .zero
+        /// Never answer; hold the connection until the client gives up.
+        var hang = false
+
+        static func status(_ status: Int, _ headers: [(String, String)] = [], body: String = "") -> Reply {
+            Reply(status: status, headers: headers, body: body)
+        }
+    }
+
+    typealias Script = @Sendable (Received) -> Reply
+
+    let port: Int
+    private let listener: Int32
+    private let script: Script
+    private let received = Mutex<[Received]>([])
+    private let open = Mutex<Set<Int32>>([])
+    private let stopped = Atomic<Bool>(false)
+
+    init(script: @escaping Script) throws {
+        self.script = script
+        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        self.listener = listener
+        guard listener >= 0 else { throw TestFailure("socket failed") }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard bound == 0, listen(listener, 1024) == 0 else { throw TestFailure("bind/listen failed") }
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listener, $0, &length) }
+        }
+        port = Int(UInt16(bigEndian: address.sin_port))
+        Thread.detachNewThread { [self] in acceptLoop() }
+    }
+
+    /// The URL of `path` on this server.
+    func url(_ path: String) -> String {
+        "http://127.0.0.1:\(port)\(path)"
+    }
+
+    /// Every request received so far, in arrival order.
+    var requests: [Received] {
+        received.withLock { $0 }
+    }
+
+    /// The requests received for `path`.
+    func requests(_ path: String) -> [Received] {
+        requests.filter { $0.path == path }
+    }
+
+    /// Closes the listener and every connection.
+    func stop() {
+        guard !stopped.exchange(true, ordering: .sequentiallyConsistent) else { return }
+        Glibc.shutdown(listener, Int32(SHUT_RDWR))
+        close(listener)
+        open.withLock { fds in fds.forEach { Glibc.shutdown($0, Int32(SHUT_RDWR)) } }
+    }
+
+    // MARK: - Serving
+
+    private func acceptLoop() {
+        while !stopped.load(ordering: .sequentiallyConsistent) {
+            let fd = accept(listener, nil, nil)
+            guard fd >= 0 else {
+                if errno == EINTR || errno == ECONNABORTED { continue }
+                return
+            }
+            var one: Int32 = 1
+            setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+            open.withLock { _ = $0.insert(fd) }
+            Thread.detachNewThread { [self] in serve(fd) }
+        }
+    }
+
+    private func serve(_ fd: Int32) {
+        defer {
+            open.withLock { _ = $0.remove(fd) }
+            close(fd)
+        }
+        var buffer: [UInt8] = []
+        while let request = readRequest(fd, &buffer) {
+            let reply = script(request)
+            if reply.hang {
+                var byte: UInt8 = 0
+                while recv(fd, &byte, 1, 0) > 0 {}  // until the client gives up
+                return
+            }
+            if reply.delay > .zero { Thread.sleep(forTimeInterval: Double(reply.delay.components.seconds)
+                                                  + Double(reply.delay.components.attoseconds) / 1e18) }
+            guard write(fd, response(reply, head: request.method == "HEAD")) else { return }
+            if request.headers["connection"]?.lowercased() == "close" { return }
+        }
+    }
+
+    /// Reads one request (head and Content-Length body), recording it; nil when the connection ends.
+    private func readRequest(_ fd: Int32, _ buffer: inout [UInt8]) -> Received? {
+        let separator: [UInt8] = Array("\r\n\r\n".utf8)
+        var headEnd: Int?
+        while true {
+            if let range = buffer.firstRange(of: separator) { headEnd = range.upperBound; break }
+            guard readMore(fd, &buffer) else { return nil }
+        }
+        guard let headEnd else { return nil }
+        let lines = String(decoding: buffer[..<(headEnd - 4)], as: UTF8.self).components(separatedBy: "\r\n")
+        let requestLine = lines[0].split(separator: " ")
+        guard requestLine.count >= 2 else { return nil }
+        var headers: [String: String] = [:]
+        for line in lines.dropFirst() {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+        }
+        let length = Int(headers["content-length"] ?? "0") ?? 0
+        while buffer.count < headEnd + length {
+            guard readMore(fd, &buffer) else { return nil }
+        }
+        let body = Array(buffer[headEnd..<(headEnd + length)])
+        buffer.removeFirst(headEnd + length)
+        let path = String(requestLine[1])
+        return received.withLock { log in
+            let request = Received(method: String(requestLine[0]), path: path, headers: headers, body: body,
+                                   at: .now, index: log.filter { $0.path == path }.count)
+            log.append(request)
+            return request
+        }
+    }
+
+    private func readMore(_ fd: Int32, _ buffer: inout [UInt8]) -> Bool {
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        let count = recv(fd, &chunk, chunk.count, 0)
+        guard count > 0 else { return false }
+        buffer.append(contentsOf: chunk[..<count])
+        return true
+    }
+
+    private func response(_ reply: Reply, head: Bool) -> [UInt8] {
+        var text = "HTTP/1.1 \(reply.status) Scripted\r\n"
+        for (name, value) in reply.headers { text += "\(name): \(value)\r\n" }
+        text += "Content-Length: \(reply.body.utf8.count)\r\n\r\n"
+        if !head { text += reply.body }
+        return Array(text.utf8)
+    }
+
+    private func write(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
+        var offset = 0
+        while offset < bytes.count {
+            let sent = bytes[offset...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            guard sent > 0 else { return false }
+            offset += sent
+        }
+        return true
+    }
+}
+
+/// A test precondition that failed outside an expectation.
+struct TestFailure: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
