@@ -62,6 +62,11 @@ CREATE INDEX request_lease_idx ON httpq.request (lease_until) WHERE state = 'run
 CREATE INDEX request_ordering_idx ON httpq.request (channel, ordering_key, id) WHERE ordering_key IS NOT NULL;
 -- Dedupe: one unfinished request per (channel, dedupe_key).
 CREATE UNIQUE INDEX request_dedupe_key ON httpq.request (channel, dedupe_key) WHERE dedupe_key IS NOT NULL;
+-- At most one head (waiting or running) per ordering key. The key's advisory lock keeps
+-- this at enqueue under READ COMMITTED; a REPEATABLE READ snapshot taken before a
+-- concurrent enqueue committed cannot see that head, and this index stops it.
+CREATE UNIQUE INDEX request_key_head ON httpq.request (channel, ordering_key)
+    WHERE ordering_key IS NOT NULL AND state IN ('waiting', 'running');
 
 -- Finished requests: delivered, dead or canceled, with the last response, kept for the
 -- channel's retention period (httpq.purge).

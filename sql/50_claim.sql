@@ -127,7 +127,7 @@ BEGIN
                 -- Token bucket: refills at rate_per_second, holds at most a tenth of a
                 -- second's worth (at least one), so bursts stay small.
                 bucket := least(greatest(ch.rate_per_second / 10, 1),
-                                CASE WHEN ch.tokens_at IS NULL THEN ch.rate_per_second
+                                CASE WHEN ch.tokens_at IS NULL THEN greatest(ch.rate_per_second / 10, 1)
                                      ELSE ch.tokens + ch.rate_per_second
                                           * greatest(extract(epoch FROM now_at - ch.tokens_at), 0) END);
                 allowed := least(allowed, floor(bucket));

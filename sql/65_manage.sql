@@ -74,6 +74,11 @@ BEGIN
             h.attempt, h.method, h.url, h.headers, h.body, h.ordering_key, h.dedupe_key, h.idempotency_key,
             h.max_attempts, h.timeout_ms, h.deadline, h.created_at, h.last_status, h.last_error, h.log);
     DELETE FROM httpq.history x WHERE x.id = h.id;
+    IF NOT head THEN
+        -- A key this request held has only blocked requests left: the oldest, often this
+        -- one, becomes its head. (A key with a head or another hold promotes nothing.)
+        PERFORM httpq._promote(ARRAY[h.channel], ARRAY[h.ordering_key]);
+    END IF;
     PERFORM pg_notify('httpq', '');
     RETURN NULL;
 END;
