@@ -10,6 +10,7 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
+    now_at   constant timestamptz := httpq._now();   -- once: a function call per row costs
     moved    integer;
     channels text[];
     keys     text[];
@@ -31,7 +32,7 @@ BEGIN
                                    response_headers, response_body)
         SELECT g.id, g.channel, g.final_state, g.reason, g.priority, g.run_at, g.attempt, g.attempt_floor, g.method, g.url,
                g.headers, g.body, g.ordering_key, g.dedupe_key, g.idempotency_key, g.max_attempts, g.timeout_ms,
-               g.deadline, g.created_at, httpq._now(),
+               g.deadline, g.created_at, now_at,
                -- An ending without an attempt (cancel) keeps the last attempt's outcome.
                CASE WHEN g.entry IS NULL THEN g.last_status ELSE g.response_status END,
                CASE WHEN g.entry IS NULL THEN g.last_error ELSE g.error END,

@@ -87,16 +87,24 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
 
+    -- A claim need not wait for its commit to reach disk: if a crash loses it, its requests
+    -- are waiting again with the attempt not counted, the worker's report of them is
+    -- ignored, and they are sent again, which at-least-once delivery allows (same
+    -- Idempotency-Key). Applies to the rest of the calling transaction, the worker's own.
+    PERFORM set_config('synchronous_commit', 'off', true);
     PERFORM httpq._expire_leases(now_at);
 
-    -- Channels with ready work, least recently served first.
+    -- Channels with ready work, least recently served first. The LATERAL ... LIMIT 1 is one
+    -- index probe per channel; as an EXISTS the planner may hash every due request instead,
+    -- a cost that grows with the backlog.
     SELECT array_agg(c.name ORDER BY c.served_at, c.name) INTO ready
     FROM (
         SELECT c.name, c.served_at FROM httpq.channel c
+        CROSS JOIN LATERAL (SELECT 1 FROM httpq.request r
+                            WHERE r.channel = c.name AND r.state = 'waiting' AND r.run_at <= now_at
+                            LIMIT 1) AS due
         WHERE NOT c.paused
           AND (claim.channels IS NULL OR c.name = ANY (claim.channels))
-          AND EXISTS (SELECT 1 FROM httpq.request r
-                      WHERE r.channel = c.name AND r.state = 'waiting' AND r.run_at <= now_at)
         ORDER BY c.served_at, c.name
         LIMIT max_count
     ) AS c;

@@ -38,13 +38,18 @@ BEGIN
                jsonb_build_object('attempt', o.attempt, 'at', now_at, 'worker', report.worker,
                                   'status', o.status, 'error', o.error, 'duration_ms', o.duration_ms) AS entry
         FROM o
-        JOIN httpq.request r
-          ON r.id = o.id AND r.attempt = o.attempt AND r.worker = report.worker AND r.state = 'running'
+        -- LATERAL: one primary-key probe per outcome, whatever the planner guesses of the
+        -- JSON's row count (a join was planned as a rescan of the outcomes per running row).
+        CROSS JOIN LATERAL (
+            SELECT r.* FROM httpq.request r
+            WHERE r.id = o.id AND r.attempt = o.attempt AND r.worker = report.worker AND r.state = 'running'
+            LIMIT 1   -- at most one row by id anyway; it also keeps the subquery from being flattened
+            FOR UPDATE
+        ) AS r
         JOIN httpq.channel c ON c.name = r.channel
         CROSS JOIN LATERAL httpq._verdict(o.status, o.headers ->> 'retry-after', r.attempt - r.attempt_floor,
                                           coalesce(r.max_attempts, c.max_attempts), r.deadline,
                                           c.backoff_base, c.backoff_max, random(), now_at) AS v
-        FOR UPDATE OF r
     ), again AS (
         UPDATE httpq.request r
         SET state = 'waiting', run_at = d.run_at, worker = NULL, lease_until = NULL,

@@ -8,6 +8,7 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
+    now_at   constant timestamptz := httpq._now();
     extended integer;
 BEGIN
     IF lease IS NULL OR lease <= '0' THEN
@@ -15,7 +16,7 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
     UPDATE httpq.request r
-    SET lease_until = httpq._now() + heartbeat.lease
+    SET lease_until = now_at + heartbeat.lease
     WHERE r.id = ANY (heartbeat.ids) AND r.worker = heartbeat.worker AND r.state = 'running';
     GET DIAGNOSTICS extended = ROW_COUNT;
     RETURN extended;

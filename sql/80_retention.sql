@@ -10,6 +10,7 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
+    now_at constant timestamptz := httpq._now();
     purged bigint;
 BEGIN
     IF older_than < '0' THEN
@@ -22,7 +23,7 @@ BEGIN
     WHERE h.id IN (
         SELECT x.id
         FROM httpq.history x JOIN httpq.channel c ON c.name = x.channel
-        WHERE x.finished_at < httpq._now() - coalesce(purge.older_than, c.retention)
+        WHERE x.finished_at < now_at - coalesce(purge.older_than, c.retention)
           AND NOT EXISTS (SELECT 1 FROM httpq.held_key k WHERE k.request_id = x.id)
         LIMIT purge.max_rows
     );
