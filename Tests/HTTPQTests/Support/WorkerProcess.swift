@@ -3,47 +3,39 @@ import Glibc
 
 /// The real `httpq work` executable as a child process, for tests that signal or kill it.
 final class WorkerProcess {
-    let process = Process()
-    let logURL: URL
+    private let child: Subprocess
+    private let logPath: String
 
-    /// Starts `httpq work` with `arguments`; the database comes from `environment` or the test URL.
+    /// Starts `httpq work` with `arguments`, logging at debug; the database is the test database.
     init(_ arguments: [String], environment extra: [String: String] = [:]) throws {
         let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-            .deletingLastPathComponent().appendingPathComponent("httpq")
-        guard FileManager.default.isExecutableFile(atPath: executable.path) else {
-            throw TestFailure("\(executable.path) is missing: run `swift build` first")
+            .deletingLastPathComponent().appendingPathComponent("httpq").path
+        guard FileManager.default.isExecutableFile(atPath: executable) else {
+            throw TestFailure("\(executable) is missing: run `swift build` first")
         }
-        logURL = FileManager.default.temporaryDirectory.appendingPathComponent("httpq-worker-\(UUID().uuidString).log")
-        _ = FileManager.default.createFile(atPath: logURL.path, contents: nil)
+        logPath = NSTemporaryDirectory() + "httpq-worker-\(UUID().uuidString).log"
         var environment = ProcessInfo.processInfo.environment
         environment["DATABASE_URL"] = TestDatabase.url
         environment["HTTPQ_LOG_LEVEL"] = "debug"
         environment.merge(extra) { _, new in new }
-        process.executableURL = executable
-        process.arguments = ["work"] + arguments
-        process.environment = environment
-        process.standardError = try FileHandle(forWritingTo: logURL)
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
+        child = try Subprocess(executable, ["work"] + arguments, environment: environment, outputPath: logPath)
     }
 
     deinit {
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        try? FileManager.default.removeItem(at: logURL)
+        try? FileManager.default.removeItem(atPath: logPath)
     }
 
     func send(_ signal: Int32) {
-        kill(process.processIdentifier, signal)
+        child.send(signal)
     }
 
     /// Waits for the process to exit; returns its status, or nil if it is still running at `timeout`.
     func waitExit(timeout: Duration) -> Int32? {
-        let finished = eventually(timeout: timeout) { !process.isRunning }
-        return finished ? process.terminationStatus : nil
+        child.wait(timeout: timeout)
     }
 
     /// What the worker logged so far.
     var log: String {
-        (try? String(contentsOf: logURL, encoding: .utf8)) ?? ""
+        (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
     }
 }
