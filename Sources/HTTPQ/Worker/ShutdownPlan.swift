@@ -61,7 +61,8 @@ struct ShutdownPlan {
         case .draining(let until):
             guard transfers == 0 || now >= until else { return .none }
             phase = .finishing(until: now + finishTimeout)
-            return transfers == 0 ? .none : .abortTransfers
+            guard transfers == 0 else { return .abortTransfers }
+            return advance(now: now, transfers: 0, databaseWorkLeft: databaseWorkLeft)
         case .finishing(let until):
             guard !databaseWorkLeft || now >= until else { return .none }
             phase = .exiting
