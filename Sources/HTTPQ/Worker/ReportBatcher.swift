@@ -36,9 +36,10 @@ struct ReportBatcher {
     }
 
     /// Puts back a batch whose report did not reach the database, ahead of newer outcomes.
+    /// It has waited its turn already, so it is due at once.
     mutating func putBack(_ batch: [Outcome], now: Instant) {
         guard !batch.isEmpty else { return }
         pending.insert(contentsOf: batch, at: 0)
-        oldestAt = min(oldestAt ?? now, now)
+        oldestAt = min(oldestAt ?? now, now - maxDelay)
     }
 }
