@@ -15,6 +15,8 @@ final class TestHTTPServer: Sendable {
         var at: ContinuousClock.Instant
         /// How many earlier requests had the same path (0 for the first).
         var index: Int
+        /// Which connection it came on (requests on one connection share the number).
+        var connection: Int32
     }
 
     /// What the script answers.
@@ -147,7 +149,7 @@ final class TestHTTPServer: Sendable {
         let path = String(requestLine[1])
         return received.withLock { log in
             let request = Received(method: String(requestLine[0]), path: path, headers: headers, body: body,
-                                   at: .now, index: log.filter { $0.path == path }.count)
+                                   at: .now, index: log.filter { $0.path == path }.count, connection: fd)
             log.append(request)
             return request
         }

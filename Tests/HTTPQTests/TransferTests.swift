@@ -1,0 +1,66 @@
+import Foundation
+import Testing
+@testable import HTTPQ
+
+/// What goes over the wire and what is kept of the answer, beyond the basic delivery cases.
+@Suite(.enabled(if: TestDatabase.isConfigured, "needs HTTPQ_TEST_DATABASE_URL (make test sets it)"))
+struct TransferTests {
+    @Test("Records at most --max-response-bytes of a body, reading the rest so the connection is reused")
+    func capsResponseBody() throws {
+        let server = try TestHTTPServer { _ in .status(200, body: String(repeating: "x", count: 5000)) }
+        defer { server.stop() }
+        let database = try TestDatabase.connect()
+        let channel = TestDatabase.channel("cap")
+        let ids = try (0..<3).map { try database.enqueue(url: server.url("/big/\($0)"), channel: channel) }
+        let worker = try InProcessWorker(channels: [channel], flags: [Setting.maxResponseBytes.flag: "100",
+                                                                       Setting.concurrency.flag: "1"])
+        #expect(try database.waitFinished(ids))
+        #expect(worker.stop() == .clean)
+        let lengths = try database.execute("SELECT length(body) FROM httpq.responses WHERE id = ANY ($1::bigint[])",
+                                           [DatabaseQuery.bigintArray(ids)]).rows
+        #expect(lengths == [["100"], ["100"], ["100"]])
+        // One connection served all three: keep-alive survived the discarded bytes.
+        #expect(Set(server.requests.map(\.connection)).count == 1)
+    }
+
+    @Test("Sends a GET without a body, exactly as claimed")
+    func getWithoutBody() throws {
+        let server = try TestHTTPServer { _ in .status(204) }
+        defer { server.stop() }
+        let database = try TestDatabase.connect()
+        let channel = TestDatabase.channel("get")
+        let id = try database.execute("""
+            SELECT httpq.enqueue(url => $1, method => 'GET', headers => '{"X-Trace": "t1"}', channel => $2)
+            """, [server.url("/resource?q=1"), channel]).scalar.flatMap { Int64($0) }!
+        let worker = try InProcessWorker(channels: [channel])
+        #expect(try database.waitFinished([id]))
+        #expect(worker.stop() == .clean)
+        #expect(try database.request(id).state == "delivered")
+        let received = server.requests("/resource?q=1")
+        try #require(received.count == 1)
+        #expect(received[0].method == "GET")
+        #expect(received[0].body.isEmpty)
+        #expect(received[0].headers["content-length"] == nil)
+        #expect(received[0].headers["x-trace"] == "t1")
+    }
+
+    @Test("Extends the lease of a transfer that outlasts it, so it is attempted only once")
+    func heartbeatKeepsLongTransfers() throws {
+        let server = try TestHTTPServer { _ in TestHTTPServer.Reply(delay: .milliseconds(2500)) }
+        defer { server.stop() }
+        let database = try TestDatabase.connect()
+        let channel = TestDatabase.channel("long")
+        try database.fastRetries(channel)
+        let id = try database.enqueue(url: server.url("/long"), channel: channel, timeoutMilliseconds: 10_000)
+        let worker = try InProcessWorker(channels: [channel], flags: [Setting.lease.flag: "1"])
+        // A second worker would take the request over if its lease lapsed.
+        let rival = try InProcessWorker(channels: [channel], flags: [Setting.lease.flag: "1"])
+        #expect(try database.waitFinished([id]))
+        #expect(worker.stop() == .clean)
+        #expect(rival.stop() == .clean)
+        let row = try database.request(id)
+        #expect(row.state == "delivered")
+        #expect(row.attempts == 1)
+        #expect(server.requests("/long").count == 1)
+    }
+}
