@@ -27,7 +27,7 @@ import Testing
         #expect(plan.nextQuery(now: t1, inFlight: 2) == .schedule)  // a short claim: when is the next run_at?
         plan.succeeded(.schedule, sentAt: t1, now: t1, delay: nil)
         #expect(plan.nextQuery(now: t1, inFlight: 2) == nil)
-        #expect(plan.deadline(inFlight: 2) == t1 + .milliseconds(5))
+        #expect(plan.queryDeadline(inFlight: 2) == t1 + .milliseconds(5))
         let t2 = t1 + .milliseconds(5)
         #expect(plan.nextQuery(now: t2, inFlight: 2) == .report([outcome(1)]))
         plan.succeeded(.report([outcome(1)]), sentAt: t2, now: t2)
@@ -36,7 +36,7 @@ import Testing
         #expect(plan.nextQuery(now: t2, inFlight: 2) == .schedule)
         plan.succeeded(.schedule, sentAt: t2, now: t2, delay: .milliseconds(300))
         #expect(plan.nextQuery(now: t2, inFlight: 2) == nil)
-        #expect(plan.deadline(inFlight: 2) == t2 + .milliseconds(300))
+        #expect(plan.queryDeadline(inFlight: 2) == t2 + .milliseconds(300))
         #expect(plan.nextQuery(now: t2 + .milliseconds(300), inFlight: 2) == .claim(count: 1))
     }
 
@@ -79,7 +79,10 @@ import Testing
         plan.failed(.report([outcome(1)]), transient: false, now: t0 + .milliseconds(7))
         #expect(plan.nextQuery(now: t0 + .milliseconds(8), inFlight: 0) == nil)
         #expect(plan.reports.isEmpty)
-        #expect(plan.deadline(inFlight: 0) == t0 + .milliseconds(7) + .seconds(1))
+        plan.finished(outcome(2), now: t0 + .milliseconds(8))
+        // While quiet, an outcome falling due does not pull the wait earlier (that would spin).
+        #expect(plan.queryDeadline(inFlight: 0) == t0 + .milliseconds(7) + .seconds(1))
+        #expect(plan.nextQuery(now: t0 + .milliseconds(7) + .seconds(1), inFlight: 0) == .report([outcome(2)]))
     }
 
     @Test("After a reconnect it LISTENs first and claims again, since NOTIFYs may have been missed")

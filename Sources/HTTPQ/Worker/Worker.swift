@@ -92,7 +92,8 @@ public final class Worker {
 
     /// The next time the loop must act without input, capped so a lost wake-up costs at most a second.
     private func deadline(now: Instant) -> Instant {
-        let times = [plan.deadline(inFlight: attempts.count), database.deadline, now + .seconds(1)]
+        let queries = database.isIdle ? plan.queryDeadline(inFlight: attempts.count) : nil
+        let times = [queries, plan.shutdown.deadline, database.deadline, now + .seconds(1)]
         return times.compactMap { $0 }.min()!
     }
 

@@ -65,10 +65,12 @@ struct WorkerPlan {
         return nil
     }
 
-    /// The earliest time something falls due, for the loop's wait; nil when only an event can
-    /// make work (the loop then waits its longest).
-    func deadline(inFlight: Int) -> Instant? {
-        var times = [reports.deadline, leases.deadline, shutdown.deadline, quietUntil]
+    /// When the next statement falls due on an idle connection, for the loop's wait; nil when
+    /// only an event can make one. The loop uses it only while the connection is idle: with a
+    /// statement in flight or no connection, a due time that cannot be acted on would spin it.
+    func queryDeadline(inFlight: Int) -> Instant? {
+        if let quietUntil { return quietUntil }
+        var times = [reports.deadline, leases.deadline]
         if shutdown.isClaiming {
             if inFlight < claims.concurrency { times.append(claims.deadline) }
             times.append(nextPurgeAt)
