@@ -46,21 +46,21 @@ struct WorkCommand: ParsableCommand {
     var channels: String?
 
     @Option(help: ArgumentHelp("""
-        How long a claim holds a request, in seconds; if the worker dies, another worker may \
-        take the request after this long. Also HTTPQ_LEASE. Defaults to 60. Leases of long \
+        How long a claim holds a request, in seconds (fractions such as 1.5 are allowed); if the \
+        worker dies, another worker may take the request after this long. Also HTTPQ_LEASE. Defaults to 60. Leases of long \
         transfers are extended at half-time.
         """, valueName: "seconds"))
     var lease: String?
 
     @Option(name: .customLong("poll-interval"), help: ArgumentHelp("""
-        The longest wait between claims while slots are free, in seconds, in case a \
-        notification was missed. Also HTTPQ_POLL_INTERVAL. Defaults to 1.
+        The longest wait between claims while slots are free, in seconds (fractions such as 0.5 \
+        are allowed), in case a notification was missed. Also HTTPQ_POLL_INTERVAL. Defaults to 1.
         """, valueName: "seconds"))
     var pollInterval: String?
 
     @Option(help: ArgumentHelp("""
-        How long transfers in flight may take to finish after SIGTERM or SIGINT, in seconds. \
-        Also HTTPQ_GRACE. Defaults to 10. Handing back and reporting then take at most 5 more.
+        How long transfers in flight may take to finish after SIGTERM or SIGINT, in seconds \
+        (fractions allowed). Also HTTPQ_GRACE. Defaults to 10. Handing back and reporting then take at most 5 more.
         """, valueName: "seconds"))
     var grace: String?
 
