@@ -50,6 +50,27 @@ struct StopTests {
         }
     }
 
+    @Test("A second SIGTERM releases at once instead of waiting out the grace period, and still exits 0")
+    func secondSignal() throws {
+        let server = try TestHTTPServer { _ in TestHTTPServer.Reply(delay: .seconds(20)) }
+        defer { server.stop() }
+        let database = try TestDatabase.connect()
+        let channel = TestDatabase.channel("twice")
+        let ids = try (0..<2).map { try database.enqueue(url: server.url("/wait/\($0)"), channel: channel) }
+
+        let process = try WorkerProcess(["--channels", channel, "--grace", "30"])
+        #expect(eventually(timeout: .seconds(10)) { server.requests.count == 2 })
+        let signalled = ContinuousClock.now
+        process.send(SIGTERM)
+        Thread.sleep(forTimeInterval: 0.2)
+        process.send(SIGTERM)
+        #expect(process.waitExit(timeout: .seconds(10)) == 0, "worker log:\n\(process.log)")
+        #expect(ContinuousClock.now - signalled < .seconds(5))
+        #expect(process.log.contains("released count=2"))
+        #expect(try database.states(ids).values.allSatisfy { $0 == "waiting" })
+        _ = try database.execute("SELECT httpq.cancel(id) FROM unnest($1::bigint[]) AS id", [DatabaseQuery.bigintArray(ids)])
+    }
+
     @Test("kill -9 mid-flight: after the lease a new worker delivers everything; only requests in flight at the kill are sent twice, with the same Idempotency-Key")
     func killedWorker() throws {
         let server = try TestHTTPServer { request in
