@@ -1,5 +1,13 @@
 // swift-tools-version:6.0
+import Foundation
 import PackageDescription
+
+// The install script `httpq sql` prints: sql/*.sql, embedded in the binary through the link
+// Sources/httpq/sql -> ../../sql. Listed here from the folder, so a new file needs no edit
+// here; Sources/httpq/InstallScript.swift puts the parts in order.
+let installScriptParts = (try? FileManager.default.contentsOfDirectory(atPath: Context.packageDirectory + "/sql"))?
+    .filter { $0.hasSuffix(".sql") }
+    .sorted() ?? []
 
 let package = Package(
     name: "httpq",
@@ -39,7 +47,8 @@ let package = Package(
                 "HTTPQ",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
-            ]
+            ],
+            resources: installScriptParts.map { .embedInCode("sql/" + $0) } + [.embedInCode("httpq.control")]
         ),
         .testTarget(
             name: "HTTPQTests",

@@ -11,6 +11,10 @@ struct HTTPQCommand: ParsableCommand {
             `httpq work` delivers them. Every option is also an environment variable, named in \
             its help; a flag on the command line overrides the variable.
             """,
-        subcommands: [WorkCommand.self]
+        subcommands: [
+            WorkCommand.self, InstallCommand.self, SQLCommand.self, EnqueueCommand.self, StatusCommand.self,
+            ShowCommand.self, DeadCommand.self, RetryCommand.self, CancelCommand.self, PauseCommand.self,
+            ResumeCommand.self,
+        ]
     )
 }

@@ -1,0 +1,79 @@
+import ArgumentParser
+import HTTPQ
+
+/// `httpq install`: CREATE EXTENSION httpq, ALTER EXTENSION httpq UPDATE, or the plain script.
+struct InstallCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "install",
+        abstract: "Install httpq in the database, or update it.",
+        discussion: """
+            Runs CREATE EXTENSION httpq, or ALTER EXTENSION httpq UPDATE when the installed \
+            version is older than the one the server's extension files offer, and says which. \
+            The extension files must be on the database server (`make install` there). Where \
+            custom extensions are not allowed, --plain applies the same SQL as a plain script \
+            (see `httpq sql`).
+            """
+    )
+
+    @OptionGroup var connection: DatabaseOptions
+
+    @Flag(help: """
+        Apply the install script as plain SQL instead of CREATE EXTENSION, for managed Postgres \
+        services that do not allow custom extensions. Does nothing when schema httpq exists.
+        """)
+    var plain = false
+
+    func run() throws {
+        let database = try Database.open(connection)
+        let found = try database.rows("""
+            SELECT (SELECT extversion FROM pg_extension WHERE extname = 'httpq'),
+                   (SELECT default_version FROM pg_available_extensions WHERE name = 'httpq'),
+                   to_regnamespace('httpq') IS NOT NULL
+            """)[0]
+        let installed = found[0], available = found[1], schemaExists = found[2] == "t"
+
+        if let installed {
+            guard let available, Self.isVersion(installed, olderThan: available) else {
+                print("httpq \(installed) is already installed")
+                return
+            }
+            _ = try database.rows("ALTER EXTENSION httpq UPDATE")
+            let updated = try database.value("SELECT extversion FROM pg_extension WHERE extname = 'httpq'")
+            print("updated httpq \(installed) -> \(updated ?? available)")
+        } else if schemaExists {
+            print("httpq is already installed as plain SQL (schema httpq exists without the extension)")
+        } else if plain {
+            try database.runScript(InstallScript.text)
+            print("installed httpq \(InstallScript.version) as plain SQL")
+        } else {
+            try createExtension(database)
+            let version = try database.value("SELECT extversion FROM pg_extension WHERE extname = 'httpq'")
+            print("installed httpq \(version ?? "")")
+        }
+    }
+
+    private func createExtension(_ database: Database) throws {
+        do {
+            _ = try database.query("CREATE EXTENSION IF NOT EXISTS httpq")
+        } catch .query(let sqlState, let message, let detail, _)
+                    where sqlState == "58P01" || (sqlState == "0A000" && message.hasSuffix("is not available")) {
+            // No httpq.control on the server: 58P01 "could not open extension control file ...",
+            // or in newer minor releases 0A000 "extension "httpq" is not available".
+            throw Failure.exit("the httpq extension files are not installed on the database server ("
+                                   + (detail ?? message) + "): run `make install` on the database host, "
+                                   + "or use `httpq install --plain`", Failure.configuration)
+        } catch {
+            throw Failure.exit(error)
+        }
+    }
+
+    /// Whether dotted version `version` comes before `other`, comparing numbers as numbers.
+    static func isVersion(_ version: String, olderThan other: String) -> Bool {
+        let left = version.split(separator: "."), right = other.split(separator: ".")
+        for (a, b) in zip(left, right) where a != b {
+            if let a = Int(a), let b = Int(b) { return a < b }
+            return a < b
+        }
+        return left.count < right.count
+    }
+}

@@ -1,0 +1,41 @@
+/// The install script, carried in the binary so that `httpq sql` and `httpq install --plain`
+/// need nothing but the binary: sql/*.sql in name order, exactly what `make` writes to
+/// extension/httpq--<version>.sql after its header line.
+///
+/// SwiftPM embeds each file (Package.swift lists sql/ through the `sql` link in this folder)
+/// as a `PackageResources` member named after the file, with its leading digit replaced by
+/// `_`. SwiftPM gives no list of them, so the order is written here: a file added to sql/
+/// goes into `parts` too, and CLIInstallTests fails until it does.
+enum InstallScript {
+    static let parts: [[UInt8]] = [
+        PackageResources._0_schema_sql,        // 00_schema.sql
+        PackageResources._0_channel_sql,       // 10_channel.sql
+        PackageResources._0_request_sql,       // 20_request.sql
+        PackageResources._5_ordering_sql,      // 25_ordering.sql
+        PackageResources._0_validate_sql,      // 30_validate.sql
+        PackageResources._5_enqueue_sql,       // 35_enqueue.sql
+        PackageResources._0_backoff_sql,       // 40_backoff.sql
+        PackageResources._5_finish_sql,        // 45_finish.sql
+        PackageResources._0_claim_sql,         // 50_claim.sql
+        PackageResources._5_report_sql,        // 55_report.sql
+        PackageResources._0_lease_sql,         // 60_lease.sql
+        PackageResources._5_manage_sql,        // 65_manage.sql
+        PackageResources._0_retention_sql,     // 80_retention.sql
+        PackageResources._0_views_sql,         // 90_views.sql
+        PackageResources._9_privileges_sql,    // 99_privileges.sql
+    ]
+
+    /// The whole script.
+    static var text: String {
+        String(decoding: parts.joined(), as: UTF8.self)
+    }
+
+    /// The version the script installs: `default_version` in extension/httpq.control.
+    static var version: String {
+        let control = String(decoding: PackageResources.httpq_control, as: UTF8.self)
+        for line in control.split(separator: "\n") where line.hasPrefix("default_version") {
+            return String(line.split(separator: "'").dropFirst().first ?? "unknown")
+        }
+        return "unknown"
+    }
+}
