@@ -10,6 +10,15 @@ import Testing
                    grace: .seconds(10), now: t0)
     }
 
+    /// A plan past its LISTEN and first claim, which returned `ids`.
+    func started(claimed ids: [Int64]) -> WorkerPlan {
+        var plan = plan()
+        _ = plan.nextQuery(now: t0, inFlight: 0)  // listen
+        _ = plan.nextQuery(now: t0, inFlight: 0)  // claim
+        _ = plan.claimed(ids, asked: 2, sentAt: t0)
+        return plan
+    }
+
     @Test("Listens, claims to fill the slots, reports after 5 ms, then claims what the report freed")
     func steadyState() {
         var plan = plan()
@@ -42,10 +51,7 @@ import Testing
 
     @Test("A NOTIFY wakes a claim before the poll interval")
     func notifyWakes() {
-        var plan = plan()
-        _ = plan.nextQuery(now: t0, inFlight: 0)
-        _ = plan.nextQuery(now: t0, inFlight: 0)
-        _ = plan.claimed([], asked: 2, sentAt: t0)
+        var plan = started(claimed: [])
         _ = plan.nextQuery(now: t0, inFlight: 0)  // schedule
         plan.succeeded(.schedule, sentAt: t0, now: t0, delay: nil)
         #expect(plan.nextQuery(now: t0 + .milliseconds(10), inFlight: 0) == nil)
@@ -55,10 +61,7 @@ import Testing
 
     @Test("Extends leases at half-time, before claiming")
     func heartbeats() {
-        var plan = plan()
-        _ = plan.nextQuery(now: t0, inFlight: 0)
-        _ = plan.nextQuery(now: t0, inFlight: 0)
-        _ = plan.claimed([7, 8], asked: 2, sentAt: t0)
+        var plan = started(claimed: [7, 8])
         let half = t0 + .seconds(30)
         plan.notified()
         #expect(plan.nextQuery(now: half, inFlight: 2) == .heartbeat([7, 8]))
@@ -115,10 +118,7 @@ import Testing
 
     @Test("Purges about once a minute when nothing else is due")
     func purge() {
-        var plan = plan()
-        _ = plan.nextQuery(now: t0, inFlight: 0)
-        _ = plan.nextQuery(now: t0, inFlight: 0)
-        _ = plan.claimed([], asked: 2, sentAt: t0)
+        var plan = started(claimed: [])
         _ = plan.nextQuery(now: t0, inFlight: 0)  // schedule
         #expect(plan.nextQuery(now: t0 + .seconds(60), inFlight: 3) == .purge)
         #expect(plan.nextQuery(now: t0 + .seconds(61), inFlight: 3) == nil)
