@@ -18,11 +18,16 @@ final class Multi {
     private let handle: UnsafeMutableRawPointer
     private var transfers: [UnsafeMutableRawPointer: Transfer] = [:]
 
-    init() throws(CurlError) {
+    /// - Parameter idleConnections: how many idle connections to keep for reuse. libcurl's
+    ///   default follows the number of transfers in flight, so a quiet spell would close the
+    ///   connections a busy one opened.
+    /// - SeeAlso: https://curl.se/libcurl/c/CURLMOPT_MAXCONNECTS.html
+    init(idleConnections: Int) throws(CurlError) {
         guard Curl.initialized, let handle = curl_multi_init() else {
             throw CurlError(code: Int(CURLM_INTERNAL_ERROR.rawValue), message: "curl_multi_init failed")
         }
         self.handle = handle
+        try Curl.check(httpq_multi_setopt_long(handle, CURLMOPT_MAXCONNECTS, idleConnections), "CURLMOPT_MAXCONNECTS")
     }
 
     deinit {

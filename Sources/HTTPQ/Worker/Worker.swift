@@ -41,7 +41,7 @@ public final class Worker {
         self.identity = WorkerIdentity(worker: config.workerID, channels: config.channels, lease: config.lease)
         self.stopSources = stopSources
         do {
-            multi = try Multi()
+            multi = try Multi(idleConnections: config.concurrency)
             database = try DatabaseLink(connection: connection, parameters: config.connection)
         } catch let error as CurlError {
             throw .system(error.description)
