@@ -89,6 +89,7 @@ ROWS = [
     ("latency_idle_p99_ms", "  p99", "ms"),
     ("latency_idle_max_ms", "  max", "ms"),
     ("latency_half_load_rps", "Half the drain rate: arrivals", "req/s"),
+    ("latency_half_load_per_tx", "  requests per enqueue transaction", ""),
     ("latency_half_load_p50_ms", "  p50", "ms"),
     ("latency_half_load_p99_ms", "  p99", "ms"),
     ("latency_half_load_max_ms", "  max", "ms"),
@@ -159,8 +160,11 @@ header = (f"httpq benchmark ({mode}{', large' if large else ''}) at {commit}: {m
           f"(fsync, synchronous_commit on); payload {figures.get('payload_bytes', '?')} bytes of JSON; "
           f"load average {figures.get('load_avg_at_start', '?')} at start")
 print("\n" + header + "\n".join(lines))
+if figures.get("load_avg_at_start", 0) > 0.5:
+    notes.insert(0, f"the machine was not idle at the start (load average {figures['load_avg_at_start']}): "
+                    "other work shares the cores, so figures may be low")
 if notes:
-    print("\nNot measured:")
+    print("\nNotes:")
     for n in notes:
         print(f"  {n}")
 print(f"\n{figures.get('bench_seconds', '?')} s; figures in {json_path}")
