@@ -27,6 +27,14 @@ struct StopTests {
         let status = process.waitExit(timeout: .seconds(10))
         #expect(status == 0, "worker log:\n\(process.log)")
         #expect(process.log.contains("released count=4"))
+        // Lifecycle at info, one line per attempt at debug with its keys, and never a body.
+        let log = process.log
+        #expect(log.contains(" info started ") && log.contains(" info draining") && log.contains(" info exited "))
+        let response = log.split(separator: "\n").first { $0.contains(" debug response ") }
+        for key in ["request_id=", "channel=\(channel)", "attempt=1", "status=200", "duration_ms=", "worker="] {
+            #expect(response?.contains(key) == true, "\(key) missing from \(response ?? "")")
+        }
+        #expect(!log.contains("world"))
 
         // Handed back with the attempt given back, not left running until the lease expires.
         for id in slow {
