@@ -35,8 +35,10 @@ public struct Config: Sendable {
 
     /// Reads the settings from `environment`, with `flags` (keyed by flag name without dashes,
     /// as in `Setting.flag`) taking precedence. Unset and empty variables count as absent.
-    public init(environment: [String: String], flags: [String: String] = [:],
-                defaultWorkerID: @autoclosure () -> String = Config.hostAndProcess()) throws(ConfigError) {
+    public init(
+        environment: [String: String], flags: [String: String] = [:],
+        defaultWorkerID: @autoclosure () -> String = Config.hostAndProcess()
+    ) throws(ConfigError) {
         let reader = SettingReader(environment: environment, flags: flags)
         databaseURL = try reader.string(.database)
         concurrency = try reader.integer(.concurrency, in: 1...10_000) ?? concurrency
@@ -47,9 +49,11 @@ public struct Config: Sendable {
         grace = try reader.seconds(.grace, in: 0...3600) ?? grace
         maxResponseBytes = try reader.integer(.maxResponseBytes, in: 0...104_857_600) ?? maxResponseBytes
         workerID = try reader.workerID(.workerID) ?? defaultWorkerID()
-        logLevel = try reader.choice(.logLevel, Logger.Level.allCases.map(\.rawValue))
+        logLevel =
+            try reader.choice(.logLevel, Logger.Level.allCases.map(\.rawValue))
             .flatMap { Logger.Level(rawValue: $0) } ?? logLevel
-        logFormat = try reader.choice(.logFormat, LogFormat.allCases.map(\.rawValue))
+        logFormat =
+            try reader.choice(.logFormat, LogFormat.allCases.map(\.rawValue))
             .flatMap { LogFormat(rawValue: $0) } ?? logFormat
         connection = ConnectionParameters(url: databaseURL, environment: environment)
     }
@@ -57,7 +61,8 @@ public struct Config: Sendable {
     /// `hostname:pid`, unique per process on a host and readable in `httpq.requests`.
     public static func hostAndProcess() -> String {
         var name = [UInt8](repeating: 0, count: 256)
-        let host = gethostname(&name, name.count - 1) == 0
+        let host =
+            gethostname(&name, name.count - 1) == 0
             ? String(decoding: name.prefix { $0 != 0 }, as: UTF8.self) : "localhost"
         return "\(host):\(getpid())"
     }

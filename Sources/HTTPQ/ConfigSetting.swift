@@ -49,7 +49,8 @@ struct SettingReader {
     func string(_ setting: Setting) throws(ConfigError) -> String? {
         guard let (value, source) = lookup(setting) else { return nil }
         guard !value.isEmpty else {
-            throw ConfigError(source: source, value: value, rule: "must not be empty; leave it unset to use the default")
+            throw ConfigError(
+                source: source, value: value, rule: "must not be empty; leave it unset to use the default")
         }
         return value
     }
@@ -57,8 +58,9 @@ struct SettingReader {
     func integer(_ setting: Setting, in range: ClosedRange<Int>) throws(ConfigError) -> Int? {
         guard let (value, source) = lookup(setting) else { return nil }
         guard let number = Int(value), range.contains(number) else {
-            throw ConfigError(source: source, value: value,
-                              rule: "must be a whole number from \(range.lowerBound) to \(range.upperBound)")
+            throw ConfigError(
+                source: source, value: value,
+                rule: "must be a whole number from \(range.lowerBound) to \(range.upperBound)")
         }
         return number
     }
@@ -66,9 +68,10 @@ struct SettingReader {
     func seconds(_ setting: Setting, in range: ClosedRange<Double>) throws(ConfigError) -> Duration? {
         guard let (value, source) = lookup(setting) else { return nil }
         guard let number = Double(value), number.isFinite, range.contains(number) else {
-            throw ConfigError(source: source, value: value,
-                              rule: "must be a number of seconds from \(Self.format(range.lowerBound)) to "
-                                  + "\(Self.format(range.upperBound)), such as 30 or 1.5")
+            throw ConfigError(
+                source: source, value: value,
+                rule: "must be a number of seconds from \(Self.format(range.lowerBound)) to "
+                    + "\(Self.format(range.upperBound)), such as 30 or 1.5")
         }
         return .nanoseconds(Int64((number * 1e9).rounded()))
     }
@@ -78,8 +81,9 @@ struct SettingReader {
         let names = value.split(separator: ",", omittingEmptySubsequences: false)
             .map { String($0.drop(while: { $0 == " " }).reversed().drop(while: { $0 == " " }).reversed()) }
         guard !names.contains(where: \.isEmpty) else {
-            throw ConfigError(source: source, value: value,
-                              rule: "must be channel names separated by commas, none empty; leave it unset for all channels")
+            throw ConfigError(
+                source: source, value: value,
+                rule: "must be channel names separated by commas, none empty; leave it unset for all channels")
         }
         return names
     }
@@ -94,10 +98,12 @@ struct SettingReader {
 
     func workerID(_ setting: Setting) throws(ConfigError) -> String? {
         guard let (value, source) = lookup(setting) else { return nil }
-        guard (1...200).contains(value.count), !value.unicodeScalars.contains(where: { $0.value < 32 || $0.value == 127 })
+        guard (1...200).contains(value.count),
+            !value.unicodeScalars.contains(where: { $0.value < 32 || $0.value == 127 })
         else {
-            throw ConfigError(source: source, value: value,
-                              rule: "must be 1 to 200 characters without control characters")
+            throw ConfigError(
+                source: source, value: value,
+                rule: "must be 1 to 200 characters without control characters")
         }
         return value
     }

@@ -6,24 +6,33 @@ import HTTPQ
 /// Values stay strings here; `Config` reads them together with the environment, so the flag
 /// and its variable are checked by the same rule and a flag always wins.
 struct GlobalOptions: ParsableArguments {
-    @Option(name: .customLong(Setting.database.flag), help: ArgumentHelp("""
-        The database to use, as a postgres:// URL or a key=value connection string, passed to \
-        libpq unchanged. Also DATABASE_URL. When neither is set, libpq's own PGHOST, PGPORT, \
-        PGUSER, PGDATABASE and PGPASSWORD variables apply.
-        """, valueName: "url"))
+    @Option(
+        name: .customLong(Setting.database.flag),
+        help: ArgumentHelp(
+            """
+            The database to use, as a postgres:// URL or a key=value connection string, passed to \
+            libpq unchanged. Also DATABASE_URL. When neither is set, libpq's own PGHOST, PGPORT, \
+            PGUSER, PGDATABASE and PGPASSWORD variables apply.
+            """, valueName: "url"))
     var database: String?
 
-    @Option(name: .customLong(Setting.logLevel.flag), help: ArgumentHelp("""
-        The least severe log level written: trace, debug, info, notice, warning, error or \
-        critical. Also HTTPQ_LOG_LEVEL. Defaults to info, which logs starts, stops and \
-        connection changes; debug adds one line per attempt.
-        """, valueName: "level"))
+    @Option(
+        name: .customLong(Setting.logLevel.flag),
+        help: ArgumentHelp(
+            """
+            The least severe log level written: trace, debug, info, notice, warning, error or \
+            critical. Also HTTPQ_LOG_LEVEL. Defaults to info, which logs starts, stops and \
+            connection changes; debug adds one line per attempt.
+            """, valueName: "level"))
     var logLevel: String?
 
-    @Option(name: .customLong(Setting.logFormat.flag), help: ArgumentHelp("""
-        How log lines are written to standard error: text, or json for one object per line. \
-        Also HTTPQ_LOG_FORMAT. Defaults to text.
-        """, valueName: "format"))
+    @Option(
+        name: .customLong(Setting.logFormat.flag),
+        help: ArgumentHelp(
+            """
+            How log lines are written to standard error: text, or json for one object per line. \
+            Also HTTPQ_LOG_FORMAT. Defaults to text.
+            """, valueName: "format"))
     var logFormat: String?
 
     /// The flags that were given, keyed as `Config` expects.

@@ -26,55 +26,74 @@ struct WorkCommand: ParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Option(help: ArgumentHelp("""
-        The most requests in flight at once. Also HTTPQ_CONCURRENCY. Defaults to 100, which \
-        keeps a worker's connections well inside the usual limit of 1024 open files; the \
-        worker raises its soft limit when a larger value needs it.
-        """, valueName: "n"))
+    @Option(
+        help: ArgumentHelp(
+            """
+            The most requests in flight at once. Also HTTPQ_CONCURRENCY. Defaults to 100, which \
+            keeps a worker's connections well inside the usual limit of 1024 open files; the \
+            worker raises its soft limit when a larger value needs it.
+            """, valueName: "n"))
     var concurrency: String?
 
-    @Option(help: ArgumentHelp("""
-        The most requests taken by one claim. Also HTTPQ_BATCH. Defaults to 100. A claim never \
-        asks for more than the free slots.
-        """, valueName: "n"))
+    @Option(
+        help: ArgumentHelp(
+            """
+            The most requests taken by one claim. Also HTTPQ_BATCH. Defaults to 100. A claim never \
+            asks for more than the free slots.
+            """, valueName: "n"))
     var batch: String?
 
-    @Option(help: ArgumentHelp("""
-        The channels to deliver, separated by commas. Also HTTPQ_CHANNELS. Defaults to every \
-        channel.
-        """, valueName: "a,b"))
+    @Option(
+        help: ArgumentHelp(
+            """
+            The channels to deliver, separated by commas. Also HTTPQ_CHANNELS. Defaults to every \
+            channel.
+            """, valueName: "a,b"))
     var channels: String?
 
-    @Option(help: ArgumentHelp("""
-        How long a claim holds a request, in seconds (fractions such as 1.5 are allowed); if the \
-        worker dies, another worker may take the request after this long. Also HTTPQ_LEASE. Defaults to 60. Leases of long \
-        transfers are extended at half-time.
-        """, valueName: "seconds"))
+    @Option(
+        help: ArgumentHelp(
+            """
+            How long a claim holds a request, in seconds (fractions such as 1.5 are allowed); if the \
+            worker dies, another worker may take the request after this long. Also HTTPQ_LEASE. Defaults to 60. Leases of long \
+            transfers are extended at half-time.
+            """, valueName: "seconds"))
     var lease: String?
 
-    @Option(name: .customLong("poll-interval"), help: ArgumentHelp("""
-        The longest wait between claims while slots are free, in seconds (fractions such as 0.5 \
-        are allowed), in case a notification was missed. Also HTTPQ_POLL_INTERVAL. Defaults to 1.
-        """, valueName: "seconds"))
+    @Option(
+        name: .customLong("poll-interval"),
+        help: ArgumentHelp(
+            """
+            The longest wait between claims while slots are free, in seconds (fractions such as 0.5 \
+            are allowed), in case a notification was missed. Also HTTPQ_POLL_INTERVAL. Defaults to 1.
+            """, valueName: "seconds"))
     var pollInterval: String?
 
-    @Option(help: ArgumentHelp("""
-        How long transfers in flight may take to finish after SIGTERM or SIGINT, in seconds \
-        (fractions allowed). Also HTTPQ_GRACE. Defaults to 10. Handing back and reporting then take at most 5 more.
-        """, valueName: "seconds"))
+    @Option(
+        help: ArgumentHelp(
+            """
+            How long transfers in flight may take to finish after SIGTERM or SIGINT, in seconds \
+            (fractions allowed). Also HTTPQ_GRACE. Defaults to 10. Handing back and reporting then take at most 5 more.
+            """, valueName: "seconds"))
     var grace: String?
 
-    @Option(name: .customLong("max-response-bytes"), help: ArgumentHelp("""
-        How many bytes of each response body are recorded; the rest is read and dropped. Also \
-        HTTPQ_MAX_RESPONSE_BYTES. Defaults to 65536.
-        """, valueName: "n"))
+    @Option(
+        name: .customLong("max-response-bytes"),
+        help: ArgumentHelp(
+            """
+            How many bytes of each response body are recorded; the rest is read and dropped. Also \
+            HTTPQ_MAX_RESPONSE_BYTES. Defaults to 65536.
+            """, valueName: "n"))
     var maxResponseBytes: String?
 
-    @Option(name: .customLong("worker-id"), help: ArgumentHelp("""
-        The name this worker holds its claims under, shown in httpq.requests. Also \
-        HTTPQ_WORKER_ID. Defaults to the host name and process id, as host:pid. Two running \
-        workers must not share one.
-        """, valueName: "id"))
+    @Option(
+        name: .customLong("worker-id"),
+        help: ArgumentHelp(
+            """
+            The name this worker holds its claims under, shown in httpq.requests. Also \
+            HTTPQ_WORKER_ID. Defaults to the host name and process id, as host:pid. Two running \
+            workers must not share one.
+            """, valueName: "id"))
     var workerID: String?
 
     func run() throws {

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import HTTPQ
 
 /// Claim sizing and timing as event-and-decision transcripts.

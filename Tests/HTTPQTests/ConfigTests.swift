@@ -1,8 +1,11 @@
 import Testing
+
 @testable import HTTPQ
 
 @Suite struct ConfigTests {
-    private func config(_ environment: [String: String] = [:], flags: [String: String] = [:]) throws(ConfigError) -> Config {
+    private func config(_ environment: [String: String] = [:], flags: [String: String] = [:]) throws(ConfigError)
+        -> Config
+    {
         try Config(environment: environment, flags: flags, defaultWorkerID: "host:1")
     }
 
@@ -54,8 +57,9 @@ import Testing
 
     @Test("A flag overrides its variable")
     func flagsWin() throws {
-        let config = try config(["HTTPQ_CONCURRENCY": "5", "DATABASE_URL": "dbname=env"],
-                                flags: ["concurrency": "7", "database": "dbname=flag"])
+        let config = try config(
+            ["HTTPQ_CONCURRENCY": "5", "DATABASE_URL": "dbname=env"],
+            flags: ["concurrency": "7", "database": "dbname=flag"])
         #expect(config.concurrency == 7)
         #expect(config.databaseURL == "dbname=flag")
     }
@@ -66,19 +70,24 @@ import Testing
         #expect(try config(["DATABASE_URL": ""]).databaseURL == nil)
     }
 
-    @Test("A bad value names the variable it came from and the rule", arguments: [
-        ("HTTPQ_CONCURRENCY", "abc", "must be a whole number from 1 to 10000"),
-        ("HTTPQ_CONCURRENCY", "0", "must be a whole number from 1 to 10000"),
-        ("HTTPQ_BATCH", "5000", "must be a whole number from 1 to 1000"),
-        ("HTTPQ_LEASE", "0.5", "must be a number of seconds from 1 to 86400, such as 30 or 1.5"),
-        ("HTTPQ_LEASE", "inf", "must be a number of seconds from 1 to 86400, such as 30 or 1.5"),
-        ("HTTPQ_POLL_INTERVAL", "-1", "must be a number of seconds from 0.01 to 3600, such as 30 or 1.5"),
-        ("HTTPQ_GRACE", "ten", "must be a number of seconds from 0 to 3600, such as 30 or 1.5"),
-        ("HTTPQ_MAX_RESPONSE_BYTES", "-1", "must be a whole number from 0 to 104857600"),
-        ("HTTPQ_CHANNELS", "a,,b", "must be channel names separated by commas, none empty; leave it unset for all channels"),
-        ("HTTPQ_LOG_LEVEL", "loud", "must be one of trace, debug, info, notice, warning, error, critical"),
-        ("HTTPQ_LOG_FORMAT", "xml", "must be one of text, json"),
-    ])
+    @Test(
+        "A bad value names the variable it came from and the rule",
+        arguments: [
+            ("HTTPQ_CONCURRENCY", "abc", "must be a whole number from 1 to 10000"),
+            ("HTTPQ_CONCURRENCY", "0", "must be a whole number from 1 to 10000"),
+            ("HTTPQ_BATCH", "5000", "must be a whole number from 1 to 1000"),
+            ("HTTPQ_LEASE", "0.5", "must be a number of seconds from 1 to 86400, such as 30 or 1.5"),
+            ("HTTPQ_LEASE", "inf", "must be a number of seconds from 1 to 86400, such as 30 or 1.5"),
+            ("HTTPQ_POLL_INTERVAL", "-1", "must be a number of seconds from 0.01 to 3600, such as 30 or 1.5"),
+            ("HTTPQ_GRACE", "ten", "must be a number of seconds from 0 to 3600, such as 30 or 1.5"),
+            ("HTTPQ_MAX_RESPONSE_BYTES", "-1", "must be a whole number from 0 to 104857600"),
+            (
+                "HTTPQ_CHANNELS", "a,,b",
+                "must be channel names separated by commas, none empty; leave it unset for all channels"
+            ),
+            ("HTTPQ_LOG_LEVEL", "loud", "must be one of trace, debug, info, notice, warning, error, critical"),
+            ("HTTPQ_LOG_FORMAT", "xml", "must be one of text, json"),
+        ])
     func badVariable(variable: String, value: String, rule: String) {
         #expect(error([variable: value]) == ConfigError(source: variable, value: value, rule: rule))
     }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import HTTPQ
 
 /// A worker against the real database and a real HTTP server: what is sent, what is recorded,
@@ -14,10 +15,12 @@ struct DeliveryTests {
         #expect(delivery.row.state == "delivered")
         #expect(delivery.row.attempts == 1)
         #expect(delivery.row.lastStatus == 200)
-        let response = try delivery.database.execute("""
+        let response = try delivery.database.execute(
+            """
             SELECT status, headers->>'x-test', headers->>'x-twice', convert_from(body, 'UTF8')
             FROM httpq.responses WHERE id = $1
-            """, [String(delivery.id)]).rows
+            """, [String(delivery.id)]
+        ).rows
         #expect(response == [["200", "yes", "a, b", "thanks"]])
 
         try #require(delivery.received.count == 1)
@@ -59,18 +62,24 @@ struct DeliveryTests {
         }
         #expect(delivery.row.state == "delivered")
         #expect(delivery.row.attempts == 2)
-        let firstError = try delivery.database.execute("SELECT error FROM httpq.attempts WHERE id = $1 AND attempt = 1",
-                                                       [String(delivery.id)]).scalar
+        let firstError = try delivery.database.execute(
+            "SELECT error FROM httpq.attempts WHERE id = $1 AND attempt = 1",
+            [String(delivery.id)]
+        ).scalar
         #expect(firstError?.localizedCaseInsensitiveContains("timed out") == true)
     }
 
     @Test("Retries a refused connection until its attempts run out")
     func retriesRefused() throws {
-        let delivery = try OneDelivery(url: "http://127.0.0.1:\(try closedPort())/nobody", maxAttempts: 3) { _ in .status(200) }
+        let delivery = try OneDelivery(url: "http://127.0.0.1:\(try closedPort())/nobody", maxAttempts: 3) { _ in
+            .status(200)
+        }
         #expect(delivery.row.state == "dead")
         #expect(delivery.row.attempts == 3)
         #expect(delivery.row.lastStatus == nil)
-        #expect(delivery.row.lastError?.contains("Couldn't connect") == true || delivery.row.lastError?.contains("refused") == true)
+        #expect(
+            delivery.row.lastError?.contains("Couldn't connect") == true
+                || delivery.row.lastError?.contains("refused") == true)
     }
 
     @Test("Sends a 400 to dead after one attempt")
@@ -89,8 +98,10 @@ struct DeliveryTests {
         }
         #expect(delivery.row.state == "dead")
         #expect(delivery.row.lastStatus == 301)
-        let location = try delivery.database.execute("SELECT headers->>'location' FROM httpq.responses WHERE id = $1",
-                                                     [String(delivery.id)]).scalar
+        let location = try delivery.database.execute(
+            "SELECT headers->>'location' FROM httpq.responses WHERE id = $1",
+            [String(delivery.id)]
+        ).scalar
         #expect(location == "/new")
         #expect(delivery.received.map(\.path) == ["/old"])
     }

@@ -1,11 +1,14 @@
 import Testing
+
 @testable import HTTPQ
 
 @Suite struct EncodingTests {
-    @Test("Base64 matches the RFC 4648 test vectors", arguments: [
-        ("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foob", "Zm9vYg=="), ("fooba", "Zm9vYmE="),
-        ("foobar", "Zm9vYmFy"),
-    ])
+    @Test(
+        "Base64 matches the RFC 4648 test vectors",
+        arguments: [
+            ("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foob", "Zm9vYg=="), ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ])
     func base64(input: String, encoded: String) {
         #expect(Base64.encode(Array(input.utf8)) == encoded)
     }
@@ -28,9 +31,11 @@ import Testing
         #expect(try JSON.parseStringObject("{}").isEmpty)
     }
 
-    @Test("Rejects anything but an object of strings", arguments: [
-        "", "[]", #"{"a": 1}"#, #"{"a": "b""#, #"{"a": "b"} x"#, #"{"a": "\ud83d"}"#, #"{"a": "\q"}"#,
-    ])
+    @Test(
+        "Rejects anything but an object of strings",
+        arguments: [
+            "", "[]", #"{"a": 1}"#, #"{"a": "b""#, #"{"a": "b"} x"#, #"{"a": "\ud83d"}"#, #"{"a": "\q"}"#,
+        ])
     func parseRejects(text: String) {
         #expect(throws: JSON.ParseError.self) { try JSON.parseStringObject(text) }
     }

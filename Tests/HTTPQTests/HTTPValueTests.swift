@@ -1,12 +1,15 @@
 import Testing
+
 @testable import HTTPQ
 
 @Suite struct HTTPValueTests {
     @Test("Keeps only the final response's headers, lower-case, repeated ones joined")
     func responseHeaders() {
         var headers = ResponseHeaders()
-        for line in ["HTTP/1.1 100 Continue\r\n", "X-Interim: 1\r\n", "\r\n", "HTTP/1.1 200 OK\r\n",
-                     "Content-Type: text/plain\r\n", "Set-Cookie: a=1\r\n", "set-cookie:  b=2 \r\n", "\r\n"] {
+        for line in [
+            "HTTP/1.1 100 Continue\r\n", "X-Interim: 1\r\n", "\r\n", "HTTP/1.1 200 OK\r\n",
+            "Content-Type: text/plain\r\n", "Set-Cookie: a=1\r\n", "set-cookie:  b=2 \r\n", "\r\n",
+        ] {
             headers.add(line: Array(line.utf8))
         }
         #expect(headers.fields.map(\.name) == ["content-type", "set-cookie"])
@@ -14,8 +17,9 @@ import Testing
     }
 
     func request(headers: [(String, String)], method: String = "POST") -> HTTPRequest {
-        HTTPRequest(method: method, url: "http://127.0.0.1/", headers: headers.map { (name: $0.0, value: $0.1) },
-                    body: [], timeoutMilliseconds: 1000)
+        HTTPRequest(
+            method: method, url: "http://127.0.0.1/", headers: headers.map { (name: $0.0, value: $0.1) },
+            body: [], timeoutMilliseconds: 1000)
     }
 
     @Test("Sends the claimed headers and blanks the ones libcurl would add on its own")
@@ -38,19 +42,33 @@ import Testing
     func outcomeJSON() {
         var headers = ResponseHeaders()
         headers.add(line: Array("Retry-After: 5\r\n".utf8))
-        let response = Outcome(id: 7, attempt: 2, result: HTTPResult(status: 429, headers: headers, body: Array("no".utf8),
-                                                                     error: nil, durationMilliseconds: 12))
-        #expect(response.json == #"{"id":7,"attempt":2,"status":429,"headers":{"retry-after":"5"},"body":"bm8=","error":null,"duration_ms":12}"#)
-        let failure = Outcome(id: 8, attempt: 1, result: HTTPResult(status: nil, headers: ResponseHeaders(), body: [],
-                                                                    error: "Connection refused", durationMilliseconds: 3))
-        #expect(failure.json == #"{"id":8,"attempt":1,"status":null,"headers":null,"body":null,"error":"Connection refused","duration_ms":3}"#)
+        let response = Outcome(
+            id: 7, attempt: 2,
+            result: HTTPResult(
+                status: 429, headers: headers, body: Array("no".utf8),
+                error: nil, durationMilliseconds: 12))
+        #expect(
+            response.json
+                == #"{"id":7,"attempt":2,"status":429,"headers":{"retry-after":"5"},"body":"bm8=","error":null,"duration_ms":12}"#
+        )
+        let failure = Outcome(
+            id: 8, attempt: 1,
+            result: HTTPResult(
+                status: nil, headers: ResponseHeaders(), body: [],
+                error: "Connection refused", durationMilliseconds: 3))
+        #expect(
+            failure.json
+                == #"{"id":8,"attempt":1,"status":null,"headers":null,"body":null,"error":"Connection refused","duration_ms":3}"#
+        )
         #expect(Outcome.jsonArray([]) == "[]")
     }
 
     @Test("Reads a claimed row: headers from jsonb, body from hex bytea, NULL body as none")
     func claimedRow() throws {
-        let claim = try ClaimedRequest(row: ["5", "1", "billing", "PUT", "https://example.com/x",
-                                             #"{"Idempotency-Key": "k1", "Content-Type": "text/plain"}"#, #"\x6869"#, "3000"])
+        let claim = try ClaimedRequest(row: [
+            "5", "1", "billing", "PUT", "https://example.com/x",
+            #"{"Idempotency-Key": "k1", "Content-Type": "text/plain"}"#, #"\x6869"#, "3000",
+        ])
         #expect(claim.id == 5)
         #expect(claim.attempt == 1)
         #expect(claim.channel == "billing")
@@ -76,7 +94,9 @@ import Testing
     func statements() {
         let identity = WorkerIdentity(worker: "w", channels: ["a", #"b"c"#], lease: .milliseconds(1500))
         let (sql, parameters) = DatabaseQuery.claim(count: 5).statement(identity)
-        #expect(sql.contains("httpq.claim(worker => $1, max_count => $2::int, channels => $3::text[], lease => $4::interval)"))
+        #expect(
+            sql.contains(
+                "httpq.claim(worker => $1, max_count => $2::int, channels => $3::text[], lease => $4::interval)"))
         #expect(parameters == ["w", "5", #"{"a","b\"c"}"#, "1500 milliseconds"])
         #expect(WorkerIdentity(worker: "w", channels: nil, lease: .seconds(1)).channelsArray == nil)
         #expect(DatabaseQuery.heartbeat([1, 2]).statement(identity).parameters == ["w", "{1,2}", "1500 milliseconds"])

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import HTTPQ
 
 @Suite struct LeaseTrackerTests {
@@ -27,8 +28,11 @@ import Testing
         let t0 = ContinuousClock.now
         var backoff = ReconnectBackoff()
         let delays = (0..<8).map { _ in backoff.failed(now: t0) - t0 }
-        #expect(delays == [.milliseconds(100), .milliseconds(200), .milliseconds(400), .milliseconds(800),
-                           .milliseconds(1600), .milliseconds(3200), .seconds(5), .seconds(5)])
+        #expect(
+            delays == [
+                .milliseconds(100), .milliseconds(200), .milliseconds(400), .milliseconds(800),
+                .milliseconds(1600), .milliseconds(3200), .seconds(5), .seconds(5),
+            ])
         backoff.succeeded()
         #expect(backoff.failed(now: t0) - t0 == .milliseconds(100))
     }

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import HTTPQ
 
 @Suite struct LogFormatTests {
@@ -13,7 +14,8 @@ import Testing
     @Test("JSON lines: one object with time, level, message and the metadata")
     func json() {
         let line = LineLogHandler.line(time: "T", level: .info, message: "a \"b\"", fields: fields, format: .json)
-        #expect(line == #"{"time":"T","level":"info","message":"a \"b\"","request_id":"42","error":"Connection refused"}"#)
+        #expect(
+            line == #"{"time":"T","level":"info","message":"a \"b\"","request_id":"42","error":"Connection refused"}"#)
     }
 
     @Test("Timestamps are UTC ISO 8601 with milliseconds")

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import HTTPQ
 
 @Suite(.enabled(if: TestDatabase.isConfigured, "needs HTTPQ_TEST_DATABASE_URL (make test sets it)"))
@@ -21,8 +22,10 @@ struct OrderingTests {
         var ids: [Int64] = []
         for sequence in 0..<8 {
             for key in keys {
-                ids.append(try database.enqueue(url: server.url("/order/\(key)/\(sequence)"), channel: channel,
-                                                orderingKey: key))
+                ids.append(
+                    try database.enqueue(
+                        url: server.url("/order/\(key)/\(sequence)"), channel: channel,
+                        orderingKey: key))
             }
         }
         let first = try InProcessWorker(channels: [channel], flags: [Setting.batch.flag: "2"])

@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import Testing
+
 @testable import HTTPQ
 
 /// The libpq wrapper on its own: the non-blocking protocol the loop uses, errors and NOTIFY.
@@ -12,7 +13,8 @@ struct PostgresTests {
         var flushed = try connection.flush()
         let deadline = ContinuousClock.now + .seconds(10)
         while ContinuousClock.now < deadline {
-            var descriptor = pollfd(fd: connection.socket, events: Int16(POLLIN) | (flushed ? 0 : Int16(POLLOUT)), revents: 0)
+            var descriptor = pollfd(
+                fd: connection.socket, events: Int16(POLLIN) | (flushed ? 0 : Int16(POLLOUT)), revents: 0)
             _ = poll(&descriptor, 1, 100)
             if !flushed { flushed = try connection.flush() }
             try connection.consumeInput()
@@ -61,7 +63,9 @@ struct PostgresTests {
         let ready = eventually(timeout: .seconds(5)) {
             switch connection.pollConnect() {
             case .ready: return true
-            case .failed(let error): Issue.record("connect failed: \(error)"); return true
+            case .failed(let error):
+                Issue.record("connect failed: \(error)")
+                return true
             case .waitingToRead, .waitingToWrite: return false
             }
         }

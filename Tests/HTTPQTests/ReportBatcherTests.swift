@@ -1,9 +1,13 @@
 import Testing
+
 @testable import HTTPQ
 
 func outcome(_ id: Int64, status: Int? = 200) -> Outcome {
-    Outcome(id: id, attempt: 1, result: HTTPResult(status: status, headers: ResponseHeaders(), body: [],
-                                                    error: status == nil ? "refused" : nil, durationMilliseconds: 1))
+    Outcome(
+        id: id, attempt: 1,
+        result: HTTPResult(
+            status: status, headers: ResponseHeaders(), body: [],
+            error: status == nil ? "refused" : nil, durationMilliseconds: 1))
 }
 
 @Suite struct ReportBatcherTests {

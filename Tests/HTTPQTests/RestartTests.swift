@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import Testing
+
 @testable import HTTPQ
 
 /// A Postgres restart under a running worker. The test brings its own cluster, so restarting
@@ -21,8 +22,12 @@ struct RestartTests {
 
         // Few slots and a short lease: the run spans the restart, and a claim cut off by it
         // comes back quickly.
-        let worker = try InProcessWorker(channels: [channel], flags: [Setting.concurrency.flag: "4",
-                                                                       Setting.lease.flag: "1"], url: url)
+        let worker = try InProcessWorker(
+            channels: [channel],
+            flags: [
+                Setting.concurrency.flag: "4",
+                Setting.lease.flag: "1",
+            ], url: url)
         #expect(eventually(timeout: .seconds(10)) { server.requests.count >= 10 })
         try cluster.restart()
 
@@ -42,7 +47,8 @@ struct PrivateCluster {
     private let script: String
 
     init() throws {
-        script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        script =
+            URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("support/cluster.sh").path
         directory = "/tmp/httpq-restart-\(UUID().uuidString.prefix(8))"
         try run("/bin/bash", [script, "start", directory])

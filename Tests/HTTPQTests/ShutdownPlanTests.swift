@@ -1,11 +1,13 @@
 import Testing
+
 @testable import HTTPQ
 
 /// Stopping as transcripts: signal, drain, finish, exit.
 @Suite struct ShutdownPlanTests {
     let t0 = ContinuousClock.now
 
-    @Test("First signal drains; transfers finishing in time lead to finishing, then exit once the database work is done")
+    @Test(
+        "First signal drains; transfers finishing in time lead to finishing, then exit once the database work is done")
     func cleanDrain() {
         var plan = ShutdownPlan(grace: .seconds(10))
         #expect(plan.isClaiming)

@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import Testing
+
 @testable import HTTPQ
 
 /// `httpq work` refusing to start: one line saying what is wrong and how to fix it, exit 2.
@@ -44,7 +45,8 @@ struct StartupTests {
         defer { _ = try? admin.execute("DROP DATABASE \(database)") }
         let (status, output) = try refusal(["--database", "dbname=\(database)"])
         #expect(status == 2)
-        #expect(output == "httpq: the httpq extension is not installed in database \(database). Run `httpq install` "
+        #expect(
+            output == "httpq: the httpq extension is not installed in database \(database). Run `httpq install` "
                 + "or `CREATE EXTENSION httpq` there, or point --database at the right database.\n")
     }
 

@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import Testing
+
 @testable import HTTPQ
 
 /// The real `httpq work` process stopped by SIGTERM or killed outright, and a second worker
@@ -11,7 +12,8 @@ struct StopTests {
     func sigtermReleases() throws {
         // The first attempt at /slow/* outlasts the grace period; every later one is quick.
         let server = try TestHTTPServer { request in
-            request.path.hasPrefix("/slow/") && request.index == 0 ? TestHTTPServer.Reply(delay: .seconds(5)) : .status(200)
+            request.path.hasPrefix("/slow/") && request.index == 0
+                ? TestHTTPServer.Reply(delay: .seconds(5)) : .status(200)
         }
         defer { server.stop() }
         let database = try TestDatabase.connect()
@@ -76,13 +78,17 @@ struct StopTests {
         #expect(ContinuousClock.now - signalled < .seconds(5))
         #expect(process.log.contains("released count=2"))
         #expect(try database.states(ids).values.allSatisfy { $0 == "waiting" })
-        _ = try database.execute("SELECT httpq.cancel(id) FROM unnest($1::bigint[]) AS id", [DatabaseQuery.bigintArray(ids)])
+        _ = try database.execute(
+            "SELECT httpq.cancel(id) FROM unnest($1::bigint[]) AS id", [DatabaseQuery.bigintArray(ids)])
     }
 
-    @Test("kill -9 mid-flight: after the lease a new worker delivers everything; only requests in flight at the kill are sent twice, with the same Idempotency-Key")
+    @Test(
+        "kill -9 mid-flight: after the lease a new worker delivers everything; only requests in flight at the kill are sent twice, with the same Idempotency-Key"
+    )
     func killedWorker() throws {
         let server = try TestHTTPServer { request in
-            request.path.hasPrefix("/slow/") && request.index == 0 ? TestHTTPServer.Reply(delay: .seconds(3)) : .status(200)
+            request.path.hasPrefix("/slow/") && request.index == 0
+                ? TestHTTPServer.Reply(delay: .seconds(3)) : .status(200)
         }
         defer { server.stop() }
         let database = try TestDatabase.connect()

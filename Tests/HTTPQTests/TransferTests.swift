@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import HTTPQ
 
 /// What goes over the wire and what is kept of the answer, beyond the basic delivery cases.
@@ -12,12 +13,18 @@ struct TransferTests {
         let database = try TestDatabase.connect()
         let channel = TestDatabase.channel("cap")
         let ids = try (0..<3).map { try database.enqueue(url: server.url("/big/\($0)"), channel: channel) }
-        let worker = try InProcessWorker(channels: [channel], flags: [Setting.maxResponseBytes.flag: "100",
-                                                                       Setting.concurrency.flag: "1"])
+        let worker = try InProcessWorker(
+            channels: [channel],
+            flags: [
+                Setting.maxResponseBytes.flag: "100",
+                Setting.concurrency.flag: "1",
+            ])
         #expect(try database.waitFinished(ids))
         #expect(worker.stop() == .clean)
-        let lengths = try database.execute("SELECT length(body) FROM httpq.responses WHERE id = ANY ($1::bigint[])",
-                                           [DatabaseQuery.bigintArray(ids)]).rows
+        let lengths = try database.execute(
+            "SELECT length(body) FROM httpq.responses WHERE id = ANY ($1::bigint[])",
+            [DatabaseQuery.bigintArray(ids)]
+        ).rows
         #expect(lengths == [["100"], ["100"], ["100"]])
         // One connection served all three: keep-alive survived the discarded bytes.
         #expect(Set(server.requests.map(\.connection)).count == 1)
@@ -29,9 +36,11 @@ struct TransferTests {
         defer { server.stop() }
         let database = try TestDatabase.connect()
         let channel = TestDatabase.channel("get")
-        let id = try database.execute("""
+        let id = try database.execute(
+            """
             SELECT httpq.enqueue(url => $1, method => 'GET', headers => '{"X-Trace": "t1"}', channel => $2)
-            """, [server.url("/resource?q=1"), channel]).scalar.flatMap { Int64($0) }!
+            """, [server.url("/resource?q=1"), channel]
+        ).scalar.flatMap { Int64($0) }!
         let worker = try InProcessWorker(channels: [channel])
         #expect(try database.waitFinished([id]))
         #expect(worker.stop() == .clean)

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import HTTPQ
 
 /// The loop's decisions end to end, as transcripts: each event, then the statement chosen.
@@ -6,8 +7,9 @@ import Testing
     let t0 = ContinuousClock.now
 
     func plan(concurrency: Int = 3, batch: Int = 2) -> WorkerPlan {
-        WorkerPlan(concurrency: concurrency, batch: batch, pollInterval: .seconds(1), lease: .seconds(60),
-                   grace: .seconds(10), now: t0)
+        WorkerPlan(
+            concurrency: concurrency, batch: batch, pollInterval: .seconds(1), lease: .seconds(60),
+            grace: .seconds(10), now: t0)
     }
 
     /// A plan past its LISTEN and first claim, which returned `ids`.
@@ -70,7 +72,9 @@ import Testing
         #expect(plan.leases.deadline == half + .seconds(30))
     }
 
-    @Test("A report that did not reach the database is sent again; one the database rejected is dropped and the plan goes quiet for a second")
+    @Test(
+        "A report that did not reach the database is sent again; one the database rejected is dropped and the plan goes quiet for a second"
+    )
     func reportFailures() {
         var plan = plan()
         _ = plan.nextQuery(now: t0, inFlight: 0)

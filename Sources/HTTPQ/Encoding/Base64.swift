@@ -12,7 +12,8 @@ enum Base64 {
             let third = index + 2 < bytes.count ? bytes[index + 2] : 0
             output.append(alphabet[Int(first >> 2)])
             output.append(alphabet[Int((first & 0x03) << 4 | second >> 4)])
-            output.append(index + 1 < bytes.count ? alphabet[Int((second & 0x0f) << 2 | third >> 6)] : UInt8(ascii: "="))
+            output.append(
+                index + 1 < bytes.count ? alphabet[Int((second & 0x0f) << 2 | third >> 6)] : UInt8(ascii: "="))
             output.append(index + 2 < bytes.count ? alphabet[Int(third & 0x3f)] : UInt8(ascii: "="))
             index += 3
         }

@@ -113,7 +113,8 @@ private struct Reader {
         if (0xD800...0xDBFF).contains(scalar) {
             // A UTF-16 surrogate pair spells one scalar in two escapes.
             guard position + 1 < bytes.count, bytes[position] == UInt8(ascii: "\\"),
-                  bytes[position + 1] == UInt8(ascii: "u") else { throw failure("lone surrogate") }
+                bytes[position + 1] == UInt8(ascii: "u")
+            else { throw failure("lone surrogate") }
             position += 2
             let low = try hex4()
             guard (0xDC00...0xDFFF).contains(low) else { throw failure("lone surrogate") }
@@ -125,7 +126,7 @@ private struct Reader {
 
     mutating func hex4() throws(JSON.ParseError) -> UInt32 {
         guard position + 4 <= bytes.count,
-              let value = UInt32(String(decoding: bytes[position..<position + 4], as: UTF8.self), radix: 16)
+            let value = UInt32(String(decoding: bytes[position..<position + 4], as: UTF8.self), radix: 16)
         else { throw failure("bad \\u escape") }
         position += 4
         return value

@@ -88,7 +88,8 @@ final class Multi {
         var queued: Int32 = 0
         while let message = curl_multi_info_read(handle, &queued) {
             guard message.pointee.msg == CURLMSG_DONE, let easy = message.pointee.easy_handle,
-                  let transfer = transfers.removeValue(forKey: easy) else { continue }
+                let transfer = transfers.removeValue(forKey: easy)
+            else { continue }
             let result = transfer.finish(message.pointee.data.result)
             curl_multi_remove_handle(handle, easy)
             done.append((transfer, result))

@@ -54,7 +54,8 @@ final class Transfer {
         try Curl.check(httpq_easy_setopt_pointer(easy, CURLOPT_ERRORBUFFER, errorBuffer), "CURLOPT_ERRORBUFFER")
         try Curl.check(httpq_easy_setopt_callback(easy, CURLOPT_WRITEFUNCTION, receiveBody), "CURLOPT_WRITEFUNCTION")
         try Curl.check(httpq_easy_setopt_pointer(easy, CURLOPT_WRITEDATA, context), "CURLOPT_WRITEDATA")
-        try Curl.check(httpq_easy_setopt_callback(easy, CURLOPT_HEADERFUNCTION, receiveHeader), "CURLOPT_HEADERFUNCTION")
+        try Curl.check(
+            httpq_easy_setopt_callback(easy, CURLOPT_HEADERFUNCTION, receiveHeader), "CURLOPT_HEADERFUNCTION")
         try Curl.check(httpq_easy_setopt_pointer(easy, CURLOPT_HEADERDATA, context), "CURLOPT_HEADERDATA")
         try configureMethodAndBody(request)
         for line in Self.headerLines(request) {
@@ -86,8 +87,9 @@ final class Transfer {
         }
         try setLong(CURLOPT_POSTFIELDSIZE, body.count)
         let code = body.withUnsafeBytes { bytes in
-            httpq_easy_setopt_pointer(easy, CURLOPT_COPYPOSTFIELDS,
-                                      UnsafeMutableRawPointer(mutating: bytes.baseAddress ?? UnsafeRawPointer(errorBuffer)))
+            httpq_easy_setopt_pointer(
+                easy, CURLOPT_COPYPOSTFIELDS,
+                UnsafeMutableRawPointer(mutating: bytes.baseAddress ?? UnsafeRawPointer(errorBuffer)))
         }
         try Curl.check(code, "CURLOPT_COPYPOSTFIELDS")
         if method != "POST" {
@@ -134,17 +136,20 @@ final class Transfer {
     /// - SeeAlso: https://curl.se/libcurl/c/CURLINFO_RESPONSE_CODE.html
     func finish(_ code: CURLcode) -> HTTPResult {
         let elapsed = ContinuousClock.now - startedAt
-        let milliseconds = Int(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)
+        let milliseconds = Int(
+            elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)
         var status = 0
         if code == CURLE_OK, httpq_easy_getinfo_long(easy, CURLINFO_RESPONSE_CODE, &status) == CURLE_OK, status > 0 {
-            return HTTPResult(status: status, headers: responseHeaders, body: responseBody, error: nil,
-                              durationMilliseconds: milliseconds)
+            return HTTPResult(
+                status: status, headers: responseHeaders, body: responseBody, error: nil,
+                durationMilliseconds: milliseconds)
         }
         // A failure after the status line (reset mid-body, timeout while reading) is still a
         // failure: the response is incomplete, so nothing of it is reported.
         let detail = errorBuffer.pointee == 0 ? String(cString: curl_easy_strerror(code)) : String(cString: errorBuffer)
-        return HTTPResult(status: nil, headers: ResponseHeaders(), body: [], error: detail,
-                          durationMilliseconds: milliseconds)
+        return HTTPResult(
+            status: nil, headers: ResponseHeaders(), body: [], error: detail,
+            durationMilliseconds: milliseconds)
     }
 
     /// Recovers the transfer from the context pointer given to libcurl.

@@ -30,16 +30,19 @@ public struct LineLogHandler: LogHandler {
             fields.merge(extra) { _, new in new }
         }
         let sorted = fields.sorted { $0.key < $1.key }.map { ($0.key, "\($0.value)") }
-        let line = Self.line(time: Self.timestamp(), level: event.level, message: "\(event.message)",
-                             fields: sorted, format: format)
+        let line = Self.line(
+            time: Self.timestamp(), level: event.level, message: "\(event.message)",
+            fields: sorted, format: format)
         var bytes = Array(line.utf8)
         bytes.append(UInt8(ascii: "\n"))
         _ = bytes.withUnsafeBytes { write(output, $0.baseAddress, $0.count) }
     }
 
     /// One formatted line without its newline.
-    static func line(time: String, level: Logger.Level, message: String, fields: [(String, String)],
-                     format: LogFormat) -> String {
+    static func line(
+        time: String, level: Logger.Level, message: String, fields: [(String, String)],
+        format: LogFormat
+    ) -> String {
         switch format {
         case .text:
             let pairs = fields.map { key, value in

@@ -71,9 +71,11 @@ extension Connection {
         var received: [Notification] = []
         while let notify = PQnotifies(handle) {
             defer { PQfreemem(notify) }
-            received.append(Notification(channel: String(cString: notify.pointee.relname),
-                                         payload: String(cString: notify.pointee.extra),
-                                         senderPID: notify.pointee.be_pid))
+            received.append(
+                Notification(
+                    channel: String(cString: notify.pointee.relname),
+                    payload: String(cString: notify.pointee.extra),
+                    senderPID: notify.pointee.be_pid))
         }
         return received
     }

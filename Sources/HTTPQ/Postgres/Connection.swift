@@ -42,7 +42,8 @@ final class Connection {
         UnsafePointer<UnsafePointer<CChar>?>?, UnsafePointer<UnsafePointer<CChar>?>?, Int32
     ) -> OpaquePointer?
 
-    private static func make(_ parameters: ConnectionParameters, _ connect: Connect) throws(PostgresError) -> Connection {
+    private static func make(_ parameters: ConnectionParameters, _ connect: Connect) throws(PostgresError) -> Connection
+    {
         let pairs = parameters.pairs
         let handle = withCStrings(pairs.map(\.0) + [nil]) { keywords in
             withCStrings(pairs.map(\.1) + [nil]) { values in

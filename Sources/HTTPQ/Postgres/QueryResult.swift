@@ -53,13 +53,15 @@ extension QueryResult {
         func field(_ code: Unicode.Scalar) -> String? {
             PQresultErrorField(result, Int32(code.value)).map { String(cString: $0) }
         }
-        let message = field("M")
+        let message =
+            field("M")
             ?? PQresultErrorMessage(result).map { String(cString: $0) }.map(trimmed) ?? "unknown error"
         guard let sqlState = field("C") else {
             return .connection(message: message)
         }
-        return .query(sqlState: sqlState, message: message, detail: field("D"),
-                      hint: field("H"))
+        return .query(
+            sqlState: sqlState, message: message, detail: field("D"),
+            hint: field("H"))
     }
 }
 

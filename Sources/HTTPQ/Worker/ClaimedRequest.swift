@@ -49,7 +49,8 @@ struct ClaimedRequest: Sendable {
         self.id = id
         self.attempt = attempt
         self.channel = row[2] ?? ""
-        self.request = HTTPRequest(method: method, url: url, headers: headers.map { (name: $0.0, value: $0.1) },
-                                   body: body, timeoutMilliseconds: timeout)
+        self.request = HTTPRequest(
+            method: method, url: url, headers: headers.map { (name: $0.0, value: $0.1) },
+            body: body, timeoutMilliseconds: timeout)
     }
 }

@@ -25,21 +25,31 @@ enum DatabaseQuery: Equatable, Sendable {
         case .listen:
             return ("LISTEN \(Self.notifyChannel)", [])
         case .claim(let count):
-            return ("SELECT id, attempt, channel, method, url, headers, body, timeout_ms FROM httpq.claim("
-                        + "worker => $1, max_count => $2::int, channels => $3::text[], lease => $4::interval)",
-                    [identity.worker, String(count), identity.channelsArray, identity.leaseInterval])
+            return (
+                "SELECT id, attempt, channel, method, url, headers, body, timeout_ms FROM httpq.claim("
+                    + "worker => $1, max_count => $2::int, channels => $3::text[], lease => $4::interval)",
+                [identity.worker, String(count), identity.channelsArray, identity.leaseInterval]
+            )
         case .report(let outcomes):
-            return ("SELECT httpq.report(worker => $1, outcomes => $2::jsonb)",
-                    [identity.worker, Outcome.jsonArray(outcomes)])
+            return (
+                "SELECT httpq.report(worker => $1, outcomes => $2::jsonb)",
+                [identity.worker, Outcome.jsonArray(outcomes)]
+            )
         case .heartbeat(let ids):
-            return ("SELECT httpq.heartbeat(worker => $1, ids => $2::bigint[], lease => $3::interval)",
-                    [identity.worker, Self.bigintArray(ids), identity.leaseInterval])
+            return (
+                "SELECT httpq.heartbeat(worker => $1, ids => $2::bigint[], lease => $3::interval)",
+                [identity.worker, Self.bigintArray(ids), identity.leaseInterval]
+            )
         case .release(let ids):
-            return ("SELECT httpq.release(worker => $1, ids => $2::bigint[])",
-                    [identity.worker, Self.bigintArray(ids)])
+            return (
+                "SELECT httpq.release(worker => $1, ids => $2::bigint[])",
+                [identity.worker, Self.bigintArray(ids)]
+            )
         case .schedule:
-            return ("SELECT extract(epoch FROM httpq.next_run_at(channels => $1::text[]) - now())::float8",
-                    [identity.channelsArray])
+            return (
+                "SELECT extract(epoch FROM httpq.next_run_at(channels => $1::text[]) - now())::float8",
+                [identity.channelsArray]
+            )
         case .purge:
             return ("SELECT httpq.purge()", [])
         }

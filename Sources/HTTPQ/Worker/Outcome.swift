@@ -16,8 +16,10 @@ struct Outcome: Equatable, Sendable {
                 "\"error\":null",
             ]
         } else {
-            fields += ["\"status\":null", "\"headers\":null", "\"body\":null",
-                       "\"error\":\(JSON.quote(result.error ?? "no response"))"]
+            fields += [
+                "\"status\":null", "\"headers\":null", "\"body\":null",
+                "\"error\":\(JSON.quote(result.error ?? "no response"))",
+            ]
         }
         fields.append("\"duration_ms\":\(result.durationMilliseconds)")
         return "{" + fields.joined(separator: ",") + "}"

@@ -15,7 +15,8 @@ public enum StartupError: Error, CustomStringConvertible {
             return "the httpq extension is not installed in database \(database). "
                 + "Run `httpq install` or `CREATE EXTENSION httpq` there, or point --database at the right database."
         case .functionsMissing(let database, let names):
-            return "database \(database) has an httpq schema without " + names.map { "httpq.\($0)" }.joined(separator: ", ")
+            return "database \(database) has an httpq schema without "
+                + names.map { "httpq.\($0)" }.joined(separator: ", ")
                 + ". Update the extension (`ALTER EXTENSION httpq UPDATE`) to the version this worker needs."
         case .notPermitted(let database, let names):
             return "the database user may not run " + names.map { "httpq.\($0)" }.joined(separator: ", ")
@@ -37,14 +38,16 @@ enum Startup {
         let rows: [[String?]]
         do {
             connection = try Connection.open(parameters)
-            rows = try connection.execute("""
+            rows = try connection.execute(
+                """
                 SELECT current_database(), f.name, p.oid IS NOT NULL,
                        coalesce(bool_or(has_function_privilege(p.oid, 'EXECUTE')), false)
                 FROM unnest($1::text[]) AS f(name)
                 LEFT JOIN pg_catalog.pg_proc p
                        ON p.proname = f.name AND p.pronamespace = to_regnamespace('httpq')
                 GROUP BY f.name, p.oid IS NOT NULL
-                """, ["{" + functions.joined(separator: ",") + "}"]).rows
+                """, ["{" + functions.joined(separator: ",") + "}"]
+            ).rows
         } catch {
             throw .unreachable(error.description)
         }

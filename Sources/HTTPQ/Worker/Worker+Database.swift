@@ -10,9 +10,11 @@ extension Worker {
                 logger.info("reconnected")
                 plan.connected()
             case .connectFailed(let error, let retryAt):
-                logger.warning("cannot reconnect to the database", metadata: [
-                    LogKey.error: "\(error)", "retry_in_ms": "\((retryAt - now).milliseconds)",
-                ])
+                logger.warning(
+                    "cannot reconnect to the database",
+                    metadata: [
+                        LogKey.error: "\(error)", "retry_in_ms": "\((retryAt - now).milliseconds)",
+                    ])
             case .lost(let error, let inFlight, let retryAt):
                 lost(error, inFlight: inFlight, retryIn: retryAt - now, now: now)
             case .completed(let query, let sentAt, .success(let result)):
@@ -27,14 +29,17 @@ extension Worker {
     }
 
     private func lost(_ error: PostgresError, inFlight: DatabaseQuery?, retryIn: Duration, now: Instant) {
-        var metadata: Logger.Metadata = [LogKey.error: "\(error)", "retry_in_ms": "\(retryIn.milliseconds)",
-                                         "transfers": "\(attempts.count)", "unreported": "\(plan.reports.pending.count)"]
+        var metadata: Logger.Metadata = [
+            LogKey.error: "\(error)", "retry_in_ms": "\(retryIn.milliseconds)",
+            "transfers": "\(attempts.count)", "unreported": "\(plan.reports.pending.count)",
+        ]
         if let inFlight { metadata["in_flight"] = "\(inFlight.name)" }
         logger.warning("lost the database connection; transfers continue and outcomes are kept", metadata: metadata)
         if case .claim = inFlight {
             // The claim may have committed without our seeing its rows; those requests wait
             // for their lease to expire, then any worker takes them again.
-            logger.warning("a claim was unanswered when the connection broke; its requests return when their lease expires")
+            logger.warning(
+                "a claim was unanswered when the connection broke; its requests return when their lease expires")
         }
         if let inFlight {
             plan.failed(inFlight, transient: true, now: now)
@@ -52,8 +57,9 @@ extension Worker {
         case .heartbeat(let ids):
             let extended = result.scalar.flatMap { Int($0) } ?? 0
             if extended < ids.count {
-                logger.warning("some leases could not be extended; those requests may be delivered twice",
-                               metadata: [LogKey.count: "\(ids.count - extended)"])
+                logger.warning(
+                    "some leases could not be extended; those requests may be delivered twice",
+                    metadata: [LogKey.count: "\(ids.count - extended)"])
             }
             plan.succeeded(query, sentAt: sentAt, now: now)
         case .release(let ids):
@@ -95,12 +101,15 @@ extension Worker {
     }
 
     private func unreadable(_ error: ClaimedRequest.Unreadable, now: Instant) {
-        logger.error("cannot read a claimed request", metadata: [
-            LogKey.requestID: "\(error.id.map(String.init) ?? "?")", LogKey.error: "\(error.reason)",
-        ])
+        logger.error(
+            "cannot read a claimed request",
+            metadata: [
+                LogKey.requestID: "\(error.id.map(String.init) ?? "?")", LogKey.error: "\(error.reason)",
+            ])
         guard let id = error.id, let attempt = error.attempt else { return }
-        let result = HTTPResult(status: nil, headers: ResponseHeaders(), body: [], error: error.reason,
-                                durationMilliseconds: 0)
+        let result = HTTPResult(
+            status: nil, headers: ResponseHeaders(), body: [], error: error.reason,
+            durationMilliseconds: 0)
         plan.finished(Outcome(id: id, attempt: attempt, result: result), now: now)
     }
 }

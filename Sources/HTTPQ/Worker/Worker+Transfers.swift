@@ -19,7 +19,8 @@ extension Worker {
     }
 
     private func fail(_ claim: ClaimedRequest, _ reason: String, now: Instant) {
-        let result = HTTPResult(status: nil, headers: ResponseHeaders(), body: [], error: reason, durationMilliseconds: 0)
+        let result = HTTPResult(
+            status: nil, headers: ResponseHeaders(), body: [], error: reason, durationMilliseconds: 0)
         finished(claim, result, now: now)
     }
 
@@ -62,9 +63,11 @@ extension Worker {
     func receivedStop() {
         switch plan.shutdown.signal(now: .now) {
         case .stopClaiming:
-            logger.info("draining: no new claims; transfers in flight may finish", metadata: [
-                "transfers": "\(attempts.count)", "grace_s": "\(config.grace.seconds)",
-            ])
+            logger.info(
+                "draining: no new claims; transfers in flight may finish",
+                metadata: [
+                    "transfers": "\(attempts.count)", "grace_s": "\(config.grace.seconds)",
+                ])
         case .abortTransfers:
             logger.info("stopping now: releasing claims and reporting outcomes")
             abortTransfers()
@@ -110,7 +113,8 @@ extension Worker {
         }
         logger.info("released", metadata: [LogKey.count: "\(releasedCount)"])
         guard unreported == 0, unreleased == 0 else {
-            let message = "\(unreported) outcomes unreported and \(unreleased) claims unreleased; "
+            let message =
+                "\(unreported) outcomes unreported and \(unreleased) claims unreleased; "
                 + "those requests will be attempted again after their lease expires"
             logger.error("exited with work left", metadata: [LogKey.error: "\(message)"])
             return .incomplete(message)

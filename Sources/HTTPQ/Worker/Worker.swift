@@ -33,7 +33,8 @@ public final class Worker {
     /// How many claims were handed back during shutdown (for the exit log line).
     var releasedCount = 0
 
-    private init(config: Config, connection: Connection, stopSources: [StopSource], logger: Logger) throws(StartupError) {
+    private init(config: Config, connection: Connection, stopSources: [StopSource], logger: Logger) throws(StartupError)
+    {
         self.config = config
         var logger = logger
         logger[metadataKey: LogKey.worker] = .string(config.workerID)
@@ -48,21 +49,25 @@ public final class Worker {
         } catch {
             throw .unreachable("\(error)")
         }
-        plan = WorkerPlan(concurrency: config.concurrency, batch: config.batch, pollInterval: config.pollInterval,
-                          lease: config.lease, grace: config.grace, now: .now)
+        plan = WorkerPlan(
+            concurrency: config.concurrency, batch: config.batch, pollInterval: config.pollInterval,
+            lease: config.lease, grace: config.grace, now: .now)
     }
 
     /// Connects, checks the database, and prepares a worker; nothing is claimed until `run`.
     /// `signals` and `stopRequest` are what make it stop (each event counts as one signal).
-    public static func start(config: Config, logger: Logger, signals: SignalDescriptor? = nil,
-                             stopRequest: StopRequest? = nil) throws(StartupError) -> Worker {
+    public static func start(
+        config: Config, logger: Logger, signals: SignalDescriptor? = nil,
+        stopRequest: StopRequest? = nil
+    ) throws(StartupError) -> Worker {
         // A peer closing a connection mid-write must be an error code, not a dead process.
         signal(SIGPIPE, SIG_IGN)
         let needed = config.concurrency + 64
         let limit = FileLimit.raise(toFit: needed)
         if limit < needed {
-            logger.warning("the open-files limit is below what --concurrency needs; raise it with ulimit -n",
-                           metadata: ["limit": "\(limit)", "needed": "\(needed)"])
+            logger.warning(
+                "the open-files limit is below what --concurrency needs; raise it with ulimit -n",
+                metadata: ["limit": "\(limit)", "needed": "\(needed)"])
         }
         let connection = try Startup.connect(config.connection)
         let sources: [StopSource] = [signals as StopSource?, stopRequest as StopSource?].compactMap { $0 }
@@ -71,14 +76,15 @@ public final class Worker {
 
     /// Delivers until stopped, then returns how the stop went.
     public func run() -> WorkerExit {
-        logger.info("started", metadata: Logger.Metadata(uniqueKeysWithValues: config.summary.map { ($0, .string($1)) }))
+        logger.info(
+            "started", metadata: Logger.Metadata(uniqueKeysWithValues: config.summary.map { ($0, .string($1)) }))
         logger.info("connected")
         while true {
             let now = ContinuousClock.now
             if advanceShutdown(now: now) == .exit { break }
             if database.isIdle, let query = plan.nextQuery(now: now, inFlight: attempts.count) {
                 handle(database.send(query, identity: identity, now: now))
-                continue  // the send may have completed or failed at once; decide again
+                continue  // the send may have failed at once; decide again
             }
             let (databaseReady, stops) = wait(until: deadline(now: now))
             finishTransfers()

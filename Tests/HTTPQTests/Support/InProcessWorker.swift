@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Synchronization
+
 @testable import HTTPQ
 
 /// A worker running on its own thread inside the test process, stopped like SIGTERM would.

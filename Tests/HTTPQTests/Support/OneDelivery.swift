@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import HTTPQ
 
 /// One request taken from enqueue to its end by an in-process worker, against a server that
@@ -13,16 +14,19 @@ struct OneDelivery {
 
     /// Enqueues a JSON POST to `path` (or to `url` when given) in a fresh channel with quick
     /// retries, runs a worker until the request has finished, and stops the worker.
-    init(path: String = "/hook", url: String? = nil, body: String = #"{"hello":"world"}"#, maxAttempts: Int? = nil,
-         timeoutMilliseconds: Int? = nil, sourceLocation: SourceLocation = #_sourceLocation,
-         script: @escaping TestHTTPServer.Script) throws {
+    init(
+        path: String = "/hook", url: String? = nil, body: String = #"{"hello":"world"}"#, maxAttempts: Int? = nil,
+        timeoutMilliseconds: Int? = nil, sourceLocation: SourceLocation = #_sourceLocation,
+        script: @escaping TestHTTPServer.Script
+    ) throws {
         let server = try TestHTTPServer(script: script)
         defer { server.stop() }
         database = try TestDatabase.connect()
         let channel = TestDatabase.channel("one")
         try database.fastRetries(channel)
-        id = try database.enqueue(url: url ?? server.url(path), body: body, channel: channel, maxAttempts: maxAttempts,
-                                  timeoutMilliseconds: timeoutMilliseconds)
+        id = try database.enqueue(
+            url: url ?? server.url(path), body: body, channel: channel, maxAttempts: maxAttempts,
+            timeoutMilliseconds: timeoutMilliseconds)
         let worker = try InProcessWorker(channels: [channel])
         #expect(try database.waitFinished([id]), sourceLocation: sourceLocation)
         #expect(worker.stop() == .clean, sourceLocation: sourceLocation)

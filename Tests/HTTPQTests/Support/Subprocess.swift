@@ -34,8 +34,7 @@ final class Subprocess {
         let argv = ([executable] + arguments).map { strdup($0) } + [nil]
         let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer {
-            argv.forEach { free($0) }
-            envp.forEach { free($0) }
+            for pointer in argv + envp { free(pointer) }
         }
         var pid: pid_t = 0
         let code = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
@@ -77,12 +76,15 @@ final class Subprocess {
     static func run(_ executable: String, _ arguments: [String], timeout: Duration = .seconds(60)) throws -> String {
         let outputPath = NSTemporaryDirectory() + "httpq-command-\(UUID().uuidString).log"
         defer { try? FileManager.default.removeItem(atPath: outputPath) }
-        let child = try Subprocess(executable, arguments, environment: ProcessInfo.processInfo.environment,
-                                   outputPath: outputPath)
+        let child = try Subprocess(
+            executable, arguments, environment: ProcessInfo.processInfo.environment,
+            outputPath: outputPath)
         let status = child.wait(timeout: timeout)
         let output = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
         guard status == 0 else {
-            throw TestFailure("\(executable) \(arguments.joined(separator: " ")) ended with \(status.map(String.init) ?? "a timeout"): \(output)")
+            throw TestFailure(
+                "\(executable) \(arguments.joined(separator: " ")) ended with \(status.map(String.init) ?? "a timeout"): \(output)"
+            )
         }
         return output.trimmingCharacters(in: .whitespacesAndNewlines)
     }

@@ -1,4 +1,5 @@
 import Foundation
+
 @testable import HTTPQ
 
 /// The database the integration tests use: `HTTPQ_TEST_DATABASE_URL` (set by `make test`),
@@ -33,16 +34,20 @@ struct RequestRow {
 extension Connection {
     /// Makes retries of `channel` come quickly (10 ms base, 50 ms cap), plus any other settings.
     func fastRetries(_ channel: String, maxAttempts: Int? = nil) throws {
-        _ = try execute("""
+        _ = try execute(
+            """
             SELECT httpq.set_channel(channel => $1, backoff_base => '10 milliseconds',
                                      backoff_max => '50 milliseconds', max_attempts => $2::int)
             """, [channel, maxAttempts.map(String.init)])
     }
 
     /// Enqueues a JSON POST; returns its id.
-    func enqueue(url: String, body: String = #"{"hello":"world"}"#, channel: String, orderingKey: String? = nil,
-                 maxAttempts: Int? = nil, timeoutMilliseconds: Int? = nil) throws -> Int64 {
-        let result = try execute("""
+    func enqueue(
+        url: String, body: String = #"{"hello":"world"}"#, channel: String, orderingKey: String? = nil,
+        maxAttempts: Int? = nil, timeoutMilliseconds: Int? = nil
+    ) throws -> Int64 {
+        let result = try execute(
+            """
             SELECT httpq.enqueue(url => $1, body => $2::jsonb, channel => $3, ordering_key => $4,
                                  max_attempts => $5::int, timeout_ms => $6::int)
             """, [url, body, channel, orderingKey, maxAttempts.map(String.init), timeoutMilliseconds.map(String.init)])
@@ -51,18 +56,23 @@ extension Connection {
     }
 
     func request(_ id: Int64) throws -> RequestRow {
-        let rows = try execute("""
+        let rows = try execute(
+            """
             SELECT state, attempts, last_status, last_error, idempotency_key FROM httpq.requests WHERE id = $1
-            """, [String(id)]).rows
+            """, [String(id)]
+        ).rows
         guard let row = rows.first else { throw TestFailure("request \(id) not found") }
-        return RequestRow(state: row[0] ?? "", attempts: Int(row[1] ?? "") ?? -1, lastStatus: row[2].flatMap { Int($0) },
-                          lastError: row[3], idempotencyKey: row[4])
+        return RequestRow(
+            state: row[0] ?? "", attempts: Int(row[1] ?? "") ?? -1, lastStatus: row[2].flatMap { Int($0) },
+            lastError: row[3], idempotencyKey: row[4])
     }
 
     /// The states of `ids`, keyed by id.
     func states(_ ids: [Int64]) throws -> [Int64: String] {
-        let rows = try execute("SELECT id, state FROM httpq.requests WHERE id = ANY ($1::bigint[])",
-                               [DatabaseQuery.bigintArray(ids)]).rows
+        let rows = try execute(
+            "SELECT id, state FROM httpq.requests WHERE id = ANY ($1::bigint[])",
+            [DatabaseQuery.bigintArray(ids)]
+        ).rows
         return Dictionary(uniqueKeysWithValues: rows.map { (Int64($0[0]!)!, $0[1]!) })
     }
 

@@ -53,7 +53,9 @@ final class TestHTTPServer: Sendable {
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         address.sin_port = 0
         let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(listener, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         guard bound == 0, listen(listener, 1024) == 0 else { throw TestFailure("bind/listen failed") }
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
@@ -84,7 +86,9 @@ final class TestHTTPServer: Sendable {
         guard !stopped.exchange(true, ordering: .sequentiallyConsistent) else { return }
         Glibc.shutdown(listener, Int32(SHUT_RDWR))
         close(listener)
-        open.withLock { fds in fds.forEach { Glibc.shutdown($0, Int32(SHUT_RDWR)) } }
+        open.withLock { fds in
+            for fd in fds { Glibc.shutdown(fd, Int32(SHUT_RDWR)) }
+        }
     }
 
     // MARK: - Serving
@@ -116,8 +120,11 @@ final class TestHTTPServer: Sendable {
                 while recv(fd, &byte, 1, 0) > 0 {}  // until the client gives up
                 return
             }
-            if reply.delay > .zero { Thread.sleep(forTimeInterval: Double(reply.delay.components.seconds)
-                                                  + Double(reply.delay.components.attoseconds) / 1e18) }
+            if reply.delay > .zero {
+                Thread.sleep(
+                    forTimeInterval: Double(reply.delay.components.seconds)
+                        + Double(reply.delay.components.attoseconds) / 1e18)
+            }
             guard write(fd, response(reply, head: request.method == "HEAD")) else { return }
             if request.headers["connection"]?.lowercased() == "close" { return }
         }
@@ -128,7 +135,10 @@ final class TestHTTPServer: Sendable {
         let separator: [UInt8] = Array("\r\n\r\n".utf8)
         var headEnd: Int?
         while true {
-            if let range = buffer.firstRange(of: separator) { headEnd = range.upperBound; break }
+            if let range = buffer.firstRange(of: separator) {
+                headEnd = range.upperBound
+                break
+            }
             guard readMore(fd, &buffer) else { return nil }
         }
         guard let headEnd else { return nil }
@@ -138,7 +148,8 @@ final class TestHTTPServer: Sendable {
         var headers: [String: String] = [:]
         for line in lines.dropFirst() {
             guard let colon = line.firstIndex(of: ":") else { continue }
-            headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+            headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(
+                in: .whitespaces)
         }
         let length = Int(headers["content-length"] ?? "0") ?? 0
         while buffer.count < headEnd + length {
@@ -148,8 +159,9 @@ final class TestHTTPServer: Sendable {
         buffer.removeFirst(headEnd + length)
         let path = String(requestLine[1])
         return received.withLock { log in
-            let request = Received(method: String(requestLine[0]), path: path, headers: headers, body: body,
-                                   at: .now, index: log.filter { $0.path == path }.count, connection: fd)
+            let request = Received(
+                method: String(requestLine[0]), path: path, headers: headers, body: body,
+                at: .now, index: log.filter { $0.path == path }.count, connection: fd)
             log.append(request)
             return request
         }
