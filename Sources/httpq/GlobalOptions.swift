@@ -1,20 +1,12 @@
 import ArgumentParser
 import HTTPQ
 
-/// Options every command takes: where the database is and how to log.
+/// The options of `httpq work`: where the database is (as for every command) and how to log.
 ///
 /// Values stay strings here; `Config` reads them together with the environment, so the flag
 /// and its variable are checked by the same rule and a flag always wins.
 struct GlobalOptions: ParsableArguments {
-    @Option(
-        name: .customLong(Setting.database.flag),
-        help: ArgumentHelp(
-            """
-            The database to use, as a postgres:// URL or a key=value connection string, passed to \
-            libpq unchanged. Also DATABASE_URL. When neither is set, libpq's own PGHOST, PGPORT, \
-            PGUSER, PGDATABASE and PGPASSWORD variables apply.
-            """, valueName: "url"))
-    var database: String?
+    @OptionGroup var connection: DatabaseOptions
 
     @Option(
         name: .customLong(Setting.logLevel.flag),
@@ -38,7 +30,7 @@ struct GlobalOptions: ParsableArguments {
     /// The flags that were given, keyed as `Config` expects.
     var flags: [String: String] {
         var flags: [String: String] = [:]
-        flags[Setting.database.flag] = database
+        flags[Setting.database.flag] = connection.database
         flags[Setting.logLevel.flag] = logLevel
         flags[Setting.logFormat.flag] = logFormat
         return flags

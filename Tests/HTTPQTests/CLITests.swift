@@ -164,7 +164,8 @@ struct CLITests {
         let dead = try CLI.run(["dead", "--channel", channel])
         #expect(dead.status == 0)
         let line = try #require(dead.stdout.split(separator: "\n").dropFirst().first)
-        #expect(line.hasPrefix("\(id)  \(channel)"))
+        // The id column is right-aligned: compare fields, not a prefix.
+        #expect(line.split(separator: " ").prefix(2).map(String.init) == [String(id), channel])
         #expect(line.hasSuffix("http://127.0.0.1:1/refused"))
         let rows = try #require(try CLI.run(["dead", "--channel", channel, "--json"]).json() as? [[String: Any]])
         #expect(rows.map { $0["id"] as? Int } == [Int(id)])
