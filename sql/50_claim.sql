@@ -102,6 +102,10 @@ BEGIN
         SELECT c.name, c.served_at FROM httpq.channel c
         CROSS JOIN LATERAL (SELECT 1 FROM httpq.request r
                             WHERE r.channel = c.name AND r.state = 'waiting' AND r.run_at <= now_at
+                            -- The index's order: without it, when statistics say most rows are
+                            -- due, LIMIT 1 is planned as a seq scan that reads the already
+                            -- claimed head of the heap first, a cost that grows with a drain.
+                            ORDER BY r.priority, r.run_at
                             LIMIT 1) AS due
         WHERE NOT c.paused
           AND (claim.channels IS NULL OR c.name = ANY (claim.channels))

@@ -51,6 +51,16 @@ import Testing
         #expect(plan.nextQuery(now: t2 + .milliseconds(300), inFlight: 2) == .claim(count: 1))
     }
 
+    @Test("Reports at once when the last transfer in flight finished: no outcome is coming to batch with")
+    func reportsAtOnceWhenIdle() {
+        var plan = started(claimed: [1, 2])
+        let t1 = t0 + .milliseconds(1)
+        plan.finished(outcome(1), now: t1)
+        #expect(plan.nextQuery(now: t1, inFlight: 1) != .report([outcome(1)]))  // 2 is still in flight: batch
+        plan.finished(outcome(2), now: t1)
+        #expect(plan.nextQuery(now: t1, inFlight: 0) == .report([outcome(1), outcome(2)]))
+    }
+
     @Test("A NOTIFY wakes a claim before the poll interval")
     func notifyWakes() {
         var plan = started(claimed: [])

@@ -5,7 +5,7 @@
 set -euo pipefail
 
 wanted=(postgresql-15 postgresql-server-dev-15 libpq-dev libcurl4-openssl-dev pkg-config make)
-[ "${1:-}" = bench ] && wanted+=(nginx-light wrk)
+[ "${1:-}" = bench ] && wanted+=(nginx-light wrk python3)
 
 missing=()
 for p in "${wanted[@]}"; do

@@ -42,7 +42,8 @@ struct WorkerPlan {
             defer { releases = [] }
             return .release(releases)
         }
-        if reports.isDue(now: now, urgent: !shutdown.isClaiming) {
+        // With nothing else in flight no outcome is coming to batch with: waiting adds latency.
+        if reports.isDue(now: now, urgent: !shutdown.isClaiming || inFlight == 0) {
             return .report(reports.take())
         }
         let due = leases.due(now: now)
