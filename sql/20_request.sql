@@ -99,9 +99,9 @@ CREATE TABLE httpq.history (
     CONSTRAINT state_is_finished CHECK (state IN ('delivered', 'dead', 'canceled'))
 );
 ALTER TABLE httpq.history SET (autovacuum_vacuum_insert_scale_factor = 0.05);
--- Per-channel views (httpq.stats, dead lists, replay) and retention by age.
+-- Per-channel views (httpq.stats, dead lists, replay) and retention by age (httpq.purge
+-- reads it per channel and state). One index: every report inserts into this table.
 CREATE INDEX history_channel_idx ON httpq.history (channel, state, finished_at);
-CREATE INDEX history_finished_idx ON httpq.history (finished_at);
 
 -- Ordering keys held by a dead head, in channels whose ordering_on_dead is 'hold': no
 -- request of the key runs until that request is retried or canceled.

@@ -53,9 +53,15 @@ BEGIN
             FOR UPDATE
         ) AS r
         JOIN httpq.channel c ON c.name = r.channel
-        CROSS JOIN LATERAL httpq._verdict(o.status, o.headers ->> 'retry-after', r.attempt - r.attempt_floor,
-                                          coalesce(r.max_attempts, c.max_attempts), r.deadline,
-                                          c.backoff_base, c.backoff_max, random(), now_at) AS v
+        -- A 2xx needs no decision: the function call is for the others only.
+        CROSS JOIN LATERAL (
+            SELECT 'delivered', NULL::timestamptz, NULL::text WHERE o.status BETWEEN 200 AND 299
+            UNION ALL
+            SELECT * FROM httpq._verdict(o.status, o.headers ->> 'retry-after', r.attempt - r.attempt_floor,
+                                         coalesce(r.max_attempts, c.max_attempts), r.deadline,
+                                         c.backoff_base, c.backoff_max, random(), now_at)
+            WHERE o.status IS NULL OR o.status NOT BETWEEN 200 AND 299
+        ) AS v(state, run_at, reason)
     ), again AS (
         UPDATE httpq.request r
         SET state = 'waiting', run_at = d.run_at, worker = NULL, lease_until = NULL,

@@ -22,8 +22,10 @@ BEGIN
     DELETE FROM httpq.history h
     WHERE h.id IN (
         SELECT x.id
-        FROM httpq.history x JOIN httpq.channel c ON c.name = x.channel
-        WHERE x.finished_at < now_at - coalesce(purge.older_than, c.retention)
+        FROM httpq.channel c
+        JOIN httpq.history x
+          ON x.channel = c.name AND x.state IN ('delivered', 'dead', 'canceled')   -- history_channel_idx
+         AND x.finished_at < now_at - coalesce(purge.older_than, c.retention)
           AND NOT EXISTS (SELECT 1 FROM httpq.held_key k WHERE k.request_id = x.id)
         LIMIT purge.max_rows
     );
