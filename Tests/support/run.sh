@@ -31,7 +31,7 @@ cat <<MSG
 httpq is running against: $where
 Enqueue a request from another terminal:
 
-    psql "$where" -c "SELECT httpq.enqueue('https://example.com/webhook', '{\"hello\": \"world\"}')"
+    psql "$where" -c "SELECT httpq.enqueue('https://httpbin.org/post', '{\"hello\": \"world\"}')"
     $httpq status ${DATABASE_URL:+--database "$DATABASE_URL"}
 
 Stop with Ctrl-C.
