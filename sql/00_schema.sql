@@ -60,11 +60,17 @@ CREATE TYPE httpq._ending AS (
 );
 
 -- The current time for every queue decision: now(), unless the test-only setting
--- httpq.now names another instant. One source of time keeps a statement consistent.
+-- httpq.now names another instant in a superuser's session. Any role can set a custom
+-- setting, and the API functions run as their owner, so a role allowed only to claim must
+-- not be able to move the queue's clock (and expire everyone's leases).
 CREATE FUNCTION httpq._now() RETURNS timestamptz
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT coalesce(nullif(current_setting('httpq.now', true), '')::timestamptz, now())
+    SELECT coalesce(
+        CASE WHEN current_setting('httpq.now', true) <> ''
+                  AND (SELECT r.rolsuper FROM pg_roles r WHERE r.rolname = session_user)
+             THEN current_setting('httpq.now')::timestamptz END,
+        now())
 $$;
 COMMENT ON FUNCTION httpq._now() IS 'Transaction time, or the test-only setting httpq.now when set.';

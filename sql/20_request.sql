@@ -54,8 +54,9 @@ ALTER TABLE httpq.request SET (
 -- Only the claimable are indexed, in the order a channel drains them: a claim reads its
 -- batch from here, so its cost follows the batch, not the backlog.
 CREATE INDEX request_claimable_idx ON httpq.request (channel, priority, run_at, id) WHERE state = 'waiting';
--- The next scheduled request (httpq.next_run_at).
-CREATE INDEX request_due_idx ON httpq.request (run_at) WHERE state = 'waiting';
+-- Waiting requests by due time, per channel: which channels have work due now (claim),
+-- whatever is in backoff, and the next scheduled run_at (httpq.next_run_at).
+CREATE INDEX request_due_idx ON httpq.request (channel, run_at) WHERE state = 'waiting';
 -- Running requests by lease expiry: the lease sweep at claim, and per-channel concurrency.
 CREATE INDEX request_lease_idx ON httpq.request (lease_until) WHERE state = 'running';
 -- Heads and followers of an ordering key.
@@ -112,6 +113,15 @@ CREATE TABLE httpq.held_key (
     PRIMARY KEY (channel, ordering_key)
 );
 
+-- Ordering keys whose next request could not be promoted when their head finished,
+-- because an application transaction enqueueing to the key held its lock; the next claim
+-- promotes them (httpq._promote_deferred).
+CREATE TABLE httpq.deferred_key (
+    channel      text NOT NULL,
+    ordering_key text NOT NULL,
+    PRIMARY KEY (channel, ordering_key)
+);
+
 -- User data: kept by pg_dump when httpq is an extension (plain installs dump it anyway).
 DO $$
 BEGIN
@@ -120,6 +130,7 @@ BEGIN
         PERFORM pg_catalog.pg_extension_config_dump('httpq.request', '');
         PERFORM pg_catalog.pg_extension_config_dump('httpq.history', '');
         PERFORM pg_catalog.pg_extension_config_dump('httpq.held_key', '');
+        PERFORM pg_catalog.pg_extension_config_dump('httpq.deferred_key', '');
         PERFORM pg_catalog.pg_extension_config_dump('httpq.request_id_seq', '');
     END IF;
 END;

@@ -1,20 +1,31 @@
 -- 25_ordering.sql: per-key order, settled at enqueue and when a request finishes.
 --
--- Owns the rule "per (channel, ordering_key), at most one request is waiting or running,
--- and the others are blocked behind it". Claim never looks at keys. Everyone who adds a
--- request to a key or removes its head takes the key's transaction-level advisory lock
--- first, so two concurrent enqueues cannot both become heads, and an enqueue cannot slip
--- in behind a head that is leaving without being promoted.
+-- Owns the rule "per (channel, ordering_key), at most one request is waiting or running
+-- (the head), and the others are blocked behind it", and httpq.deferred_key. Claim never
+-- looks at keys. Whoever adds a request to a key or promotes its next request holds the
+-- key's transaction-level advisory lock, so two concurrent enqueues cannot both become
+-- heads and an enqueue cannot slip in behind a leaving head unseen. A worker never waits
+-- for that lock (an application may hold it for as long as its transaction lasts): when
+-- the key is busy, its promotion is deferred to the next claim.
 
--- Takes the advisory locks of the given keys, in one global order (no deadlock between two
--- callers locking overlapping sets). The first int names httpq's lock space.
+-- The advisory lock of an ordering key: httpq's lock space (the first int) and the key.
+CREATE FUNCTION httpq._key_lock(channel text, ordering_key text) RETURNS integer
+LANGUAGE sql IMMUTABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT hashtext(channel || E'\x1f' || ordering_key)
+$$;
+COMMENT ON FUNCTION httpq._key_lock(text, text) IS 'The advisory lock id of an ordering key (in lock space 1752461425).';
+
+-- Takes the advisory locks of the given keys, waiting for them, in one global order (no
+-- deadlock between two callers locking overlapping sets).
 CREATE FUNCTION httpq._lock_keys(channels text[], keys text[]) RETURNS void
 LANGUAGE sql
 SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT count(pg_advisory_xact_lock(1752461425, k.lock_id))
     FROM (
-        SELECT DISTINCT hashtext(c || E'\x1f' || k) AS lock_id
+        SELECT DISTINCT httpq._key_lock(c, k) AS lock_id
         FROM unnest(channels, keys) AS u(c, k)
         WHERE k IS NOT NULL
         ORDER BY 1
@@ -32,17 +43,18 @@ DECLARE
     promoted integer;
 BEGIN
     UPDATE httpq.request r SET state = 'waiting'
-    FROM (
-        SELECT DISTINCT ON (b.channel, b.ordering_key) b.id
-        FROM (SELECT DISTINCT c, k FROM unnest(channels, keys) AS u(c, k) WHERE k IS NOT NULL) AS u
-        JOIN httpq.request b ON b.channel = u.c AND b.ordering_key = u.k
-        WHERE b.state = 'blocked'
-          AND NOT EXISTS (SELECT 1 FROM httpq.request h
-                          WHERE h.channel = u.c AND h.ordering_key = u.k AND h.state IN ('waiting', 'running'))
-          AND NOT EXISTS (SELECT 1 FROM httpq.held_key hk WHERE hk.channel = u.c AND hk.ordering_key = u.k)
-        ORDER BY b.channel, b.ordering_key, b.id
+    FROM (SELECT DISTINCT c, k FROM unnest(channels, keys) AS u(c, k) WHERE k IS NOT NULL) AS u
+    -- One index probe per key (request_ordering_idx, by id), whatever the key's backlog.
+    CROSS JOIN LATERAL (
+        SELECT b.id FROM httpq.request b
+        WHERE b.channel = u.c AND b.ordering_key = u.k AND b.state = 'blocked'
+        ORDER BY b.id
+        LIMIT 1
     ) AS next
-    WHERE r.id = next.id;
+    WHERE r.id = next.id
+      AND NOT EXISTS (SELECT 1 FROM httpq.request h
+                      WHERE h.channel = u.c AND h.ordering_key = u.k AND h.state IN ('waiting', 'running'))
+      AND NOT EXISTS (SELECT 1 FROM httpq.held_key hk WHERE hk.channel = u.c AND hk.ordering_key = u.k);
     GET DIAGNOSTICS promoted = ROW_COUNT;
     IF promoted > 0 THEN
         PERFORM pg_notify('httpq', '');
@@ -51,3 +63,49 @@ BEGIN
 END;
 $$;
 COMMENT ON FUNCTION httpq._promote(text[], text[]) IS 'Promotes the oldest blocked request of each headless, unheld ordering key.';
+
+-- Promotes the next request of each given key whose lock is free now; a key whose lock is
+-- taken (an application transaction enqueueing to it is still open) is deferred to the
+-- next claim, so a worker's report never waits for an application.
+CREATE FUNCTION httpq._promote_or_defer(channels text[], keys text[]) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    key record;
+    free_channels text[] := '{}';
+    free_keys text[] := '{}';
+BEGIN
+    FOR key IN
+        SELECT DISTINCT c, k FROM unnest(channels, keys) AS u(c, k) WHERE k IS NOT NULL
+    LOOP
+        IF pg_try_advisory_xact_lock(1752461425, httpq._key_lock(key.c, key.k)) THEN
+            free_channels := free_channels || key.c;
+            free_keys := free_keys || key.k;
+        ELSE
+            INSERT INTO httpq.deferred_key (channel, ordering_key) VALUES (key.c, key.k) ON CONFLICT DO NOTHING;
+        END IF;
+    END LOOP;
+    PERFORM httpq._promote(free_channels, free_keys);
+END;
+$$;
+COMMENT ON FUNCTION httpq._promote_or_defer(text[], text[])
+    IS 'Promotes the next request of keys whose lock is free; defers the others to the next claim.';
+
+-- Promotes the keys deferred earlier whose lock is free now (called by claim).
+CREATE FUNCTION httpq._promote_deferred() RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    key httpq.deferred_key;
+BEGIN
+    FOR key IN SELECT * FROM httpq.deferred_key FOR UPDATE SKIP LOCKED LOOP
+        IF pg_try_advisory_xact_lock(1752461425, httpq._key_lock(key.channel, key.ordering_key)) THEN
+            PERFORM httpq._promote(ARRAY[key.channel], ARRAY[key.ordering_key]);
+            DELETE FROM httpq.deferred_key d WHERE d.channel = key.channel AND d.ordering_key = key.ordering_key;
+        END IF;
+    END LOOP;
+END;
+$$;
+COMMENT ON FUNCTION httpq._promote_deferred() IS 'Promotes the deferred ordering keys whose lock is free now.';

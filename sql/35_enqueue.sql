@@ -144,6 +144,17 @@ BEGIN
     IF keyed THEN
         PERFORM httpq._lock_keys(ARRAY(SELECT x.channel FROM unnest(requests) AS x),
                                  ARRAY(SELECT x.ordering_key FROM unnest(requests) AS x));
+        -- Under READ COMMITTED the next statement sees every head committed before the lock
+        -- was granted. An older snapshot (REPEATABLE READ, SERIALIZABLE) may still see a head
+        -- that has finished since: locking the heads it sees turns that into a serialization
+        -- failure (40001) for the application to retry, instead of a request blocked forever.
+        IF current_setting('transaction_isolation') <> 'read committed' THEN
+            PERFORM FROM httpq.request h
+            JOIN (SELECT DISTINCT x.channel, x.ordering_key FROM unnest(requests) AS x) AS k
+              ON h.channel = k.channel AND h.ordering_key = k.ordering_key
+            WHERE h.state IN ('waiting', 'running')
+            FOR KEY SHARE OF h;
+        END IF;
     END IF;
 
     INSERT INTO httpq.request AS r (id, channel, state, priority, run_at, method, url, headers, body,
@@ -187,15 +198,16 @@ BEGIN
         PERFORM pg_notify('httpq', '');   -- merged into one notification per transaction
     END IF;
 
+    -- A key left without a head gets one: a row that would have been its head may have
+    -- lost an ON CONFLICT race to a concurrent enqueue of the same dedupe_key. (Cheap: one
+    -- index probe per key, under the locks held since above.)
+    IF keyed THEN
+        PERFORM httpq._promote(ARRAY(SELECT x.channel FROM unnest(requests) AS x),
+                               ARRAY(SELECT x.ordering_key FROM unnest(requests) AS x));
+    END IF;
     IF NOT deduped THEN
         RETURN QUERY SELECT unnest(ids);
         RETURN;
-    END IF;
-    -- A concurrent enqueue of the same dedupe_key may have won the ON CONFLICT race after
-    -- this statement's snapshot: if it took a key's head place, its followers need a head.
-    IF keyed AND inserted < n THEN
-        PERFORM httpq._promote(ARRAY(SELECT x.channel FROM unnest(requests) AS x),
-                               ARRAY(SELECT x.ordering_key FROM unnest(requests) AS x));
     END IF;
     RETURN QUERY
         SELECT coalesce(

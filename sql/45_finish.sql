@@ -52,11 +52,11 @@ BEGIN
     INTO moved, channels, keys
     FROM kept AS k;
 
-    -- The heads are gone; lock their keys (a concurrent enqueue of the same key has either
-    -- committed behind them or will see them gone), then promote the next of each.
+    -- The heads are gone: promote the next of each key under its lock (a concurrent
+    -- enqueue of the key has then either committed behind them or will see them gone), or,
+    -- while an application holds the lock, at the next claim.
     IF keys IS NOT NULL THEN
-        PERFORM httpq._lock_keys(channels, keys);
-        PERFORM httpq._promote(channels, keys);
+        PERFORM httpq._promote_or_defer(channels, keys);
     END IF;
     RETURN moved;
 END;

@@ -51,6 +51,53 @@ END;
 $$;
 COMMENT ON FUNCTION httpq._expire_leases(timestamptz) IS 'Returns requests whose lease has passed to waiting (or dead when out of attempts).';
 
+-- The channels that have waiting requests, by a skip scan of request_due_idx: one index
+-- probe per such channel, so the cost follows the channels with work, not every channel
+-- ever created.
+CREATE FUNCTION httpq._waiting_channels() RETURNS SETOF text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH RECURSIVE w(channel) AS (
+        (SELECT r.channel FROM httpq.request r WHERE r.state = 'waiting' ORDER BY r.channel LIMIT 1)
+        UNION ALL
+        SELECT (SELECT r.channel FROM httpq.request r
+                WHERE r.state = 'waiting' AND r.channel > w.channel
+                ORDER BY r.channel LIMIT 1)
+        FROM w
+        WHERE w.channel IS NOT NULL
+    )
+    SELECT w.channel FROM w WHERE w.channel IS NOT NULL
+$$;
+COMMENT ON FUNCTION httpq._waiting_channels() IS 'The channels that have waiting requests (a skip scan of request_due_idx).';
+
+-- Up to max_count unpaused channels (of those named, or all) with a request due at now,
+-- least recently served first.
+CREATE FUNCTION httpq._ready_channels(channels text[], max_count integer, now timestamptz) RETURNS text[]
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT array_agg(c.name ORDER BY c.served_at, c.name)
+    FROM (
+        SELECT c.name, c.served_at
+        FROM httpq._waiting_channels() AS w(name)
+        JOIN httpq.channel c ON c.name = w.name
+        -- One probe of request_due_idx per channel: the earliest waiting request, due or
+        -- not, so requests in backoff cost nothing. (As an EXISTS, the planner may hash
+        -- every due request instead, a cost that grows with the backlog.)
+        CROSS JOIN LATERAL (SELECT 1 FROM httpq.request r
+                            WHERE r.channel = c.name AND r.state = 'waiting' AND r.run_at <= _ready_channels.now
+                            ORDER BY r.run_at
+                            LIMIT 1) AS due
+        WHERE NOT c.paused
+          AND (_ready_channels.channels IS NULL OR c.name = ANY (_ready_channels.channels))
+        ORDER BY c.served_at, c.name
+        LIMIT _ready_channels.max_count
+    ) AS c
+$$;
+COMMENT ON FUNCTION httpq._ready_channels(text[], integer, timestamptz)
+    IS 'Unpaused channels with a request due, least recently served first.';
+
 -- Claims up to max_count requests for a worker, leased until now() + lease.
 CREATE FUNCTION httpq.claim(
     worker    text,
@@ -94,24 +141,8 @@ BEGIN
     PERFORM set_config('synchronous_commit', 'off', true);
     PERFORM httpq._expire_leases(now_at);
 
-    -- Channels with ready work, least recently served first. The LATERAL ... LIMIT 1 is one
-    -- index probe per channel; as an EXISTS the planner may hash every due request instead,
-    -- a cost that grows with the backlog.
-    SELECT array_agg(c.name ORDER BY c.served_at, c.name) INTO ready
-    FROM (
-        SELECT c.name, c.served_at FROM httpq.channel c
-        CROSS JOIN LATERAL (SELECT 1 FROM httpq.request r
-                            WHERE r.channel = c.name AND r.state = 'waiting' AND r.run_at <= now_at
-                            -- The index's order: without it, when statistics say most rows are
-                            -- due, LIMIT 1 is planned as a seq scan that reads the already
-                            -- claimed head of the heap first, a cost that grows with a drain.
-                            ORDER BY r.priority, r.run_at
-                            LIMIT 1) AS due
-        WHERE NOT c.paused
-          AND (claim.channels IS NULL OR c.name = ANY (claim.channels))
-        ORDER BY c.served_at, c.name
-        LIMIT max_count
-    ) AS c;
+    PERFORM httpq._promote_deferred();
+    ready := httpq._ready_channels(claim.channels, max_count, now_at);
 
     -- Round-robin: each channel gets an equal share of what is still wanted; what a
     -- channel cannot use goes to those after it, and a second round to those that filled.
@@ -179,9 +210,12 @@ BEGIN
                 END IF;
             END IF;
 
-            IF locked AND (got > 0 OR ch.rate_per_second IS NOT NULL) THEN
+            -- A visited channel goes to the back of the line even when its limits gave it
+            -- nothing: otherwise a channel at its limit, first in line, would take every
+            -- small claim's place and starve the channels behind it.
+            IF locked THEN
                 UPDATE httpq.channel c
-                SET served_at = CASE WHEN got > 0 THEN clock_timestamp() ELSE c.served_at END,
+                SET served_at = clock_timestamp(),
                     tokens = CASE WHEN ch.rate_per_second IS NOT NULL THEN bucket - got ELSE c.tokens END,
                     tokens_at = CASE WHEN ch.rate_per_second IS NOT NULL THEN now_at ELSE c.tokens_at END
                 WHERE c.name = ch.name;
@@ -201,11 +235,13 @@ LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT least(
-        (SELECT r.run_at FROM httpq.request r
-         WHERE r.state = 'waiting' AND r.run_at > httpq._now()
-           AND (next_run_at.channels IS NULL OR r.channel = ANY (next_run_at.channels))
-         ORDER BY r.run_at
-         LIMIT 1),
+        (SELECT min(next.run_at)
+         FROM httpq._waiting_channels() AS w(name)
+         CROSS JOIN LATERAL (SELECT r.run_at FROM httpq.request r
+                             WHERE r.channel = w.name AND r.state = 'waiting' AND r.run_at > httpq._now()
+                             ORDER BY r.run_at
+                             LIMIT 1) AS next
+         WHERE next_run_at.channels IS NULL OR w.name = ANY (next_run_at.channels)),
         (SELECT min(c.tokens_at + make_interval(secs => ((1 - c.tokens) / c.rate_per_second)::float8))
          FROM httpq.channel c
          WHERE c.rate_per_second IS NOT NULL AND c.tokens < 1 AND NOT c.paused

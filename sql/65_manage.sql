@@ -16,6 +16,10 @@ BEGIN
     IF id IS NULL THEN
         RAISE EXCEPTION 'id must not be NULL' USING ERRCODE = 'null_value_not_allowed';
     END IF;
+    -- The key's lock before the row's (the order report and enqueue use): locking the row
+    -- first deadlocks with a report promoting this very row.
+    PERFORM httpq._lock_keys(ARRAY(SELECT r.channel FROM httpq.request r WHERE r.id = cancel.id),
+                             ARRAY(SELECT r.ordering_key FROM httpq.request r WHERE r.id = cancel.id));
     PERFORM FROM httpq.request r WHERE r.id = cancel.id FOR UPDATE;
     IF FOUND THEN
         PERFORM httpq._finish(ARRAY[ROW(cancel.id, 'canceled', 'canceled', NULL, NULL, NULL, NULL, NULL)::httpq._ending]);
