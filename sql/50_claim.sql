@@ -45,7 +45,9 @@ BEGIN
                      )::httpq._ending) FILTER (WHERE NOT e.again)
     INTO expired, endings
     FROM expired AS e;
-    PERFORM httpq._finish(endings);
+    IF endings IS NOT NULL THEN
+        PERFORM httpq._finish(endings);
+    END IF;
     RETURN expired;
 END;
 $$;
@@ -55,10 +57,13 @@ COMMENT ON FUNCTION httpq._expire_leases(timestamptz) IS 'Returns requests whose
 -- probe per such channel, so the cost follows the channels with work, not every channel
 -- ever created.
 CREATE FUNCTION httpq._waiting_channels() RETURNS SETOF text
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    WITH RECURSIVE w(channel) AS (
+BEGIN
+    -- PL/pgSQL here and in _ready_channels: they run on every claim, and a LANGUAGE sql
+    -- body that pins search_path is planned anew on every call.
+    RETURN QUERY WITH RECURSIVE w(channel) AS (
         (SELECT r.channel FROM httpq.request r WHERE r.state = 'waiting' ORDER BY r.channel LIMIT 1)
         UNION ALL
         SELECT (SELECT r.channel FROM httpq.request r
@@ -67,17 +72,19 @@ AS $$
         FROM w
         WHERE w.channel IS NOT NULL
     )
-    SELECT w.channel FROM w WHERE w.channel IS NOT NULL
+    SELECT w.channel FROM w WHERE w.channel IS NOT NULL;
+END;
 $$;
 COMMENT ON FUNCTION httpq._waiting_channels() IS 'The channels that have waiting requests (a skip scan of request_due_idx).';
 
 -- Up to max_count unpaused channels (of those named, or all) with a request due at now,
 -- least recently served first.
 CREATE FUNCTION httpq._ready_channels(channels text[], max_count integer, now timestamptz) RETURNS text[]
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT array_agg(c.name ORDER BY c.served_at, c.name)
+BEGIN
+    RETURN (SELECT array_agg(c.name ORDER BY c.served_at, c.name)
     FROM (
         SELECT c.name, c.served_at
         FROM httpq._waiting_channels() AS w(name)
@@ -93,7 +100,8 @@ AS $$
           AND (_ready_channels.channels IS NULL OR c.name = ANY (_ready_channels.channels))
         ORDER BY c.served_at, c.name
         LIMIT _ready_channels.max_count
-    ) AS c
+    ) AS c);
+END;
 $$;
 COMMENT ON FUNCTION httpq._ready_channels(text[], integer, timestamptz)
     IS 'Unpaused channels with a request due, least recently served first.';
