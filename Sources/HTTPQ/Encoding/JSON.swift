@@ -3,23 +3,9 @@
 enum JSON {
     /// `text` as a JSON string literal, quotes included.
     static func quote(_ text: String) -> String {
-        var output = "\""
-        output.reserveCapacity(text.utf8.count + 2)
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": output += "\\\""
-            case "\\": output += "\\\\"
-            case "\n": output += "\\n"
-            case "\r": output += "\\r"
-            case "\t": output += "\\t"
-            case "\u{0}"..."\u{1f}":
-                let hex = String(scalar.value, radix: 16)
-                output += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: output.unicodeScalars.append(scalar)
-            }
-        }
-        output += "\""
-        return output
+        var buffer = JSONBuffer(capacity: text.utf8.count + 2)
+        buffer.append(quoted: text)
+        return buffer.string
     }
 
     /// A malformed document, with where reading stopped.
@@ -67,10 +53,14 @@ private struct Reader {
 
     /// The next non-blank byte, not consumed.
     mutating func peek() -> UInt8? {
-        while position < bytes.count, [0x20, 0x09, 0x0a, 0x0d].contains(bytes[position]) {
+        while position < bytes.count, Self.isBlank(bytes[position]) {
             position += 1
         }
         return position < bytes.count ? bytes[position] : nil
+    }
+
+    static func isBlank(_ byte: UInt8) -> Bool {
+        byte == 0x20 || byte == 0x09 || byte == 0x0a || byte == 0x0d
     }
 
     mutating func expect(_ byte: UInt8) throws(JSON.ParseError) {
@@ -80,6 +70,14 @@ private struct Reader {
 
     mutating func string() throws(JSON.ParseError) -> String {
         try expect(UInt8(ascii: "\""))
+        // Most strings have no escapes: take them in one piece.
+        if let end = bytes[position...].firstIndex(where: { $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }),
+            bytes[end] == UInt8(ascii: "\"")
+        {
+            let start = position
+            position = end + 1
+            return String(decoding: bytes[start..<end], as: UTF8.self)
+        }
         var output: [UInt8] = []
         while position < bytes.count {
             let byte = bytes[position]
@@ -100,11 +98,19 @@ private struct Reader {
         guard position < bytes.count else { throw failure("unterminated escape") }
         let byte = bytes[position]
         position += 1
-        let simple: [UInt8: UInt8] = [
-            UInt8(ascii: "\""): 0x22, UInt8(ascii: "\\"): 0x5c, UInt8(ascii: "/"): 0x2f, UInt8(ascii: "b"): 0x08,
-            UInt8(ascii: "f"): 0x0c, UInt8(ascii: "n"): 0x0a, UInt8(ascii: "r"): 0x0d, UInt8(ascii: "t"): 0x09,
-        ]
-        if let value = simple[byte] {
+        let simple: UInt8? =
+            switch byte {
+            case UInt8(ascii: "\""): 0x22
+            case UInt8(ascii: "\\"): 0x5c
+            case UInt8(ascii: "/"): 0x2f
+            case UInt8(ascii: "b"): 0x08
+            case UInt8(ascii: "f"): 0x0c
+            case UInt8(ascii: "n"): 0x0a
+            case UInt8(ascii: "r"): 0x0d
+            case UInt8(ascii: "t"): 0x09
+            default: nil
+            }
+        if let value = simple {
             output.append(value)
             return
         }

@@ -6,27 +6,48 @@ struct Outcome: Equatable, Sendable {
 
     /// The JSON object for `httpq.report`: status and response, or a null status and the error.
     var json: String {
-        var fields = ["\"id\":\(id)", "\"attempt\":\(attempt)"]
+        var buffer = JSONBuffer()
+        write(to: &buffer)
+        return buffer.string
+    }
+
+    func write(to buffer: inout JSONBuffer) {
+        buffer.append(raw: "{\"id\":")
+        buffer.append(id)
+        buffer.append(raw: ",\"attempt\":")
+        buffer.append(attempt)
         if let status = result.status {
-            let headers = result.headers.fields.map { "\(JSON.quote($0.name)):\(JSON.quote($0.value))" }
-            fields += [
-                "\"status\":\(status)",
-                "\"headers\":{\(headers.joined(separator: ","))}",
-                "\"body\":\"\(Base64.encode(result.body))\"",
-                "\"error\":null",
-            ]
+            buffer.append(raw: ",\"status\":")
+            buffer.append(status)
+            buffer.append(raw: ",\"headers\":{")
+            for (index, field) in result.headers.fields.enumerated() {
+                if index > 0 { buffer.append(raw: ",") }
+                buffer.append(quoted: field.name)
+                buffer.append(raw: ":")
+                buffer.append(quoted: field.value)
+            }
+            buffer.append(raw: "},\"body\":")
+            buffer.append(base64: result.body)
+            buffer.append(raw: ",\"error\":null")
         } else {
-            fields += [
-                "\"status\":null", "\"headers\":null", "\"body\":null",
-                "\"error\":\(JSON.quote(result.error ?? "no response"))",
-            ]
+            buffer.append(raw: ",\"status\":null,\"headers\":null,\"body\":null,\"error\":")
+            buffer.append(quoted: result.error ?? "no response")
         }
-        fields.append("\"duration_ms\":\(result.durationMilliseconds)")
-        return "{" + fields.joined(separator: ",") + "}"
+        buffer.append(raw: ",\"duration_ms\":")
+        buffer.append(result.durationMilliseconds)
+        buffer.append(raw: "}")
     }
 
     /// The whole `outcomes` argument.
     static func jsonArray(_ outcomes: [Outcome]) -> String {
-        "[" + outcomes.map(\.json).joined(separator: ",") + "]"
+        // About 250 bytes per typical outcome; growing past it costs a copy or two at most.
+        var buffer = JSONBuffer(capacity: 2 + outcomes.count * 256)
+        buffer.append(raw: "[")
+        for (index, outcome) in outcomes.enumerated() {
+            if index > 0 { buffer.append(raw: ",") }
+            outcome.write(to: &buffer)
+        }
+        buffer.append(raw: "]")
+        return buffer.string
     }
 }
