@@ -16,6 +16,19 @@ import Testing
         #expect(headers.fields.map(\.value) == ["text/plain", "a=1, b=2"])
     }
 
+    @Test("Reads ASCII and non-ASCII header lines alike: names lower-cased, values trimmed")
+    func responseHeaderText() {
+        var headers = ResponseHeaders()
+        for line in [
+            "HTTP/1.1 200 OK\r\n", "X-A:\t value \t\r\n", "X-Empty: \r\n", "X-Name: café \r\n",
+            "X-Ünï: 1\r\n", "x-a: again\r\n", "no colon\r\n",
+        ] {
+            headers.add(line: Array(line.utf8))
+        }
+        #expect(headers.fields.map(\.name) == ["x-a", "x-empty", "x-name", "x-ünï"])
+        #expect(headers.fields.map(\.value) == ["value, again", "", "café", "1"])
+    }
+
     func request(headers: [(String, String)], method: String = "POST") -> HTTPRequest {
         HTTPRequest(
             method: method, url: "http://127.0.0.1/", headers: headers.map { (name: $0.0, value: $0.1) },

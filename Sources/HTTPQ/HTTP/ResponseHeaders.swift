@@ -13,7 +13,46 @@ struct ResponseHeaders: Equatable, Sendable {
 
     /// Takes one raw header line (with or without its CRLF).
     mutating func add(line raw: some Collection<UInt8>) {
-        let line = String(decoding: raw, as: UTF8.self)
+        let handled = raw.withContiguousStorageIfAvailable { addASCII(line: $0) }
+        if handled != true {
+            addUnicode(line: String(decoding: raw, as: UTF8.self))
+        }
+    }
+
+    /// The common case, an all-ASCII line, read as bytes: every call for every response comes
+    /// here, and character-by-character `String` work cost more than the rest of a transfer.
+    /// Returns false, having done nothing, for a line with other bytes.
+    private mutating func addASCII(line: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard line.allSatisfy({ $0 < 0x80 }) else { return false }
+        if line.starts(with: "HTTP/".utf8) {
+            fields.removeAll(keepingCapacity: true)
+            return true
+        }
+        guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else {
+            return true  // the blank line ending the block, or a malformed line
+        }
+        var start = colon + 1
+        while start < line.count, line[start] == UInt8(ascii: " ") || line[start] == UInt8(ascii: "\t") {
+            start += 1
+        }
+        var end = line.count
+        // Character.isWhitespace among ASCII: tab, line feed, vertical tab, form feed, CR, space.
+        while end > start, line[end - 1] == 0x20 || (0x09...0x0d).contains(line[end - 1]) {
+            end -= 1
+        }
+        let name = String(unsafeUninitializedCapacity: colon) { name in
+            for index in 0..<colon {
+                let byte = line[index]
+                name[index] = (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte) ? byte | 0x20 : byte
+            }
+            return colon
+        }
+        add(name: name, value: String(decoding: UnsafeBufferPointer(rebasing: line[start..<end]), as: UTF8.self))
+        return true
+    }
+
+    /// Any other line, read as Unicode text.
+    private mutating func addUnicode(line: String) {
         if line.hasPrefix("HTTP/") {
             fields.removeAll(keepingCapacity: true)
             return
@@ -24,6 +63,10 @@ struct ResponseHeaders: Equatable, Sendable {
         let name = line[..<colon].lowercased()
         let value = String(line[line.index(after: colon)...].drop(while: { $0 == " " || $0 == "\t" }))
             .trimmingTrailingWhitespace()
+        add(name: name, value: value)
+    }
+
+    private mutating func add(name: String, value: String) {
         if let index = fields.firstIndex(where: { $0.name == name }) {
             fields[index].value += ", " + value
         } else {
