@@ -30,6 +30,40 @@ struct TransferTests {
         #expect(Set(server.requests.map(\.connection)).count == 1)
     }
 
+    @Test("A transfer reused for the next request carries nothing over: method, headers, body, response")
+    func reusedTransferStartsClean() throws {
+        let server = try TestHTTPServer { received in
+            received.method == "POST" ? .status(201, [("X-First", "1")], body: "first") : .status(204)
+        }
+        defer { server.stop() }
+        let database = try TestDatabase.connect()
+        let channel = TestDatabase.channel("reuse")
+        let post = try database.execute(
+            """
+            SELECT httpq.enqueue(url => $1, body => '{"a":1}', headers => '{"X-Trace": "t1"}', channel => $2)
+            """, [server.url("/post"), channel]
+        ).scalar.flatMap { Int64($0) }!
+        // One slot: the second request goes through the first one's transfer.
+        let worker = try InProcessWorker(channels: [channel], flags: [Setting.concurrency.flag: "1"])
+        #expect(try database.waitFinished([post]))
+        let get = try database.execute(
+            "SELECT httpq.enqueue(url => $1, method => 'GET', headers => '{}', channel => $2)",
+            [server.url("/get"), channel]
+        ).scalar.flatMap { Int64($0) }!
+        #expect(try database.waitFinished([get]))
+        #expect(worker.stop() == .clean)
+        let received = server.requests("/get")
+        try #require(received.count == 1)
+        #expect(received[0].method == "GET")
+        #expect(received[0].body.isEmpty)
+        #expect(received[0].headers["x-trace"] == nil)
+        #expect(received[0].headers["content-type"] == nil)
+        let response = try database.execute(
+            "SELECT status, headers ? 'x-first', coalesce(length(body), 0) FROM httpq.responses WHERE id = $1", [String(get)]
+        ).rows
+        #expect(response == [["204", "f", "0"]])
+    }
+
     @Test("Sends a GET without a body, exactly as claimed")
     func getWithoutBody() throws {
         let server = try TestHTTPServer { _ in .status(204) }

@@ -1,39 +1,62 @@
 internal import CCurl
 
-/// One request in libcurl's hands: the easy handle and everything libcurl keeps a pointer to
-/// (header list, error buffer) or writes into (the response accumulators).
+/// One request at a time in libcurl's hands: the easy handle and everything libcurl keeps a
+/// pointer to (header list, error buffer) or writes into (the response accumulators).
+///
+/// A transfer is reused for request after request (`prepare`): `curl_easy_init` and
+/// `curl_easy_cleanup` per request cost more than the request itself, and `curl_easy_reset`
+/// clears every option while the multi stack keeps the connections and the DNS cache.
 ///
 /// `deinit` frees all of it; `Multi` removes the handle from the multi stack first and keeps
 /// the transfer alive for as long as libcurl may call back into it.
 /// Not thread-safe: used only by the worker loop.
 final class Transfer {
-    /// The caller's identifier for this transfer (the request id).
-    let id: Int64
+    /// The caller's identifier for the current request (the request id).
+    private(set) var id: Int64 = 0
     let easy: UnsafeMutableRawPointer
     private var headerList: UnsafeMutablePointer<curl_slist>?
     private let errorBuffer: UnsafeMutablePointer<CChar>
-    private let maxResponseBytes: Int
-    private let startedAt = ContinuousClock.now
+    private var maxResponseBytes = 0
+    private var startedAt = ContinuousClock.now
     private var responseHeaders = ResponseHeaders()
     private var responseBody: [UInt8] = []
 
-    /// Prepares the easy handle for `request`; nothing is sent until `Multi.add`.
-    init(id: Int64, request: HTTPRequest, maxResponseBytes: Int) throws(CurlError) {
+    /// Acquires an easy handle; nothing is sent until `prepare` and `Multi.add`.
+    init() throws(CurlError) {
         guard Curl.initialized, let easy = curl_easy_init() else {
             throw CurlError(code: Int(CURLE_FAILED_INIT.rawValue), message: "curl_easy_init failed")
         }
-        self.id = id
         self.easy = easy
-        self.maxResponseBytes = maxResponseBytes
         errorBuffer = .allocate(capacity: Int(CURL_ERROR_SIZE))
         errorBuffer.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE))
-        try configure(request)
+    }
+
+    /// A transfer ready for `request`.
+    convenience init(id: Int64, request: HTTPRequest, maxResponseBytes: Int) throws(CurlError) {
+        try self.init()
+        try prepare(id: id, request: request, maxResponseBytes: maxResponseBytes)
     }
 
     deinit {
         curl_easy_cleanup(easy)
         curl_slist_free_all(headerList)
         errorBuffer.deallocate()
+    }
+
+    /// Clears whatever the previous request left and sets up `request`. The handle must not
+    /// be in the multi stack.
+    func prepare(id: Int64, request: HTTPRequest, maxResponseBytes: Int) throws(CurlError) {
+        curl_easy_reset(easy)
+        // Only now, with CURLOPT_HTTPHEADER reset, may the old list go.
+        curl_slist_free_all(headerList)
+        headerList = nil
+        errorBuffer.pointee = 0
+        self.id = id
+        self.maxResponseBytes = maxResponseBytes
+        startedAt = .now
+        responseHeaders = ResponseHeaders()
+        responseBody = []
+        try configure(request)
     }
 
     /// Sets every option of the request. Each option is checked; a failure here is a bug or an
@@ -103,12 +126,15 @@ final class Transfer {
     static func headerLines(_ request: HTTPRequest) -> [String] {
         // "Name;" is libcurl's way to send a header with an empty value; "Name:" removes one.
         var lines = request.headers.map { $0.value.isEmpty ? "\($0.name);" : "\($0.name): \($0.value)" }
-        let claimed = Set(request.headers.map { $0.name.lowercased() })
-        for name in ["Expect", "Accept", "Content-Type"] where !claimed.contains(name.lowercased()) {
-            lines.append("\(name):")
+        let claimed = request.headers.map { $0.name.lowercased() }
+        for (name, blank) in blankedHeaders where !claimed.contains(name) {
+            lines.append(blank)
         }
         return lines
     }
+
+    /// The headers libcurl adds unless told not to: lower-case name, and the line that blanks it.
+    private static let blankedHeaders = [("expect", "Expect:"), ("accept", "Accept:"), ("content-type", "Content-Type:")]
 
     private func setLong(_ option: CURLoption, _ value: Int) throws(CurlError) {
         try Curl.check(httpq_easy_setopt_long(easy, option, value), "curl_easy_setopt")
@@ -129,7 +155,7 @@ final class Transfer {
     }
 
     fileprivate func append(header bytes: UnsafeRawBufferPointer) {
-        responseHeaders.add(line: bytes)
+        bytes.withMemoryRebound(to: UInt8.self) { responseHeaders.add(line: $0) }
     }
 
     /// The outcome once libcurl reports the transfer done with `code`.

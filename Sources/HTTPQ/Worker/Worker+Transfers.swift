@@ -10,12 +10,14 @@ extension Worker {
             return
         }
         do {
-            let transfer = try Transfer(id: claim.id, request: claim.request, maxResponseBytes: config.maxResponseBytes)
+            let transfer = try transfers.take(
+                id: claim.id, request: claim.request, maxResponseBytes: config.maxResponseBytes)
             try multi.add(transfer)
-            attempts[claim.id] = claim
         } catch {
             fail(claim, error.description, now: now)
+            return
         }
+        attempts[claim.id] = claim
     }
 
     private func fail(_ claim: ClaimedRequest, _ reason: String, now: Instant) {
@@ -35,21 +37,26 @@ extension Worker {
         }
         let now = ContinuousClock.now
         for (transfer, result) in done {
+            transfers.recycle(transfer)
             guard let claim = attempts.removeValue(forKey: transfer.id) else { continue }
             finished(claim, result, now: now)
         }
     }
 
     private func finished(_ claim: ClaimedRequest, _ result: HTTPResult, now: Instant) {
-        var metadata = metadata(claim)
-        metadata[LogKey.durationMilliseconds] = "\(result.durationMilliseconds)"
-        if let status = result.status {
-            metadata[LogKey.status] = "\(status)"
-            logger.debug("response", metadata: metadata)
-        } else {
-            metadata[LogKey.error] = "\(result.error ?? "")"
-            logger.debug("no response", metadata: metadata)
-        }
+        // The metadata is built inside the autoclosure, so only when debug lines are wanted.
+        logger.debug(
+            result.status == nil ? "no response" : "response",
+            metadata: {
+                var metadata = metadata(claim)
+                metadata[LogKey.durationMilliseconds] = "\(result.durationMilliseconds)"
+                if let status = result.status {
+                    metadata[LogKey.status] = "\(status)"
+                } else {
+                    metadata[LogKey.error] = "\(result.error ?? "")"
+                }
+                return metadata
+            }())
         plan.finished(Outcome(id: claim.id, attempt: claim.attempt, result: result), now: now)
     }
 

@@ -30,6 +30,8 @@ public final class Worker {
     var plan: WorkerPlan
     /// The claim of each transfer in flight, by request id.
     var attempts: [Int64: ClaimedRequest] = [:]
+    /// Idle transfers, reused for the next requests.
+    var transfers: TransferPool
     /// How many claims were handed back during shutdown (for the exit log line).
     var releasedCount = 0
 
@@ -41,6 +43,7 @@ public final class Worker {
         self.logger = logger
         self.identity = WorkerIdentity(worker: config.workerID, channels: config.channels, lease: config.lease)
         self.stopSources = stopSources
+        transfers = TransferPool(limit: config.concurrency)
         do {
             multi = try Multi(idleConnections: config.concurrency)
             database = try DatabaseLink(connection: connection, parameters: config.connection)
