@@ -23,6 +23,21 @@ import Testing
         #expect(JSON.quote("a\"b\\c\nd\u{1}é🙂") == #""a\"b\\c\nd\u0001é🙂""#)
     }
 
+    @Test("The byte buffer writes integers of any sign and quotes runs of text between escapes")
+    func buffer() {
+        var buffer = JSONBuffer()
+        buffer.append(Int64.min)
+        buffer.append(raw: ",")
+        buffer.append(0)
+        buffer.append(raw: ",")
+        buffer.append(UInt64.max)
+        buffer.append(raw: ",")
+        buffer.append(quoted: "")
+        buffer.append(raw: ",")
+        buffer.append(quoted: "\u{1f}ab\"cd\\")
+        #expect(buffer.string == #"-9223372036854775808,0,18446744073709551615,"","\u001fab\"cd\\""#)
+    }
+
     @Test("Reads a flat object of strings in order, with escapes and surrogate pairs")
     func parseObject() throws {
         let members = try JSON.parseStringObject(#" { "B": "1", "a": "x\"y\\z\/\u00e9\ud83d\ude42" , "c":"" } "#)

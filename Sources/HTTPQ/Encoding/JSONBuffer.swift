@@ -19,29 +19,45 @@ struct JSONBuffer {
         text.withUTF8Buffer { bytes.append(contentsOf: $0) }
     }
 
-    /// Appends an integer in decimal.
+    /// Appends an integer in decimal (`String(value)` costs several hundred instructions).
     mutating func append(_ value: some BinaryInteger) {
-        // Up to 15 digits fit a small (unallocated) String.
-        bytes.append(contentsOf: String(value).utf8)
+        if value < 0 { bytes.append(UInt8(ascii: "-")) }
+        var magnitude = UInt64(value.magnitude)
+        // 20 digits hold any UInt64; they are written from the right, on the stack.
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
+            var start = digits.count
+            repeat {
+                start -= 1
+                digits[start] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+                magnitude /= 10
+            } while magnitude > 0
+            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: digits[start...]))
+        }
     }
 
     /// Appends `text` as a JSON string literal, quotes included. Only `"`, `\` and control
-    /// characters are escaped; everything else, Unicode included, is copied as it is.
+    /// characters are escaped; everything else, Unicode included, is copied as it is, in runs.
     mutating func append(quoted text: String) {
+        var text = text
         bytes.append(UInt8(ascii: "\""))
-        for byte in text.utf8 {
-            switch byte {
-            case UInt8(ascii: "\""): append(raw: "\\\"")
-            case UInt8(ascii: "\\"): append(raw: "\\\\")
-            case UInt8(ascii: "\n"): append(raw: "\\n")
-            case UInt8(ascii: "\r"): append(raw: "\\r")
-            case UInt8(ascii: "\t"): append(raw: "\\t")
-            case 0..<0x20:
-                append(raw: "\\u00")
-                bytes.append(Self.hexDigits[Int(byte >> 4)])
-                bytes.append(Self.hexDigits[Int(byte & 0x0f)])
-            default: bytes.append(byte)
+        text.withUTF8 { utf8 in
+            var runStart = 0
+            for (index, byte) in utf8.enumerated() where byte < 0x20 || byte == 0x22 || byte == 0x5c {
+                bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart..<index]))
+                runStart = index + 1
+                switch byte {
+                case UInt8(ascii: "\""): append(raw: "\\\"")
+                case UInt8(ascii: "\\"): append(raw: "\\\\")
+                case UInt8(ascii: "\n"): append(raw: "\\n")
+                case UInt8(ascii: "\r"): append(raw: "\\r")
+                case UInt8(ascii: "\t"): append(raw: "\\t")
+                default:
+                    append(raw: "\\u00")
+                    bytes.append(Self.hexDigits[Int(byte >> 4)])
+                    bytes.append(Self.hexDigits[Int(byte & 0x0f)])
+                }
             }
+            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart...]))
         }
         bytes.append(UInt8(ascii: "\""))
     }
