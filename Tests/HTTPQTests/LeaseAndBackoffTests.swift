@@ -14,6 +14,7 @@ import Testing
         #expect(leases.due(now: t0 + .seconds(29)).isEmpty)
         #expect(leases.due(now: t0 + .seconds(30)) == [1, 2])
         leases.renewed([1, 2], sentAt: t0 + .seconds(30))
+        #expect(leases.deadline == t0 + .seconds(40))
         leases.forget([3])
         #expect(leases.due(now: t0 + .seconds(45)).isEmpty)
         #expect(leases.deadline == t0 + .seconds(60))
