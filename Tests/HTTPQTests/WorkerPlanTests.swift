@@ -82,6 +82,17 @@ import Testing
         #expect(plan.leases.deadline == half + .seconds(30))
     }
 
+    @Test("A due heartbeat goes before a due report, so slow reports cannot let leases lapse")
+    func heartbeatBeforeReport() {
+        var plan = started(claimed: [7, 8])
+        let half = t0 + .seconds(30)
+        plan.finished(outcome(8), now: half - .milliseconds(10))
+        // 8's outcome is not reported yet, so its lease is kept too.
+        #expect(plan.nextQuery(now: half, inFlight: 1) == .heartbeat([7, 8]))
+        plan.succeeded(.heartbeat([7, 8]), sentAt: half, now: half)
+        #expect(plan.nextQuery(now: half, inFlight: 1) == .report([outcome(8)]))
+    }
+
     @Test(
         "A report that did not reach the database is sent again; one the database rejected is dropped and the plan goes quiet for a second"
     )

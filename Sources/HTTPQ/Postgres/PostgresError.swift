@@ -28,9 +28,10 @@ public enum PostgresError: Error, Equatable, CustomStringConvertible {
             return true
         case .query(let sqlState, _, _, _):
             // 08: connection exception, 40: transaction rollback, 53: insufficient resources,
-            // 57P: operator intervention (shutdown, crash), 55P03: lock not available.
+            // 57P: operator intervention (shutdown, crash), 57014: statement canceled (a
+            // statement_timeout or pg_cancel_backend), 55P03: lock not available.
             return sqlState.hasPrefix("08") || sqlState.hasPrefix("40") || sqlState.hasPrefix("53")
-                || sqlState.hasPrefix("57P") || sqlState == "55P03"
+                || sqlState.hasPrefix("57P") || sqlState == "57014" || sqlState == "55P03"
         }
     }
 }

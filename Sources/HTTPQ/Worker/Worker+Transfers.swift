@@ -9,6 +9,13 @@ extension Worker {
             fail(claim, problem, now: now)
             return
         }
+        // Claimed again while its old transfer still runs: the lease passed while the database
+        // was out of reach, so the old attempt's outcome could not be applied any more. Keep
+        // one transfer per request, or the second would be dropped and the slots miscounted.
+        if attempts[claim.id] != nil, let stale = multi.all.first(where: { $0.id == claim.id }) {
+            multi.remove(stale)
+            transfers.recycle(stale)
+        }
         do {
             let transfer = try transfers.take(
                 id: claim.id, request: claim.request, maxResponseBytes: config.maxResponseBytes)

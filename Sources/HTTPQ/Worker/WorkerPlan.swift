@@ -42,13 +42,15 @@ struct WorkerPlan {
             defer { releases = [] }
             return .release(releases)
         }
-        // With nothing else in flight no outcome is coming to batch with: waiting adds latency.
-        if reports.isDue(now: now, urgent: !shutdown.isClaiming || inFlight == 0) {
-            return .report(reports.take())
-        }
+        // Heartbeats before reports: they are small, and while reports take longer than the
+        // batching delay a new one is always due, which would let leases of long transfers lapse.
         let due = leases.due(now: now)
         if !due.isEmpty {
             return .heartbeat(due)
+        }
+        // With nothing else in flight no outcome is coming to batch with: waiting adds latency.
+        if reports.isDue(now: now, urgent: !shutdown.isClaiming || inFlight == 0) {
+            return .report(reports.take())
         }
         guard shutdown.isClaiming else { return nil }
         if let count = claims.size(inFlight: inFlight, now: now) {
