@@ -59,8 +59,8 @@ CREATE INDEX request_claimable_idx ON httpq.request (channel, priority, run_at, 
 CREATE INDEX request_due_idx ON httpq.request (channel, run_at) WHERE state = 'waiting';
 -- Running requests by lease expiry: the lease sweep at claim, and per-channel concurrency.
 CREATE INDEX request_lease_idx ON httpq.request (lease_until) WHERE state = 'running';
--- Heads and followers of an ordering key.
-CREATE INDEX request_ordering_idx ON httpq.request (channel, ordering_key, id) WHERE ordering_key IS NOT NULL;
+-- The requests blocked behind their key's head, oldest first: the next to promote.
+CREATE INDEX request_blocked_idx ON httpq.request (channel, ordering_key, id) WHERE state = 'blocked';
 -- Dedupe: one unfinished request per (channel, dedupe_key).
 CREATE UNIQUE INDEX request_dedupe_key ON httpq.request (channel, dedupe_key) WHERE dedupe_key IS NOT NULL;
 -- At most one head (waiting or running) per ordering key. The key's advisory lock keeps

@@ -44,14 +44,17 @@ DECLARE
 BEGIN
     UPDATE httpq.request r SET state = 'waiting'
     FROM (SELECT DISTINCT c, k FROM unnest(channels, keys) AS u(c, k) WHERE k IS NOT NULL) AS u
-    -- One index probe per key (request_ordering_idx, by id), whatever the key's backlog.
+    -- One probe of request_blocked_idx per key: the first blocked request at or after the
+    -- key in the index's order, which is the key's oldest when it has one. (With equality
+    -- on channel and key, ORDER BY id is satisfied by the primary key too, and the planner
+    -- may walk it past every other key's requests.)
     CROSS JOIN LATERAL (
-        SELECT b.id FROM httpq.request b
-        WHERE b.channel = u.c AND b.ordering_key = u.k AND b.state = 'blocked'
-        ORDER BY b.id
+        SELECT b.id, b.channel, b.ordering_key FROM httpq.request b
+        WHERE b.state = 'blocked' AND (b.channel, b.ordering_key) >= (u.c, u.k)
+        ORDER BY b.channel, b.ordering_key, b.id
         LIMIT 1
     ) AS next
-    WHERE r.id = next.id
+    WHERE r.id = next.id AND next.channel = u.c AND next.ordering_key = u.k
       AND NOT EXISTS (SELECT 1 FROM httpq.request h
                       WHERE h.channel = u.c AND h.ordering_key = u.k AND h.state IN ('waiting', 'running'))
       AND NOT EXISTS (SELECT 1 FROM httpq.held_key hk WHERE hk.channel = u.c AND hk.ordering_key = u.k);

@@ -149,11 +149,18 @@ BEGIN
         -- that has finished since: locking the heads it sees turns that into a serialization
         -- failure (40001) for the application to retry, instead of a request blocked forever.
         IF current_setting('transaction_isolation') <> 'read committed' THEN
-            PERFORM FROM httpq.request h
-            JOIN (SELECT DISTINCT x.channel, x.ordering_key FROM unnest(requests) AS x) AS k
-              ON h.channel = k.channel AND h.ordering_key = k.ordering_key
-            WHERE h.state IN ('waiting', 'running')
-            FOR KEY SHARE OF h;
+            -- The lock is only a probe: its subtransaction is rolled back, so no report or
+            -- claim of the head waits for this application's transaction.
+            BEGIN
+                PERFORM FROM httpq.request h
+                JOIN (SELECT DISTINCT x.channel, x.ordering_key FROM unnest(requests) AS x) AS k
+                  ON h.channel = k.channel AND h.ordering_key = k.ordering_key
+                WHERE h.state IN ('waiting', 'running')
+                FOR KEY SHARE OF h;
+                RAISE EXCEPTION USING ERRCODE = 'HQ001';
+            EXCEPTION WHEN SQLSTATE 'HQ001' THEN
+                NULL;
+            END;
         END IF;
     END IF;
 
@@ -162,8 +169,14 @@ BEGIN
     SELECT u.id, u.channel,
            CASE WHEN u.ordering_key IS NULL THEN 'waiting'
                 WHEN u.key_rank = 1
+                     -- No unfinished request of the key: no head (request_key_head), no
+                     -- follower (request_blocked_idx).
                      AND NOT EXISTS (SELECT 1 FROM httpq.request h
-                                     WHERE h.channel = u.channel AND h.ordering_key = u.ordering_key)
+                                     WHERE h.channel = u.channel AND h.ordering_key = u.ordering_key
+                                       AND h.state IN ('waiting', 'running'))
+                     AND NOT EXISTS (SELECT 1 FROM httpq.request h
+                                     WHERE h.channel = u.channel AND h.ordering_key = u.ordering_key
+                                       AND h.state = 'blocked')
                      AND NOT EXISTS (SELECT 1 FROM httpq.held_key hk
                                      WHERE hk.channel = u.channel AND hk.ordering_key = u.ordering_key)
                 THEN 'waiting'

@@ -68,7 +68,10 @@ BEGIN
     IF h.ordering_key IS NOT NULL THEN
         PERFORM httpq._lock_keys(ARRAY[h.channel], ARRAY[h.ordering_key]);
         DELETE FROM httpq.held_key k WHERE k.request_id = h.id;
-        head := NOT EXISTS (SELECT 1 FROM httpq.request r WHERE r.channel = h.channel AND r.ordering_key = h.ordering_key)
+        head := NOT EXISTS (SELECT 1 FROM httpq.request r WHERE r.channel = h.channel AND r.ordering_key = h.ordering_key
+                                                              AND r.state IN ('waiting', 'running'))
+                AND NOT EXISTS (SELECT 1 FROM httpq.request r WHERE r.channel = h.channel AND r.ordering_key = h.ordering_key
+                                                              AND r.state = 'blocked')
                 AND NOT EXISTS (SELECT 1 FROM httpq.held_key k WHERE k.channel = h.channel AND k.ordering_key = h.ordering_key);
     END IF;
     INSERT INTO httpq.request (id, channel, state, priority, run_at, attempt, attempt_floor, method, url, headers, body,

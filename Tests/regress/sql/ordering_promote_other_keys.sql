@@ -1,0 +1,66 @@
+\set VERBOSITY terse
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS httpq;
+SET httpq.now = '2030-01-01 00:00:00+00';
+-- Pages of the live queue (table and indexes) that a statement reads
+CREATE FUNCTION pg_temp.pages_read(statement text) RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+    before bigint;
+    after  bigint;
+BEGIN
+    SELECT sum(pg_stat_get_xact_blocks_fetched(c.oid)) INTO before FROM pg_class c
+    WHERE c.oid = 'httpq.request'::regclass
+       OR c.oid IN (SELECT i.indexrelid FROM pg_index i WHERE i.indrelid = 'httpq.request'::regclass);
+    EXECUTE statement;
+    SELECT sum(pg_stat_get_xact_blocks_fetched(c.oid)) INTO after FROM pg_class c
+    WHERE c.oid = 'httpq.request'::regclass
+       OR c.oid IN (SELECT i.indexrelid FROM pg_index i WHERE i.indrelid = 'httpq.request'::regclass);
+    RETURN after - before;
+END;
+$$;
+-- Reports the running head of a key with a status, as its worker does
+CREATE FUNCTION pg_temp.report_head(ordering_key text, status integer) RETURNS text
+LANGUAGE sql AS $$
+    SELECT format('SELECT httpq.report(%L, %L)', r.worker,
+                  jsonb_build_array(jsonb_build_object('id', r.id, 'attempt', r.attempt, 'status', status)))
+    FROM httpq.request r WHERE r.channel = 'ord-other-keys' AND r.ordering_key = report_head.ordering_key AND r.state = 'running'
+$$;
+-- Cancels the head of a key
+CREATE FUNCTION pg_temp.cancel_head(ordering_key text) RETURNS text
+LANGUAGE sql AS $$
+    SELECT format('SELECT httpq.cancel(%s)', r.id)
+    FROM httpq.request r WHERE r.channel = 'ord-other-keys' AND r.ordering_key = cancel_head.ordering_key AND r.state IN ('waiting', 'running')
+$$;
+
+-- One key with 20,000 requests, then another with five: its requests come after the whole backlog
+SELECT count(*) AS enqueued FROM httpq.enqueue_many(ARRAY(
+    SELECT httpq.new_request('https://example.com/big' || g, channel => 'ord-other-keys', ordering_key => 'big')
+    FROM generate_series(1, 20000) AS g ORDER BY g));
+SELECT count(*) AS enqueued FROM httpq.enqueue_many(ARRAY(
+    SELECT httpq.new_request('https://example.com/small' || g, channel => 'ord-other-keys', ordering_key => 'small')
+    FROM generate_series(1, 5) AS g ORDER BY g));
+ANALYZE httpq.request;
+SELECT replace(url, 'https://example.com/', '') AS claimed FROM httpq.claim('w1', 10, '{ord-other-keys}') ORDER BY id;
+
+-- Delivering a head promotes the next one, reading a few pages, whatever the backlog of other keys before it
+SELECT pg_temp.pages_read(pg_temp.report_head('big', 200)) AS big_pages \gset
+SELECT pg_temp.pages_read(pg_temp.report_head('small', 200)) AS small_pages \gset
+SELECT greatest(:big_pages, :small_pages) < 300 AS cheap, abs(:big_pages - :small_pages) < 20 AS flat;
+SELECT replace(url, 'https://example.com/', '') AS head, state FROM httpq.request
+WHERE channel = 'ord-other-keys' AND state <> 'blocked' ORDER BY id;
+
+-- So does a head that dies
+SELECT replace(url, 'https://example.com/', '') AS claimed FROM httpq.claim('w1', 10, '{ord-other-keys}') ORDER BY id;
+SELECT pg_temp.pages_read(pg_temp.report_head('big', 404)) AS big_pages \gset
+SELECT pg_temp.pages_read(pg_temp.report_head('small', 404)) AS small_pages \gset
+SELECT greatest(:big_pages, :small_pages) < 300 AS cheap, abs(:big_pages - :small_pages) < 20 AS flat;
+
+-- And a canceled head
+SELECT pg_temp.pages_read(pg_temp.cancel_head('big')) AS big_pages \gset
+SELECT pg_temp.pages_read(pg_temp.cancel_head('small')) AS small_pages \gset
+SELECT greatest(:big_pages, :small_pages) < 300 AS cheap, abs(:big_pages - :small_pages) < 20 AS flat;
+SELECT replace(url, 'https://example.com/', '') AS head, state FROM httpq.request
+WHERE channel = 'ord-other-keys' AND state <> 'blocked' ORDER BY id;
+SELECT ordering_key, count(*) AS blocked FROM httpq.request
+WHERE channel = 'ord-other-keys' AND state = 'blocked' GROUP BY ordering_key ORDER BY ordering_key;
