@@ -24,7 +24,7 @@ CREATE FUNCTION httpq.new_request(
     priority        integer DEFAULT 0,
     timeout_ms      integer DEFAULT NULL
 ) RETURNS httpq.new_request
-LANGUAGE plpgsql STABLE
+LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
@@ -50,7 +50,7 @@ COMMENT ON FUNCTION httpq.new_request(text, jsonb, text, jsonb, text, text, time
 CREATE FUNCTION httpq.new_request_bytes(
     url             text,
     body            bytea,
-    content_type    text DEFAULT 'application/octet-stream',
+    content_type    text DEFAULT NULL,
     method          text DEFAULT 'POST',
     headers         jsonb DEFAULT '{}',
     channel         text DEFAULT 'default',
@@ -63,12 +63,13 @@ CREATE FUNCTION httpq.new_request_bytes(
     priority        integer DEFAULT 0,
     timeout_ms      integer DEFAULT NULL
 ) RETURNS httpq.new_request
-LANGUAGE plpgsql STABLE
+LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     header_type text := CASE WHEN jsonb_typeof(headers) = 'object' THEN httpq._header(headers, 'Content-Type') END;
 BEGIN
+    -- No content_type: the Content-Type header's, else application/octet-stream.
     IF content_type ~ '[\r\n]' OR content_type = '' THEN
         RAISE EXCEPTION 'content_type must be a non-empty header value without line breaks'
             USING ERRCODE = 'invalid_parameter_value';
@@ -80,8 +81,8 @@ BEGIN
     RETURN ROW(
         url,
         method,
-        CASE WHEN body IS NOT NULL AND content_type IS NOT NULL AND header_type IS NULL AND jsonb_typeof(headers) = 'object'
-             THEN headers || jsonb_build_object('Content-Type', content_type)
+        CASE WHEN body IS NOT NULL AND header_type IS NULL AND jsonb_typeof(headers) = 'object'
+             THEN headers || jsonb_build_object('Content-Type', coalesce(content_type, 'application/octet-stream'))
              ELSE headers END,
         body,
         channel, ordering_key, coalesce(run_at, httpq._now()), max_attempts, deadline,
@@ -265,7 +266,7 @@ COMMENT ON FUNCTION httpq.enqueue(text, jsonb, text, jsonb, text, text, timestam
 CREATE FUNCTION httpq.enqueue_bytes(
     url             text,
     body            bytea,
-    content_type    text DEFAULT 'application/octet-stream',
+    content_type    text DEFAULT NULL,
     method          text DEFAULT 'POST',
     headers         jsonb DEFAULT '{}',
     channel         text DEFAULT 'default',

@@ -20,7 +20,7 @@ struct DeadCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Only this channel's dead requests.", valueName: "channel"))
     var channel: String?
 
-    @Option(help: ArgumentHelp("Show at most this many. Defaults to 50.", valueName: "n"))
+    @Option(help: ArgumentHelp("Show at most this many.", valueName: "n"))
     var limit: Int = 50
 
     /// Checks the options together before anything is sent. (Not `validate()`, which

@@ -17,4 +17,19 @@ struct HTTPQCommand: ParsableCommand {
             ResumeCommand.self,
         ]
     )
+
+    /// Runs the command. A usage error (an unknown option, a value that does not parse) is
+    /// one line and exit status 2, as every other reason a command cannot start; help and
+    /// version requests keep the parser's own output.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            if exitCode(for: error) == .validationFailure {
+                exit(withError: Failure.exit(message(for: error) + " (see --help)", Failure.configuration))
+            }
+            exit(withError: error)
+        }
+    }
 }

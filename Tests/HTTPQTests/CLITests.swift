@@ -213,6 +213,8 @@ struct CLITests {
         (["retry", "9000000000000000000"], 1, "httpq: no request 9000000000000000000"),
         (["retry"], 2, "httpq: say what to retry"),
         (["pause", "not a channel"], 1, "httpq: channel 'not a channel' is not a valid channel name"),
+        (["dead", "--bogus"], 2, "httpq: Unknown option '--bogus'"),
+        (["dead", "--limit", "abc"], 2, "httpq: The value 'abc' is invalid for '--limit <n>'"),
     ])
     func badInput(arguments: [String], status: Int32, start: String) throws {
         let run = try CLI.run(arguments)

@@ -10,7 +10,7 @@ FROM pg_proc p WHERE p.pronamespace = 'httpq'::regnamespace;
 -- ... to pg_catalog and pg_temp only
 SELECT DISTINCT c AS setting FROM pg_proc p, unnest(p.proconfig) AS c WHERE p.pronamespace = 'httpq'::regnamespace;
 
--- Every public function is SECURITY DEFINER except the pure request builders; no private one is
+-- Every public function is SECURITY DEFINER (the request builders call private helpers); no private one is
 SELECT p.proname, p.prosecdef FROM pg_proc p
 WHERE p.pronamespace = 'httpq'::regnamespace AND (p.proname !~ '^_') <> p.prosecdef
 ORDER BY 1;
@@ -38,10 +38,20 @@ DROP ROLE regress_httpq_nobody;
 -- An application role granted enqueue can enqueue, and nothing more
 CREATE ROLE regress_httpq_app;
 GRANT USAGE ON SCHEMA httpq TO regress_httpq_app;
-GRANT EXECUTE ON FUNCTION httpq.enqueue(text, jsonb, text, jsonb, text, text, timestamptz, integer, timestamptz, text, text, integer, integer)
+GRANT EXECUTE ON FUNCTION httpq.enqueue(text, jsonb, text, jsonb, text, text, timestamptz, integer, timestamptz, text, text, integer, integer),
+                          httpq.enqueue_bytes(text, bytea, text, text, jsonb, text, text, timestamptz, integer, timestamptz, text, text, integer, integer),
+                          httpq.enqueue_many(httpq.new_request[]),
+                          httpq.new_request(text, jsonb, text, jsonb, text, text, timestamptz, integer, timestamptz, text, text, integer, integer),
+                          httpq.new_request_bytes(text, bytea, text, text, jsonb, text, text, timestamptz, integer, timestamptz, text, text, integer, integer)
     TO regress_httpq_app;
 SET ROLE regress_httpq_app;
 SELECT httpq.enqueue('https://example.com/from-app', '{"ok": true}', channel => 'priv') > 0 AS enqueued;
+-- The README's application grants cover the set-based path and byte bodies too
+SELECT count(*) AS enqueued FROM httpq.enqueue_many(ARRAY[
+    httpq.new_request('https://example.com/from-app-batch', '{"n": 1}', channel => 'priv'),
+    httpq.new_request_bytes('https://example.com/from-app-batch', '\x00ff', channel => 'priv')]);
+SELECT httpq.enqueue_bytes('https://example.com/from-app-bytes', convert_to('a=1', 'UTF8'),
+                           headers => '{"Content-Type": "application/x-www-form-urlencoded"}', channel => 'priv') > 0 AS enqueued;
 SELECT * FROM httpq.claim('intruder', 10, '{priv}');
 SELECT httpq.report('intruder', '[]');
 SELECT httpq.cancel(1);
