@@ -93,6 +93,27 @@ import Testing
         #expect(plan.nextQuery(now: half, inFlight: 1) == .report([outcome(8)]))
     }
 
+    @Test("A rejected report is sent again in halves until the outcome the database refuses is alone")
+    func rejectedReportIsBisected() {
+        var plan = plan(concurrency: 4, batch: 4)
+        _ = plan.nextQuery(now: t0, inFlight: 0)  // listen
+        for id in 1...4 { plan.finished(outcome(Int64(id)), now: t0) }
+        let all = [outcome(1), outcome(2), outcome(3), outcome(4)]
+        #expect(plan.nextQuery(now: t0, inFlight: 0) == .report(all))
+        plan.failed(.report(all), transient: false, now: t0)  // outcome 3 is the bad one
+        #expect(plan.nextQuery(now: t0, inFlight: 0) == .report([outcome(1), outcome(2)]))
+        plan.succeeded(.report([outcome(1), outcome(2)]), sentAt: t0, now: t0)
+        plan.finished(outcome(5), now: t0)  // a newer outcome waits for the bisection
+        #expect(plan.nextQuery(now: t0, inFlight: 0) == .report([outcome(3), outcome(4)]))
+        plan.failed(.report([outcome(3), outcome(4)]), transient: false, now: t0)
+        #expect(plan.nextQuery(now: t0, inFlight: 0) == .report([outcome(3)]))
+        plan.failed(.report([outcome(3)]), transient: false, now: t0)  // alone: dropped
+        let later = t0 + WorkerPlan.quietAfterError
+        #expect(plan.nextQuery(now: later, inFlight: 0) == .report([outcome(4)]))
+        plan.succeeded(.report([outcome(4)]), sentAt: later, now: later)
+        #expect(plan.nextQuery(now: later, inFlight: 0) == .report([outcome(5)]))
+    }
+
     @Test(
         "A report that did not reach the database is sent again; one the database rejected is dropped and the plan goes quiet for a second"
     )

@@ -7,6 +7,9 @@ struct ReportBatcher {
 
     /// Outcomes not yet sent, oldest first.
     private(set) var pending: [Outcome] = []
+    /// Sizes of the next reports, when a batch the database rejected is being bisected: its
+    /// halves go alone, so the good outcomes are applied and the bad one ends up by itself.
+    private var splits: [Int] = []
     private var oldestAt: Instant?
 
     var isEmpty: Bool { pending.isEmpty }
@@ -29,7 +32,8 @@ struct ReportBatcher {
 
     /// Removes and returns the next batch. What stays behind keeps its age, so it is due at once.
     mutating func take() -> [Outcome] {
-        let batch = Array(pending.prefix(maxPerReport))
+        let size = splits.isEmpty ? maxPerReport : splits.removeFirst()
+        let batch = Array(pending.prefix(size))
         pending.removeFirst(batch.count)
         if pending.isEmpty { oldestAt = nil }
         return batch
@@ -37,6 +41,14 @@ struct ReportBatcher {
 
     /// Puts back a batch whose report did not reach the database, ahead of newer outcomes.
     /// It has waited its turn already, so it is due at once.
+    /// Puts back a batch of two or more that the database rejected as a whole, to be sent
+    /// again in two halves, each alone. It is due at once.
+    mutating func split(_ batch: [Outcome], now: Instant) {
+        precondition(batch.count > 1, "a single outcome cannot be split")
+        putBack(batch, now: now)
+        splits.insert(contentsOf: [batch.count / 2, batch.count - batch.count / 2], at: 0)
+    }
+
     mutating func putBack(_ batch: [Outcome], now: Instant) {
         guard !batch.isEmpty else { return }
         pending.insert(contentsOf: batch, at: 0)

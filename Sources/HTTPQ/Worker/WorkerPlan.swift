@@ -139,12 +139,17 @@ struct WorkerPlan {
     }
 
     /// A statement failed, or the connection broke with it in flight (`transient`).
-    /// Outcomes and releases come back to be sent again when the failure may pass; otherwise
-    /// they are dropped (their leases expire and the requests are attempted again).
+    /// Outcomes and releases come back to be sent again when the failure may pass. A report
+    /// the database rejected is sent again in halves until the outcome it refuses is alone;
+    /// that one, and releases, are dropped (their leases expire and the requests are
+    /// attempted again).
     mutating func failed(_ query: DatabaseQuery, transient: Bool, now: Instant) {
         switch query {
         case .report(let outcomes) where transient:
             reports.putBack(outcomes, now: now)
+        case .report(let outcomes) where outcomes.count > 1:
+            reports.split(outcomes, now: now)
+            return  // the halves are smaller each time: no need to go quiet
         case .release(let ids) where transient:
             releases = ids + releases
         case .release(let ids):
