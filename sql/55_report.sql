@@ -26,12 +26,6 @@ BEGIN
                   HINT = 'Each object: id, attempt, status, headers, body (base64), error, duration_ms.';
     END IF;
 
-    -- Like a claim, a report need not wait for its commit to reach disk: if a crash loses it,
-    -- its requests are running again until their lease passes and are then sent again, with
-    -- the same Idempotency-Key, which at-least-once delivery allows. What must be durable is
-    -- the enqueue, and that is the application's own (synchronous) commit.
-    PERFORM set_config('synchronous_commit', 'off', true);
-
     WITH o AS (
         SELECT DISTINCT ON (o.id) o.*
         FROM jsonb_to_recordset(outcomes)
