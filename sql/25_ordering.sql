@@ -33,6 +33,36 @@ AS $$
 $$;
 COMMENT ON FUNCTION httpq._lock_keys(text[], text[]) IS 'Takes the transaction-level advisory locks of ordering keys, in a fixed order.';
 
+-- Takes the locks of the keys an enqueue adds to. Under READ COMMITTED the enqueue's next
+-- statement then sees every head committed before the lock was granted. An older snapshot
+-- (REPEATABLE READ, SERIALIZABLE) may still see a head that has finished since: locking the
+-- heads it sees turns that into a serialization failure (40001) for the application to
+-- retry, instead of a request blocked forever behind a head that is gone.
+CREATE FUNCTION httpq._lock_keys_to_enqueue(channels text[], keys text[]) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM httpq._lock_keys(channels, keys);
+    IF current_setting('transaction_isolation') <> 'read committed' THEN
+        -- The row lock is only a probe: its subtransaction is rolled back, so no report or
+        -- claim of the head waits for this application's transaction.
+        BEGIN
+            PERFORM FROM httpq.request h
+            JOIN (SELECT DISTINCT c, k FROM unnest(channels, keys) AS u(c, k) WHERE k IS NOT NULL) AS u
+              ON h.channel = u.c AND h.ordering_key = u.k
+            WHERE h.state IN ('waiting', 'running')
+            FOR KEY SHARE OF h;
+            RAISE EXCEPTION USING ERRCODE = 'HQ001';
+        EXCEPTION WHEN SQLSTATE 'HQ001' THEN
+            NULL;
+        END;
+    END IF;
+END;
+$$;
+COMMENT ON FUNCTION httpq._lock_keys_to_enqueue(text[], text[])
+    IS 'Takes the locks of keys an enqueue adds to; a stale snapshot that sees a finished head gets a serialization failure.';
+
 -- Makes the oldest blocked request of each given key its head, where the key has no head
 -- and is not held. The caller holds the keys' locks. Returns how many were promoted.
 CREATE FUNCTION httpq._promote(channels text[], keys text[]) RETURNS integer

@@ -118,3 +118,39 @@ END;
 $$;
 COMMENT ON FUNCTION httpq._problem(httpq.new_request)
     IS 'Why a new request (headers aside: httpq._headers_problem) is not acceptable, as {sqlstate, message}; NULL when it is.';
+
+-- Raises the first problem of a batch of new requests, naming its position in the batch
+-- (and nothing for a batch of one); returns quietly when every request is acceptable.
+CREATE FUNCTION httpq._check_requests(requests httpq.new_request[]) RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    n        integer := cardinality(requests);
+    problem  text[];
+    position bigint;
+BEGIN
+    -- The first bad request, by its own fields or, checked once per distinct set, its headers.
+    SELECT s.problem, s.position INTO problem, position
+    FROM (SELECT httpq._problem(x) AS problem, row_number() OVER () AS position FROM unnest(requests) AS x) AS s
+    WHERE s.problem IS NOT NULL
+    LIMIT 1;
+    IF NOT FOUND THEN
+        SELECT p.problem, (SELECT u.position FROM unnest(requests) WITH ORDINALITY AS u(url, method, headers, body, channel,
+                               ordering_key, run_at, max_attempts, deadline, idempotency_key, dedupe_key, priority,
+                               timeout_ms, position)
+                           WHERE u.headers IS NOT DISTINCT FROM d.headers ORDER BY u.position LIMIT 1)
+        INTO problem, position
+        FROM (SELECT DISTINCT x.headers FROM unnest(requests) AS x) AS d,
+             LATERAL httpq._headers_problem(d.headers) AS p(problem)
+        WHERE p.problem IS NOT NULL
+        LIMIT 1;
+    END IF;
+    IF problem IS NOT NULL THEN
+        RAISE EXCEPTION '%', CASE WHEN n = 1 THEN problem[2] ELSE format('request %s of %s: %s', position, n, problem[2]) END
+            USING ERRCODE = problem[1];
+    END IF;
+END;
+$$;
+COMMENT ON FUNCTION httpq._check_requests(httpq.new_request[])
+    IS 'Raises the first problem of a batch of new requests, with its position; nothing when all are acceptable.';

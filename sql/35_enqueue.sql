@@ -101,8 +101,6 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     n        integer := cardinality(requests);
-    problem  text[];
-    position bigint;
     ids      bigint[];
     inserted integer;
     keyed    boolean;
@@ -115,26 +113,7 @@ BEGIN
         RETURN;
     END IF;
 
-    -- The first bad request, by its own fields or, checked once per distinct set, its headers.
-    SELECT s.problem, s.position INTO problem, position
-    FROM (SELECT httpq._problem(x) AS problem, row_number() OVER () AS position FROM unnest(requests) AS x) AS s
-    WHERE s.problem IS NOT NULL
-    LIMIT 1;
-    IF NOT FOUND THEN
-        SELECT p.problem, (SELECT u.position FROM unnest(requests) WITH ORDINALITY AS u(url, method, headers, body, channel,
-                               ordering_key, run_at, max_attempts, deadline, idempotency_key, dedupe_key, priority,
-                               timeout_ms, position)
-                           WHERE u.headers IS NOT DISTINCT FROM d.headers ORDER BY u.position LIMIT 1)
-        INTO problem, position
-        FROM (SELECT DISTINCT x.headers FROM unnest(requests) AS x) AS d,
-             LATERAL httpq._headers_problem(d.headers) AS p(problem)
-        WHERE p.problem IS NOT NULL
-        LIMIT 1;
-    END IF;
-    IF problem IS NOT NULL THEN
-        RAISE EXCEPTION '%', CASE WHEN n = 1 THEN problem[2] ELSE format('request %s of %s: %s', position, n, problem[2]) END
-            USING ERRCODE = problem[1];
-    END IF;
+    PERFORM httpq._check_requests(requests);
 
     SELECT bool_or(x.ordering_key IS NOT NULL), bool_or(x.dedupe_key IS NOT NULL),
            array_agg(nextval('httpq.request_id_seq'))
@@ -143,26 +122,8 @@ BEGIN
 
     PERFORM httpq._ensure_channels(ARRAY(SELECT DISTINCT x.channel FROM unnest(requests) AS x));
     IF keyed THEN
-        PERFORM httpq._lock_keys(ARRAY(SELECT x.channel FROM unnest(requests) AS x),
-                                 ARRAY(SELECT x.ordering_key FROM unnest(requests) AS x));
-        -- Under READ COMMITTED the next statement sees every head committed before the lock
-        -- was granted. An older snapshot (REPEATABLE READ, SERIALIZABLE) may still see a head
-        -- that has finished since: locking the heads it sees turns that into a serialization
-        -- failure (40001) for the application to retry, instead of a request blocked forever.
-        IF current_setting('transaction_isolation') <> 'read committed' THEN
-            -- The lock is only a probe: its subtransaction is rolled back, so no report or
-            -- claim of the head waits for this application's transaction.
-            BEGIN
-                PERFORM FROM httpq.request h
-                JOIN (SELECT DISTINCT x.channel, x.ordering_key FROM unnest(requests) AS x) AS k
-                  ON h.channel = k.channel AND h.ordering_key = k.ordering_key
-                WHERE h.state IN ('waiting', 'running')
-                FOR KEY SHARE OF h;
-                RAISE EXCEPTION USING ERRCODE = 'HQ001';
-            EXCEPTION WHEN SQLSTATE 'HQ001' THEN
-                NULL;
-            END;
-        END IF;
+        PERFORM httpq._lock_keys_to_enqueue(ARRAY(SELECT x.channel FROM unnest(requests) AS x),
+                                            ARRAY(SELECT x.ordering_key FROM unnest(requests) AS x));
     END IF;
 
     INSERT INTO httpq.request AS r (id, channel, state, priority, run_at, method, url, headers, body,

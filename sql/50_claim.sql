@@ -106,6 +106,33 @@ $$;
 COMMENT ON FUNCTION httpq._ready_channels(text[], integer, timestamptz)
     IS 'Unpaused channels with a request due, least recently served first.';
 
+-- How many requests a channel may start now, at most quota: its free concurrency and, for
+-- a rate limit, the tokens in its bucket (returned, to be written back less what is taken).
+CREATE FUNCTION httpq._allowance(ch httpq.channel, quota integer, now timestamptz,
+                                 OUT allowed integer, OUT bucket numeric)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    allowed := quota;
+    IF ch.max_concurrency IS NOT NULL THEN
+        allowed := least(allowed, ch.max_concurrency -
+            (SELECT count(*) FROM httpq.request r WHERE r.channel = ch.name AND r.state = 'running'));
+    END IF;
+    IF ch.rate_per_second IS NOT NULL THEN
+        -- Token bucket: refills at rate_per_second, holds at most a tenth of a second's worth
+        -- (at least one), so bursts stay small. A new bucket starts full.
+        bucket := least(greatest(ch.rate_per_second / 10, 1),
+                        CASE WHEN ch.tokens_at IS NULL THEN greatest(ch.rate_per_second / 10, 1)
+                             ELSE ch.tokens + ch.rate_per_second
+                                  * greatest(extract(epoch FROM _allowance.now - ch.tokens_at), 0) END);
+        allowed := least(allowed, floor(bucket));
+    END IF;
+END;
+$$;
+COMMENT ON FUNCTION httpq._allowance(httpq.channel, integer, timestamptz)
+    IS 'How many requests a channel may start now, within quota, its concurrency and its rate tokens.';
+
 -- Claims up to max_count requests for a worker, leased until now() + lease.
 CREATE FUNCTION httpq.claim(
     worker    text,
@@ -169,20 +196,7 @@ BEGIN
                 CONTINUE WHEN ch.max_concurrency IS NOT NULL OR ch.rate_per_second IS NOT NULL OR ch.paused;
             END IF;
 
-            allowed := quota;
-            IF ch.max_concurrency IS NOT NULL THEN
-                allowed := least(allowed, ch.max_concurrency -
-                    (SELECT count(*) FROM httpq.request r WHERE r.channel = ch.name AND r.state = 'running'));
-            END IF;
-            IF ch.rate_per_second IS NOT NULL THEN
-                -- Token bucket: refills at rate_per_second, holds at most a tenth of a
-                -- second's worth (at least one), so bursts stay small.
-                bucket := least(greatest(ch.rate_per_second / 10, 1),
-                                CASE WHEN ch.tokens_at IS NULL THEN greatest(ch.rate_per_second / 10, 1)
-                                     ELSE ch.tokens + ch.rate_per_second
-                                          * greatest(extract(epoch FROM now_at - ch.tokens_at), 0) END);
-                allowed := least(allowed, floor(bucket));
-            END IF;
+            SELECT a.allowed, a.bucket INTO allowed, bucket FROM httpq._allowance(ch, quota, now_at) AS a;
 
             got := 0;
             IF allowed > 0 THEN
