@@ -59,6 +59,12 @@ COMMENT ON FUNCTION httpq._expire_leases(timestamptz) IS 'Returns requests whose
 CREATE FUNCTION httpq._waiting_channels() RETURNS SETOF text
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
+-- Index scans, not index-only scans, here and in _ready_channels: the front of the index is
+-- the entries of requests claimed since the last vacuum. An index scan marks them dead as it
+-- passes, so the next claim skips them; an index-only scan never does, and while enqueues
+-- keep pages from being all-visible it fetches every one from the heap on every claim
+-- (measured: 7.8 ms of a 9.5 ms claim with 12,000 enqueues a second arriving).
+SET enable_indexonlyscan = off
 AS $$
 BEGIN
     -- PL/pgSQL here and in _ready_channels: they run on every claim, and a LANGUAGE sql
@@ -82,6 +88,7 @@ COMMENT ON FUNCTION httpq._waiting_channels() IS 'The channels that have waiting
 CREATE FUNCTION httpq._ready_channels(channels text[], max_count integer, now timestamptz) RETURNS text[]
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
+SET enable_indexonlyscan = off   -- see _waiting_channels
 AS $$
 BEGIN
     RETURN (SELECT array_agg(c.name ORDER BY c.served_at, c.name)
