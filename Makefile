@@ -10,8 +10,10 @@
 
 EXTVERSION := $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" extension/httpq.control)
 MODULEDIR   = extension
-DATA        = extension/httpq.control $(wildcard extension/httpq--*--*.sql)
 DATA_built  = extension/httpq--$(EXTVERSION).sql
+# The control file, upgrade scripts, and the install scripts of released versions, kept as
+# released so that an installed older version can be upgraded from.
+DATA        = extension/httpq.control $(filter-out $(DATA_built),$(wildcard extension/httpq--*.sql))
 
 REGRESS       = $(basename $(notdir $(sort $(wildcard Tests/regress/sql/*.sql))))
 REGRESS_OPTS  = --inputdir=Tests/regress --outputdir=.build/regress

@@ -1,0 +1,6 @@
+-- httpq 0.1.0 -> 0.2.0: ALTER EXTENSION httpq UPDATE, or `httpq install --plain` on a
+-- plain 0.1.0 install. Brings an installed 0.1.0 to exactly the catalog a fresh 0.2.0
+-- install has (make test compares them), keeping every request.
+--
+-- Runs in one transaction. Workers of 0.1.0 may keep running: their statements wait for
+-- the upgrade's locks, then find the 0.2.0 functions (see README, Upgrading).
