@@ -161,6 +161,10 @@ AS $$
 BEGIN
     PERFORM httpq._check_channel(pause.channel);
     PERFORM httpq._ensure_channels(ARRAY[pause.channel]);
+    -- FOR UPDATE, not the UPDATE's weaker lock: it waits for every claim that holds the row
+    -- (even the key-share lock of a claim serving an unlimited channel), so once pause
+    -- returns no claim takes from the channel.
+    PERFORM FROM httpq.channel c WHERE c.name = pause.channel FOR UPDATE;
     UPDATE httpq.channel c SET paused = true WHERE c.name = pause.channel;
 END;
 $$;

@@ -1,7 +1,7 @@
 -- 25_ordering.sql: per-key order, settled at enqueue and when a request finishes.
 --
--- Owns the rule "per (channel, ordering_key), at most one request is waiting or running
--- (the head), and the others are blocked behind it", and httpq.deferred_key. Claim never
+-- Owns the rule "per (channel, ordering_key), at most one request is waiting, scheduled or
+-- running (the head), and the others are blocked behind it", and httpq.deferred_key. Claim never
 -- looks at keys. Whoever adds a request to a key or promotes its next request holds the
 -- key's transaction-level advisory lock, so two concurrent enqueues cannot both become
 -- heads and an enqueue cannot slip in behind a leaving head unseen. A worker never waits
@@ -51,7 +51,7 @@ BEGIN
             PERFORM FROM httpq.request h
             JOIN (SELECT DISTINCT c, k FROM unnest(channels, keys) AS u(c, k) WHERE k IS NOT NULL) AS u
               ON h.channel = u.c AND h.ordering_key = u.k
-            WHERE h.state IN ('waiting', 'running')
+            WHERE h.state IN ('waiting', 'scheduled', 'running')
             FOR KEY SHARE OF h;
             RAISE EXCEPTION USING ERRCODE = 'HQ001';
         EXCEPTION WHEN SQLSTATE 'HQ001' THEN
@@ -70,9 +70,10 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
+    now_at   constant timestamptz := httpq._now();
     promoted integer;
 BEGIN
-    UPDATE httpq.request r SET state = 'waiting'
+    UPDATE httpq.request r SET state = CASE WHEN r.run_at > now_at THEN 'scheduled' ELSE 'waiting' END
     FROM (SELECT DISTINCT c, k FROM unnest(channels, keys) AS u(c, k) WHERE k IS NOT NULL) AS u
     -- One probe of request_blocked_idx per key: the first blocked request at or after the
     -- key in the index's order, which is the key's oldest when it has one. (With equality
@@ -86,7 +87,7 @@ BEGIN
     ) AS next
     WHERE r.id = next.id AND next.channel = u.c AND next.ordering_key = u.k
       AND NOT EXISTS (SELECT 1 FROM httpq.request h
-                      WHERE h.channel = u.c AND h.ordering_key = u.k AND h.state IN ('waiting', 'running'))
+                      WHERE h.channel = u.c AND h.ordering_key = u.k AND h.state IN ('waiting', 'scheduled', 'running'))
       AND NOT EXISTS (SELECT 1 FROM httpq.held_key hk WHERE hk.channel = u.c AND hk.ordering_key = u.k);
     GET DIAGNOSTICS promoted = ROW_COUNT;
     IF promoted > 0 THEN

@@ -100,6 +100,7 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
+    now_at   constant timestamptz := httpq._now();
     n        integer := cardinality(requests);
     ids      bigint[];
     inserted integer;
@@ -129,25 +130,26 @@ BEGIN
     INSERT INTO httpq.request AS r (id, channel, state, priority, run_at, method, url, headers, body,
                                     ordering_key, dedupe_key, idempotency_key, max_attempts, timeout_ms, deadline)
     SELECT u.id, u.channel,
-           CASE WHEN u.ordering_key IS NULL THEN 'waiting'
+           CASE WHEN u.ordering_key IS NULL THEN u.unblocked_state
                 WHEN u.key_rank = 1
                      -- No unfinished request of the key: no head (request_key_head), no
                      -- follower (request_blocked_idx).
                      AND NOT EXISTS (SELECT 1 FROM httpq.request h
                                      WHERE h.channel = u.channel AND h.ordering_key = u.ordering_key
-                                       AND h.state IN ('waiting', 'running'))
+                                       AND h.state IN ('waiting', 'scheduled', 'running'))
                      AND NOT EXISTS (SELECT 1 FROM httpq.request h
                                      WHERE h.channel = u.channel AND h.ordering_key = u.ordering_key
                                        AND h.state = 'blocked')
                      AND NOT EXISTS (SELECT 1 FROM httpq.held_key hk
                                      WHERE hk.channel = u.channel AND hk.ordering_key = u.ordering_key)
-                THEN 'waiting'
+                THEN u.unblocked_state
                 ELSE 'blocked' END,
            u.priority, u.run_at, u.method, u.url,
            CASE WHEN h.value IS NULL THEN u.headers || jsonb_build_object('Idempotency-Key', k.value) ELSE u.headers END,
            u.body, u.ordering_key, u.dedupe_key, k.value, u.max_attempts, u.timeout_ms, u.deadline
     FROM (
         SELECT y.*,
+               CASE WHEN y.run_at > now_at THEN 'scheduled' ELSE 'waiting' END AS unblocked_state,
                CASE WHEN y.ordering_key IS NOT NULL
                     THEN row_number() OVER (PARTITION BY y.channel, y.ordering_key ORDER BY y.ord) END AS key_rank
         FROM (

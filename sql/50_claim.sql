@@ -1,6 +1,7 @@
 -- 50_claim.sql: handing a worker its next batch, fairly and within every channel's limits.
 --
--- Writes httpq.request (waiting -> running, with attempt, worker and lease) and the
+-- Writes httpq.request (scheduled -> waiting once due; waiting -> running, with attempt,
+-- worker and lease) and the
 -- channel bookkeeping (served_at, tokens). Invariants: a request is claimed by one worker
 -- at a time (FOR UPDATE SKIP LOCKED); a channel's running requests never exceed its
 -- max_concurrency and its claims never outrun its rate, across all workers, because claims
@@ -53,9 +54,45 @@ END;
 $$;
 COMMENT ON FUNCTION httpq._expire_leases(timestamptz) IS 'Returns requests whose lease has passed to waiting (or dead when out of attempts).';
 
--- The channels that have waiting requests, by a skip scan of request_due_idx: one index
--- probe per such channel, so the cost follows the channels with work, not every channel
--- ever created.
+-- Makes scheduled requests whose run_at has come waiting (claimable), oldest first, at
+-- most max_count of them (of the named channels, or all); returns how many. Rows another
+-- transaction holds (a cancel, a concurrent claim waking them) are left to the next claim.
+CREATE FUNCTION httpq._wake_scheduled(channels text[], max_count integer, now timestamptz) RETURNS integer
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    woken integer;
+BEGIN
+    IF channels IS NULL THEN
+        UPDATE httpq.request r SET state = 'waiting'
+        WHERE r.id IN (SELECT s.id FROM httpq.request s
+                       WHERE s.state = 'scheduled' AND s.run_at <= _wake_scheduled.now
+                       ORDER BY s.run_at
+                       LIMIT max_count
+                       FOR UPDATE SKIP LOCKED);
+    ELSE
+        -- One probe of request_scheduled_channel_idx per named channel.
+        UPDATE httpq.request r SET state = 'waiting'
+        WHERE r.id IN (SELECT d.id
+                       FROM unnest(channels) AS c(name)
+                       CROSS JOIN LATERAL (
+                           SELECT s.id FROM httpq.request s
+                           WHERE s.channel = c.name AND s.state = 'scheduled' AND s.run_at <= _wake_scheduled.now
+                           ORDER BY s.run_at
+                           LIMIT max_count
+                           FOR UPDATE SKIP LOCKED) AS d);
+    END IF;
+    GET DIAGNOSTICS woken = ROW_COUNT;
+    RETURN woken;
+END;
+$$;
+COMMENT ON FUNCTION httpq._wake_scheduled(text[], integer, timestamptz)
+    IS 'Makes scheduled requests whose run_at has come claimable; returns how many.';
+
+-- The channels that have waiting (due) requests, by a skip scan of request_claimable_idx:
+-- one index probe per such channel, so the cost follows the channels with work due, not
+-- every channel ever created nor those whose requests are all scheduled for later.
 CREATE FUNCTION httpq._waiting_channels() RETURNS SETOF text
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -81,37 +118,45 @@ BEGIN
     SELECT w.channel FROM w WHERE w.channel IS NOT NULL;
 END;
 $$;
-COMMENT ON FUNCTION httpq._waiting_channels() IS 'The channels that have waiting requests (a skip scan of request_due_idx).';
+COMMENT ON FUNCTION httpq._waiting_channels() IS 'The channels that have waiting requests (a skip scan of request_claimable_idx).';
 
--- Up to max_count unpaused channels (of those named, or all) with a request due at now,
--- least recently served first.
-CREATE FUNCTION httpq._ready_channels(channels text[], max_count integer, now timestamptz) RETURNS text[]
+-- Up to max_count unpaused channels (of those named, or all) with a waiting request, least
+-- recently served first. Named channels are probed one by one: a worker that serves some
+-- channels never reads the others.
+CREATE FUNCTION httpq._ready_channels(channels text[], max_count integer) RETURNS text[]
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 SET enable_indexonlyscan = off   -- see _waiting_channels
 AS $$
 BEGIN
+    IF channels IS NOT NULL THEN
+        RETURN (SELECT array_agg(c.name ORDER BY c.served_at, c.name)
+        FROM (
+            SELECT c.name, c.served_at
+            FROM httpq.channel c
+            WHERE c.name = ANY (_ready_channels.channels) AND NOT c.paused
+              AND EXISTS (SELECT 1 FROM httpq.request r WHERE r.channel = c.name AND r.state = 'waiting')
+            ORDER BY c.served_at, c.name
+            LIMIT _ready_channels.max_count
+        ) AS c);
+    END IF;
     RETURN (SELECT array_agg(c.name ORDER BY c.served_at, c.name)
     FROM (
         SELECT c.name, c.served_at
         FROM httpq._waiting_channels() AS w(name)
-        JOIN httpq.channel c ON c.name = w.name
-        -- One probe of request_due_idx per channel: the earliest waiting request, due or
-        -- not, so requests in backoff cost nothing. (As an EXISTS, the planner may hash
-        -- every due request instead, a cost that grows with the backlog.)
-        CROSS JOIN LATERAL (SELECT 1 FROM httpq.request r
-                            WHERE r.channel = c.name AND r.state = 'waiting' AND r.run_at <= _ready_channels.now
-                            ORDER BY r.run_at
-                            LIMIT 1) AS due
+        -- One primary-key probe per waiting channel (OFFSET 0 keeps it a nested probe):
+        -- as a join, the planner may read the whole channel table instead, whose size
+        -- follows every channel ever used (seen: 1,934 pages with 50,000 channels).
+        CROSS JOIN LATERAL (SELECT c.name, c.served_at, c.paused FROM httpq.channel c
+                            WHERE c.name = w.name OFFSET 0) AS c
         WHERE NOT c.paused
-          AND (_ready_channels.channels IS NULL OR c.name = ANY (_ready_channels.channels))
         ORDER BY c.served_at, c.name
         LIMIT _ready_channels.max_count
     ) AS c);
 END;
 $$;
-COMMENT ON FUNCTION httpq._ready_channels(text[], integer, timestamptz)
-    IS 'Unpaused channels with a request due, least recently served first.';
+COMMENT ON FUNCTION httpq._ready_channels(text[], integer)
+    IS 'Unpaused channels with a waiting request, least recently served first.';
 
 -- How many requests a channel may start now, at most quota: its free concurrency and, for
 -- a rate limit, the tokens in its bucket (returned, to be written back less what is taken).
@@ -176,15 +221,13 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
 
-    -- A claim need not wait for its commit to reach disk: if a crash loses it, its requests
-    -- are waiting again with the attempt not counted, the worker's report of them is
-    -- ignored, and they are sent again, which at-least-once delivery allows (same
-    -- Idempotency-Key). Applies to the rest of the calling transaction, the worker's own.
-    PERFORM set_config('synchronous_commit', 'off', true);
+    -- The claim commits like any transaction (synchronous_commit as configured): a claim
+    -- lost in a crash would hand its attempt number out again, and fencing relies on each
+    -- (id, attempt) naming one claim only.
     PERFORM httpq._expire_leases(now_at);
-
+    PERFORM httpq._wake_scheduled(claim.channels, least(10 * max_count, 10000), now_at);
     PERFORM httpq._promote_deferred();
-    ready := httpq._ready_channels(claim.channels, max_count, now_at);
+    ready := httpq._ready_channels(claim.channels, max_count);
 
     -- Round-robin: each channel gets an equal share of what is still wanted; what a
     -- channel cannot use goes to those after it, and a second round to those that filled.
@@ -196,12 +239,16 @@ BEGIN
             -- The row lock serializes claims of a limited channel across workers. An
             -- unlimited channel another claimer holds is still served: SKIP LOCKED on its
             -- requests keeps the two apart; only its bookkeeping waits for the next claim.
+            -- Either way the row is read locked, so paused is current: httpq.pause locks
+            -- the row FOR UPDATE, which waits for every claim holding it and makes later
+            -- ones skip it, so no claim takes from a channel after pause returns.
             SELECT * INTO ch FROM httpq.channel c WHERE c.name = ready[i] FOR NO KEY UPDATE SKIP LOCKED;
             locked := FOUND;
             IF NOT locked THEN
-                SELECT * INTO ch FROM httpq.channel c WHERE c.name = ready[i];
-                CONTINUE WHEN ch.max_concurrency IS NOT NULL OR ch.rate_per_second IS NOT NULL OR ch.paused;
+                SELECT * INTO ch FROM httpq.channel c WHERE c.name = ready[i] FOR KEY SHARE SKIP LOCKED;
+                CONTINUE WHEN NOT FOUND OR ch.max_concurrency IS NOT NULL OR ch.rate_per_second IS NOT NULL;
             END IF;
+            CONTINUE WHEN ch.paused;
 
             SELECT a.allowed, a.bucket INTO allowed, bucket FROM httpq._allowance(ch, quota, now_at) AS a;
 
@@ -258,25 +305,26 @@ COMMENT ON FUNCTION httpq.claim(text, integer, text[], interval)
     IS 'Claims up to max_count ready requests for a worker: fair across channels, within their limits, leased.';
 
 -- The earliest moment a claim may find new work that is not ready yet: the next
--- scheduled run_at, or when a rate-limited channel with ready work earns its next token.
+-- scheduled run_at, or when a rate-limited channel with waiting work earns its next token.
+-- In the past when scheduled requests are due but not yet made waiting.
 CREATE FUNCTION httpq.next_run_at(channels text[] DEFAULT NULL) RETURNS timestamptz
 LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT least(
-        (SELECT min(next.run_at)
-         FROM httpq._waiting_channels() AS w(name)
-         CROSS JOIN LATERAL (SELECT r.run_at FROM httpq.request r
-                             WHERE r.channel = w.name AND r.state = 'waiting' AND r.run_at > httpq._now()
-                             ORDER BY r.run_at
-                             LIMIT 1) AS next
-         WHERE next_run_at.channels IS NULL OR w.name = ANY (next_run_at.channels)),
+        CASE WHEN next_run_at.channels IS NULL
+             THEN (SELECT min(r.run_at) FROM httpq.request r WHERE r.state = 'scheduled')
+             ELSE (SELECT min(next.run_at)
+                   FROM unnest(next_run_at.channels) AS c(name)
+                   CROSS JOIN LATERAL (SELECT r.run_at FROM httpq.request r
+                                       WHERE r.channel = c.name AND r.state = 'scheduled'
+                                       ORDER BY r.run_at
+                                       LIMIT 1) AS next) END,
         (SELECT min(c.tokens_at + make_interval(secs => ((1 - c.tokens) / c.rate_per_second)::float8))
          FROM httpq.channel c
          WHERE c.rate_per_second IS NOT NULL AND c.tokens < 1 AND NOT c.paused
            AND (next_run_at.channels IS NULL OR c.name = ANY (next_run_at.channels))
-           AND EXISTS (SELECT 1 FROM httpq.request r
-                       WHERE r.channel = c.name AND r.state = 'waiting' AND r.run_at <= httpq._now())))
+           AND EXISTS (SELECT 1 FROM httpq.request r WHERE r.channel = c.name AND r.state = 'waiting')))
 $$;
 COMMENT ON FUNCTION httpq.next_run_at(text[])
     IS 'When a worker should claim again at the latest: the next scheduled request or rate-limit token.';

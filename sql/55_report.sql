@@ -1,6 +1,6 @@
 -- 55_report.sql: recording what became of the attempts a worker made.
 --
--- Writes httpq.request (retries go back to waiting with their next run_at) and, through
+-- Writes httpq.request (retries wait again, scheduled for their next run_at) and, through
 -- httpq._finish, httpq.history. Invariant: only the current claim can report. An outcome
 -- is applied when (id, attempt, worker) is the request's running claim; anything else (a
 -- worker whose lease expired and was taken over, a duplicate) is ignored, so a late worker
@@ -58,7 +58,8 @@ BEGIN
         ) AS v(state, run_at, reason)
     ), again AS (
         UPDATE httpq.request r
-        SET state = 'waiting', run_at = d.run_at, worker = NULL, lease_until = NULL,
+        SET state = CASE WHEN d.run_at > now_at THEN 'scheduled' ELSE 'waiting' END,
+            run_at = d.run_at, worker = NULL, lease_until = NULL,
             last_status = d.status, last_error = d.error, log = r.log || jsonb_build_array(d.entry)
         FROM decided AS d
         WHERE r.id = d.id AND d.state = 'waiting'

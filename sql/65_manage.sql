@@ -69,7 +69,7 @@ BEGIN
         PERFORM httpq._lock_keys(ARRAY[h.channel], ARRAY[h.ordering_key]);
         DELETE FROM httpq.held_key k WHERE k.request_id = h.id;
         head := NOT EXISTS (SELECT 1 FROM httpq.request r WHERE r.channel = h.channel AND r.ordering_key = h.ordering_key
-                                                              AND r.state IN ('waiting', 'running'))
+                                                              AND r.state IN ('waiting', 'scheduled', 'running'))
                 AND NOT EXISTS (SELECT 1 FROM httpq.request r WHERE r.channel = h.channel AND r.ordering_key = h.ordering_key
                                                               AND r.state = 'blocked')
                 AND NOT EXISTS (SELECT 1 FROM httpq.held_key k WHERE k.channel = h.channel AND k.ordering_key = h.ordering_key);
@@ -105,8 +105,8 @@ BEGIN
     IF id IS NULL THEN
         RAISE EXCEPTION 'id must not be NULL' USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    UPDATE httpq.request r SET run_at = httpq._now()
-    WHERE r.id = retry.id AND r.state = 'waiting' AND r.run_at > httpq._now();
+    UPDATE httpq.request r SET run_at = httpq._now(), state = 'waiting'
+    WHERE r.id = retry.id AND r.state = 'scheduled';
     IF FOUND THEN
         PERFORM pg_notify('httpq', '');
         RETURN true;

@@ -4,11 +4,11 @@
 -- finished), httpq.attempts (each attempt's outcome), httpq.responses (a finished
 -- request's last response) and httpq.stats (per channel).
 
--- Every request, live and finished. A request blocked behind an earlier one of its
--- ordering key is 'waiting' here, with blocked = true.
+-- Every request, live and finished. A request scheduled for later, or blocked behind an
+-- earlier one of its ordering key, is 'waiting' here (blocked = true for the latter).
 CREATE VIEW httpq.requests AS
     SELECT r.id, r.channel,
-           CASE r.state WHEN 'blocked' THEN 'waiting' ELSE r.state END AS state,
+           CASE WHEN r.state IN ('blocked', 'scheduled') THEN 'waiting' ELSE r.state END AS state,
            r.state = 'blocked' AS blocked,
            r.attempt AS attempts, r.priority, r.ordering_key, r.dedupe_key, r.idempotency_key,
            r.method, r.url, r.run_at, r.deadline, r.created_at, NULL::timestamptz AS finished_at,

@@ -122,7 +122,7 @@ SELECT * FROM httpq.claim('w', lease => '0 seconds');
 SELECT httpq.report('w', '{"id": 1}');
 \echo :LAST_ERROR_SQLSTATE
 SELECT httpq.report('w', '[1, 2]');
-SELECT httpq.heartbeat('w', '{1}', '-1 minute');
+SELECT httpq.heartbeat('w', '{1}', '{1}', '-1 minute');
 SELECT httpq.cancel(NULL);
 SELECT httpq.retry(NULL);
 SELECT httpq.purge(older_than => '-1 day');

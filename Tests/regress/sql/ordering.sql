@@ -47,9 +47,9 @@ SET httpq.now = '2030-01-01 03:00:00+00';
 SELECT id = :k3 AS is_k3, attempt FROM httpq.claim('w2', 10, '{ord}');
 
 -- A released head is claimed again, still ahead of its followers
-SELECT httpq.release('w2', ARRAY[:k3]::bigint[]) AS released;
+SELECT httpq.release('w2', ARRAY[:k3]::bigint[], '{2}') AS released;
 SELECT id = :k3 AS is_k3, attempt FROM httpq.claim('w2', 10, '{ord}');
-SELECT httpq.report('w2', pg_temp.outcome(:k3, 2, 204)) AS applied;
+SELECT httpq.report('w2', pg_temp.outcome(:k3, 3, 204)) AS applied;
 
 -- A canceled head hands the key to the next one
 SELECT httpq.enqueue('https://example.com/k5', channel => 'ord', ordering_key => 'k') AS k5 \gset

@@ -30,7 +30,7 @@ CREATE DATABASE httpq_plain OWNER regress_httpq_owner;
 \c httpq_plain regress_httpq_owner
 SET client_min_messages = warning;
 \set ECHO none
-\i extension/httpq--0.1.0.sql
+\i extension/httpq--0.2.0.sql
 \set ECHO all
 SELECT count(*) AS extensions FROM pg_extension WHERE extname = 'httpq';
 SELECT nspowner::regrole AS schema_owner FROM pg_namespace WHERE nspname = 'httpq';
