@@ -110,7 +110,11 @@ struct WorkCommand: ParsableCommand {
         } catch {
             throw Failure.exit("\(error)", Failure.configuration)
         }
-        LoggingSystem.bootstrap { _ in LineLogHandler(level: config.logLevel, format: config.logFormat) }
+        // Log lines are queued for a thread of their own, so a slow stderr never stalls
+        // delivery; what is queued at exit is written first, for at most 2 seconds.
+        let logWriter = LogWriter.standardError(config.logFormat)
+        defer { logWriter.flush(timeout: .seconds(2)) }
+        LoggingSystem.bootstrap { _ in LineLogHandler(level: config.logLevel, writer: logWriter) }
         let logger = Logger(label: "httpq")
         let worker: Worker
         do {

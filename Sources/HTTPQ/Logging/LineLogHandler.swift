@@ -1,22 +1,29 @@
 import Glibc
 import Logging
 
-/// A swift-log handler writing one line per event to stderr, as text or JSON.
+/// A swift-log handler formatting one line per event, as text or JSON, for a `LogWriter`.
 ///
 /// text: `2025-01-01T12:00:00.123Z info connected worker=host:42`
 /// json: `{"time":"2025-01-01T12:00:00.123Z","level":"info","message":"connected","worker":"host:42"}`
 ///
-/// Each line is written with a single `write(2)`, so lines from several threads never interleave.
+/// Logging never waits for the output: the writer queues the line, or drops and counts it.
 public struct LineLogHandler: LogHandler {
     public var logLevel: Logger.Level
     public var metadata: Logger.Metadata = [:]
-    public let format: LogFormat
-    private let output: Int32
+    public let writer: LogWriter
 
-    public init(level: Logger.Level, format: LogFormat, output: Int32 = STDERR_FILENO) {
+    public var format: LogFormat {
+        writer.format
+    }
+
+    public init(level: Logger.Level, writer: LogWriter) {
         self.logLevel = level
-        self.format = format
-        self.output = output
+        self.writer = writer
+    }
+
+    /// Lines for standard error, through the process's one writer for `format`.
+    public init(level: Logger.Level, format: LogFormat) {
+        self.init(level: level, writer: .standardError(format))
     }
 
     public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
@@ -33,9 +40,7 @@ public struct LineLogHandler: LogHandler {
         let line = Self.line(
             time: Self.timestamp(), level: event.level, message: "\(event.message)",
             fields: sorted, format: format)
-        var bytes = Array(line.utf8)
-        bytes.append(UInt8(ascii: "\n"))
-        _ = bytes.withUnsafeBytes { write(output, $0.baseAddress, $0.count) }
+        writer.write(line)
     }
 
     /// One formatted line without its newline.
