@@ -77,9 +77,16 @@ CREATE UNIQUE INDEX request_key_head ON httpq.request (channel, ordering_key)
     WHERE ordering_key IS NOT NULL AND state IN ('waiting', 'scheduled', 'running');
 
 -- Finished requests: delivered, dead or canceled, with the last response, kept for the
--- channel's retention period (httpq.purge).
+-- channel's retention period. Partitioned by UTC day of finished_at, so that retention drops
+-- whole days instead of deleting rows: sql/80_history.sql creates and drops the days. None
+-- is created here: each would be a member of the extension, which DROP TABLE refuses.
+--
+-- The keys and indexes are each partition's, not the parent's: pg_dump restores a day (no
+-- member, so dumped whole) by attaching it to the parent CREATE EXTENSION made, and then
+-- adds its key; with a key on the parent, the attach would have made one already and the
+-- restore would fail. Each day copies them from the default partition.
 CREATE TABLE httpq.history (
-    id               bigint PRIMARY KEY,
+    id               bigint NOT NULL,
     channel          text NOT NULL,
     state            text NOT NULL,
     reason           text,
@@ -105,11 +112,19 @@ CREATE TABLE httpq.history (
     response_headers jsonb,
     response_body    bytea,
     CONSTRAINT state_is_finished CHECK (state IN ('delivered', 'dead', 'canceled'))
-);
-ALTER TABLE httpq.history SET (autovacuum_vacuum_insert_scale_factor = 0.05);
--- Per-channel views (httpq.stats, dead lists, replay) and retention by age (httpq.purge
--- reads it per channel and state). One index: every report inserts into this table.
-CREATE INDEX history_channel_idx ON httpq.history (channel, state, finished_at);
+) PARTITION BY RANGE (finished_at);
+-- The safety net: a request finishing where no day has been created yet still has a place
+-- (an insert never fails), and httpq.maintain moves such rows out when their day comes.
+-- Partitions are insert-only, so autovacuum runs on inserts (visibility map, freezing);
+-- storage parameters live on each partition: a partitioned table takes none.
+CREATE TABLE httpq.history_default PARTITION OF httpq.history DEFAULT
+    WITH (autovacuum_vacuum_insert_scale_factor = 0.05);
+-- The key with the partition key in it, as a key on the parent would need: a lookup by id
+-- probes it in each partition (about a dozen with the default retention).
+ALTER TABLE httpq.history_default ADD CONSTRAINT history_default_pkey PRIMARY KEY (id, finished_at);
+-- Per-channel views (httpq.stats, dead lists, replay) and retention by age (trimming reads
+-- it per channel and state). One index besides the key: every report inserts here.
+CREATE INDEX history_default_channel_state_finished_at_idx ON httpq.history_default (channel, state, finished_at);
 
 -- Ordering keys held by a dead head, in channels whose ordering_on_dead is 'hold': no
 -- request of the key runs until that request is retried or canceled.
@@ -135,7 +150,10 @@ BEGIN
     IF EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'httpq') THEN
         PERFORM pg_catalog.pg_extension_config_dump('httpq.channel', '');
         PERFORM pg_catalog.pg_extension_config_dump('httpq.request', '');
+        -- The parent holds no rows (pg_dump dumps none for it); its default partition does.
+        -- The days maintain creates are no members, so pg_dump dumps them whole.
         PERFORM pg_catalog.pg_extension_config_dump('httpq.history', '');
+        PERFORM pg_catalog.pg_extension_config_dump('httpq.history_default', '');
         PERFORM pg_catalog.pg_extension_config_dump('httpq.held_key', '');
         PERFORM pg_catalog.pg_extension_config_dump('httpq.deferred_key', '');
         PERFORM pg_catalog.pg_extension_config_dump('httpq.request_id_seq', '');

@@ -20,7 +20,7 @@ enum InstallScript {
         PackageResources._5_report_sql,        // 55_report.sql
         PackageResources._0_lease_sql,         // 60_lease.sql
         PackageResources._5_manage_sql,        // 65_manage.sql
-        PackageResources._0_retention_sql,     // 80_retention.sql
+        PackageResources._0_history_sql,       // 80_history.sql
         PackageResources._0_views_sql,         // 90_views.sql
         PackageResources._9_privileges_sql,    // 99_privileges.sql
     ]

@@ -7,7 +7,8 @@ SELECT count(*) AS functions,
        count(*) FILTER (WHERE NOT EXISTS (SELECT 1 FROM unnest(p.proconfig) AS c WHERE c LIKE 'search_path=%')) AS without_search_path
 FROM pg_proc p WHERE p.pronamespace = 'httpq'::regnamespace;
 
--- ... to pg_catalog and pg_temp only (and the claim's channel scans turn index-only scans off)
+-- ... to pg_catalog and pg_temp only (and the claim's channel scans turn index-only scans off, and
+-- history maintenance bounds its lock waits)
 SELECT DISTINCT c AS setting FROM pg_proc p, unnest(p.proconfig) AS c WHERE p.pronamespace = 'httpq'::regnamespace
 ORDER BY 1;
 
