@@ -1,0 +1,151 @@
+\set VERBOSITY terse
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS httpq;
+SET httpq.now = '2040-01-01 10:00:00+00';
+
+-- Enqueues n requests to a channel, claims and reports them with status; returns their ids.
+CREATE FUNCTION pg_temp.finish(channel text, n integer, status integer) RETURNS bigint[]
+LANGUAGE plpgsql AS $$
+DECLARE
+    ids bigint[];
+BEGIN
+    ids := ARRAY(SELECT httpq.enqueue('https://example.com/' || channel || '/' || g, channel => finish.channel)
+                 FROM generate_series(1, n) AS g);
+    PERFORM httpq.claim('w1', n, ARRAY[channel]);
+    PERFORM httpq.report('w1', jsonb_agg(jsonb_build_object('id', i, 'attempt', 1, 'status', status)))
+    FROM unnest(ids) AS i;
+    RETURN ids;
+END;
+$$;
+-- The dated partitions of httpq.history, in order.
+CREATE FUNCTION pg_temp.days() RETURNS text
+LANGUAGE sql AS $$
+    SELECT coalesce(string_agg(replace(i.inhrelid::regclass::text, 'httpq.history_', ''), ' '
+                               ORDER BY i.inhrelid::regclass::text), 'none')
+    FROM pg_inherits i WHERE i.inhparent = 'httpq.history'::regclass AND i.inhrelid::regclass::text <> 'httpq.history_default'
+$$;
+-- Calls httpq.maintain until it has no more to do; returns the calls it took, at most 100.
+CREATE FUNCTION pg_temp.settle() RETURNS integer
+LANGUAGE plpgsql AS $$
+DECLARE
+    calls integer := 0;
+BEGIN
+    LOOP
+        calls := calls + 1;
+        EXIT WHEN NOT (httpq.maintain() ->> 'more')::boolean OR calls >= 100;
+    END LOOP;
+    RETURN calls;
+END;
+$$;
+-- The partition holding a finished request.
+CREATE FUNCTION pg_temp.home(id bigint) RETURNS text
+LANGUAGE sql AS $$ SELECT h.tableoid::regclass::text FROM httpq.history h WHERE h.id = home.id $$;
+
+-- Bad input is refused, naming the field
+SELECT httpq.maintain(max_rows => 0);
+SELECT httpq.maintain(max_rows => NULL);
+
+-- Before any maintenance, a finished request lands in the default partition
+SELECT (pg_temp.finish('hist-a', 1, 200))[1] AS a \gset
+SELECT pg_temp.home(:a) AS home;
+SELECT pg_temp.days() AS days;
+
+-- maintain creates today's partition and three ahead, moving today's rows out of the default
+SELECT httpq.maintain();
+SELECT pg_temp.days() AS days;
+SELECT pg_temp.home(:a) AS home;
+
+-- Of the partitions, only the default one is a member of the extension: the days can be dropped
+SELECT d.objid::regclass AS member FROM pg_depend d
+WHERE d.refclassid = 'pg_extension'::regclass AND d.classid = 'pg_class'::regclass
+  AND d.objid IN (SELECT i.inhrelid FROM pg_inherits i WHERE i.inhparent = 'httpq.history'::regclass);
+
+-- Each day has the default partition's key and channel index
+SELECT indexrelid::regclass AS index, indisprimary AS key FROM pg_index
+WHERE indrelid = 'httpq.history_20400101'::regclass ORDER BY 1::text;
+
+-- What earlier tests left is past its retention in 2040: maintain trims it from the default
+SELECT pg_temp.settle() >= 1 AS settled;
+SELECT (httpq.maintain() - 'rows_deleted') AS again;
+
+-- A finished request goes straight to its day now
+SELECT pg_temp.home((pg_temp.finish('hist-a', 1, 200))[1]) AS home;
+
+-- A lookup by id probes each partition's key, never scans one
+CREATE FUNCTION pg_temp.scans(query text) RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+    line text;
+    seq  bigint := 0;
+BEGIN
+    FOR line IN EXECUTE 'EXPLAIN (COSTS OFF) ' || query LOOP
+        IF line LIKE '%Seq Scan%' THEN
+            seq := seq + 1;
+        END IF;
+    END LOOP;
+    RETURN seq;
+END;
+$$;
+SELECT pg_temp.scans(format('SELECT * FROM httpq.history WHERE id = %s', :a)) AS seq_scans_history,
+       pg_temp.scans(format('SELECT * FROM httpq.requests WHERE id = %s', :a)) AS seq_scans_requests;
+
+-- A channel keeping less than a day is trimmed row by row, max_rows at a time, until done
+SELECT httpq.set_channel('hist-short', retention => '1 hour');
+SELECT cardinality(pg_temp.finish('hist-short', 5, 200)) AS finished;
+SET httpq.now = '2040-01-01 12:00:00+00';
+SELECT httpq.maintain(max_rows => 2);
+SELECT httpq.maintain(max_rows => 2);
+SELECT httpq.maintain(max_rows => 2);
+SELECT (SELECT count(*) FROM httpq.history WHERE channel = 'hist-short') AS short_left,
+       (SELECT count(*) FROM httpq.history WHERE channel = 'hist-a') AS default_retention_kept;
+
+-- A dead request holding its ordering key, in the same day
+SELECT httpq.set_channel('hist-hold', ordering_on_dead => 'hold');
+SELECT httpq.enqueue('https://example.com/h1', channel => 'hist-hold', ordering_key => 'k') AS h1 \gset
+SELECT httpq.enqueue('https://example.com/h2', channel => 'hist-hold', ordering_key => 'k') AS h2 \gset
+SELECT count(*) AS claimed FROM httpq.claim('w1', 10, '{hist-hold}');
+SELECT httpq.report('w1', jsonb_build_array(jsonb_build_object('id', :h1, 'attempt', 1, 'status', 400))) AS applied;
+
+-- A week later: today's rows that landed in the default partition move when their day is created
+SET httpq.now = '2040-01-09 10:00:00+00';
+SELECT (pg_temp.finish('hist-b', 1, 200))[1] AS b \gset
+SELECT pg_temp.home(:b) AS home;
+SELECT httpq.maintain();
+SELECT pg_temp.home(:b) AS home;
+
+-- Expired days are dropped whole (the empty ones too); the day holding a key is trimmed instead
+SELECT httpq.maintain();
+SELECT pg_temp.days() AS days;
+SELECT (SELECT count(*) FROM httpq.history WHERE channel = 'hist-a') AS expired_left,
+       (SELECT state FROM httpq.requests WHERE id = :h1) AS holding_key,
+       (SELECT state || CASE WHEN blocked THEN ' (blocked)' ELSE '' END FROM httpq.requests WHERE id = :h2) AS behind_it;
+
+-- Once it is canceled, the key moves on and its day is dropped
+SELECT httpq.cancel(:h1) AS canceled;
+SELECT httpq.maintain();
+SELECT pg_temp.days() AS days;
+SELECT count(*) AS h1_left FROM httpq.history WHERE id = :h1;
+
+-- Views, cancel, retry and replay work on a request in a day's partition
+SELECT ids[1] AS d1, ids[2] AS d2 FROM (SELECT pg_temp.finish('hist-dead', 2, 400) AS ids) AS s \gset
+SELECT pg_temp.home(:d1) AS home;
+SELECT r.state, r.attempts, p.status, (SELECT count(*) FROM httpq.attempts a WHERE a.id = r.id) AS attempts_logged
+FROM httpq.requests r JOIN httpq.responses p USING (id) WHERE r.id = :d1;
+SELECT dead FROM httpq.stats WHERE channel = 'hist-dead';
+SELECT httpq.retry(:d1) AS retried;
+SELECT (SELECT count(*) FROM httpq.history WHERE id = :d1) AS in_history, (SELECT state FROM httpq.requests WHERE id = :d1) AS state;
+SELECT httpq.cancel(:d1) AS canceled;
+SELECT state, pg_temp.home(:d1) AS home FROM httpq.requests WHERE id = :d1;
+SELECT httpq.replay('hist-dead') AS replayed;
+SELECT state FROM httpq.requests WHERE id = :d2;
+
+-- purge drops whole days where its age allows, and counts their rows
+SET httpq.now = '2040-01-20 00:00:00+00';
+SELECT httpq.purge(older_than => '1 day') AS purged;
+SELECT pg_temp.days() AS days;
+SELECT count(*) AS history_2040 FROM httpq.history WHERE finished_at >= '2040-01-01';
+
+-- Clean up for the tests after this one: no dated partition stays behind
+SELECT httpq.cancel(:d2) AS canceled;
+SELECT httpq.purge(older_than => '0 seconds') >= 0 AS purged;
+SELECT pg_temp.days() AS days;
