@@ -755,3 +755,412 @@ $$;
 DROP FUNCTION httpq.heartbeat(text, bigint[], interval);
 DROP FUNCTION httpq.release(text, bigint[]);
 DROP FUNCTION httpq._ready_channels(text[], integer, timestamptz);
+
+-- History: partitioned by finished_at
+--
+-- httpq.history becomes a table partitioned by UTC day of finished_at, with a default
+-- partition (sql/20_request.sql; the days are httpq.maintain's, sql/80_history.sql). The
+-- 0.1.0 table is attached as it is, as one more partition: everything finished before the
+-- end of today (or of its last row's day), named history_before_YYYYMMDD. Attaching reads
+-- the table once, to check that bound, and writes nothing; a copy would rewrite every row
+-- and index while workers wait for this transaction. A copy into the default partition
+-- would also keep the default large for a retention period, and creating each day scans
+-- the default under a lock that stops the reports landing there. Like the days, the
+-- attached table is no member of the extension: maintain trims it row by row as its rows
+-- expire (as 0.1.0's purge did) and drops it once nothing in it must be kept. It keeps its
+-- key on id, which serves lookups by id as well.
+--
+-- After the request table's changes: reports lock httpq.request before httpq.history, and
+-- so does this script, so a report in flight finishes first instead of deadlocking with it.
+DO $$
+DECLARE
+    member  constant boolean := EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'httpq');
+    path    constant text := current_setting('search_path');
+    last_at timestamptz;
+    bound   timestamptz;
+    legacy  text;
+    v       record;
+BEGIN
+    -- The last finished_at, by the channel index per channel and state (channels are never
+    -- deleted): no scan of the table for it.
+    SELECT max(m.at) INTO last_at
+    FROM httpq.channel c, unnest(ARRAY['delivered', 'dead', 'canceled']) AS s(state),
+         LATERAL (SELECT max(h.finished_at) AS at FROM httpq.history h
+                  WHERE h.channel = c.name AND h.state = s.state) AS m;
+    bound := date_trunc('day', greatest(now(), last_at), 'UTC') + interval '24 hours';
+    legacy := 'history_before_' || to_char(bound AT TIME ZONE 'UTC', 'YYYYMMDD');
+
+    IF member THEN
+        ALTER EXTENSION httpq DROP TABLE httpq.history;   -- also leaves extconfig
+    END IF;
+    EXECUTE format('ALTER INDEX httpq.history_pkey RENAME TO %I', legacy || '_pkey');
+    EXECUTE format('ALTER INDEX httpq.history_channel_idx RENAME TO %I', legacy || '_channel_state_finished_at_idx');
+    EXECUTE format('ALTER TABLE httpq.history RENAME TO %I', legacy);
+
+    CREATE TABLE httpq.history (
+        id               bigint NOT NULL,
+        channel          text NOT NULL,
+        state            text NOT NULL,
+        reason           text,
+        priority         integer NOT NULL,
+        run_at           timestamptz NOT NULL,
+        attempt          integer NOT NULL,
+        attempt_floor    integer NOT NULL,
+        method           text NOT NULL,
+        url              text NOT NULL,
+        headers          jsonb NOT NULL,
+        body             bytea,
+        ordering_key     text,
+        dedupe_key       text,
+        idempotency_key  text NOT NULL,
+        max_attempts     integer,
+        timeout_ms       integer,
+        deadline         timestamptz,
+        created_at       timestamptz NOT NULL,
+        finished_at      timestamptz NOT NULL,
+        last_status      integer,
+        last_error       text,
+        log              jsonb NOT NULL,
+        response_headers jsonb,
+        response_body    bytea,
+        CONSTRAINT state_is_finished CHECK (state IN ('delivered', 'dead', 'canceled'))
+    ) PARTITION BY RANGE (finished_at);
+    CREATE TABLE httpq.history_default PARTITION OF httpq.history DEFAULT
+        WITH (autovacuum_vacuum_insert_scale_factor = 0.05);
+    ALTER TABLE httpq.history_default ADD CONSTRAINT history_default_pkey PRIMARY KEY (id, finished_at);
+    CREATE INDEX history_default_channel_state_finished_at_idx ON httpq.history_default (channel, state, finished_at);
+    REVOKE ALL ON TABLE httpq.history, httpq.history_default FROM PUBLIC;
+    IF member THEN
+        PERFORM pg_extension_config_dump('httpq.history', '');
+        PERFORM pg_extension_config_dump('httpq.history_default', '');
+    END IF;
+    EXECUTE format('ALTER TABLE httpq.history ATTACH PARTITION httpq.%I FOR VALUES FROM (MINVALUE) TO (%L)',
+                   legacy, bound);
+
+    -- A view names the old table by its oid: each is defined again from its own text, which
+    -- names the parent once the old table's name is put back.
+    PERFORM set_config('search_path', 'pg_catalog', true);   -- qualified names in the text
+    FOR v IN
+        SELECT DISTINCT r.ev_class::regclass AS view, pg_get_viewdef(r.ev_class) AS def
+        FROM pg_depend d JOIN pg_rewrite r ON r.oid = d.objid
+        WHERE d.classid = 'pg_rewrite'::regclass AND d.refclassid = 'pg_class'::regclass
+          AND d.refobjid = to_regclass('httpq.' || legacy) AND r.ev_class <> d.refobjid
+    LOOP
+        EXECUTE format('CREATE OR REPLACE VIEW %s AS %s', v.view,
+                       regexp_replace(v.def, 'httpq\.' || legacy || '\M', 'httpq.history', 'g'));
+    END LOOP;
+    PERFORM set_config('search_path', path, true);
+END;
+$$;
+
+-- Retention on the partitions: httpq.maintain for the worker's maintenance connection, and
+-- httpq.purge (same signature) reimplemented on them: as in sql/80_history.sql.
+
+-- The partitions of httpq.history and their bounds: [lower_at, upper_at), with -infinity
+-- for no lower bound; the default partition as (-infinity, infinity).
+CREATE FUNCTION httpq._history_partitions()
+RETURNS TABLE (part regclass, lower_at timestamptz, upper_at timestamptz, is_default boolean)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT b.part,
+           CASE WHEN b.m IS NULL OR b.m[1] = 'MINVALUE' THEN '-infinity' ELSE btrim(b.m[1], '''')::timestamptz END,
+           CASE WHEN b.m IS NULL OR b.m[2] = 'MAXVALUE' THEN 'infinity' ELSE btrim(b.m[2], '''')::timestamptz END,
+           b.m IS NULL
+    FROM (SELECT i.inhrelid::regclass AS part,
+                 regexp_match(pg_get_expr(c.relpartbound, c.oid), '^FOR VALUES FROM \((.*)\) TO \((.*)\)$') AS m
+          FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+          WHERE i.inhparent = 'httpq.history'::regclass) AS b
+$$;
+COMMENT ON FUNCTION httpq._history_partitions()
+    IS 'The partitions of httpq.history with their bounds; the default one as (-infinity, infinity).';
+
+-- Creates the partition of the UTC day starting at day, moving that day's rows out of the
+-- default partition: 'created', 'crowded' (more than max_rows to move: the day stays in the
+-- default partition) or 'locked' (a lock was not granted within lock_timeout).
+CREATE FUNCTION httpq._history_add_day(day timestamptz, max_rows integer) RETURNS text
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+SET lock_timeout = '50ms'
+AS $$
+DECLARE
+    upper_at  constant timestamptz := day + interval '24 hours';   -- a UTC day has 24
+    part_name constant text := 'history_' || to_char(day AT TIME ZONE 'UTC', 'YYYYMMDD');
+    moving    bigint;
+BEGIN
+    SELECT count(*) INTO moving
+    FROM (SELECT 1 FROM httpq.history_default d
+          WHERE d.finished_at >= day AND d.finished_at < upper_at LIMIT max_rows + 1) AS s;
+    IF moving > max_rows THEN
+        RETURN 'crowded';
+    END IF;
+    -- CREATE TABLE ... PARTITION OF would lock httpq.history ACCESS EXCLUSIVE and queue every
+    -- report behind it. A table created apart and then attached locks httpq.history only
+    -- SHARE UPDATE EXCLUSIVE (reports and reads go on), and the default partition ACCESS
+    -- EXCLUSIVE, which ATTACH scans: kept empty, that is quick. The default partition is
+    -- locked first, so that no report adds a row of this day between the move and ATTACH.
+    LOCK TABLE httpq.history_default IN ACCESS EXCLUSIVE MODE;
+    -- The default partition is the model: columns, checks, key and channel index (named
+    -- after the day), and the storage parameter.
+    EXECUTE format('CREATE TABLE httpq.%I (LIKE httpq.history_default INCLUDING CONSTRAINTS INCLUDING INDEXES) '
+                   'WITH (autovacuum_vacuum_insert_scale_factor = 0.05)', part_name);
+    IF moving > 0 THEN
+        EXECUTE format('WITH moved AS (DELETE FROM httpq.history_default d
+                                       WHERE d.finished_at >= $1 AND d.finished_at < $2 RETURNING d.*)
+                        INSERT INTO httpq.%I SELECT * FROM moved', part_name)
+        USING day, upper_at;
+    END IF;
+    EXECUTE format('ALTER TABLE httpq.history ATTACH PARTITION httpq.%I FOR VALUES FROM (%L) TO (%L)',
+                   part_name, day, upper_at);
+    RETURN 'created';
+EXCEPTION WHEN lock_not_available THEN
+    RETURN 'locked';
+END;
+$$;
+COMMENT ON FUNCTION httpq._history_add_day(timestamptz, integer)
+    IS 'Creates the history partition of one UTC day, moving its rows out of the default partition.';
+
+-- Creates the partitions of today (UTC, by httpq._now()) and of the days_ahead days after
+-- it that do not exist yet; returns how many it created.
+CREATE FUNCTION httpq._history_add(days_ahead integer, max_rows integer) RETURNS integer
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    today   constant timestamptz := date_trunc('day', httpq._now(), 'UTC');
+    day     timestamptz;
+    created integer := 0;
+BEGIN
+    FOR day IN SELECT today + g * interval '24 hours' FROM generate_series(0, days_ahead) AS g LOOP
+        CONTINUE WHEN EXISTS (SELECT 1 FROM httpq._history_partitions() p
+                              WHERE NOT p.is_default AND p.lower_at < day + interval '24 hours' AND p.upper_at > day);
+        CASE httpq._history_add_day(day, max_rows)
+            WHEN 'created' THEN created := created + 1;
+            WHEN 'locked' THEN EXIT;   -- the next day would wait for the same lock
+            ELSE NULL;                 -- crowded: the day stays in the default partition
+        END CASE;
+    END LOOP;
+    RETURN created;
+END;
+$$;
+COMMENT ON FUNCTION httpq._history_add(integer, integer)
+    IS 'Creates the missing history partitions of today and the days ahead; returns how many.';
+
+-- The partitions of httpq.history that a DROP may take whole, oldest first: every row in
+-- them is past its retention (its channel's, or older_than), and none of them is a dead
+-- request holding its ordering key.
+CREATE FUNCTION httpq._history_expired(older_than interval) RETURNS SETOF regclass
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    now_at constant timestamptz := httpq._now();
+    p      record;
+    whole  boolean;
+BEGIN
+    FOR p IN
+        SELECT x.part, x.upper_at FROM httpq._history_partitions() x
+        WHERE NOT x.is_default
+          AND x.upper_at <= now_at - coalesce(older_than, (SELECT min(c.retention) FROM httpq.channel c))
+        ORDER BY x.upper_at
+    LOOP
+        -- One probe of the channel index per channel that keeps its rows longer than this
+        -- partition has been closed, and one of the key per held request.
+        EXECUTE format($q$
+            SELECT NOT EXISTS (SELECT 1 FROM httpq.channel c
+                               WHERE $2 > $1 - coalesce($3, c.retention)
+                                 AND EXISTS (SELECT 1 FROM %1$s x WHERE x.channel = c.name))
+               AND NOT EXISTS (SELECT 1 FROM httpq.held_key k JOIN %1$s x ON x.id = k.request_id)
+            $q$, p.part)
+        INTO whole USING now_at, p.upper_at, older_than;
+        IF whole THEN
+            RETURN NEXT p.part;
+        END IF;
+    END LOOP;
+END;
+$$;
+COMMENT ON FUNCTION httpq._history_expired(interval)
+    IS 'The history partitions whose every row is past its retention and holds no ordering key.';
+
+-- Deletes finished requests past their retention (their channel's, or older_than), oldest
+-- partitions first, at most max_rows (NULL: all); returns how many. Never a dead request
+-- holding its ordering key, nor anything in the partitions spared (to be dropped whole).
+-- Unless exact, a row whose partition will be dropped within a day of its retention is left
+-- for that drop: only channels keeping less than the partition's span, partitions without
+-- an end (default, upgraded), and channels whose every row has expired in a partition kept
+-- for other channels' rows, are trimmed.
+CREATE FUNCTION httpq._history_trim(older_than interval, max_rows bigint, exact boolean, spared regclass[])
+RETURNS bigint
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+SET lock_timeout = '50ms'
+AS $$
+DECLARE
+    now_at constant timestamptz := httpq._now();
+    p      record;
+    budget bigint := max_rows;   -- NULL: no bound
+    n      bigint;
+    total  bigint := 0;
+BEGIN
+    FOR p IN
+        SELECT x.part, x.upper_at,
+               CASE WHEN NOT x.is_default AND isfinite(x.lower_at) THEN x.upper_at - x.lower_at END AS span
+        FROM httpq._history_partitions() x
+        WHERE x.part <> ALL (spared)
+          AND x.lower_at < now_at - coalesce(older_than, (SELECT min(c.retention) FROM httpq.channel c))
+        ORDER BY x.lower_at, x.upper_at
+    LOOP
+        EXIT WHEN budget <= 0;
+        BEGIN
+            -- Channel by channel through the channel index, as 0.1.0's purge did; the rows
+            -- by ctid, so the delete reads no index.
+            EXECUTE format($q$
+                DELETE FROM %1$s h WHERE h.ctid = ANY (ARRAY(
+                    SELECT x.ctid
+                    FROM httpq.channel c
+                    JOIN %1$s x ON x.channel = c.name AND x.state IN ('delivered', 'dead', 'canceled')
+                               AND x.finished_at < $1 - coalesce($2, c.retention)
+                    WHERE ($3 OR $4 IS NULL OR coalesce($2, c.retention) < $4 OR $5 <= $1 - coalesce($2, c.retention))
+                      AND NOT EXISTS (SELECT 1 FROM httpq.held_key k WHERE k.request_id = x.id)
+                    LIMIT $6))
+                $q$, p.part)
+            USING now_at, older_than, exact, p.span, p.upper_at, budget;
+            GET DIAGNOSTICS n = ROW_COUNT;
+        EXCEPTION WHEN lock_not_available THEN
+            n := 0;   -- rows locked by another transaction for longer than lock_timeout: next time
+        END;
+        total := total + n;
+        budget := budget - n;
+    END LOOP;
+    RETURN total;
+END;
+$$;
+COMMENT ON FUNCTION httpq._history_trim(interval, bigint, boolean, regclass[])
+    IS 'Deletes expired finished requests in bounded slices, sparing held keys and given partitions.';
+
+-- Drops whole partitions of httpq.history; returns how many: all, or none when the lock was
+-- not granted within lock_timeout.
+CREATE FUNCTION httpq._history_drop(parts regclass[]) RETURNS integer
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+SET lock_timeout = '50ms'
+AS $$
+BEGIN
+    IF coalesce(cardinality(parts), 0) = 0 THEN
+        RETURN 0;
+    END IF;
+    -- Dropping a partition locks httpq.history ACCESS EXCLUSIVE, and reports queue behind the
+    -- lock while it waits. DETACH PARTITION takes the same lock, and its CONCURRENTLY form,
+    -- which would not, cannot run inside a transaction block, so inside a function. Hence:
+    -- the wait is bounded by lock_timeout, callers drop last (the lock lasts until commit),
+    -- and the drop itself reads and writes no row.
+    EXECUTE 'DROP TABLE ' || array_to_string(parts::text[], ', ');
+    RETURN cardinality(parts);
+EXCEPTION WHEN lock_not_available THEN
+    RETURN 0;
+END;
+$$;
+COMMENT ON FUNCTION httpq._history_drop(regclass[])
+    IS 'Drops history partitions whole; returns how many (none when httpq.history stayed busy).';
+
+-- One short step of history upkeep, for the worker's maintenance connection (about once a
+-- minute, and again at once while "more" is true) or for cron. Creates the partitions of
+-- today and 3 days ahead, then trims at most max_rows rows, then drops expired partitions.
+CREATE FUNCTION httpq.maintain(max_rows integer DEFAULT 10000) RETURNS jsonb
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    created integer;
+    expired regclass[];
+    deleted bigint;
+    dropped integer;
+BEGIN
+    IF max_rows IS NULL OR max_rows <= 0 THEN
+        RAISE EXCEPTION 'max_rows must be positive, got %', coalesce(max_rows::text, 'NULL')
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- One maintainer at a time, and a second one never waits: it has nothing to add. The
+    -- lock space is httpq's maintenance; the ordering keys' locks use 1752461425.
+    IF NOT pg_try_advisory_xact_lock(1752461426, 0) THEN
+        RETURN jsonb_build_object('ran', false);
+    END IF;
+    -- Three days ahead: an idle system, or a worker stopped over a weekend, still finds each
+    -- day's partition ready, and reports never land in the default partition.
+    created := httpq._history_add(3, max_rows);
+    IF created > 0 THEN
+        -- The default partition stays locked until commit: trim and drop in the next call.
+        RETURN jsonb_build_object('ran', true, 'more', true, 'partitions_created', created,
+                                  'partitions_dropped', 0, 'rows_deleted', 0);
+    END IF;
+    expired := ARRAY(SELECT httpq._history_expired(NULL));
+    deleted := httpq._history_trim(NULL, max_rows, false, expired);
+    dropped := httpq._history_drop(expired);   -- last: its lock on httpq.history lasts until commit
+    RETURN jsonb_build_object('ran', true, 'more', deleted >= max_rows, 'partitions_created', 0,
+                              'partitions_dropped', dropped, 'rows_deleted', deleted);
+END;
+$$;
+COMMENT ON FUNCTION httpq.maintain(integer)
+    IS 'One bounded step of history upkeep: creates, trims (at most max_rows rows) and drops partitions.';
+
+-- Deletes finished requests older than older_than (default: each channel's retention), at
+-- most max_rows of them (default: all, dropping whole partitions where it can); returns how
+-- many. Exact, unlike httpq.maintain: nothing past its retention is left for a later drop.
+CREATE OR REPLACE FUNCTION httpq.purge(older_than interval DEFAULT NULL, max_rows integer DEFAULT NULL) RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    expired regclass[] := '{}';
+    part    regclass;
+    n       bigint;
+    whole   bigint := 0;
+    purged  bigint;
+BEGIN
+    IF older_than < '0' THEN
+        RAISE EXCEPTION 'older_than must not be negative, got %', older_than USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF max_rows <= 0 THEN
+        RAISE EXCEPTION 'max_rows must be positive, got %', max_rows USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- Asked for explicitly, so it waits for a maintain step in progress rather than skip.
+    PERFORM pg_advisory_xact_lock(1752461426, 0);
+    IF max_rows IS NULL THEN
+        expired := ARRAY(SELECT httpq._history_expired(purge.older_than));
+        FOREACH part IN ARRAY expired LOOP
+            EXECUTE format('SELECT count(*) FROM %s', part) INTO n;
+            whole := whole + n;
+        END LOOP;
+    END IF;
+    purged := httpq._history_trim(purge.older_than, purge.max_rows, true, expired);
+    IF httpq._history_drop(expired) = cardinality(expired) THEN
+        RETURN purged + whole;
+    END IF;
+    -- httpq.history stayed busy: those partitions go row by row instead.
+    RETURN purged + httpq._history_trim(purge.older_than, NULL, true, '{}');
+END;
+$$;
+COMMENT ON FUNCTION httpq.purge(interval, integer)
+    IS 'Deletes finished requests past their channel''s retention (or older_than); returns how many.';
+
+REVOKE ALL ON FUNCTION httpq._history_partitions(), httpq._history_add_day(timestamptz, integer),
+    httpq._history_add(integer, integer), httpq._history_expired(interval),
+    httpq._history_trim(interval, bigint, boolean, regclass[]), httpq._history_drop(regclass[]),
+    httpq.maintain(integer) FROM PUBLIC;
+
+-- The roles that could purge may maintain: a worker of this version calls httpq.maintain.
+DO $$
+DECLARE
+    g record;
+BEGIN
+    FOR g IN
+        SELECT a.grantee::regrole AS grantee
+        FROM pg_proc p, aclexplode(p.proacl) AS a
+        WHERE p.oid = 'httpq.purge(interval, integer)'::regprocedure
+          AND a.privilege_type = 'EXECUTE' AND a.grantee <> p.proowner AND a.grantee <> 0
+    LOOP
+        EXECUTE format('GRANT EXECUTE ON FUNCTION httpq.maintain(integer) TO %s', g.grantee);
+    END LOOP;
+END;
+$$;
+-- (end of History: partitioned by finished_at)
