@@ -3,7 +3,8 @@
 #
 #   bench.sh [--quick] [--large] [--profile]
 #
-#   --quick    smaller sizes, under a minute (10,000 end to end, 100,000 backlog)
+#   --quick    smaller sizes, under a minute (10,000 end to end, 100,000 backlog, 100,000
+#              finished requests for maintenance to remove)
 #   --large    also a claim with 10,000,000 waiting
 #   --profile  load pg_stat_statements (track = all) and write the top statements of the
 #              end-to-end drain and of the backlog claims next to latest.json; it costs a
@@ -26,7 +27,7 @@ for arg in "$@"; do
     --quick) mode=quick ;;
     --large) large=1 ;;
     --profile) profile=1 ;;
-    -h | --help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench: unknown option $arg (try --help)" >&2; exit 2 ;;
     esac
 done
@@ -34,9 +35,11 @@ done
 if [ $mode = quick ]; then
     e2e_n=10000 floor_rows=100000 wrk_s=2 enqueue_s=3 steady_s=4 idle_n=50 half_s=4
     slow_n=2000 big_n=20000 limited_n=200 claim_reps=100 backlogs=(10000 100000)
+    maint_rows=100000
 else
     e2e_n=100000 floor_rows=300000 wrk_s=5 enqueue_s=8 steady_s=10 idle_n=200 half_s=10
     slow_n=5000 big_n=100000 limited_n=500 claim_reps=300 backlogs=(10000 1000000)
+    maint_rows=1000000
 fi
 [ $large = 1 ] && backlogs+=(10000000)
 concurrency=100 batch=100   # the worker's defaults, for every part but the footprint
@@ -466,6 +469,14 @@ for size in "${backlogs[@]}"; do
     fi
 done
 profile_dump backlog backlog
+
+# ---------------------------------------------------------------------------------------
+# 8. History maintenance next to delivery: heartbeat and report latency alone, then while
+#    httpq.maintain removes $maint_rows expired finished requests (maintenance.sh).
+
+say "8. maintenance: heartbeat and report latency while maintain removes $maint_rows finished requests"
+bash "$bench/maintenance.sh" "$maint_rows" "$results" "$url" ||
+    note "the maintenance part failed (see the output above)"
 
 record bench_seconds $(($(date +%s) - started))
 
