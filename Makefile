@@ -7,6 +7,7 @@
 #   make run          a private cluster under .httpq/ (unless DATABASE_URL/PG* is set) and a worker
 #   make stop         stop the private cluster started by make run
 #   make bench        the benchmark (QUICK=1 for the quick mode)
+#   make chaos        faults injected, every request accounted for (QUICK=1 for the quick mode)
 
 EXTVERSION := $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" extension/httpq.control)
 MODULEDIR   = extension
@@ -38,7 +39,7 @@ installcheck: | .build/regress .build/isolation
 .build/regress .build/isolation:
 	mkdir -p $@
 
-.PHONY: test run stop bench
+.PHONY: test run stop bench chaos
 test:
 	bash Tests/support/test.sh
 
@@ -50,3 +51,6 @@ stop:
 
 bench:
 	bash Tests/bench/bench.sh $(if $(QUICK),--quick) $(if $(LARGE),--large)
+
+chaos:
+	bash Tests/chaos/chaos.sh $(if $(QUICK),--quick) $(if $(ONLY),--only $(ONLY))
