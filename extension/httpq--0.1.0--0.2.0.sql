@@ -21,6 +21,11 @@ BEGIN
 END;
 $$;
 
+-- Every table this script changes, locked up front in the order reports and claims take
+-- them (request, then channel and history): a worker's statement in flight then waits for
+-- the upgrade instead of deadlocking with it halfway.
+LOCK TABLE httpq.request, httpq.channel, httpq.history IN ACCESS EXCLUSIVE MODE;
+
 -- Version marker: httpq.version(), which `httpq install` reads on a plain install (see
 -- sql/00_schema.sql). Replaced by each later upgrade script.
 CREATE FUNCTION httpq.version() RETURNS text
