@@ -30,6 +30,10 @@ public struct Config: Sendable {
     public var logLevel = Logger.Level.info
     /// `--log-format` / `HTTPQ_LOG_FORMAT`: text or json. Default text.
     public var logFormat = LogFormat.text
+    /// `--no-maintenance` / `HTTPQ_MAINTENANCE=off`: whether the worker runs `httpq.maintain`
+    /// (partitions ahead, expired history) on a second connection, about once a minute. Turn
+    /// it off when cron runs `SELECT httpq.maintain()` instead. Default on.
+    public var maintenance = true
     /// How to reach the database (the URL plus libpq defaults).
     var connection: ConnectionParameters
 
@@ -55,6 +59,7 @@ public struct Config: Sendable {
         logFormat =
             try reader.choice(.logFormat, LogFormat.allCases.map(\.rawValue))
             .flatMap { LogFormat(rawValue: $0) } ?? logFormat
+        maintenance = try reader.choice(.maintenance, ["on", "off"]).map { $0 == "on" } ?? maintenance
         connection = ConnectionParameters(url: databaseURL, environment: environment)
     }
 
@@ -78,6 +83,7 @@ public struct Config: Sendable {
             ("poll_interval", "\(pollInterval.seconds)s"),
             ("grace", "\(grace.seconds)s"),
             ("max_response_bytes", String(maxResponseBytes)),
+            ("maintenance", maintenance ? "on" : "off"),
         ]
     }
 }

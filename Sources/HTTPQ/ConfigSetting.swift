@@ -21,6 +21,7 @@ public struct Setting: Sendable, Hashable {
     public static let workerID = Setting(flag: "worker-id")
     public static let logLevel = Setting(flag: "log-level")
     public static let logFormat = Setting(flag: "log-format")
+    public static let maintenance = Setting(flag: "maintenance")
 }
 
 extension String {

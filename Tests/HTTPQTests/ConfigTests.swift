@@ -32,6 +32,7 @@ import Testing
         #expect(config.workerID == "host:1")
         #expect(config.logLevel == .info)
         #expect(config.logFormat == .text)
+        #expect(config.maintenance == true)
     }
 
     @Test("Reads every setting from its HTTPQ_ variable, fractional seconds included")
@@ -41,6 +42,7 @@ import Testing
             "HTTPQ_BATCH": "50", "HTTPQ_CHANNELS": "billing, email", "HTTPQ_LEASE": "1.5",
             "HTTPQ_POLL_INTERVAL": "0.25", "HTTPQ_GRACE": "0", "HTTPQ_MAX_RESPONSE_BYTES": "1024",
             "HTTPQ_WORKER_ID": "w1", "HTTPQ_LOG_LEVEL": "debug", "HTTPQ_LOG_FORMAT": "json",
+            "HTTPQ_MAINTENANCE": "off",
         ])
         #expect(config.databaseURL == "postgres://u:secret@db/app?sslmode=require")
         #expect(config.concurrency == 250)
@@ -53,6 +55,7 @@ import Testing
         #expect(config.workerID == "w1")
         #expect(config.logLevel == .debug)
         #expect(config.logFormat == .json)
+        #expect(config.maintenance == false)
     }
 
     @Test("A flag overrides its variable")
@@ -62,6 +65,8 @@ import Testing
             flags: ["concurrency": "7", "database": "dbname=flag"])
         #expect(config.concurrency == 7)
         #expect(config.databaseURL == "dbname=flag")
+        #expect(try self.config(["HTTPQ_MAINTENANCE": "off"], flags: ["maintenance": "on"]).maintenance == true)
+        #expect(try self.config(["HTTPQ_MAINTENANCE": "on"], flags: ["maintenance": "off"]).maintenance == false)
     }
 
     @Test("An empty variable counts as unset")
@@ -87,6 +92,7 @@ import Testing
             ),
             ("HTTPQ_LOG_LEVEL", "loud", "must be one of trace, debug, info, notice, warning, error, critical"),
             ("HTTPQ_LOG_FORMAT", "xml", "must be one of text, json"),
+            ("HTTPQ_MAINTENANCE", "no", "must be one of on, off"),
         ])
     func badVariable(variable: String, value: String, rule: String) {
         #expect(error([variable: value]) == ConfigError(source: variable, value: value, rule: rule))
@@ -104,5 +110,6 @@ import Testing
     func summaryHidesDatabase() throws {
         let config = try config(["DATABASE_URL": "postgres://u:secret@db/app"])
         #expect(!config.summary.contains { $0.1.contains("secret") })
+        #expect(config.summary.contains { $0 == ("maintenance", "on") })
     }
 }
