@@ -74,3 +74,16 @@ AS $$
         now())
 $$;
 COMMENT ON FUNCTION httpq._now() IS 'Transaction time, or the test-only setting httpq.now when set.';
+
+-- The installed version. A plain install has no pg_extension row to say it, and `httpq
+-- install` reads this to pick the upgrade scripts for it; each upgrade script replaces it.
+-- A function rather than a row: it is catalog, not data, so it travels with the schema in
+-- a dump, the upgrade check compares it like any other function, and it reads the same for
+-- both kinds of install. 0.1.0 has none. Equals default_version in httpq.control.
+CREATE FUNCTION httpq.version() RETURNS text
+LANGUAGE sql IMMUTABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT '0.2.0'
+$$;
+COMMENT ON FUNCTION httpq.version() IS 'The installed version of httpq.';
