@@ -9,6 +9,16 @@ let installScriptParts = (try? FileManager.default.contentsOfDirectory(atPath: C
     .filter { $0.hasSuffix(".sql") }
     .sorted() ?? []
 
+// The upgrade scripts extension/httpq--A--B.sql, which `httpq install` applies in order to a
+// plain install, and the control file, embedded through the link Sources/httpq/extension ->
+// ../../extension. The folder's install scripts stay out; InstallScript.swift lists the steps.
+let extensionFiles = (try? FileManager.default.contentsOfDirectory(atPath: Context.packageDirectory + "/extension"))?
+    .sorted() ?? []
+let upgradeScripts = extensionFiles.filter {
+    $0.hasPrefix("httpq--") && $0.hasSuffix(".sql") && $0.components(separatedBy: "--").count == 3
+}
+let otherExtensionFiles = extensionFiles.filter { !upgradeScripts.contains($0) && $0 != "httpq.control" }
+
 let package = Package(
     name: "httpq",
     products: [
@@ -48,7 +58,10 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            resources: installScriptParts.map { .embedInCode("sql/" + $0) } + [.embedInCode("httpq.control")]
+            exclude: otherExtensionFiles.map { "extension/" + $0 },
+            resources: installScriptParts.map { .embedInCode("sql/" + $0) }
+                + upgradeScripts.map { .embedInCode("extension/" + $0) }
+                + [.embedInCode("extension/httpq.control")]
         ),
         .testTarget(
             name: "HTTPQTests",

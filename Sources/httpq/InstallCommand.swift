@@ -11,7 +11,8 @@ struct InstallCommand: ParsableCommand {
             version is older than the one the server's extension files offer, and says which. \
             The extension files must be on the database server (`make install` there). Where \
             custom extensions are not allowed, --plain applies the same SQL as a plain script \
-            (see `httpq sql`).
+            (see `httpq sql`). A plain install of an older version is upgraded with the upgrade \
+            scripts this binary carries, in order, in one transaction.
             """
     )
 
@@ -19,7 +20,8 @@ struct InstallCommand: ParsableCommand {
 
     @Flag(help: """
         Apply the install script as plain SQL instead of CREATE EXTENSION, for managed Postgres \
-        services that do not allow custom extensions. Does nothing when schema httpq exists.
+        services that do not allow custom extensions. When httpq is installed as plain SQL \
+        already, upgrades it to this binary's version, or does nothing when it is that version.
         """)
     var plain = false
 
@@ -41,7 +43,7 @@ struct InstallCommand: ParsableCommand {
             let updated = try database.value("SELECT extversion FROM pg_extension WHERE extname = 'httpq'")
             print("updated httpq \(installed) -> \(updated ?? available)")
         } else if schemaExists {
-            print("httpq is already installed as plain SQL (schema httpq exists without the extension)")
+            try updatePlain(database)
         } else if plain {
             try database.runScript(InstallScript.text)
             print("installed httpq \(InstallScript.version) as plain SQL")
@@ -50,6 +52,46 @@ struct InstallCommand: ParsableCommand {
             let version = try database.value("SELECT extversion FROM pg_extension WHERE extname = 'httpq'")
             print("installed httpq \(version ?? "")")
         }
+    }
+
+    /// Brings a plain install up to this binary's version: the upgrade scripts from its version
+    /// on, in order, in one transaction, so an upgrade that fails leaves the install as it was.
+    private func updatePlain(_ database: Database) throws {
+        _ = try database.rows("BEGIN")
+        // A second `httpq install` waits here, then finds the upgrade done.
+        _ = try database.rows("SELECT pg_advisory_xact_lock(hashtext('httpq install'))")
+        let installed = try Self.plainVersion(database)
+        guard Self.isVersion(installed, olderThan: InstallScript.version) else {
+            _ = try database.rows("ROLLBACK")
+            print("httpq \(installed) is already installed as plain SQL")
+            return
+        }
+        guard let steps = InstallScript.upgradePath(from: installed) else {
+            throw Failure.exit("httpq \(installed) is installed as plain SQL, and this binary (httpq "
+                                   + "\(InstallScript.version)) has no upgrade scripts from it: upgrade with "
+                                   + "an httpq binary of each release in between", ExitCode.failure)
+        }
+        for step in steps {
+            try database.runScript(step.text)
+        }
+        _ = try database.rows("COMMIT")
+        print("updated httpq \(installed) -> \(InstallScript.version) as plain SQL")
+    }
+
+    /// The version of a plain install: what httpq.version() says, and 0.1.0, which has no such
+    /// function, when the queue's tables are there without it.
+    static func plainVersion(_ database: Database) throws -> String {
+        let found = try database.rows("""
+            SELECT to_regprocedure('httpq.version()') IS NOT NULL, to_regclass('httpq.request') IS NOT NULL
+            """)[0]
+        if found[0] == "t" {
+            return try database.value("SELECT httpq.version()") ?? "unknown"
+        }
+        guard found[1] == "t" else {
+            throw Failure.exit("schema httpq exists but holds no httpq install: drop it, or install into "
+                                   + "another database", Failure.configuration)
+        }
+        return "0.1.0"
     }
 
     private func createExtension(_ database: Database) throws {

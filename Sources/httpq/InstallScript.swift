@@ -1,11 +1,13 @@
 /// The install script, carried in the binary so that `httpq sql` and `httpq install --plain`
 /// need nothing but the binary: sql/*.sql in name order, exactly what `make` writes to
-/// extension/httpq--<version>.sql after its header line.
+/// extension/httpq--<version>.sql after its header line. Also the upgrade scripts, with which
+/// `httpq install` brings a plain install of an older version up to this one.
 ///
-/// SwiftPM embeds each file (Package.swift lists sql/ through the `sql` link in this folder)
-/// as a `PackageResources` member named after the file, with its leading digit replaced by
-/// `_`. SwiftPM gives no list of them, so the order is written here: a file added to sql/
-/// goes into `parts` too, and CLIInstallTests fails until it does.
+/// SwiftPM embeds each file (Package.swift lists sql/ and extension/ through the links of
+/// the same names in this folder) as a `PackageResources` member named after the file, with
+/// its leading digit and every other character a name cannot hold replaced by `_`. SwiftPM
+/// gives no list of them, so they are written here: a file added to sql/ goes into `parts`,
+/// an upgrade script added to extension/ into `upgrades`, and CLIInstallTests fails until it does.
 enum InstallScript {
     static let parts: [[UInt8]] = [
         PackageResources._0_schema_sql,        // 00_schema.sql
@@ -25,6 +27,20 @@ enum InstallScript {
         PackageResources._9_privileges_sql,    // 99_privileges.sql
     ]
 
+    /// One upgrade script, extension/httpq--`from`--`to`.sql.
+    struct Upgrade {
+        let from: String
+        let to: String
+        let bytes: [UInt8]
+
+        var text: String { String(decoding: bytes, as: UTF8.self) }
+    }
+
+    /// Every upgrade script of extension/, one per release after 0.1.0.
+    static let upgrades: [Upgrade] = [
+        Upgrade(from: "0.1.0", to: "0.2.0", bytes: PackageResources.httpq__0_1_0__0_2_0_sql),
+    ]
+
     /// The whole script.
     static var text: String {
         String(decoding: parts.joined(), as: UTF8.self)
@@ -37,5 +53,18 @@ enum InstallScript {
             return String(line.split(separator: "'").dropFirst().first ?? "unknown")
         }
         return "unknown"
+    }
+
+    /// The upgrade scripts that lead from `installed` to `version`, in the order to apply them,
+    /// or nil when this binary carries no such chain.
+    static func upgradePath(from installed: String) -> [Upgrade]? {
+        var path: [Upgrade] = []
+        var at = installed
+        while at != version {
+            guard let next = upgrades.first(where: { $0.from == at }), path.count < upgrades.count else { return nil }
+            path.append(next)
+            at = next.to
+        }
+        return path
     }
 }

@@ -33,6 +33,30 @@ struct CLIInstallTests {
         #expect(control.contains("default_version = '\(InstallScript.version)'"))
     }
 
+    @Test("Every upgrade script in extension/ is carried, byte for byte, under its versions")
+    func upgradeScriptsMatchSources() throws {
+        let directory = Self.sqlDirectory.deletingLastPathComponent().appendingPathComponent("extension")
+        let names = try FileManager.default.contentsOfDirectory(atPath: directory.path)
+            .filter { $0.hasPrefix("httpq--") && $0.hasSuffix(".sql") && $0.components(separatedBy: "--").count == 3 }
+            .sorted()
+        let carried = InstallScript.upgrades.map { "httpq--\($0.from)--\($0.to).sql" }.sorted()
+        #expect(carried == names, "extension/ has \(names), InstallScript.upgrades \(carried): list the new one")
+        for upgrade in InstallScript.upgrades {
+            let file = try Data(contentsOf: directory.appendingPathComponent("httpq--\(upgrade.from)--\(upgrade.to).sql"))
+            #expect(upgrade.bytes == Array(file), "httpq--\(upgrade.from)--\(upgrade.to).sql differs from the file")
+        }
+    }
+
+    @Test("The upgrade scripts lead from 0.1.0 to the embedded version; none from an unknown version")
+    func upgradePath() throws {
+        let path = try #require(InstallScript.upgradePath(from: "0.1.0"))
+        #expect(path.first?.from == "0.1.0")
+        #expect(path.last?.to == InstallScript.version)
+        #expect(zip(path, path.dropFirst()).allSatisfy { $0.to == $1.from })
+        #expect(InstallScript.upgradePath(from: InstallScript.version)?.isEmpty == true)
+        #expect(InstallScript.upgradePath(from: "0.0.9") == nil)
+    }
+
     @Test("Versions compare number by number", arguments: [
         ("0.1.0", "0.2.0", true), ("0.2.0", "0.10.0", true), ("0.10.0", "0.2.0", false),
         ("0.1.0", "0.1.0", false), ("0.1", "0.1.1", true), ("1.0.0", "0.9.9", false),
@@ -84,10 +108,97 @@ struct CLIInstallDatabaseTests {
                 .execute("SELECT count(*) FROM pg_extension WHERE extname = 'httpq'").scalar
             #expect(extensions == "0")
 
+            let version = try TestDatabase.connect(url: "dbname=\(name)").execute("SELECT httpq.version()").scalar
+            #expect(version == InstallScript.version)
+
             let again = try CLI.run(["install", "--plain"], database: "dbname=\(name)")
-            #expect(again.stdout.hasPrefix("httpq is already installed as plain SQL"))
+            #expect(again.status == 0, "\(again.stderr)")
+            #expect(again.stdout == "httpq \(InstallScript.version) is already installed as plain SQL\n")
             let id = try CLI.run(["enqueue", "https://example.com/", "--channel", "plain"], database: "dbname=\(name)")
             #expect(id.status == 0, "\(id.stderr)")
         }
+    }
+
+    @Test("Install --plain upgrades a plain 0.1.0 install in place, keeping its requests, once")
+    func upgradePlain() throws {
+        try withEmptyDatabase { name in
+            let released = try String(contentsOf: Self.extensionDirectory.appendingPathComponent("httpq--0.1.0.sql"),
+                                      encoding: .utf8)
+            try Self.open(name).run(script: released)
+            let database = try TestDatabase.connect(url: "dbname=\(name)")
+            let id = try database.enqueue(url: "https://example.com/", channel: "plain")
+
+            let upgrade = try CLI.run(["install", "--plain"], database: "dbname=\(name)")
+            #expect(upgrade.status == 0, "\(upgrade.stderr)")
+            #expect(upgrade.stdout == "updated httpq 0.1.0 -> \(InstallScript.version) as plain SQL\n")
+            #expect(try database.execute("SELECT httpq.version()").scalar == InstallScript.version)
+            #expect(try database.request(id).state == "waiting")
+
+            // Without --plain too: the kind of install there decides, not the flag.
+            let again = try CLI.run(["install"], database: "dbname=\(name)")
+            #expect(again.status == 0, "\(again.stderr)")
+            #expect(again.stdout == "httpq \(InstallScript.version) is already installed as plain SQL\n")
+        }
+    }
+
+    @Test("An upgrade the script refuses leaves the plain install as it was, and says why on one line")
+    func refusedUpgrade() throws {
+        try withEmptyDatabase { name in
+            let released = try String(contentsOf: Self.extensionDirectory.appendingPathComponent("httpq--0.1.0.sql"),
+                                      encoding: .utf8)
+            try Self.open(name).run(script: released)
+            let database = try TestDatabase.connect(url: "dbname=\(name)")
+            // A version marker that claims 0.1.0, which has none: the script's guard refuses it.
+            _ = try database.execute(
+                "CREATE FUNCTION httpq.version() RETURNS text LANGUAGE sql AS $$ SELECT '0.1.0'::text $$")
+            let before = try database.execute("SELECT count(*) FROM pg_proc WHERE pronamespace = 'httpq'::regnamespace")
+                .scalar
+
+            let upgrade = try CLI.run(["install", "--plain"], database: "dbname=\(name)")
+            #expect(upgrade.status == 1)
+            #expect(upgrade.errorLines.count == 1)
+            #expect(upgrade.stderr.contains("this script upgrades 0.1.0"), "\(upgrade.stderr)")
+            #expect(try database.execute("SELECT count(*) FROM pg_proc WHERE pronamespace = 'httpq'::regnamespace")
+                        .scalar == before)
+            #expect(try database.execute("SELECT httpq.version()").scalar == "0.1.0")
+        }
+    }
+
+    @Test("Install updates an extension installed at 0.1.0 with ALTER EXTENSION, and says so")
+    func upgradeExtension() throws {
+        try withEmptyDatabase { name in
+            let database = try TestDatabase.connect(url: "dbname=\(name)")
+            _ = try database.execute("CREATE EXTENSION httpq VERSION '0.1.0'")
+            let id = try database.enqueue(url: "https://example.com/", channel: "extension")
+
+            let upgrade = try CLI.run(["install"], database: "dbname=\(name)")
+            #expect(upgrade.status == 0, "\(upgrade.stderr)")
+            #expect(upgrade.stdout == "updated httpq 0.1.0 -> \(InstallScript.version)\n")
+            #expect(try database.execute("SELECT extversion FROM pg_extension WHERE extname = 'httpq'").scalar
+                        == InstallScript.version)
+            #expect(try database.execute("SELECT httpq.version()").scalar == InstallScript.version)
+            #expect(try database.request(id).state == "waiting")
+        }
+    }
+
+    @Test("A schema httpq without httpq in it is named, not upgraded")
+    func foreignSchema() throws {
+        try withEmptyDatabase { name in
+            _ = try TestDatabase.connect(url: "dbname=\(name)").execute("CREATE SCHEMA httpq")
+            let run = try CLI.run(["install", "--plain"], database: "dbname=\(name)")
+            #expect(run.status == 2)
+            #expect(run.errorLines == ["httpq: schema httpq exists but holds no httpq install: drop it, "
+                                           + "or install into another database"])
+        }
+    }
+
+    /// The repository's extension/ folder, found from this file's path.
+    private static let extensionDirectory = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("extension")
+
+    /// A connection to database `name` that runs scripts of many statements.
+    private static func open(_ name: String) throws -> Database {
+        try Database(config: Config(environment: ProcessInfo.processInfo.environment, flags: ["database": "dbname=\(name)"]))
     }
 }
