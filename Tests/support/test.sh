@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make test`: everything from nothing. Installs missing packages, starts a throwaway
-# cluster, installs the extension, runs the SQL suites and the Swift tests, and cleans up.
+# cluster, installs the extension, runs the SQL suites, the upgrade check and the Swift
+# tests, and cleans up.
 # Exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -28,6 +29,16 @@ if [ "$sql_status" != 0 ]; then
 fi
 echo "pg_regress: $passed passed, $failed failed"
 
+# The upgrade from the last release, on both install paths: the catalog equals a fresh
+# install's, and every request is kept and then finished by a worker of this version.
+upgrade_status=0
+if swift build --product httpq; then
+    bash Tests/upgrade/upgrade.sh "$(swift build --show-bin-path)/httpq" || upgrade_status=$?
+else
+    upgrade_status=1
+    echo "upgrade: 0 passed, 4 failed (the httpq binary did not build)"
+fi
+
 # The Swift tests share one database; each test isolates itself by channel name.
 psql -qX -v ON_ERROR_STOP=1 -c 'DROP DATABASE IF EXISTS httpq_test' -c 'CREATE DATABASE httpq_test'
 psql -qX -v ON_ERROR_STOP=1 -d httpq_test -c 'CREATE EXTENSION httpq'
@@ -36,4 +47,4 @@ export HTTPQ_TEST_DATABASE_URL="dbname=httpq_test"
 swift_status=0
 swift build --build-tests && swift test || swift_status=$?
 
-[ "$sql_status" = 0 ] && [ "$swift_status" = 0 ]
+[ "$sql_status" = 0 ] && [ "$upgrade_status" = 0 ] && [ "$swift_status" = 0 ]
