@@ -17,6 +17,14 @@ struct WorkCommand: ParsableCommand {
             grace period; what is left is handed back for another worker, every outcome is \
             reported, and the worker exits 0. A second signal hands everything back at once.
 
+            While reports fail for a reason that is not one outcome's own (a lost connection, a \
+            missing function or privilege, a statement timeout), the worker keeps every \
+            outcome, sends the report again with growing delays up to 5 seconds, claims nothing \
+            new, and logs one error until a report goes through again. An outcome the database \
+            refuses for its own data (SQLSTATE class 22 or 23) is found by sending the report \
+            again in halves, logged and dropped; its request is attempted again once its lease \
+            expires.
+
             Exit status: 0 after a clean stop; 1 when outcomes or claims could not be handed \
             to the database before exit (their requests are attempted again after the lease); \
             2 when the worker cannot start (a bad option or variable, an unreachable database, \
@@ -96,6 +104,18 @@ struct WorkCommand: ParsableCommand {
             """, valueName: "id"))
     var workerID: String?
 
+    @Flag(
+        inversion: .prefixedNo,
+        help: ArgumentHelp(
+            """
+            Whether this worker maintains the history: about once a minute, on a second \
+            connection opened only for it, it calls httpq.maintain(), which creates partitions \
+            ahead and drops expired history; one worker at a time does the work, the others \
+            skip. Also HTTPQ_MAINTENANCE=on or off. Defaults to on. Use --no-maintenance when \
+            cron runs SELECT httpq.maintain() instead.
+            """))
+    var maintenance: Bool?
+
     func run() throws {
         // Before anything can start a thread: the signals must be blocked in every thread.
         let signals: SignalDescriptor
@@ -139,6 +159,7 @@ struct WorkCommand: ParsableCommand {
         flags[Setting.grace.flag] = grace
         flags[Setting.maxResponseBytes.flag] = maxResponseBytes
         flags[Setting.workerID.flag] = workerID
+        flags[Setting.maintenance.flag] = maintenance.map { $0 ? "on" : "off" }
         return flags
     }
 }

@@ -112,6 +112,7 @@ import Testing
                 "httpq.claim(worker => $1, max_count => $2::int, channels => $3::text[], lease => $4::interval)"))
         #expect(parameters == ["w", "5", #"{"a","b\"c"}"#, "1500 milliseconds"])
         #expect(WorkerIdentity(worker: "w", channels: nil, lease: .seconds(1)).channelsArray == nil)
-        #expect(DatabaseQuery.heartbeat([1, 2]).statement(identity).parameters == ["w", "{1,2}", "1500 milliseconds"])
+        let heartbeat = DatabaseQuery.heartbeat([ClaimKey(id: 1, attempt: 3), ClaimKey(id: 2, attempt: 1)])
+        #expect(heartbeat.statement(identity).parameters == ["w", "{1,2}", "{3,1}", "1500 milliseconds"])
     }
 }

@@ -8,18 +8,81 @@ import Testing
     @Test("Extends leases older than half the lease, and forgets reported ones")
     func halfLease() {
         var leases = LeaseTracker(lease: .seconds(60))
-        leases.renewed([1, 2], sentAt: t0)
-        leases.renewed([3], sentAt: t0 + .seconds(10))
+        leases.renewed([key(1), key(2)], sentAt: t0)
+        leases.renewed([key(3)], sentAt: t0 + .seconds(10))
         #expect(leases.deadline == t0 + .seconds(30))
         #expect(leases.due(now: t0 + .seconds(29)).isEmpty)
-        #expect(leases.due(now: t0 + .seconds(30)) == [1, 2])
-        leases.renewed([1, 2], sentAt: t0 + .seconds(30))
+        #expect(leases.due(now: t0 + .seconds(30)) == [key(1), key(2)])
+        leases.renewed([key(1), key(2)], sentAt: t0 + .seconds(30))
         #expect(leases.deadline == t0 + .seconds(40))
-        leases.forget([3])
+        leases.forget([key(3)])
         #expect(leases.due(now: t0 + .seconds(45)).isEmpty)
         #expect(leases.deadline == t0 + .seconds(60))
-        leases.forget([1, 2])
+        leases.forget([key(1), key(2)])
         #expect(leases.deadline == nil)
+    }
+
+    @Test("Two attempts of one request are two leases: forgetting the older leaves the newer")
+    func keyedByAttempt() {
+        var leases = LeaseTracker(lease: .seconds(60))
+        leases.renewed([key(5, 3)], sentAt: t0)
+        leases.renewed([key(5, 4)], sentAt: t0 + .seconds(20))
+        #expect(leases.due(now: t0 + .seconds(50)) == [key(5, 3), key(5, 4)])
+        leases.forget([key(5, 3)])
+        #expect(leases.due(now: t0 + .seconds(50)) == [key(5, 4)])
+        leases.forget([key(5, 9)])  // never held: nothing changes
+        #expect(leases.deadline == t0 + .seconds(50))
+    }
+
+    @Test("A heartbeat answered after its claim was forgotten does not bring the lease back")
+    func extendedKeepsForgotten() {
+        var leases = LeaseTracker(lease: .seconds(60))
+        leases.renewed([key(1), key(2)], sentAt: t0)
+        leases.forget([key(2)])
+        leases.extended([key(1), key(2)], sentAt: t0 + .seconds(30))
+        #expect(leases.due(now: t0 + .seconds(60)) == [key(1)])
+    }
+}
+
+@Suite struct ReportRetryTests {
+    let t0 = ContinuousClock.now
+
+    @Test(
+        "Waits at least 100 ms, grows with decorrelated jitter to at most 5 s, and an ended episode says how long and how often"
+    )
+    func backoff() {
+        var retry = ReportRetry()
+        #expect(!retry.isFailing)
+        #expect(retry.allowsReport(now: t0))
+        #expect(retry.failed(now: t0, random: 0) == .milliseconds(100))
+        #expect(!retry.allowsReport(now: t0 + .milliseconds(99)))
+        #expect(retry.allowsReport(now: t0 + .milliseconds(100)))
+        #expect(retry.failed(now: t0 + .milliseconds(100), random: 1) == .milliseconds(300))
+        #expect(retry.failed(now: t0 + .milliseconds(400), random: 1) == .milliseconds(900))
+        #expect(retry.failed(now: t0 + .milliseconds(1300), random: 0.5) == .milliseconds(1400))
+        #expect(retry.failed(now: t0 + .milliseconds(2700), random: 1) == .milliseconds(4200))
+        #expect(retry.failed(now: t0 + .milliseconds(6900), random: 0.5) == .seconds(5))
+        #expect(retry.isFailing)
+        #expect(retry.succeeded(now: t0 + .seconds(12)) == ReportRetry.Episode(duration: .seconds(12), failures: 6))
+        #expect(!retry.isFailing)
+        #expect(retry.succeeded(now: t0 + .seconds(13)) == nil)
+        #expect(retry.failed(now: t0 + .seconds(14), random: 0) == .milliseconds(100))  // starts over
+    }
+
+    @Test(
+        "Only class 22 and 23 errors point at an outcome's data; everything else would fail any batch",
+        arguments: [
+            ("23514", ReportFailure.rejectedData), ("22P02", .rejectedData), ("23505", .rejectedData),
+            ("42883", .notTheBatch), ("42501", .notTheBatch), ("42P01", .notTheBatch), ("57014", .notTheBatch),
+            ("40001", .notTheBatch), ("XX000", .notTheBatch), ("P0001", .notTheBatch),
+        ])
+    func classifies(sqlState: String, failure: ReportFailure) {
+        #expect(ReportFailure(sqlError(sqlState)) == failure)
+    }
+
+    @Test("A lost connection would fail any batch")
+    func lostConnection() {
+        #expect(ReportFailure(.connection(message: "gone")) == .notTheBatch)
     }
 }
 

@@ -2,9 +2,9 @@ import Testing
 
 @testable import HTTPQ
 
-func outcome(_ id: Int64, status: Int? = 200) -> Outcome {
+func outcome(_ id: Int64, attempt: Int = 1, status: Int? = 200) -> Outcome {
     Outcome(
-        id: id, attempt: 1,
+        id: id, attempt: attempt,
         result: HTTPResult(
             status: status, headers: ResponseHeaders(), body: [],
             error: status == nil ? "refused" : nil, durationMilliseconds: 1))
@@ -48,7 +48,7 @@ func outcome(_ id: Int64, status: Int? = 200) -> Outcome {
         #expect(batcher.isDue(now: t0 + .milliseconds(5)))
     }
 
-    @Test("A batch that did not reach the database goes back ahead of newer outcomes, due at once")
+    @Test("A batch that failed for a reason not its own goes back ahead of newer outcomes, due at once, as it was")
     func putBack() {
         var batcher = ReportBatcher()
         batcher.add(outcome(1), now: t0)
@@ -57,5 +57,23 @@ func outcome(_ id: Int64, status: Int? = 200) -> Outcome {
         batcher.putBack(batch, now: t0 + .milliseconds(10))
         #expect(batcher.pending.map(\.id) == [1, 2])
         #expect(batcher.isDue(now: t0 + .milliseconds(10)))
+        #expect(batcher.take().map(\.id) == [1])
+        #expect(batcher.take().map(\.id) == [2])
+    }
+
+    @Test("A rejected batch goes again in halves; a half that then fails for another reason is sent again whole")
+    func splitThenPutBack() {
+        var batcher = ReportBatcher()
+        for id in 1...5 { batcher.add(outcome(Int64(id)), now: t0) }
+        let batch = batcher.take()
+        batcher.add(outcome(6), now: t0)
+        batcher.split(batch, now: t0)
+        let firstHalf = batcher.take()
+        #expect(firstHalf.map(\.id) == [1, 2])
+        batcher.putBack(firstHalf, now: t0)
+        #expect(batcher.take().map(\.id) == [1, 2])
+        #expect(batcher.take().map(\.id) == [3, 4, 5])
+        #expect(batcher.take().map(\.id) == [6])
+        #expect(batcher.isEmpty)
     }
 }

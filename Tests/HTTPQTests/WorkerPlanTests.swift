@@ -2,22 +2,33 @@ import Testing
 
 @testable import HTTPQ
 
+/// The claim of attempt `attempt` at request `id`.
+func key(_ id: Int64, _ attempt: Int = 1) -> ClaimKey {
+    ClaimKey(id: id, attempt: attempt)
+}
+
+/// A statement error with SQLSTATE `sqlState`, as the server sends it.
+func sqlError(_ sqlState: String) -> PostgresError {
+    .query(sqlState: sqlState, message: "refused", detail: nil, hint: nil)
+}
+
 /// The loop's decisions end to end, as transcripts: each event, then the statement chosen.
 @Suite struct WorkerPlanTests {
     let t0 = ContinuousClock.now
 
+    /// A plan whose report retries wait the least: the jitter draws 0 every time.
     func plan(concurrency: Int = 3, batch: Int = 2) -> WorkerPlan {
         WorkerPlan(
             concurrency: concurrency, batch: batch, pollInterval: .seconds(1), lease: .seconds(60),
-            grace: .seconds(10), now: t0)
+            grace: .seconds(10), now: t0, random: { 0 })
     }
 
-    /// A plan past its LISTEN and first claim, which returned `ids`.
-    func started(claimed ids: [Int64]) -> WorkerPlan {
-        var plan = plan()
+    /// A plan past its LISTEN and first claim, which returned `claims`.
+    func started(claimed claims: [ClaimKey], concurrency: Int = 3, batch: Int = 2) -> WorkerPlan {
+        var plan = plan(concurrency: concurrency, batch: batch)
         _ = plan.nextQuery(now: t0, inFlight: 0)  // listen
         _ = plan.nextQuery(now: t0, inFlight: 0)  // claim
-        _ = plan.claimed(ids, asked: 2, sentAt: t0)
+        _ = plan.claimed(claims, asked: batch, sentAt: t0)
         return plan
     }
 
@@ -26,9 +37,9 @@ import Testing
         var plan = plan()
         #expect(plan.nextQuery(now: t0, inFlight: 0) == .listen)
         #expect(plan.nextQuery(now: t0, inFlight: 0) == .claim(count: 2))
-        #expect(plan.claimed([1, 2], asked: 2, sentAt: t0) == true)
+        #expect(plan.claimed([key(1), key(2)], asked: 2, sentAt: t0) == true)
         #expect(plan.nextQuery(now: t0, inFlight: 2) == .claim(count: 1))  // full claim: again, for the free slot
-        #expect(plan.claimed([3], asked: 1, sentAt: t0) == true)
+        #expect(plan.claimed([key(3)], asked: 1, sentAt: t0) == true)
         #expect(plan.nextQuery(now: t0, inFlight: 3) == nil)  // no free slot
 
         let t1 = t0 + .milliseconds(1)
@@ -53,7 +64,7 @@ import Testing
 
     @Test("Reports at once when the last transfer in flight finished: no outcome is coming to batch with")
     func reportsAtOnceWhenIdle() {
-        var plan = started(claimed: [1, 2])
+        var plan = started(claimed: [key(1), key(2)])
         let t1 = t0 + .milliseconds(1)
         plan.finished(outcome(1), now: t1)
         #expect(plan.nextQuery(now: t1, inFlight: 1) != .report([outcome(1)]))  // 2 is still in flight: batch
@@ -71,67 +82,163 @@ import Testing
         #expect(plan.nextQuery(now: t0 + .milliseconds(10), inFlight: 0) == .claim(count: 2))
     }
 
-    @Test("Extends leases at half-time, before claiming")
+    @Test("Extends leases at half-time, before claiming, naming each claim by id and attempt")
     func heartbeats() {
-        var plan = started(claimed: [7, 8])
+        var plan = started(claimed: [key(7, 2), key(8)])
         let half = t0 + .seconds(30)
         plan.notified()
-        #expect(plan.nextQuery(now: half, inFlight: 2) == .heartbeat([7, 8]))
-        plan.succeeded(.heartbeat([7, 8]), sentAt: half, now: half)
+        #expect(plan.nextQuery(now: half, inFlight: 2) == .heartbeat([key(7, 2), key(8)]))
+        plan.succeeded(.heartbeat([key(7, 2), key(8)]), sentAt: half, now: half)
         #expect(plan.nextQuery(now: half, inFlight: 2) == .claim(count: 1))
         #expect(plan.leases.deadline == half + .seconds(30))
     }
 
     @Test("A due heartbeat goes before a due report, so slow reports cannot let leases lapse")
     func heartbeatBeforeReport() {
-        var plan = started(claimed: [7, 8])
+        var plan = started(claimed: [key(7), key(8)])
         let half = t0 + .seconds(30)
         plan.finished(outcome(8), now: half - .milliseconds(10))
         // 8's outcome is not reported yet, so its lease is kept too.
-        #expect(plan.nextQuery(now: half, inFlight: 1) == .heartbeat([7, 8]))
-        plan.succeeded(.heartbeat([7, 8]), sentAt: half, now: half)
+        #expect(plan.nextQuery(now: half, inFlight: 1) == .heartbeat([key(7), key(8)]))
+        plan.succeeded(.heartbeat([key(7), key(8)]), sentAt: half, now: half)
         #expect(plan.nextQuery(now: half, inFlight: 1) == .report([outcome(8)]))
     }
 
-    @Test("A rejected report is sent again in halves until the outcome the database refuses is alone")
-    func rejectedReportIsBisected() {
+    @Test("A stale outcome of attempt 3 reported after attempt 4 was claimed leaves attempt 4's heartbeats alone")
+    func staleOutcomeKeepsNewerLease() {
+        var plan = started(claimed: [key(5, 3)], concurrency: 2, batch: 1)
+        // Attempt 3 finished, but its report waited (the database was out of reach) until the
+        // lease lapsed; a claim then returned the same request as attempt 4.
+        plan.finished(outcome(5, attempt: 3), now: t0 + .seconds(1))
+        let t1 = t0 + .seconds(70)
+        #expect(plan.claimed([key(5, 4)], asked: 1, sentAt: t1) == true)
+        plan.succeeded(.report([outcome(5, attempt: 3)]), sentAt: t1, now: t1)  // fenced out by the database
+        #expect(plan.leases.deadline == t1 + .seconds(30))
+        #expect(plan.nextQuery(now: t1 + .seconds(30), inFlight: 1) == .heartbeat([key(5, 4)]))
+    }
+
+    @Test("A transfer superseded by a newer attempt of its request stops being extended; the newer one is")
+    func supersededAttemptStopsHeartbeats() {
+        var plan = started(claimed: [key(5, 3), key(6)], concurrency: 4, batch: 2)
+        let t1 = t0 + .seconds(70)
+        #expect(plan.claimed([key(5, 4)], asked: 2, sentAt: t1) == true)
+        plan.superseded([key(5, 3)])
+        #expect(plan.nextQuery(now: t1, inFlight: 2) == .heartbeat([key(6)]))
+        plan.succeeded(.heartbeat([key(6)]), sentAt: t1, now: t1)
+        #expect(plan.nextQuery(now: t1 + .seconds(30), inFlight: 2) == .heartbeat([key(5, 4), key(6)]))
+    }
+
+    @Test("A report with a 23514 check violation in a batch of 4 is bisected down to the one outcome, which is dropped")
+    func rejectedDataIsBisected() {
         var plan = plan(concurrency: 4, batch: 4)
         _ = plan.nextQuery(now: t0, inFlight: 0)  // listen
         for id in 1...4 { plan.finished(outcome(Int64(id)), now: t0) }
         let all = [outcome(1), outcome(2), outcome(3), outcome(4)]
+        let violation = sqlError("23514")  // outcome 3 is the bad one
         #expect(plan.nextQuery(now: t0, inFlight: 0) == .report(all))
-        plan.failed(.report(all), transient: false, now: t0)  // outcome 3 is the bad one
+        #expect(plan.failed(.report(all), error: violation, now: t0) == .reportSplit)
         #expect(plan.nextQuery(now: t0, inFlight: 0) == .report([outcome(1), outcome(2)]))
         plan.succeeded(.report([outcome(1), outcome(2)]), sentAt: t0, now: t0)
         plan.finished(outcome(5), now: t0)  // a newer outcome waits for the bisection
         #expect(plan.nextQuery(now: t0, inFlight: 0) == .report([outcome(3), outcome(4)]))
-        plan.failed(.report([outcome(3), outcome(4)]), transient: false, now: t0)
+        #expect(plan.failed(.report([outcome(3), outcome(4)]), error: violation, now: t0) == .reportSplit)
         #expect(plan.nextQuery(now: t0, inFlight: 0) == .report([outcome(3)]))
-        plan.failed(.report([outcome(3)]), transient: false, now: t0)  // alone: dropped
-        let later = t0 + WorkerPlan.quietAfterError
-        #expect(plan.nextQuery(now: later, inFlight: 0) == .report([outcome(4)]))
-        plan.succeeded(.report([outcome(4)]), sentAt: later, now: later)
-        #expect(plan.nextQuery(now: later, inFlight: 0) == .report([outcome(5)]))
+        #expect(plan.failed(.report([outcome(3)]), error: violation, now: t0) == .outcomeDropped(outcome(3)))
+        // No waiting: the database judged the data, nothing is wrong with reporting itself.
+        #expect(plan.nextQuery(now: t0, inFlight: 0) == .report([outcome(4)]))
+        plan.succeeded(.report([outcome(4)]), sentAt: t0, now: t0)
+        #expect(plan.nextQuery(now: t0, inFlight: 0) == .report([outcome(5)]))
     }
 
-    @Test(
-        "A report that did not reach the database is sent again; one the database rejected is dropped and the plan goes quiet for a second"
-    )
-    func reportFailures() {
-        var plan = plan()
+    @Test("A report failing with 42883 keeps its batch, stops claiming, backs off, and resumes once one goes through")
+    func reportFailingForAnyBatch() {
+        var plan = started(claimed: [key(1), key(2)])
+        plan.finished(outcome(1), now: t0)
+        plan.finished(outcome(2), now: t0)
+        let batch = [outcome(1), outcome(2)]
+        #expect(plan.nextQuery(now: t0, inFlight: 0) == .report(batch))
+        let missing = sqlError("42883")
+        // The jitter draws 0: each delay is the least, 100 ms.
+        #expect(plan.failed(.report(batch), error: missing, now: t0) == .reportsFailing(retryIn: .milliseconds(100)))
+        plan.finished(outcome(3), now: t0)  // a newer outcome goes in a later report
+        plan.notified()
+        #expect(plan.nextQuery(now: t0, inFlight: 0) == nil)  // no claim: it could not be recorded
+        #expect(plan.queryDeadline(inFlight: 0) == t0 + .milliseconds(100))
+        let t1 = t0 + .milliseconds(100)
+        #expect(plan.nextQuery(now: t1, inFlight: 0) == .report(batch))  // the same batch, whole
+        let again = plan.failed(.report(batch), error: missing, now: t1)
+        #expect(again == .reportsStillFailing(retryIn: .milliseconds(100)))
+        let t2 = t1 + .milliseconds(100)
+        #expect(plan.nextQuery(now: t2, inFlight: 0) == .report(batch))
+        let episode = plan.succeeded(.report(batch), sentAt: t2, now: t2)
+        #expect(episode == ReportRetry.Episode(duration: .milliseconds(200), failures: 2))
+        #expect(plan.nextQuery(now: t2, inFlight: 0) == .report([outcome(3)]))
+        plan.succeeded(.report([outcome(3)]), sentAt: t2, now: t2)
+        #expect(plan.nextQuery(now: t2, inFlight: 0) == .claim(count: 2))  // claiming again
+    }
+
+    @Test("While reports fail, heartbeats and releases still go")
+    func heartbeatsGoWhileReportsFail() {
+        var plan = started(claimed: [key(1), key(2)])
+        plan.finished(outcome(1), now: t0)
+        let t1 = t0 + .milliseconds(5)
+        #expect(plan.nextQuery(now: t1, inFlight: 1) == .report([outcome(1)]))
+        _ = plan.failed(.report([outcome(1)]), error: sqlError("57014"), now: t1)  // statement timeout
+        let half = t0 + .seconds(30)
+        #expect(plan.nextQuery(now: half, inFlight: 1) == .heartbeat([key(1), key(2)]))
+        plan.succeeded(.heartbeat([key(1), key(2)]), sentAt: half, now: half)
+        plan.release([key(2)])
+        #expect(plan.nextQuery(now: half, inFlight: 0) == .release([key(2)]))
+    }
+
+    @Test("A report lost with the connection counts as failing: kept, retried after a delay, no claims meanwhile")
+    func reportLostWithConnection() {
+        var plan = started(claimed: [key(1)])
+        plan.finished(outcome(1), now: t0)
+        #expect(plan.nextQuery(now: t0, inFlight: 0) == .report([outcome(1)]))
+        let lost = PostgresError.connection(message: "server closed the connection unexpectedly")
+        let failure = plan.failed(.report([outcome(1)]), error: lost, now: t0)
+        #expect(failure == .reportsFailing(retryIn: .milliseconds(100)))
+        plan.connected()
+        #expect(plan.nextQuery(now: t0, inFlight: 0) == .listen)
+        #expect(plan.nextQuery(now: t0, inFlight: 0) == nil)
+        #expect(plan.nextQuery(now: t0 + .milliseconds(100), inFlight: 0) == .report([outcome(1)]))
+    }
+
+    @Test("Report retries grow with jitter up to 5 s")
+    func reportRetriesGrow() {
+        var plan = WorkerPlan(
+            concurrency: 1, batch: 1, pollInterval: .seconds(1), lease: .seconds(60), grace: .seconds(10), now: t0,
+            random: { 0.999 })
         _ = plan.nextQuery(now: t0, inFlight: 0)
         plan.finished(outcome(1), now: t0)
-        let batch = plan.nextQuery(now: t0 + .milliseconds(5), inFlight: 0)
-        #expect(batch == .report([outcome(1)]))
-        plan.failed(batch!, transient: true, now: t0 + .milliseconds(6))
-        #expect(plan.nextQuery(now: t0 + .milliseconds(6), inFlight: 0) == .report([outcome(1)]))
-        plan.failed(.report([outcome(1)]), transient: false, now: t0 + .milliseconds(7))
-        #expect(plan.nextQuery(now: t0 + .milliseconds(8), inFlight: 0) == nil)
-        #expect(plan.reports.isEmpty)
-        plan.finished(outcome(2), now: t0 + .milliseconds(8))
-        // While quiet, an outcome falling due does not pull the wait earlier (that would spin).
-        #expect(plan.queryDeadline(inFlight: 0) == t0 + .milliseconds(7) + .seconds(1))
-        #expect(plan.nextQuery(now: t0 + .milliseconds(7) + .seconds(1), inFlight: 0) == .report([outcome(2)]))
+        var now = t0
+        var delays: [Duration] = []
+        for _ in 0..<6 {
+            guard case .report(let batch) = plan.nextQuery(now: now, inFlight: 0) else { break }
+            switch plan.failed(.report(batch), error: sqlError("42501"), now: now) {
+            case .reportsFailing(let delay), .reportsStillFailing(let delay):
+                delays.append(delay)
+                now = now + delay
+            default:
+                break
+            }
+        }
+        #expect(delays.count == 6)
+        #expect(delays.allSatisfy { $0 >= .milliseconds(100) && $0 <= .seconds(5) })
+        #expect(delays.last == .seconds(5))
+        #expect(zip(delays, delays.dropFirst()).allSatisfy { $0 <= $1 })
+    }
+
+    @Test("A failed claim or heartbeat that will not pass by itself makes the plan go quiet for a second")
+    func quietAfterOtherFailures() {
+        var plan = started(claimed: [key(1)])
+        let half = t0 + .seconds(30)
+        #expect(plan.nextQuery(now: half, inFlight: 1) == .heartbeat([key(1)]))
+        #expect(plan.failed(.heartbeat([key(1)]), error: sqlError("42501"), now: half) == .statement(quiet: true))
+        #expect(plan.nextQuery(now: half + .milliseconds(999), inFlight: 1) == nil)
+        #expect(plan.queryDeadline(inFlight: 1) == half + WorkerPlan.quietAfterError)
+        #expect(plan.nextQuery(now: half + WorkerPlan.quietAfterError, inFlight: 1) == .heartbeat([key(1)]))
     }
 
     @Test("After a reconnect it LISTENs first and claims again, since NOTIFYs may have been missed")
@@ -139,7 +246,8 @@ import Testing
         var plan = plan()
         _ = plan.nextQuery(now: t0, inFlight: 0)
         _ = plan.nextQuery(now: t0, inFlight: 0)
-        plan.failed(.claim(count: 2), transient: true, now: t0)
+        let lost = PostgresError.connection(message: "gone")
+        #expect(plan.failed(.claim(count: 2), error: lost, now: t0) == .statement(quiet: false))
         plan.connected()
         #expect(plan.nextQuery(now: t0, inFlight: 0) == .listen)
         #expect(plan.nextQuery(now: t0, inFlight: 0) == .claim(count: 2))
@@ -151,22 +259,16 @@ import Testing
         _ = plan.nextQuery(now: t0, inFlight: 0)
         _ = plan.nextQuery(now: t0, inFlight: 0)
         #expect(plan.shutdown.signal(now: t0) == .stopClaiming)
-        #expect(plan.claimed([1, 2], asked: 2, sentAt: t0) == false)  // arrived after the signal: not started
+        #expect(plan.claimed([key(1), key(2, 3)], asked: 2, sentAt: t0) == false)  // after the signal: not started
         plan.finished(outcome(5), now: t0)
-        #expect(plan.nextQuery(now: t0, inFlight: 0) == .release([1, 2]))
-        plan.failed(.release([1, 2]), transient: true, now: t0)  // the connection broke: try again
-        #expect(plan.nextQuery(now: t0, inFlight: 0) == .release([1, 2]))
-        plan.succeeded(.release([1, 2]), sentAt: t0, now: t0)
+        #expect(plan.nextQuery(now: t0, inFlight: 0) == .release([key(1), key(2, 3)]))
+        let lost = PostgresError.connection(message: "gone")
+        _ = plan.failed(.release([key(1), key(2, 3)]), error: lost, now: t0)  // the connection broke: try again
+        #expect(plan.nextQuery(now: t0, inFlight: 0) == .release([key(1), key(2, 3)]))
+        plan.succeeded(.release([key(1), key(2, 3)]), sentAt: t0, now: t0)
+        #expect(plan.leases.deadline == nil)
         #expect(plan.nextQuery(now: t0, inFlight: 0) == .report([outcome(5)]))  // urgent: no 5 ms wait
         #expect(!plan.hasDatabaseWork)
-        #expect(plan.nextQuery(now: t0 + .seconds(100), inFlight: 0) == nil)  // no claim, no purge
-    }
-
-    @Test("Purges about once a minute when nothing else is due")
-    func purge() {
-        var plan = started(claimed: [])
-        _ = plan.nextQuery(now: t0, inFlight: 0)  // schedule
-        #expect(plan.nextQuery(now: t0 + .seconds(60), inFlight: 3) == .purge)
-        #expect(plan.nextQuery(now: t0 + .seconds(61), inFlight: 3) == nil)
+        #expect(plan.nextQuery(now: t0 + .seconds(100), inFlight: 0) == nil)  // no claim
     }
 }

@@ -51,7 +51,7 @@ struct ClaimPlanner {
         wanted = true
     }
 
-    /// A claim for `count` requests was sent at `now`.
+    /// A claim was sent at `now`: what woke it is used up, and the poll interval starts over.
     mutating func sent(at now: Instant) {
         wanted = false
         nextPollAt = now + pollInterval
@@ -76,7 +76,7 @@ struct ClaimPlanner {
 
     /// The database answered that the next `run_at` is `delay` from now (nil: nothing scheduled).
     mutating func scheduled(in delay: Duration?, now: Instant) {
-        // Not yet due yet in the past means something else holds it back (a paused channel, a
+        // Due already yet not claimed means something else holds it back (a paused channel, a
         // limit); waking for it would spin, so the poll interval covers it.
         guard let delay, delay > .zero else {
             wakeAt = nil

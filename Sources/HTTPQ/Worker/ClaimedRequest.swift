@@ -5,6 +5,9 @@ struct ClaimedRequest: Sendable {
     var channel: String
     var request: HTTPRequest
 
+    /// The claim this row is: what its lease, heartbeats and report are fenced by.
+    var key: ClaimKey { ClaimKey(id: id, attempt: attempt) }
+
     /// A row that could not be read as a request.
     struct Unreadable: Error {
         /// The id and attempt when at least those could be read, so the failure can be reported.

@@ -1,5 +1,5 @@
-/// One statement the worker sends, as a value: the loop keeps at most one in flight and picks
-/// the next from `WorkerPlan` when the connection is idle.
+/// One statement the worker sends, as a value: the loop keeps at most one in flight per
+/// connection and picks the next from `WorkerPlan` (or `MaintenancePlan`) when it is idle.
 enum DatabaseQuery: Equatable, Sendable {
     /// `LISTEN httpq`, first on every new connection.
     case listen
@@ -7,14 +7,15 @@ enum DatabaseQuery: Equatable, Sendable {
     case claim(count: Int)
     /// `httpq.report` for finished attempts.
     case report([Outcome])
-    /// `httpq.heartbeat`, extending the leases of `ids`.
-    case heartbeat([Int64])
-    /// `httpq.release`, handing `ids` back unattempted.
-    case release([Int64])
+    /// `httpq.heartbeat`, extending the leases of exactly these claims.
+    case heartbeat([ClaimKey])
+    /// `httpq.release`, handing exactly these claims back unattempted.
+    case release([ClaimKey])
     /// `httpq.next_run_at`, as seconds from now.
     case schedule
-    /// `httpq.purge`, dropping finished requests past their retention.
-    case purge
+    /// `httpq.maintain`: one bounded step of partitioning and retention, sent only on the
+    /// maintenance connection, never on the one that claims and reports.
+    case maintain
 
     /// The NOTIFY channel enqueue signals on.
     static let notifyChannel = "httpq"
@@ -35,23 +36,32 @@ enum DatabaseQuery: Equatable, Sendable {
                 "SELECT httpq.report(worker => $1, outcomes => $2::jsonb)",
                 [identity.worker, Outcome.jsonArray(outcomes)]
             )
-        case .heartbeat(let ids):
+        case .heartbeat(let claims):
+            let (ids, attempts) = Self.claimArrays(claims)
             return (
-                "SELECT httpq.heartbeat(worker => $1, ids => $2::bigint[], lease => $3::interval)",
-                [identity.worker, Self.bigintArray(ids), identity.leaseInterval]
+                "SELECT httpq.heartbeat(worker => $1, ids => $2::bigint[], attempts => $3::int[], "
+                    + "lease => $4::interval)",
+                [identity.worker, ids, attempts, identity.leaseInterval]
             )
-        case .release(let ids):
+        case .release(let claims):
+            let (ids, attempts) = Self.claimArrays(claims)
             return (
-                "SELECT httpq.release(worker => $1, ids => $2::bigint[])",
-                [identity.worker, Self.bigintArray(ids)]
+                "SELECT httpq.release(worker => $1, ids => $2::bigint[], attempts => $3::int[])",
+                [identity.worker, ids, attempts]
             )
         case .schedule:
             return (
                 "SELECT extract(epoch FROM httpq.next_run_at(channels => $1::text[]) - now())::float8",
                 [identity.channelsArray]
             )
-        case .purge:
-            return ("SELECT httpq.purge()", [])
+        case .maintain:
+            // Unpacked here, in the column order `MaintenanceStep` reads, so no JSON is parsed.
+            return (
+                "SELECT (m ->> 'ran')::boolean, coalesce((m ->> 'more')::boolean, false), "
+                    + "coalesce((m ->> 'partitions_created')::int, 0), coalesce((m ->> 'partitions_dropped')::int, 0), "
+                    + "coalesce((m ->> 'rows_deleted')::bigint, 0) FROM httpq.maintain() AS m",
+                []
+            )
         }
     }
 
@@ -64,12 +74,18 @@ enum DatabaseQuery: Equatable, Sendable {
         case .heartbeat: return "heartbeat"
         case .release: return "release"
         case .schedule: return "next_run_at"
-        case .purge: return "purge"
+        case .maintain: return "maintain"
         }
     }
 
     static func bigintArray(_ ids: [Int64]) -> String {
         "{" + ids.map(String.init).joined(separator: ",") + "}"
+    }
+
+    /// The claims as two arrays in the same order, `bigint[]` ids and `int[]` attempts, which
+    /// the database zips back into pairs.
+    static func claimArrays(_ claims: [ClaimKey]) -> (ids: String, attempts: String) {
+        (bigintArray(claims.map(\.id)), "{" + claims.map { String($0.attempt) }.joined(separator: ",") + "}")
     }
 }
 

@@ -1,12 +1,15 @@
 /// Tracks when each held claim's lease was last set, and which need extending: those older
 /// than half the lease, so a heartbeat lands well before expiry even if the database is slow.
 ///
+/// Claims are keyed by (id, attempt): a request claimed again while an older attempt of it is
+/// still held is a second entry, and forgetting one never touches the other.
+///
 /// Times are those at which the claim or heartbeat was *sent*, never later than the server's
 /// own `now()` for it, so the tracker errs towards extending early.
 struct LeaseTracker {
     /// How long a claim or heartbeat holds a request.
     let lease: Duration
-    private var renewedAt: [Int64: Instant] = [:]
+    private var renewedAt: [ClaimKey: Instant] = [:]
     /// The earliest of `renewedAt`, kept exact so the loop can ask every turn without a scan
     /// of every lease; rescanned only when the entry holding it changes.
     private var earliest: Instant?
@@ -15,29 +18,32 @@ struct LeaseTracker {
         self.lease = lease
     }
 
-    /// The ids held, claimed and not yet reported or released.
-    var held: Dictionary<Int64, Instant>.Keys { renewedAt.keys }
-
-    /// Claims (or heartbeats) for `ids` were sent at `sentAt` and succeeded.
-    mutating func renewed(_ ids: [Int64], sentAt: Instant) {
+    /// Claims (or heartbeats) for `claims` were sent at `sentAt` and succeeded.
+    mutating func renewed(_ claims: [ClaimKey], sentAt: Instant) {
         var movedEarliest = false
-        for id in ids {
-            if let old = renewedAt.updateValue(sentAt, forKey: id), old == earliest, sentAt != old {
+        for claim in claims {
+            if let old = renewedAt.updateValue(sentAt, forKey: claim), old == earliest, sentAt != old {
                 movedEarliest = true
             }
         }
         if movedEarliest {
             earliest = renewedAt.values.min()
-        } else if !ids.isEmpty {
+        } else if !claims.isEmpty {
             earliest = min(earliest ?? sentAt, sentAt)
         }
     }
 
-    /// The requests are reported or released: their leases no longer matter.
-    mutating func forget(_ ids: [Int64]) {
+    /// A heartbeat for `claims`, sent at `sentAt`, succeeded. Only claims still held are
+    /// renewed: one reported or given up meanwhile stays forgotten.
+    mutating func extended(_ claims: [ClaimKey], sentAt: Instant) {
+        renewed(claims.filter { renewedAt[$0] != nil }, sentAt: sentAt)
+    }
+
+    /// The claims are reported, released or given up: their leases no longer matter.
+    mutating func forget(_ claims: [ClaimKey]) {
         var removedEarliest = false
-        for id in ids {
-            if let old = renewedAt.removeValue(forKey: id), old == earliest {
+        for claim in claims {
+            if let old = renewedAt.removeValue(forKey: claim), old == earliest {
                 removedEarliest = true
             }
         }
@@ -46,8 +52,8 @@ struct LeaseTracker {
         }
     }
 
-    /// The ids whose lease should be extended now, in id order.
-    func due(now: Instant) -> [Int64] {
+    /// The claims whose lease should be extended now, in (id, attempt) order.
+    func due(now: Instant) -> [ClaimKey] {
         guard let deadline, now >= deadline else { return [] }
         return renewedAt.filter { now >= $0.value + lease / 2 }.map(\.key).sorted()
     }

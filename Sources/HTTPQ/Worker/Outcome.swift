@@ -4,6 +4,9 @@ struct Outcome: Equatable, Sendable {
     var attempt: Int
     var result: HTTPResult
 
+    /// The claim this outcome ends.
+    var key: ClaimKey { ClaimKey(id: id, attempt: attempt) }
+
     /// The JSON object for `httpq.report`: status and response, or a null status and the error.
     var json: String {
         var buffer = JSONBuffer()

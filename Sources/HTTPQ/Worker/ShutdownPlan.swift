@@ -26,7 +26,7 @@ struct ShutdownPlan {
     /// How long transfers in flight may take to finish after the first signal.
     let grace: Duration
     /// How long releasing and reporting may take before the worker exits regardless.
-    var finishTimeout: Duration = .seconds(5)
+    let finishTimeout: Duration = .seconds(5)
     private(set) var phase = Phase.running
 
     init(grace: Duration) {

@@ -1,10 +1,14 @@
 /// Opening the first connection and checking that the database can serve a worker.
 enum Startup {
-    /// The functions the worker calls.
-    static let functions = ["claim", "report", "heartbeat", "release", "next_run_at", "purge"]
+    /// The functions the worker calls; `maintain` only when it runs maintenance, so a role
+    /// without it can deliver while cron runs `httpq.maintain()`.
+    static func functions(maintenance: Bool) -> [String] {
+        ["claim", "report", "heartbeat", "release", "next_run_at"] + (maintenance ? ["maintain"] : [])
+    }
 
     /// Connects (blocking) and checks the extension is installed and usable by this role.
-    static func connect(_ parameters: ConnectionParameters) throws(StartupError) -> Connection {
+    static func connect(_ parameters: ConnectionParameters, maintenance: Bool) throws(StartupError) -> Connection {
+        let functions = functions(maintenance: maintenance)
         let connection: Connection
         let rows: [[String?]]
         do {

@@ -20,8 +20,7 @@ extension Worker {
             case .completed(let query, let sentAt, .success(let result)):
                 succeeded(query, result: result, sentAt: sentAt, now: now)
             case .completed(let query, _, .failure(let error)):
-                logger.error("\(query.name) failed", metadata: [LogKey.error: "\(error)"])
-                plan.failed(query, transient: error.isTransient, now: now)
+                failed(query, error, now: now, connectionLost: false)
             case .notified:
                 plan.notified()
             }
@@ -42,7 +41,40 @@ extension Worker {
                 "a claim was unanswered when the connection broke; its requests return when their lease expires")
         }
         if let inFlight {
-            plan.failed(inFlight, transient: true, now: now)
+            failed(inFlight, error, now: now, connectionLost: true)
+        }
+    }
+
+    /// Tells the plan, and logs what it decided. A report failing is logged once per episode:
+    /// it is retried with backoff until it goes through, and that is logged once too.
+    private func failed(_ query: DatabaseQuery, _ error: PostgresError, now: Instant, connectionLost: Bool) {
+        switch plan.failed(query, error: error, now: now) {
+        case .reportsFailing(let retryIn):
+            logger.error(
+                "reports are failing; outcomes are kept and sent again, and nothing new is claimed until one goes through",
+                metadata: [
+                    LogKey.error: "\(error)", "retry_in_ms": "\(retryIn.milliseconds)",
+                    "unreported": "\(plan.reports.pending.count)",
+                ])
+        case .reportsStillFailing(let retryIn):
+            logger.debug(
+                "report failed again",
+                metadata: [LogKey.error: "\(error)", "retry_in_ms": "\(retryIn.milliseconds)"])
+        case .reportSplit:
+            logger.debug(
+                "the database refused an outcome in a report; sending the report again in halves to find it",
+                metadata: [LogKey.error: "\(error)"])
+        case .outcomeDropped(let outcome):
+            logger.error(
+                "the database refused this outcome; it is dropped, and the request is attempted again when its lease expires",
+                metadata: [
+                    LogKey.requestID: "\(outcome.id)", LogKey.attempt: "\(outcome.attempt)", LogKey.error: "\(error)",
+                ])
+        case .statement:
+            // A lost connection is logged once, as such, whatever was in flight.
+            if !connectionLost {
+                logger.error("\(query.name) failed", metadata: [LogKey.error: "\(error)"])
+            }
         }
     }
 
@@ -53,26 +85,29 @@ extension Worker {
         case .report(let outcomes):
             let applied = result.scalar.flatMap { Int($0) } ?? 0
             logger.trace("reported", metadata: [LogKey.count: "\(outcomes.count)", "applied": "\(applied)"])
-            plan.succeeded(query, sentAt: sentAt, now: now)
-        case .heartbeat(let ids):
+            if let episode = plan.succeeded(query, sentAt: sentAt, now: now) {
+                logger.info(
+                    "reports go through again",
+                    metadata: [
+                        "failed_for_ms": "\(episode.duration.milliseconds)", "failures": "\(episode.failures)",
+                        LogKey.count: "\(outcomes.count)", "unreported": "\(plan.reports.pending.count)",
+                    ])
+            }
+        case .heartbeat(let claims):
             let extended = result.scalar.flatMap { Int($0) } ?? 0
-            if extended < ids.count {
+            if extended < claims.count {
                 logger.warning(
                     "some leases could not be extended; those requests may be delivered twice",
-                    metadata: [LogKey.count: "\(ids.count - extended)"])
+                    metadata: [LogKey.count: "\(claims.count - extended)"])
             }
             plan.succeeded(query, sentAt: sentAt, now: now)
-        case .release(let ids):
-            releasedCount += ids.count
+        case .release(let claims):
+            releasedCount += claims.count
             plan.succeeded(query, sentAt: sentAt, now: now)
         case .schedule:
             let delay = result.scalar.flatMap { Double($0) }.map { Duration.nanoseconds(Int64($0 * 1e9)) }
             plan.succeeded(query, sentAt: sentAt, now: now, delay: delay)
-        case .purge:
-            if let purged = result.scalar, purged != "0" {
-                logger.debug("purged finished requests past their retention", metadata: [LogKey.count: "\(purged)"])
-            }
-        case .listen:
+        case .listen, .maintain:
             break
         }
     }
@@ -80,19 +115,20 @@ extension Worker {
     /// Starts a transfer for each claimed row (or hands the rows back when stopping).
     private func claimed(_ rows: [[String?]], asked: Int, sentAt: Instant, now: Instant) {
         var requests: [ClaimedRequest] = []
-        var ids: [Int64] = []
+        var claims: [ClaimKey] = []
         for row in rows {
             do {
                 let request = try ClaimedRequest(row: row)
                 requests.append(request)
-                ids.append(request.id)
+                claims.append(request.key)
             } catch {
                 unreadable(error, now: now)
-                if let id = error.id { ids.append(id) }
+                // Without its attempt a claim cannot be named to the database; its lease expires.
+                if let id = error.id, let attempt = error.attempt { claims.append(ClaimKey(id: id, attempt: attempt)) }
             }
         }
-        guard plan.claimed(ids, asked: asked, sentAt: sentAt) else {
-            logger.debug("claimed while stopping; handing back", metadata: [LogKey.count: "\(ids.count)"])
+        guard plan.claimed(claims, asked: asked, sentAt: sentAt) else {
+            logger.debug("claimed while stopping; handing back", metadata: [LogKey.count: "\(claims.count)"])
             return
         }
         for request in requests {

@@ -5,26 +5,30 @@ extension Worker {
     /// Hands one claimed request to libcurl; a request that cannot be sent is reported as failed.
     func start(_ claim: ClaimedRequest, now: Instant) {
         logger.debug("sending", metadata: metadata(claim))
+        // Claimed again while an older attempt still runs: that attempt's outcome could not be
+        // applied any more, so only the new one is sent.
+        if let stale = attempts.supersede(by: claim.key) {
+            multi.remove(stale.transfer)
+            transfers.recycle(stale.transfer)
+            plan.superseded([stale.claim.key])
+            logger.warning(
+                "claimed again while an older attempt was still sending (its lease lapsed); dropped the older one",
+                metadata: metadata(claim))
+        }
         if let problem = claim.request.problem {
             fail(claim, problem, now: now)
             return
         }
-        // Claimed again while its old transfer still runs: the lease passed while the database
-        // was out of reach, so the old attempt's outcome could not be applied any more. Keep
-        // one transfer per request, or the second would be dropped and the slots miscounted.
-        if attempts[claim.id] != nil, let stale = multi.all.first(where: { $0.id == claim.id }) {
-            multi.remove(stale)
-            transfers.recycle(stale)
-        }
+        let transfer: Transfer
         do {
-            let transfer = try transfers.take(
+            transfer = try transfers.take(
                 id: claim.id, request: claim.request, maxResponseBytes: config.maxResponseBytes)
             try multi.add(transfer)
         } catch {
             fail(claim, error.description, now: now)
             return
         }
-        attempts[claim.id] = claim
+        attempts.insert(claim, transfer)
     }
 
     private func fail(_ claim: ClaimedRequest, _ reason: String, now: Instant) {
@@ -45,7 +49,7 @@ extension Worker {
         let now = ContinuousClock.now
         for (transfer, result) in done {
             transfers.recycle(transfer)
-            guard let claim = attempts.removeValue(forKey: transfer.id) else { continue }
+            guard let claim = attempts.finished(transfer) else { continue }
             finished(claim, result, now: now)
         }
     }
@@ -75,6 +79,8 @@ extension Worker {
 
     /// A signal or stop request arrived.
     func receivedStop() {
+        // Stopping never waits for maintenance: the step under way is abandoned.
+        maintenance?.stop()
         switch plan.shutdown.signal(now: .now) {
         case .stopClaiming:
             logger.info(
@@ -108,12 +114,11 @@ extension Worker {
 
     /// Abandons every transfer in flight and queues its claim for release.
     private func abortTransfers() {
-        for transfer in multi.all {
-            multi.remove(transfer)
+        let aborted = attempts.removeAll()
+        for entry in aborted {
+            multi.remove(entry.transfer)
         }
-        let ids = attempts.keys.sorted()
-        attempts.removeAll()
-        plan.release(ids)
+        plan.release(aborted.map(\.claim.key))
     }
 
     /// Logs the exit and says whether anything was left behind.
@@ -122,7 +127,7 @@ extension Worker {
         var unreleased = plan.releases.count + attempts.count
         switch database.inFlight?.query {
         case .report(let outcomes)?: unreported += outcomes.count
-        case .release(let ids)?: unreleased += ids.count
+        case .release(let claims)?: unreleased += claims.count
         default: break
         }
         logger.info("released", metadata: [LogKey.count: "\(releasedCount)"])

@@ -26,10 +26,12 @@ public final class Worker {
     let identity: WorkerIdentity
     let multi: Multi
     let database: DatabaseLink
+    /// `httpq.maintain` on its own connection; nil with `--no-maintenance`.
+    let maintenance: Maintenance?
     let stopSources: [StopSource]
     var plan: WorkerPlan
-    /// The claim of each transfer in flight, by request id.
-    var attempts: [Int64: ClaimedRequest] = [:]
+    /// Each transfer in flight with its claim, by (id, attempt).
+    var attempts = AttemptsInFlight()
     /// Idle transfers, reused for the next requests.
     var transfers: TransferPool
     /// How many claims were handed back during shutdown (for the exit log line).
@@ -52,9 +54,13 @@ public final class Worker {
         } catch {
             throw .unreachable("\(error)")
         }
+        let now = ContinuousClock.now
         plan = WorkerPlan(
             concurrency: config.concurrency, batch: config.batch, pollInterval: config.pollInterval,
-            lease: config.lease, grace: config.grace, now: .now)
+            lease: config.lease, grace: config.grace, now: now)
+        maintenance =
+            config.maintenance
+            ? Maintenance(parameters: config.connection, identity: identity, plan: MaintenancePlan(now: now)) : nil
     }
 
     /// Connects, checks the database, and prepares a worker; nothing is claimed until `run`.
@@ -72,7 +78,7 @@ public final class Worker {
                 "the open-files limit is below what --concurrency needs; raise it with ulimit -n",
                 metadata: ["limit": "\(limit)", "needed": "\(needed)"])
         }
-        let connection = try Startup.connect(config.connection)
+        let connection = try Startup.connect(config.connection, maintenance: config.maintenance)
         let sources: [StopSource] = [signals as StopSource?, stopRequest as StopSource?].compactMap { $0 }
         return try Worker(config: config, connection: connection, stopSources: sources, logger: logger)
     }
@@ -89,10 +95,13 @@ public final class Worker {
                 handle(database.send(query, identity: identity, now: now))
                 continue  // the send may have failed at once; decide again
             }
-            let (databaseReady, stops) = wait(until: deadline(now: now))
+            let ready = wait(until: deadline(now: now))
             finishTransfers()
-            for _ in 0..<stops { receivedStop() }
-            handle(database.service(now: .now, ready: databaseReady))
+            for _ in 0..<ready.stops { receivedStop() }
+            handle(database.service(now: .now, ready: ready.database))
+            if let maintenance {
+                log(maintenance.service(now: .now, ready: ready.maintenance))
+            }
         }
         return exitSummary()
     }
@@ -102,16 +111,32 @@ public final class Worker {
     /// The next time the loop must act without input, capped so a lost wake-up costs at most a second.
     private func deadline(now: Instant) -> Instant {
         let queries = database.isIdle ? plan.queryDeadline(inFlight: attempts.count) : nil
-        let times = [queries, plan.shutdown.deadline, database.deadline, now + .seconds(1)]
+        let times = [
+            queries, plan.shutdown.deadline, database.deadline, maintenance?.deadline, now + .seconds(1),
+        ]
         return times.compactMap { $0 }.min()!
     }
 
-    /// Waits on transfers, the database socket and the stop sources. Returns whether the
-    /// database socket is ready and how many stop requests arrived.
-    private func wait(until deadline: Instant) -> (databaseReady: Bool, stops: Int) {
+    /// What the wait found: how many stop requests arrived, and which database sockets are ready.
+    private struct Readiness {
+        var stops = 0
+        var database = false
+        var maintenance = false
+    }
+
+    /// Waits on transfers, both database sockets and the stop sources.
+    private func wait(until deadline: Instant) -> Readiness {
         var descriptors = stopSources.map { WaitDescriptor(fd: $0.fd, read: true) }
-        let databaseWait = database.waitDescriptor
-        if let databaseWait { descriptors.append(databaseWait) }
+        var databaseIndex: Int?
+        if let databaseWait = database.waitDescriptor {
+            databaseIndex = descriptors.count
+            descriptors.append(databaseWait)
+        }
+        var maintenanceIndex: Int?
+        if let maintenanceWait = maintenance?.waitDescriptor {
+            maintenanceIndex = descriptors.count
+            descriptors.append(maintenanceWait)
+        }
         let timeout = Int32(clamping: max(0, (deadline - .now).milliseconds + 1))
         let ready: [WaitDescriptor]
         do {
@@ -119,10 +144,15 @@ public final class Worker {
         } catch {
             logger.error("waiting for transfers failed", metadata: [LogKey.error: "\(error)"])
             usleep(10_000)  // never spin on a persistent failure
-            return (true, 0)
+            return Readiness(database: true, maintenance: true)
         }
-        let stops = zip(stopSources, ready).reduce(0) { count, pair in count + (pair.1.ready ? pair.0.drain() : 0) }
-        return (databaseWait != nil && ready.last?.ready == true, stops)
+        var readiness = Readiness()
+        readiness.stops = zip(stopSources, ready).reduce(0) { count, pair in
+            count + (pair.1.ready ? pair.0.drain() : 0)
+        }
+        readiness.database = databaseIndex.map { ready[$0].ready } ?? false
+        readiness.maintenance = maintenanceIndex.map { ready[$0].ready } ?? false
+        return readiness
     }
 }
 

@@ -4,26 +4,29 @@
 struct WorkerPlan {
     var claims: ClaimPlanner
     var reports = ReportBatcher()
+    var reportRetry = ReportRetry()
     var leases: LeaseTracker
     var shutdown: ShutdownPlan
     /// Claims to hand back: transfers aborted at shutdown, and requests claimed while stopping.
-    private(set) var releases: [Int64] = []
+    private(set) var releases: [ClaimKey] = []
     /// Whether the connection still needs its LISTEN (true for every new connection).
     private(set) var needsListen = true
-    /// When to next run `httpq.purge` (about once a minute; any worker may do it).
-    private(set) var nextPurgeAt: Instant
-    /// After a statement failed for a reason that will not pass by itself, nothing is sent
-    /// until then, so a broken function is not hammered in a tight loop.
+    /// After a statement other than a report failed for a reason that will not pass by
+    /// itself, nothing is sent until then, so a broken function is not hammered in a tight loop.
     private(set) var quietUntil: Instant?
+    /// Uniform in 0..<1, for the jitter of report retries.
+    private let random: () -> Double
 
-    static let purgeInterval: Duration = .seconds(60)
     static let quietAfterError: Duration = .seconds(1)
 
-    init(concurrency: Int, batch: Int, pollInterval: Duration, lease: Duration, grace: Duration, now: Instant) {
+    init(
+        concurrency: Int, batch: Int, pollInterval: Duration, lease: Duration, grace: Duration, now: Instant,
+        random: @escaping () -> Double = { Double.random(in: 0..<1) }
+    ) {
         claims = ClaimPlanner(concurrency: concurrency, batch: batch, pollInterval: pollInterval, now: now)
         leases = LeaseTracker(lease: lease)
         shutdown = ShutdownPlan(grace: grace)
-        nextPurgeAt = now + Self.purgeInterval
+        self.random = random
     }
 
     // MARK: - Choosing the next statement
@@ -44,15 +47,18 @@ struct WorkerPlan {
         }
         // Heartbeats before reports: they are small, and while reports take longer than the
         // batching delay a new one is always due, which would let leases of long transfers lapse.
+        // They go on while reports fail, so the transfers still running keep their claims.
         let due = leases.due(now: now)
         if !due.isEmpty {
             return .heartbeat(due)
         }
         // With nothing else in flight no outcome is coming to batch with: waiting adds latency.
-        if reports.isDue(now: now, urgent: !shutdown.isClaiming || inFlight == 0) {
+        if reportRetry.allowsReport(now: now),
+            reports.isDue(now: now, urgent: !shutdown.isClaiming || inFlight == 0)
+        {
             return .report(reports.take())
         }
-        guard shutdown.isClaiming else { return nil }
+        guard shutdown.isClaiming, !waitsForReports else { return nil }
         if let count = claims.size(inFlight: inFlight, now: now) {
             claims.sent(at: now)
             return .claim(count: count)
@@ -60,10 +66,6 @@ struct WorkerPlan {
         if claims.wantsSchedule {
             claims.scheduleSent()
             return .schedule
-        }
-        if now >= nextPurgeAt {
-            nextPurgeAt = now + Self.purgeInterval
-            return .purge
         }
         return nil
     }
@@ -73,12 +75,20 @@ struct WorkerPlan {
     /// statement in flight or no connection, a due time that cannot be acted on would spin it.
     func queryDeadline(inFlight: Int) -> Instant? {
         if let quietUntil { return quietUntil }
-        var times = [reports.deadline, leases.deadline]
-        if shutdown.isClaiming {
-            if inFlight < claims.concurrency { times.append(claims.deadline) }
-            times.append(nextPurgeAt)
+        var times = [leases.deadline]
+        if let reportsDue = reports.deadline {
+            times.append(max(reportsDue, reportRetry.retryAt ?? reportsDue))
+        }
+        if shutdown.isClaiming, !waitsForReports, inFlight < claims.concurrency {
+            times.append(claims.deadline)
         }
         return times.compactMap { $0 }.min()
+    }
+
+    /// While reports fail and outcomes wait for them, nothing is claimed: what is sent now
+    /// could not be recorded either.
+    private var waitsForReports: Bool {
+        reportRetry.isFailing && !reports.isEmpty
     }
 
     /// Whether anything remains for the database before the worker may exit.
@@ -105,66 +115,112 @@ struct WorkerPlan {
     }
 
     /// Transfers were abandoned unattempted (shutdown): their claims go back.
-    mutating func release(_ ids: [Int64]) {
-        releases += ids
+    mutating func release(_ claims: [ClaimKey]) {
+        releases += claims
     }
 
-    /// A claim sent at `sentAt` returned `ids` of `asked`. While stopping they are handed back,
-    /// not started; returns whether to start them.
-    mutating func claimed(_ ids: [Int64], asked: Int, sentAt: Instant) -> Bool {
-        claims.received(ids.count, of: asked)
-        leases.renewed(ids, sentAt: sentAt)
+    /// Transfers were dropped because their requests were claimed again (a newer attempt):
+    /// no outcome will come for these claims, so their leases are no longer extended.
+    mutating func superseded(_ claims: [ClaimKey]) {
+        leases.forget(claims)
+    }
+
+    /// A claim sent at `sentAt` returned `claimed` of `asked`. While stopping they are handed
+    /// back, not started; returns whether to start them.
+    mutating func claimed(_ claimed: [ClaimKey], asked: Int, sentAt: Instant) -> Bool {
+        claims.received(claimed.count, of: asked)
+        leases.renewed(claimed, sentAt: sentAt)
         guard shutdown.isClaiming else {
-            releases += ids
+            releases += claimed
             return false
         }
         return true
     }
 
-    /// A statement succeeded. `value` is its scalar result where it has one.
-    mutating func succeeded(_ query: DatabaseQuery, sentAt: Instant, now: Instant, delay: Duration? = nil) {
+    /// A statement succeeded. `delay` is the schedule's answer. Returns the episode of failing
+    /// reports that a report going through ends, if one does.
+    @discardableResult
+    mutating func succeeded(
+        _ query: DatabaseQuery, sentAt: Instant, now: Instant, delay: Duration? = nil
+    ) -> ReportRetry.Episode? {
         switch query {
         case .report(let outcomes):
-            leases.forget(outcomes.map(\.id))
+            // Exactly the claims reported: a newer attempt of the same request keeps its lease.
+            leases.forget(outcomes.map(\.key))
             claims.wake()  // finished requests may unblock others (ordering keys, channel limits)
-        case .heartbeat(let ids):
-            leases.renewed(ids, sentAt: sentAt)
-        case .release(let ids):
-            leases.forget(ids)
+            return reportRetry.succeeded(now: now)
+        case .heartbeat(let claims):
+            leases.extended(claims, sentAt: sentAt)
+        case .release(let claims):
+            leases.forget(claims)
         case .schedule:
             claims.scheduled(in: delay, now: now)
-        case .listen, .claim, .purge:
+        case .listen, .claim, .maintain:
             break
         }
+        return nil
     }
 
-    /// A statement failed, or the connection broke with it in flight (`transient`).
-    /// Outcomes and releases come back to be sent again when the failure may pass. A report
-    /// the database rejected is sent again in halves until the outcome it refuses is alone;
-    /// that one, and releases, are dropped (their leases expire and the requests are
-    /// attempted again).
-    mutating func failed(_ query: DatabaseQuery, transient: Bool, now: Instant) {
+    /// What a failed statement did to the plan, for the log.
+    enum Failure: Equatable {
+        /// Reports stopped going through: the first failure of an episode. The batch is kept
+        /// and sent again after `retryIn`; nothing is claimed until a report goes through.
+        case reportsFailing(retryIn: Duration)
+        /// Reports still fail; the batch is kept and sent again after `retryIn`.
+        case reportsStillFailing(retryIn: Duration)
+        /// The database refused an outcome's data; the batch goes again in two halves.
+        case reportSplit
+        /// The database refused this lone outcome's data, so it is dropped.
+        case outcomeDropped(Outcome)
+        /// Any other statement. `quiet` when nothing is sent for a while (a failure that will
+        /// not pass by itself).
+        case statement(quiet: Bool)
+    }
+
+    /// A statement failed with `error`, or the connection broke with it in flight.
+    mutating func failed(_ query: DatabaseQuery, error: PostgresError, now: Instant) -> Failure {
+        if case .report(let outcomes) = query {
+            return reportFailed(outcomes, ReportFailure(error), now: now)
+        }
+        let transient = error.isTransient
         switch query {
-        case .report(let outcomes) where transient:
-            reports.putBack(outcomes, now: now)
-        case .report(let outcomes) where outcomes.count > 1:
-            reports.split(outcomes, now: now)
-            return  // the halves are smaller each time: no need to go quiet
-        case .release(let ids) where transient:
-            releases = ids + releases
-        case .release(let ids):
-            leases.forget(ids)
-        case .report(let outcomes):
-            leases.forget(outcomes.map(\.id))
+        case .release(let claims) where transient:
+            releases = claims + releases
+        case .release(let claims):
+            // Their leases expire and the requests are attempted again.
+            leases.forget(claims)
         case .listen:
             needsListen = true
         case .schedule:
             claims.scheduled(in: nil, now: now)
-        case .claim, .heartbeat, .purge:
+        case .claim, .heartbeat, .report, .maintain:
             break
         }
         if !transient {
             quietUntil = now + Self.quietAfterError
+        }
+        return .statement(quiet: !transient)
+    }
+
+    /// No outcome that reached the worker is dropped while it lives, with one exception: a
+    /// lone outcome whose own data the database refuses. Sending it again would fail again,
+    /// so it is dropped; its lease expires and the request is attempted again, which records
+    /// a fresh outcome.
+    private mutating func reportFailed(_ outcomes: [Outcome], _ failure: ReportFailure, now: Instant) -> Failure {
+        switch failure {
+        case .notTheBatch:
+            reports.putBack(outcomes, now: now)
+            let first = !reportRetry.isFailing
+            let delay = reportRetry.failed(now: now, random: random())
+            return first ? .reportsFailing(retryIn: delay) : .reportsStillFailing(retryIn: delay)
+        case .rejectedData:
+            guard outcomes.count > 1 else {
+                leases.forget(outcomes.map(\.key))
+                return .outcomeDropped(outcomes[0])
+            }
+            // The halves are smaller each time: no need to wait.
+            reports.split(outcomes, now: now)
+            return .reportSplit
         }
     }
 }
