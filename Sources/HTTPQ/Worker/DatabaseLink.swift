@@ -1,5 +1,6 @@
 /// The worker's side of the database: the connection when there is one, reconnecting without
-/// blocking the loop, and the single statement in flight.
+/// blocking the loop (host names are resolved on a thread of their own), and the single
+/// statement in flight.
 ///
 /// `service` is called every turn; it moves the connection forward and reports what happened
 /// as events. Not thread-safe: used only by the worker loop.
@@ -7,8 +8,8 @@ final class DatabaseLink {
     enum State {
         /// No connection; the next attempt is due at `retryAt`.
         case down(retryAt: Instant)
-        /// Connecting without blocking; libpq waits for the socket to be readable or writable.
-        case connecting(Connection, wantsWrite: Bool, since: Instant)
+        /// Resolving host names off the loop, then connecting without blocking.
+        case connecting(ConnectAttempt)
         case ready(Connection)
     }
 
@@ -32,18 +33,26 @@ final class DatabaseLink {
         case notified(count: Int)
     }
 
-    /// How long a connection attempt may take (libpq ignores `connect_timeout` when not blocking).
+    /// How long a connection attempt may take, name lookup included (libpq ignores
+    /// `connect_timeout` when not blocking).
     static let connectTimeout: Duration = .seconds(10)
 
-    private let parameters: ConnectionParameters
+    private let resolver: HostResolver
+    private let connectTimeout: Duration
     private var backoff = ReconnectBackoff()
     private(set) var state: State
     private(set) var inFlight: InFlight?
 
-    /// Starts with a connection made by `Worker.start`.
-    init(connection: Connection, parameters: ConnectionParameters) throws(PostgresError) {
+    /// Starts with a connection made by `Worker.start`. `lookUp` resolves a host name when
+    /// reconnecting (tests replace it).
+    init(
+        connection: Connection, parameters: ConnectionParameters,
+        lookUp: @escaping HostResolver.LookUp = HostAddresses.lookUp,
+        connectTimeout: Duration = DatabaseLink.connectTimeout
+    ) throws(PostgresError) {
         try connection.enterNonBlockingMode()
-        self.parameters = parameters
+        self.resolver = HostResolver(parameters: parameters, lookUp: lookUp)
+        self.connectTimeout = connectTimeout
         self.state = .ready(connection)
     }
 
@@ -58,8 +67,8 @@ final class DatabaseLink {
         switch state {
         case .down:
             return nil
-        case .connecting(let connection, let wantsWrite, _):
-            return WaitDescriptor(fd: connection.socket, read: !wantsWrite, write: wantsWrite)
+        case .connecting(let attempt):
+            return attempt.waitDescriptor
         case .ready(let connection):
             // While output is pending libpq may also need to read (the server can be waiting
             // for us to take its output before it accepts more), so always wait to read too.
@@ -71,7 +80,7 @@ final class DatabaseLink {
     var deadline: Instant? {
         switch state {
         case .down(let retryAt): return retryAt
-        case .connecting(_, _, let since): return since + Self.connectTimeout
+        case .connecting(let attempt): return attempt.deadline
         case .ready: return nil
         }
     }
@@ -95,9 +104,8 @@ final class DatabaseLink {
         switch state {
         case .down(let retryAt):
             return now >= retryAt ? startConnecting(now: now) : []
-        case .connecting(let connection, _, let since):
-            guard ready || now >= since + Self.connectTimeout else { return [] }
-            return advanceConnecting(connection, since: since, now: now)
+        case .connecting(let attempt):
+            return advance(attempt, now: now, ready: ready)
         case .ready(let connection):
             do {
                 return try pump(connection, readable: ready)
@@ -111,44 +119,36 @@ final class DatabaseLink {
 
     private func startConnecting(now: Instant) -> [Event] {
         do {
-            let connection = try Connection.start(parameters)
-            state = .connecting(connection, wantsWrite: true, since: now)
-            return advanceConnecting(connection, since: now, now: now)
+            let attempt = try ConnectAttempt(resolver: resolver, now: now, timeout: connectTimeout)
+            state = .connecting(attempt)
+            return advance(attempt, now: now, ready: false)
         } catch {
-            let retryAt = backoff.failed(now: now)
-            state = .down(retryAt: retryAt)
-            return [.connectFailed(error, retryAt: retryAt)]
+            return [connectFailed(error, now: now)]
         }
     }
 
-    private func advanceConnecting(_ connection: Connection, since: Instant, now: Instant) -> [Event] {
-        var progress = connection.pollConnect()
-        if progress != .ready, now >= since + Self.connectTimeout {
-            progress = .failed(.connection(message: "timed out connecting after \(Self.connectTimeout.seconds) s"))
-        }
-        switch progress {
-        case .waitingToRead:
-            state = .connecting(connection, wantsWrite: false, since: since)
+    private func advance(_ attempt: ConnectAttempt, now: Instant, ready: Bool) -> [Event] {
+        switch attempt.advance(now: now, ready: ready) {
+        case .waiting:
             return []
-        case .waitingToWrite:
-            state = .connecting(connection, wantsWrite: true, since: since)
-            return []
-        case .ready:
+        case .connected(let connection):
             do {
                 try connection.enterNonBlockingMode()
             } catch {
-                let retryAt = backoff.failed(now: now)
-                state = .down(retryAt: retryAt)
-                return [.connectFailed(error, retryAt: retryAt)]
+                return [connectFailed(error, now: now)]
             }
             backoff.succeeded()
             state = .ready(connection)
             return [.connected]
         case .failed(let error):
-            let retryAt = backoff.failed(now: now)
-            state = .down(retryAt: retryAt)
-            return [.connectFailed(error, retryAt: retryAt)]
+            return [connectFailed(error, now: now)]
         }
+    }
+
+    private func connectFailed(_ error: PostgresError, now: Instant) -> Event {
+        let retryAt = backoff.failed(now: now)
+        state = .down(retryAt: retryAt)
+        return .connectFailed(error, retryAt: retryAt)
     }
 
     // MARK: - Statements and notifications

@@ -1,0 +1,37 @@
+/// Resolves the host names of a connection's servers on a thread of its own, for connection
+/// attempts made from the worker loop (see `ConnectionParameters.resolvingHostNames`).
+///
+/// Keeps at most one lookup running. A stuck DNS query cannot be cancelled, so an attempt that
+/// gave up waiting leaves its lookup for the next attempt to join, rather than start another.
+/// Not thread-safe: used only by the worker loop.
+final class HostResolver {
+    typealias LookUp = @Sendable (String) -> Result<[String], HostLookupError>
+    typealias Lookup = BackgroundJob<Result<ConnectionParameters, PostgresError>>
+
+    private let parameters: ConnectionParameters
+    private let lookUp: LookUp
+    private var running: Lookup?
+
+    init(parameters: ConnectionParameters, lookUp: @escaping LookUp = HostAddresses.lookUp) {
+        self.parameters = parameters
+        self.lookUp = lookUp
+    }
+
+    /// A lookup for a new attempt: the one still running from an earlier attempt, else a new one.
+    func begin() throws(SystemError) -> Lookup {
+        if let running, running.value == nil {
+            return running
+        }
+        let parameters = parameters
+        let lookUp = lookUp
+        // libpq's defaults are read there too: reading them may consult the password database.
+        let lookup = try Lookup(name: "httpq-resolve") {
+            parameters.resolvingHostNames(lookUp: lookUp)
+        }
+        running = lookup
+        return lookup
+    }
+}
+
+@available(*, unavailable)
+extension HostResolver: Sendable {}
