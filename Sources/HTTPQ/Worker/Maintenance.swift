@@ -6,8 +6,9 @@
 /// at once), so N connections kept open would hold N idle backends for a few milliseconds of
 /// work a minute, while opening one costs a few milliseconds once a minute.
 ///
-/// Nothing here blocks: connecting and the statement go through the loop's wait like the
-/// main connection. `MaintenancePlan` decides when; this class only does it.
+/// Nothing here blocks: connecting (host names resolved off the loop) and the statement go
+/// through the loop's wait like the main connection. `MaintenancePlan` decides when; this
+/// class only does it.
 /// Not thread-safe: used only by the worker loop.
 final class Maintenance {
     /// What happened, for the log.
@@ -20,13 +21,13 @@ final class Maintenance {
 
     private enum Link {
         case closed
-        /// Connecting without blocking; libpq waits for the socket to be readable or writable.
-        case connecting(Connection, wantsWrite: Bool, since: Instant)
+        case connecting(ConnectAttempt)
         /// Open, with a step in flight.
         case open(DatabaseLink)
     }
 
     private let parameters: ConnectionParameters
+    private let resolver: HostResolver
     private let identity: WorkerIdentity
     private(set) var plan: MaintenancePlan
     private var link = Link.closed
@@ -34,6 +35,7 @@ final class Maintenance {
 
     init(parameters: ConnectionParameters, identity: WorkerIdentity, plan: MaintenancePlan) {
         self.parameters = parameters
+        self.resolver = HostResolver(parameters: parameters)
         self.identity = identity
         self.plan = plan
     }
@@ -43,8 +45,8 @@ final class Maintenance {
         switch link {
         case .closed:
             return nil
-        case .connecting(let connection, let wantsWrite, _):
-            return WaitDescriptor(fd: connection.socket, read: !wantsWrite, write: wantsWrite)
+        case .connecting(let attempt):
+            return attempt.waitDescriptor
         case .open(let database):
             return database.waitDescriptor
         }
@@ -53,8 +55,8 @@ final class Maintenance {
     /// When the loop must give maintenance a turn without socket activity; nil once stopped.
     var deadline: Instant? {
         guard !stopped else { return nil }
-        if case .connecting(_, _, let since) = link {
-            return min(plan.deadline, since + DatabaseLink.connectTimeout)
+        if case .connecting(let attempt) = link {
+            return min(plan.deadline, attempt.deadline)
         }
         return plan.deadline
     }
@@ -77,32 +79,26 @@ final class Maintenance {
             guard plan.isDue(now: now) else { return [] }
             plan.began(now: now)
             do {
-                return advanceConnecting(try Connection.start(parameters), since: now, now: now)
+                let attempt = try ConnectAttempt(resolver: resolver, now: now, timeout: DatabaseLink.connectTimeout)
+                link = .connecting(attempt)
+                return advance(attempt, now: now, ready: false)
             } catch {
                 return [fail(error.description, now: now)]
             }
-        case .connecting(let connection, _, let since):
-            guard ready || now >= since + DatabaseLink.connectTimeout else { return [] }
-            return advanceConnecting(connection, since: since, now: now)
+        case .connecting(let attempt):
+            return advance(attempt, now: now, ready: ready)
         case .open(let database):
             return handle(database.service(now: now, ready: ready), from: database, now: now)
         }
     }
 
-    private func advanceConnecting(_ connection: Connection, since: Instant, now: Instant) -> [Event] {
-        let timedOut = now >= since + DatabaseLink.connectTimeout
-        switch connection.pollConnect() {
-        case .waitingToRead where !timedOut:
-            link = .connecting(connection, wantsWrite: false, since: since)
+    private func advance(_ attempt: ConnectAttempt, now: Instant, ready: Bool) -> [Event] {
+        switch attempt.advance(now: now, ready: ready) {
+        case .waiting:
             return []
-        case .waitingToWrite where !timedOut:
-            link = .connecting(connection, wantsWrite: true, since: since)
-            return []
-        case .waitingToRead, .waitingToWrite:
-            return [fail("timed out connecting after \(Int(DatabaseLink.connectTimeout.seconds)) s", now: now)]
         case .failed(let error):
             return [fail(error.description, now: now)]
-        case .ready:
+        case .connected(let connection):
             let database: DatabaseLink
             do {
                 database = try DatabaseLink(connection: connection, parameters: parameters)
