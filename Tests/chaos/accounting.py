@@ -202,4 +202,4 @@ def account(scope, cluster: Cluster, channel: str, ledger: Ledger, timeout: floa
     """Waits for the channel to settle, then tallies the ledger, the arrivals and the database."""
     settle(cluster, channel, timeout)
     time.sleep(0.3)  # an arrival is recorded before it is answered; let the last answers land
-    return tally(ledger, scope.run.receiver.arrivals(scope.name), database_rows(cluster, channel))
+    return tally(ledger, scope.arrivals(), database_rows(cluster, channel))

@@ -274,10 +274,16 @@ class Receiver:
         import json
         return json.loads(self._get("_stats")).get(scenario, {"arrivals": 0, "held": 0, "held_max": 0})
 
-    def arrivals(self, scenario: str) -> list[Arrival]:
+    def offset(self) -> int:
+        """Where the arrivals file ends now: a scenario reads its own arrivals from here on."""
+        self._get("_flush")
+        return self.path.stat().st_size
+
+    def arrivals(self, scenario: str, since: int = 0) -> list[Arrival]:
         self._get("_flush")
         prefix = scenario + "."
         with open(self.path) as f:
+            f.seek(since)
             return [Arrival(line.rstrip("\n")) for line in f if line.split(" ", 2)[1].startswith(prefix)]
 
     def stop(self):
@@ -425,6 +431,7 @@ class Scope:
         self.log_dir = run.log_dir / name
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.work_dir = run.work_dir / name
+        self.arrivals_from = run.receiver.offset()
         self.workers: list[Worker] = []
         self.clusters: list[Cluster] = []
         self.producers: list[Producer] = []
@@ -440,6 +447,10 @@ class Scope:
         worker = Worker(self.run.httpq, cluster, name, self.log_dir / f"worker-{name}.log", **options)
         self.workers.append(worker)
         return worker.start() if start else worker
+
+    def arrivals(self) -> list[Arrival]:
+        """This scenario's arrivals so far."""
+        return self.run.receiver.arrivals(self.name, self.arrivals_from)
 
     def producer(self, *args, **kwargs) -> Producer:
         producer = Producer(*args, **kwargs)

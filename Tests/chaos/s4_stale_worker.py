@@ -40,8 +40,8 @@ def TITLE(quick: bool) -> str:
     return "a stopped worker's transfer outlives its lease; its late report, heartbeat and release change nothing"
 
 
-def arrived(receiver, number: int) -> bool:
-    got = {(a.key, a.number) for a in receiver.arrivals("s4")}
+def arrived(scope, number: int) -> bool:
+    got = {(a.key, a.number) for a in scope.arrivals()}
     return all((key, number) in got for key in HOLDS)
 
 
@@ -61,7 +61,7 @@ def run(scope, result, quick):
         result.error = f"the requests did not commit: {ledger.errors[:3]}"
         return
 
-    wait_until("A's first attempts to arrive", lambda: arrived(receiver, 1), 30, interval=0.01)
+    wait_until("A's first attempts to arrive", lambda: arrived(scope, 1), 30, interval=0.01)
     a.signal(signal.SIGSTOP)
     stopped = time.monotonic()
     state = cluster.query("SELECT url, state, attempts FROM httpq.requests WHERE channel = %s", (channel,))
@@ -73,7 +73,7 @@ def run(scope, result, quick):
     result.note(f"A stopped {1000 * (time.monotonic() - stopped):.0f} ms before its leases were seen expired")
 
     b = scope.worker(cluster, NAME, lease=B_LEASE, log_level="debug")
-    wait_until("B's attempts to arrive", lambda: arrived(receiver, 2), 30, interval=0.01)
+    wait_until("B's attempts to arrive", lambda: arrived(scope, 2), 30, interval=0.01)
     state = cluster.query("SELECT url, state, attempts FROM httpq.requests WHERE channel = %s", (channel,))
     if not all(s == "running" and n == 2 for _, s, n in state):
         raise SetupError(f"B should hold both at attempt 2: {state}")

@@ -117,7 +117,7 @@ def run(scope, result, quick):
     worker = scope.worker(cluster, "s6-w")
     settle(cluster, channel, 60 + len(keys) / 100)
     # From the 10th to the 90th percentile arrival: the steady part, without start and tail.
-    drain = sorted(a.at for a in receiver.arrivals("s6"))
+    drain = sorted(a.at for a in scope.arrivals())
     low, high = drain[len(drain) // 10], drain[len(drain) * 9 // 10]
     rate = (len(drain) * 8 // 10) / (high - low)
     result.note(f"drain rate D = {rate:,.0f} requests/s (one worker; {len(keys):,} drained in "
