@@ -36,7 +36,7 @@ pass() { passed=$((passed + 1)); echo "upgrade: ok $1"; }
 fail() { failed=$((failed + 1)); echo "upgrade: FAILED $1"; }
 
 sql() { psql -XAtq -v ON_ERROR_STOP=1 "$@"; }
-recreate() { sql -c "DROP DATABASE IF EXISTS $1 WITH (FORCE)" -c "CREATE DATABASE $1"; }
+recreate() { sql -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $1 WITH (FORCE)" -c "CREATE DATABASE $1"; }
 
 command -v python3 >/dev/null || { echo "upgrade: needs python3 for its HTTP server" >&2; exit 1; }
 
