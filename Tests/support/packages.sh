@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs the Debian packages httpq needs, when they are missing.
-#   packages.sh            build and test: Postgres server and headers, libpq, libcurl
+#   packages.sh            build and test: Postgres server and headers, libpq, libcurl, python3
+#                          (the test HTTP servers of the upgrade check and the chaos suite)
 #   packages.sh bench      the same plus the benchmark's HTTP sink and load tools
 set -euo pipefail
 
-wanted=(postgresql-15 postgresql-server-dev-15 libpq-dev libcurl4-openssl-dev pkg-config make)
-[ "${1:-}" = bench ] && wanted+=(nginx-light wrk python3)
+wanted=(postgresql-15 postgresql-server-dev-15 libpq-dev libcurl4-openssl-dev pkg-config make python3)
+[ "${1:-}" = bench ] && wanted+=(nginx-light wrk)
 
 missing=()
 for p in "${wanted[@]}"; do
