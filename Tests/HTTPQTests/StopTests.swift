@@ -38,11 +38,12 @@ struct StopTests {
         }
         #expect(!log.contains("world"))
 
-        // Handed back with the attempt given back, not left running until the lease expires.
+        // Handed back, not left running until the lease expires. The released attempt keeps
+        // its number (never reused) but does not count against max_attempts.
         for id in slow {
             let row = try database.request(id)
             #expect(row.state == "waiting")
-            #expect(row.attempts == 0)
+            #expect(row.attempts == 1)
         }
         let second = try InProcessWorker(channels: [channel])
         #expect(try database.waitFinished(slow))
@@ -50,7 +51,7 @@ struct StopTests {
         for (index, id) in slow.enumerated() {
             let row = try database.request(id)
             #expect(row.state == "delivered")
-            #expect(row.attempts == 1)
+            #expect(row.attempts == 2)
             let keys = server.requests("/slow/\(index)").map { $0.headers["idempotency-key"] }
             #expect(keys.count == 2)
             #expect(Set(keys) == [row.idempotencyKey])

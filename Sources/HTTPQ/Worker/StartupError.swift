@@ -17,7 +17,7 @@ public enum StartupError: Error, CustomStringConvertible {
         case .functionsMissing(let database, let names):
             return "database \(database) has an httpq schema without "
                 + names.map { "httpq.\($0)" }.joined(separator: ", ")
-                + ". Update the extension (`ALTER EXTENSION httpq UPDATE`) to the version this worker needs."
+                + ". Upgrade httpq there to the version this worker needs: `httpq install` (see Upgrading in the README)."
         case .notPermitted(let database, let names):
             return "the database user may not run " + names.map { "httpq.\($0)" }.joined(separator: ", ")
                 + " in database \(database). GRANT EXECUTE on them to the worker's role."
