@@ -12,10 +12,6 @@ public struct LineLogHandler: LogHandler {
     public var metadata: Logger.Metadata = [:]
     public let writer: LogWriter
 
-    public var format: LogFormat {
-        writer.format
-    }
-
     public init(level: Logger.Level, writer: LogWriter) {
         self.logLevel = level
         self.writer = writer
@@ -39,7 +35,7 @@ public struct LineLogHandler: LogHandler {
         let sorted = fields.sorted { $0.key < $1.key }.map { ($0.key, "\($0.value)") }
         let line = Self.line(
             time: Self.timestamp(), level: event.level, message: "\(event.message)",
-            fields: sorted, format: format)
+            fields: sorted, format: writer.format)
         writer.write(line)
     }
 

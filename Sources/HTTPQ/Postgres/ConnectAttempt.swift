@@ -12,7 +12,7 @@ final class ConnectAttempt {
     }
 
     private enum Stage {
-        case resolving(HostResolver.Lookup)
+        case resolving(HostResolver.Resolution)
         /// libpq waits for the socket to be readable or writable.
         case connecting(Connection, wantsWrite: Bool)
         case finished
@@ -41,7 +41,7 @@ final class ConnectAttempt {
     /// What to wait for this turn.
     var waitDescriptor: WaitDescriptor? {
         switch stage {
-        case .resolving(let lookup): return WaitDescriptor(fd: lookup.fd, read: true)
+        case .resolving(let resolution): return WaitDescriptor(fd: resolution.fd, read: true)
         case .connecting(let connection, let wantsWrite):
             return WaitDescriptor(fd: connection.socket, read: !wantsWrite, write: wantsWrite)
         case .finished: return nil
@@ -51,8 +51,8 @@ final class ConnectAttempt {
     /// Moves the attempt forward; `ready` is the readiness of `waitDescriptor`.
     func advance(now: Instant, ready: Bool) -> Progress {
         switch stage {
-        case .resolving(let lookup):
-            switch lookup.value {
+        case .resolving(let resolution):
+            switch resolution.value {
             case .success(let parameters)?:
                 return connect(parameters, now: now)
             case .failure(let error)?:

@@ -74,8 +74,7 @@ extension Connection {
             received.append(
                 Notification(
                     channel: String(cString: notify.pointee.relname),
-                    payload: String(cString: notify.pointee.extra),
-                    senderPID: notify.pointee.be_pid))
+                    payload: String(cString: notify.pointee.extra)))
         }
         return received
     }

@@ -6,30 +6,30 @@
 /// Not thread-safe: used only by the worker loop.
 final class HostResolver {
     typealias LookUp = @Sendable (String) -> Result<[String], HostLookupError>
-    typealias Lookup = BackgroundJob<Result<ConnectionParameters, PostgresError>>
+    typealias Resolution = BackgroundJob<Result<ConnectionParameters, PostgresError>>
 
     private let parameters: ConnectionParameters
     private let lookUp: LookUp
-    private var running: Lookup?
+    private var running: Resolution?
 
     init(parameters: ConnectionParameters, lookUp: @escaping LookUp = HostAddresses.lookUp) {
         self.parameters = parameters
         self.lookUp = lookUp
     }
 
-    /// A lookup for a new attempt: the one still running from an earlier attempt, else a new one.
-    func begin() throws(SystemError) -> Lookup {
+    /// The resolution for a new attempt: the one still running from an earlier attempt, else a new one.
+    func begin() throws(SystemError) -> Resolution {
         if let running, running.value == nil {
             return running
         }
         let parameters = parameters
         let lookUp = lookUp
         // libpq's defaults are read there too: reading them may consult the password database.
-        let lookup = try Lookup(name: "httpq-resolve") {
+        let resolution = try Resolution(name: "httpq-resolve") {
             parameters.resolvingHostNames(lookUp: lookUp)
         }
-        running = lookup
-        return lookup
+        running = resolution
+        return resolution
     }
 }
 

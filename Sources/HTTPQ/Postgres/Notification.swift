@@ -4,6 +4,4 @@ struct Notification: Equatable, Sendable {
     var channel: String
     /// The payload; httpq sends a constant empty one.
     var payload: String
-    /// The process id of the server backend that sent it.
-    var senderPID: Int32
 }

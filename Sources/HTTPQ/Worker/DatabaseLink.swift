@@ -21,7 +21,7 @@ final class DatabaseLink {
     }
 
     enum Event {
-        /// A new connection is usable (after `start` or a reconnect).
+        /// A reconnect succeeded: the new connection is usable.
         case connected
         /// A connection attempt failed; the next is due at `retryAt`.
         case connectFailed(PostgresError, retryAt: Instant)
