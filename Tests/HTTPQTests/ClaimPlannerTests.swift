@@ -53,14 +53,19 @@ import Testing
         #expect(claims.size(inFlight: 0, now: t0 + .milliseconds(301)) == 4)
     }
 
-    @Test("A run_at that is not in the future is ignored, so the loop cannot spin on it")
-    func pastRunAtIgnored() {
+    @Test("A run_at already past means due requests wait to be woken: claim again at once")
+    func pastRunAtClaimsAtOnce() {
         var claims = planner()
         claims.sent(at: t0)
-        claims.scheduled(in: .zero, now: t0)
-        #expect(claims.wakeAt == nil)
+        claims.received(0, of: 4)
         claims.scheduled(in: .milliseconds(-5), now: t0)
+        #expect(claims.wakeAt == t0)
+        #expect(claims.size(inFlight: 0, now: t0) == 4)
+        claims.sent(at: t0)
         #expect(claims.wakeAt == nil)
+        claims.scheduled(in: .zero, now: t0)
+        #expect(claims.size(inFlight: 0, now: t0) == 4)
+        claims.sent(at: t0)
         claims.scheduled(in: nil, now: t0)
         #expect(claims.deadline == t0 + .seconds(1))
     }

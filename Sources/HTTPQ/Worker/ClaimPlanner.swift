@@ -76,12 +76,14 @@ struct ClaimPlanner {
 
     /// The database answered that the next `run_at` is `delay` from now (nil: nothing scheduled).
     mutating func scheduled(in delay: Duration?, now: Instant) {
-        // Due already yet not claimed means something else holds it back (a paused channel, a
-        // limit); waking for it would spin, so the poll interval covers it.
-        guard let delay, delay > .zero else {
+        guard let delay else {
             wakeAt = nil
             return
         }
-        wakeAt = now + delay
+        // Due already: scheduled requests whose time has come and that no claim has made
+        // claimable yet (a claim wakes at most ten batches of them, oldest first). Claim again
+        // at once: each such claim wakes more of them, so this cannot spin, and a large due
+        // backlog in one channel does not hold the others' due requests for a poll interval.
+        wakeAt = now + max(delay, .zero)
     }
 }
