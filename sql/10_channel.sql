@@ -161,10 +161,11 @@ AS $$
 BEGIN
     PERFORM httpq._check_channel(pause.channel);
     PERFORM httpq._ensure_channels(ARRAY[pause.channel]);
-    -- FOR UPDATE, not the UPDATE's weaker lock: it waits for every claim that holds the row
-    -- (even the key-share lock of a claim serving an unlimited channel), so once pause
-    -- returns no claim takes from the channel.
-    PERFORM FROM httpq.channel c WHERE c.name = pause.channel FOR UPDATE;
+    -- The channel's pause fence, exclusive (claims hold it shared while they serve the
+    -- channel): this waits for every claim in flight, and turns away the ones that come
+    -- meanwhile, so once pause returns no claim takes from the channel. A lock waiting in
+    -- line stops later shared requests, so a stream of claims cannot starve it.
+    PERFORM pg_advisory_xact_lock(1752461427, hashtext(pause.channel));
     UPDATE httpq.channel c SET paused = true WHERE c.name = pause.channel;
 END;
 $$;
