@@ -285,17 +285,19 @@ BEGIN
         FOR i IN 1 .. cardinality(ready) LOOP
             EXIT WHEN wanted = 0;
             quota := ceil(wanted::numeric / (cardinality(ready) - i + 1));
+            -- The channel's pause fence, shared: httpq.pause takes it exclusively, so it
+            -- waits for every claim serving the channel, and a claim that comes while pause
+            -- waits is refused it and skips the channel. paused is then read after the
+            -- fence is held: no claim takes from a channel once pause has returned.
+            CONTINUE WHEN NOT pg_try_advisory_xact_lock_shared(1752461427, hashtext(ready[i]));
             -- The row lock serializes claims of a limited channel across workers. An
             -- unlimited channel another claimer holds is still served: SKIP LOCKED on its
             -- requests keeps the two apart; only its bookkeeping waits for the next claim.
-            -- Either way the row is read locked, so paused is current: httpq.pause locks
-            -- the row FOR UPDATE, which waits for every claim holding it and makes later
-            -- ones skip it, so no claim takes from a channel after pause returns.
             SELECT * INTO ch FROM httpq.channel c WHERE c.name = ready[i] FOR NO KEY UPDATE SKIP LOCKED;
             locked := FOUND;
             IF NOT locked THEN
-                SELECT * INTO ch FROM httpq.channel c WHERE c.name = ready[i] FOR KEY SHARE SKIP LOCKED;
-                CONTINUE WHEN NOT FOUND OR ch.max_concurrency IS NOT NULL OR ch.rate_per_second IS NOT NULL;
+                SELECT * INTO ch FROM httpq.channel c WHERE c.name = ready[i];
+                CONTINUE WHEN ch.max_concurrency IS NOT NULL OR ch.rate_per_second IS NOT NULL;
             END IF;
             CONTINUE WHEN ch.paused;
 
@@ -707,10 +709,11 @@ AS $$
 BEGIN
     PERFORM httpq._check_channel(pause.channel);
     PERFORM httpq._ensure_channels(ARRAY[pause.channel]);
-    -- FOR UPDATE, not the UPDATE's weaker lock: it waits for every claim that holds the row
-    -- (even the key-share lock of a claim serving an unlimited channel), so once pause
-    -- returns no claim takes from the channel.
-    PERFORM FROM httpq.channel c WHERE c.name = pause.channel FOR UPDATE;
+    -- The channel's pause fence, exclusive (claims hold it shared while they serve the
+    -- channel): this waits for every claim in flight, and turns away the ones that come
+    -- meanwhile, so once pause returns no claim takes from the channel. A lock waiting in
+    -- line stops later shared requests, so a stream of claims cannot starve it.
+    PERFORM pg_advisory_xact_lock(1752461427, hashtext(pause.channel));
     UPDATE httpq.channel c SET paused = true WHERE c.name = pause.channel;
 END;
 $$;
