@@ -1172,3 +1172,36 @@ BEGIN
 END;
 $$;
 -- (end of History: partitioned by finished_at)
+
+-- Ownership
+--
+-- What this script created belongs to the role that ran it. Everything in schema httpq
+-- goes to the role that owns the install (the owner of httpq.request), as after a fresh
+-- install by that role: the SECURITY DEFINER functions run as that owner and must reach
+-- every table and function they call. A DBA upgrading an install that an application role
+-- owns would otherwise leave claim, report and cancel failing with permission denied.
+DO $$
+DECLARE
+    owner constant regrole := (SELECT c.relowner::regrole FROM pg_catalog.pg_class c
+                               WHERE c.oid = 'httpq.request'::regclass);
+    stmt  text;
+BEGIN
+    FOR stmt IN
+        SELECT format('ALTER %s %s OWNER TO %s',
+                      CASE c.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW' ELSE 'TABLE' END,
+                      c.oid::regclass, owner)
+        FROM pg_catalog.pg_class c
+        WHERE c.relnamespace = 'httpq'::regnamespace AND c.relkind IN ('r', 'p', 'v', 'm') AND c.relowner <> owner
+        UNION ALL
+        SELECT format('ALTER FUNCTION %s OWNER TO %s', p.oid::regprocedure, owner)
+        FROM pg_catalog.pg_proc p
+        WHERE p.pronamespace = 'httpq'::regnamespace AND p.proowner <> owner
+        UNION ALL
+        SELECT format('ALTER TYPE %s OWNER TO %s', t.oid::regtype, owner)
+        FROM pg_catalog.pg_type t JOIN pg_catalog.pg_class c ON c.oid = t.typrelid AND c.relkind = 'c'
+        WHERE t.typnamespace = 'httpq'::regnamespace AND t.typowner <> owner
+    LOOP
+        EXECUTE stmt;
+    END LOOP;
+END;
+$$;
