@@ -452,6 +452,20 @@ class Scope:
         """This scenario's arrivals so far."""
         return self.run.receiver.arrivals(self.name, self.arrivals_from)
 
+    def database_errors(self) -> list[str]:
+        """Lines where a worker's statement failed with an ERROR from the server: a bug in
+        the SQL or the worker. (A lost connection is FATAL or a closed socket, not ERROR.)"""
+        found = []
+        for worker in self.workers:
+            try:
+                text = worker.log_path.read_text(errors="replace")
+            except FileNotFoundError:
+                continue
+            for line in text.splitlines():
+                if 'error="ERROR:' in line:
+                    found.append(f"{worker.log_path.name}: {line[:300]}")
+        return found
+
     def producer(self, *args, **kwargs) -> Producer:
         producer = Producer(*args, **kwargs)
         self.producers.append(producer)

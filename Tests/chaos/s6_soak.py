@@ -66,13 +66,13 @@ class Pacer:
 
 
 class Sampler(threading.Thread):
-    """Samples the live table every second."""
+    """Samples the live table every second into `path` (CSV), and prints a line a minute."""
 
     COLUMNS = "t backlog waiting_over_2s n_live_tup n_dead_tup heap_bytes index_bytes"
 
-    def __init__(self, cluster, start: float):
+    def __init__(self, cluster, start: float, path):
         super().__init__(name="s6-sampler", daemon=True)
-        self.cluster, self.origin = cluster, start
+        self.cluster, self.origin, self.path = cluster, start, path
         self.samples: list[tuple] = []
         self.stop_event = threading.Event()
 
@@ -87,9 +87,18 @@ class Sampler(threading.Thread):
                            s.n_live_tup, s.n_dead_tup,
                            pg_relation_size('httpq.request'), pg_indexes_size('httpq.request')
                     FROM pg_stat_user_tables s WHERE s.relid = 'httpq.request'::regclass""").fetchone()
-                self.samples.append((round(time.monotonic() - self.origin, 1), *row))
+                sample = (round(time.monotonic() - self.origin, 1), *row)
             except psycopg.Error:
                 conn = None
+                continue
+            self.samples.append(sample)
+            with open(self.path, "a") as f:
+                if len(self.samples) == 1:
+                    f.write(self.COLUMNS.replace(" ", ",") + "\n")
+                f.write(",".join(map(str, sample)) + "\n")
+            if len(self.samples) % 60 == 0:
+                print(f"{time.strftime('%H:%M:%S')} chaos: s6 at {sample[0]:.0f} s: {sample[1]:,} requests in the "
+                      f"live table, {sample[4]:,} dead row versions", flush=True)
 
     def after(self, t: float) -> list[tuple]:
         return [s for s in self.samples if s[0] >= t]
@@ -130,7 +139,7 @@ def run(scope, result, quick):
     planned = lambda t: rate * (1.5 if burst[0] <= t < burst[1] else 0.5)  # noqa: E731
     per_transaction = max(1, round(rate / 2 / 100))   # about 100 transactions a second at D/2
     pacer = Pacer(planned, per_transaction, seconds)
-    sampler = Sampler(cluster, pacer.start)
+    sampler = Sampler(cluster, pacer.start, scope.log_dir / "soak.csv")
     sessions = [scope.producer(cluster, ledger, channel, url, pacer.take, f"s6-app{p}",
                                deadline=pacer.start + seconds + 30)
                 for p in range(SESSIONS)]
@@ -163,9 +172,6 @@ def run(scope, result, quick):
         pass  # the check below reports it
     sampler.stop_event.set()
     sampler.join(5)
-    with open(scope.log_dir / "soak.csv", "w") as f:
-        f.write(Sampler.COLUMNS.replace(" ", ",") + "\n")
-        f.writelines(",".join(map(str, row)) + "\n" for row in sampler.samples)
 
     t = account(scope, cluster, channel, ledger, timeout=30)
     result.standard_checks(t, duplicates="none")
