@@ -7,8 +7,8 @@ loopback, with faults injected, and every request accounted for.
 Each scenario runs in its own throwaway cluster, prints its table and checks, and the run
 ends with `chaos: N passed, N failed`; the exit status is 1 if any scenario failed. Besides
 its own checks (accounting.py has those every scenario makes), each scenario fails if a
-statement of a worker failed with a database ERROR: a lost connection is not one, so such
-a line is a bug in the SQL or the worker that the fault brought out. Logs (worker logs,
+statement failed with a database ERROR (server log or worker log): a lost connection is
+not one, so such a line is a bug in the SQL or the worker that the fault brought out. Logs (worker logs,
 postgres.log, the receiver's arrivals, the soak's samples) stay in --logs after the run.
 """
 import argparse
@@ -65,7 +65,7 @@ def main() -> int:
             try:
                 module.run(scope, result, args.quick)
                 errors = scope.database_errors()
-                result.check(not errors, f"no statement of a worker failed with a database ERROR: {len(errors)} did"
+                result.check(not errors, f"no statement failed with a database ERROR: {len(errors)} did"
                              + "".join(f"\n            {e}" for e in errors[:3]))
             except SetupError as error:
                 result.error = f"could not run as designed: {error}"

@@ -102,8 +102,10 @@ class Cluster:
                                   env={**os.environ, **self.env}, capture_output=True, text=True, timeout=120)
             if done.returncode != 0:
                 raise SetupError(f"installing {script} failed: {done.stderr.strip()[-2000:]}")
+        # Each server log line names its session, so that an ERROR says whose it was.
+        settings = {"log_line_prefix": "%m [%p] %a: ", **(settings or {})}
         with self.connect() as conn:
-            for name, value in (settings or {}).items():
+            for name, value in settings.items():
                 conn.execute(f"ALTER SYSTEM SET {name} = '{value}'")
             conn.execute("SELECT pg_reload_conf()")
 
@@ -453,17 +455,18 @@ class Scope:
         return self.run.receiver.arrivals(self.name, self.arrivals_from)
 
     def database_errors(self) -> list[str]:
-        """Lines where a worker's statement failed with an ERROR from the server: a bug in
-        the SQL or the worker. (A lost connection is FATAL or a closed socket, not ERROR.)"""
+        """Statements that failed with an ERROR, from the server logs and the worker logs: a
+        bug in the SQL or the worker that a fault brought out. A lost connection is FATAL or
+        a closed socket, never ERROR, and no scenario sends a statement meant to fail."""
         found = []
+        for cluster in self.clusters:
+            found += [f"postgres.log: {line[:300]}" for line in cluster.log_text().splitlines() if " ERROR: " in line]
         for worker in self.workers:
             try:
                 text = worker.log_path.read_text(errors="replace")
             except FileNotFoundError:
                 continue
-            for line in text.splitlines():
-                if 'error="ERROR:' in line:
-                    found.append(f"{worker.log_path.name}: {line[:300]}")
+            found += [f"{worker.log_path.name}: {line[:300]}" for line in text.splitlines() if 'error="ERROR:' in line]
         return found
 
     def producer(self, *args, **kwargs) -> Producer:
