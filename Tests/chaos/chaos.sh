@@ -5,7 +5,7 @@
 #   chaos.sh [--quick] [--only s1,s4]
 #
 #   --quick   every scenario at reduced size, a few minutes in all (CI runs this)
-#   --only    run only the named scenarios (s1 … s6)
+#   --only    run only the named scenarios (s1 … s6; make chaos ONLY=s1,s4)
 #
 # Installs what it needs (Debian packages, psycopg into .build/chaos/python), installs the
 # extension, builds the worker, then runs Tests/chaos/chaos.py, which starts and stops its
@@ -22,14 +22,14 @@ while [ $# -gt 0 ]; do
     case $1 in
     --quick) args+=(--quick) ;;
     --only) args+=(--only "${2:?--only needs a list such as s1,s4}"); shift ;;
-    -h | --help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "chaos: unknown option $1 (try --help)" >&2; exit 2 ;;
     esac
     shift
 done
 
 bash Tests/support/packages.sh
-command -v python3 >/dev/null || { apt-get update -qq && apt-get install -y -qq python3 python3-pip >/dev/null; }
+command -v python3 >/dev/null || { echo "chaos: python3 with pip is needed" >&2; exit 1; }
 command -v setpriv >/dev/null || { echo "chaos: setpriv (util-linux) is needed" >&2; exit 1; }
 
 # psycopg 3, the pure-Python build over the system's libpq, kept under .build.
