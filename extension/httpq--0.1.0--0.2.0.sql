@@ -778,16 +778,52 @@ DROP FUNCTION httpq._ready_channels(text[], integer, timestamptz);
 -- expire (as 0.1.0's purge did) and drops it once nothing in it must be kept. It keeps its
 -- key on id, which serves lookups by id as well.
 --
+-- Objects outside httpq built on the 0.1.0 table (views, materialized views, functions with
+-- a SQL-standard body, foreign keys, triggers, policies) would go on reading the old table,
+-- or break the upgrade, or later keep maintain from dropping it. The upgrade stops first,
+-- naming them; httpq's own views are defined again on the new table below.
+DO $$
+DECLARE
+    own  constant oid[] := ARRAY['httpq.requests'::regclass, 'httpq.attempts'::regclass,
+                                 'httpq.responses'::regclass, 'httpq.stats'::regclass]::oid[];
+    list text;
+BEGIN
+    SELECT string_agg(DISTINCT o.what, ', ' ORDER BY o.what) INTO list
+    FROM pg_catalog.pg_depend d
+    LEFT JOIN pg_catalog.pg_rewrite r ON d.classid = 'pg_catalog.pg_rewrite'::regclass AND r.oid = d.objid
+    LEFT JOIN pg_catalog.pg_trigger t ON d.classid = 'pg_catalog.pg_trigger'::regclass AND t.oid = d.objid
+    LEFT JOIN pg_catalog.pg_constraint k ON d.classid = 'pg_catalog.pg_constraint'::regclass AND k.oid = d.objid
+    CROSS JOIN LATERAL (SELECT CASE WHEN r.rulename = '_RETURN'
+                                    THEN pg_catalog.pg_describe_object('pg_catalog.pg_class'::regclass, r.ev_class, 0)
+                                    ELSE pg_catalog.pg_describe_object(d.classid, d.objid, d.objsubid) END) AS o(what)
+    WHERE ((d.refclassid = 'pg_catalog.pg_class'::regclass AND d.refobjid = 'httpq.history'::regclass)
+           OR (d.refclassid = 'pg_catalog.pg_type'::regclass AND d.refobjid = 'httpq.history'::regtype))
+      AND (d.deptype = 'n'
+           OR (d.deptype = 'a' AND d.classid IN ('pg_catalog.pg_trigger'::regclass, 'pg_catalog.pg_policy'::regclass,
+                                                 'pg_catalog.pg_rewrite'::regclass,
+                                                 'pg_catalog.pg_publication_rel'::regclass)
+               AND t.tgisinternal IS NOT TRUE))
+      AND (r.ev_class IS NULL OR r.ev_class <> ALL (own))
+      AND k.conrelid IS DISTINCT FROM 'httpq.history'::regclass;   -- its own checks go with it
+    IF list IS NOT NULL THEN
+        RAISE EXCEPTION 'httpq cannot be upgraded while other objects depend on table httpq.history: %', list
+            USING ERRCODE = 'dependent_objects_still_exist',
+                  DETAIL = 'The upgrade replaces httpq.history with a table partitioned by day.',
+                  HINT = 'Tables are not a public interface: drop those objects, upgrade, then create them again '
+                         'on the views httpq.requests, httpq.responses and httpq.attempts, or on the new httpq.history.';
+    END IF;
+END;
+$$;
+
 -- After the request table's changes: reports lock httpq.request before httpq.history, and
 -- so does this script, so a report in flight finishes first instead of deadlocking with it.
 DO $$
 DECLARE
     member  constant boolean := EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'httpq');
-    path    constant text := current_setting('search_path');
     last_at timestamptz;
     bound   timestamptz;
     legacy  text;
-    v       record;
+    g       record;
 BEGIN
     -- The last finished_at, by the channel index per channel and state (channels are never
     -- deleted): no scan of the table for it.
@@ -838,28 +874,82 @@ BEGIN
     ALTER TABLE httpq.history_default ADD CONSTRAINT history_default_pkey PRIMARY KEY (id, finished_at);
     CREATE INDEX history_default_channel_state_finished_at_idx ON httpq.history_default (channel, state, finished_at);
     REVOKE ALL ON TABLE httpq.history, httpq.history_default FROM PUBLIC;
+    -- The grants a DBA gave on the 0.1.0 table (to read the history directly) carry over,
+    -- on the table and on columns; its owner's are the owner's anyway.
+    FOR g IN
+        SELECT a.privilege_type, a.grantee, a.is_grantable, NULL::name AS col
+        FROM pg_class c, aclexplode(c.relacl) AS a
+        WHERE c.oid = to_regclass('httpq.' || quote_ident(legacy)) AND a.grantee <> c.relowner
+        UNION ALL
+        SELECT a.privilege_type, a.grantee, a.is_grantable, t.attname
+        FROM pg_attribute t, aclexplode(t.attacl) AS a
+        WHERE t.attrelid = to_regclass('httpq.' || quote_ident(legacy)) AND t.attnum > 0 AND NOT t.attisdropped
+    LOOP
+        EXECUTE format('GRANT %s%s ON TABLE httpq.history TO %s%s', g.privilege_type,
+                       ' (' || quote_ident(g.col) || ')',
+                       CASE WHEN g.grantee = 0 THEN 'PUBLIC' ELSE g.grantee::regrole::text END,
+                       CASE WHEN g.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END);
+    END LOOP;
     IF member THEN
         PERFORM pg_extension_config_dump('httpq.history', '');
         PERFORM pg_extension_config_dump('httpq.history_default', '');
     END IF;
     EXECUTE format('ALTER TABLE httpq.history ATTACH PARTITION httpq.%I FOR VALUES FROM (MINVALUE) TO (%L)',
                    legacy, bound);
-
-    -- A view names the old table by its oid: each is defined again from its own text, which
-    -- names the parent once the old table's name is put back.
-    PERFORM set_config('search_path', 'pg_catalog', true);   -- qualified names in the text
-    FOR v IN
-        SELECT DISTINCT r.ev_class::regclass AS view, pg_get_viewdef(r.ev_class) AS def
-        FROM pg_depend d JOIN pg_rewrite r ON r.oid = d.objid
-        WHERE d.classid = 'pg_rewrite'::regclass AND d.refclassid = 'pg_class'::regclass
-          AND d.refobjid = to_regclass('httpq.' || legacy) AND r.ev_class <> d.refobjid
-    LOOP
-        EXECUTE format('CREATE OR REPLACE VIEW %s AS %s', v.view,
-                       regexp_replace(v.def, 'httpq\.' || legacy || '\M', 'httpq.history', 'g'));
-    END LOOP;
-    PERFORM set_config('search_path', path, true);
 END;
 $$;
+
+-- httpq's views name the old table by its oid: each is defined again, as in
+-- sql/90_views.sql, on the new one (CREATE OR REPLACE keeps their grants and comments).
+CREATE OR REPLACE VIEW httpq.requests AS
+    SELECT r.id, r.channel,
+           CASE WHEN r.state IN ('blocked', 'scheduled') THEN 'waiting' ELSE r.state END AS state,
+           r.state = 'blocked' AS blocked,
+           r.attempt AS attempts, r.priority, r.ordering_key, r.dedupe_key, r.idempotency_key,
+           r.method, r.url, r.run_at, r.deadline, r.created_at, NULL::timestamptz AS finished_at,
+           r.last_status, r.last_error, NULL::text AS reason, r.worker, r.lease_until
+    FROM httpq.request r
+    UNION ALL
+    SELECT h.id, h.channel, h.state, false, h.attempt, h.priority, h.ordering_key, h.dedupe_key,
+           h.idempotency_key, h.method, h.url, h.run_at, h.deadline, h.created_at, h.finished_at,
+           h.last_status, h.last_error, h.reason, NULL, NULL
+    FROM httpq.history h;
+
+CREATE OR REPLACE VIEW httpq.attempts AS
+    SELECT x.id, a.attempt, a.at, a.worker, a.status, a.error, a.duration_ms
+    FROM (SELECT r.id, r.log FROM httpq.request r UNION ALL SELECT h.id, h.log FROM httpq.history h) AS x,
+         jsonb_to_recordset(x.log) AS a(attempt integer, at timestamptz, worker text, status integer, error text,
+                                        duration_ms numeric);
+
+CREATE OR REPLACE VIEW httpq.responses AS
+    SELECT h.id, h.channel, h.state, h.last_status AS status, h.response_headers AS headers,
+           h.response_body AS body, h.finished_at
+    FROM httpq.history h;
+
+CREATE OR REPLACE VIEW httpq.stats AS
+    SELECT c.name AS channel, c.paused,
+           coalesce(l.waiting, 0) AS waiting,
+           coalesce(l.running, 0) AS running,
+           (SELECT count(*) FROM httpq.history h WHERE h.channel = c.name AND h.state = 'dead') AS dead,
+           (SELECT count(*) FROM httpq.history h
+            WHERE h.channel = c.name AND h.state = 'delivered' AND h.finished_at > now() - interval '1 hour')
+               AS delivered_last_hour,
+           (SELECT count(*) FROM httpq.history h
+            WHERE h.channel = c.name AND h.state = 'dead' AND h.finished_at > now() - interval '1 hour')
+               AS dead_last_hour,
+           now() - l.oldest_waiting AS oldest_waiting_age,
+           (SELECT h.last_error FROM httpq.history h
+            WHERE h.channel = c.name AND h.state = 'dead' ORDER BY h.finished_at DESC LIMIT 1) AS last_error,
+           c.max_concurrency, c.rate_per_second
+    FROM httpq.channel c
+    LEFT JOIN (
+        SELECT r.channel,
+               count(*) FILTER (WHERE r.state <> 'running') AS waiting,
+               count(*) FILTER (WHERE r.state = 'running') AS running,
+               min(r.created_at) FILTER (WHERE r.state <> 'running') AS oldest_waiting
+        FROM httpq.request r
+        GROUP BY r.channel
+    ) AS l ON l.channel = c.name;
 
 -- Retention on the partitions: httpq.maintain for the worker's maintenance connection, and
 -- httpq.purge (same signature) reimplemented on them: as in sql/80_history.sql.
@@ -870,6 +960,8 @@ CREATE FUNCTION httpq._history_partitions()
 RETURNS TABLE (part regclass, lower_at timestamptz, upper_at timestamptz, is_default boolean)
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
+SET DateStyle = 'ISO, YMD'
+SET TimeZone = 'UTC'
 AS $$
     SELECT b.part,
            CASE WHEN b.m IS NULL OR b.m[1] = 'MINVALUE' THEN '-infinity' ELSE btrim(b.m[1], '''')::timestamptz END,
@@ -884,40 +976,51 @@ COMMENT ON FUNCTION httpq._history_partitions()
     IS 'The partitions of httpq.history with their bounds; the default one as (-infinity, infinity).';
 
 -- Creates the partition of the UTC day starting at day, moving that day's rows out of the
--- default partition: 'created', 'crowded' (more than max_rows to move: the day stays in the
--- default partition) or 'locked' (a lock was not granted within lock_timeout).
+-- default partition: 'created', 'crowded' (the default partition holds more than max_rows
+-- rows; NULL: no bound), 'busy' (today, while reports land in the default partition) or
+-- 'locked' (a lock was not granted within lock_timeout).
 CREATE FUNCTION httpq._history_add_day(day timestamptz, max_rows integer) RETURNS text
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 SET lock_timeout = '50ms'
+SET DateStyle = 'ISO, YMD'
+SET TimeZone = 'UTC'
 AS $$
 DECLARE
     upper_at  constant timestamptz := day + interval '24 hours';   -- a UTC day has 24
     part_name constant text := 'history_' || to_char(day AT TIME ZONE 'UTC', 'YYYYMMDD');
-    moving    bigint;
 BEGIN
-    SELECT count(*) INTO moving
-    FROM (SELECT 1 FROM httpq.history_default d
-          WHERE d.finished_at >= day AND d.finished_at < upper_at LIMIT max_rows + 1) AS s;
-    IF moving > max_rows THEN
+    -- ATTACH reads the whole default partition under ACCESS EXCLUSIVE (reads of the history
+    -- and reports landing there wait): only while it is small. Trimming shrinks it.
+    IF max_rows IS NOT NULL
+       AND (SELECT count(*) FROM (SELECT 1 FROM httpq.history_default d LIMIT max_rows + 1) AS s) > max_rows THEN
         RETURN 'crowded';
+    END IF;
+    -- A report waiting for the default partition's lock while today is attached had routed
+    -- its row there; once ATTACH commits, that row violates the default partition's new
+    -- constraint and the report fails (the worker keeps it and sends it again: nothing is
+    -- lost). So today is attached only while the default partition holds no row of today,
+    -- that is while reports do not land there: after an install's first maintain, never on
+    -- the day itself (days are made ahead). What remains is a report that began to land
+    -- there within the moments between this check and the lock below.
+    IF day <= httpq._now() AND EXISTS (SELECT 1 FROM httpq.history_default d
+                                       WHERE d.finished_at >= day AND d.finished_at < upper_at) THEN
+        RETURN 'busy';
     END IF;
     -- CREATE TABLE ... PARTITION OF would lock httpq.history ACCESS EXCLUSIVE and queue every
     -- report behind it. A table created apart and then attached locks httpq.history only
     -- SHARE UPDATE EXCLUSIVE (reports and reads go on), and the default partition ACCESS
-    -- EXCLUSIVE, which ATTACH scans: kept empty, that is quick. The default partition is
-    -- locked first, so that no report adds a row of this day between the move and ATTACH.
+    -- EXCLUSIVE. Locked before the day's rows are moved: a row committed between the move
+    -- and the lock would stay behind, and the ATTACH would fail on it.
     LOCK TABLE httpq.history_default IN ACCESS EXCLUSIVE MODE;
     -- The default partition is the model: columns, checks, key and channel index (named
     -- after the day), and the storage parameter.
     EXECUTE format('CREATE TABLE httpq.%I (LIKE httpq.history_default INCLUDING CONSTRAINTS INCLUDING INDEXES) '
                    'WITH (autovacuum_vacuum_insert_scale_factor = 0.05)', part_name);
-    IF moving > 0 THEN
-        EXECUTE format('WITH moved AS (DELETE FROM httpq.history_default d
-                                       WHERE d.finished_at >= $1 AND d.finished_at < $2 RETURNING d.*)
-                        INSERT INTO httpq.%I SELECT * FROM moved', part_name)
-        USING day, upper_at;
-    END IF;
+    EXECUTE format('WITH moved AS (DELETE FROM httpq.history_default d
+                                   WHERE d.finished_at >= $1 AND d.finished_at < $2 RETURNING d.*)
+                    INSERT INTO httpq.%I SELECT * FROM moved', part_name)
+    USING day, upper_at;
     EXECUTE format('ALTER TABLE httpq.history ATTACH PARTITION httpq.%I FOR VALUES FROM (%L) TO (%L)',
                    part_name, day, upper_at);
     RETURN 'created';
@@ -933,6 +1036,8 @@ COMMENT ON FUNCTION httpq._history_add_day(timestamptz, integer)
 CREATE FUNCTION httpq._history_add(days_ahead integer, max_rows integer) RETURNS integer
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
+SET DateStyle = 'ISO, YMD'
+SET TimeZone = 'UTC'
 AS $$
 DECLARE
     today   constant timestamptz := date_trunc('day', httpq._now(), 'UTC');
@@ -942,10 +1047,13 @@ BEGIN
     FOR day IN SELECT today + g * interval '24 hours' FROM generate_series(0, days_ahead) AS g LOOP
         CONTINUE WHEN EXISTS (SELECT 1 FROM httpq._history_partitions() p
                               WHERE NOT p.is_default AND p.lower_at < day + interval '24 hours' AND p.upper_at > day);
-        CASE httpq._history_add_day(day, max_rows)
+        -- Tomorrow is made however crowded the default partition is: without it, reports
+        -- would land there after midnight too, and it would never shrink. One long ATTACH a
+        -- day at most, while trimming shrinks it.
+        CASE httpq._history_add_day(day, CASE WHEN day = today + interval '24 hours' THEN NULL ELSE max_rows END)
             WHEN 'created' THEN created := created + 1;
             WHEN 'locked' THEN EXIT;   -- the next day would wait for the same lock
-            ELSE NULL;                 -- crowded: the day stays in the default partition
+            ELSE NULL;                 -- crowded or busy: the day stays in the default partition for now
         END CASE;
     END LOOP;
     RETURN created;
@@ -954,12 +1062,14 @@ $$;
 COMMENT ON FUNCTION httpq._history_add(integer, integer)
     IS 'Creates the missing history partitions of today and the days ahead; returns how many.';
 
--- The partitions of httpq.history that a DROP may take whole, oldest first: every row in
--- them is past its retention (its channel's, or older_than), and none of them is a dead
--- request holding its ordering key.
-CREATE FUNCTION httpq._history_expired(older_than interval) RETURNS SETOF regclass
+-- The partitions of httpq.history (all, or candidate alone) that a DROP may take whole,
+-- oldest first: every row in them is past its retention (its channel's, or older_than), and
+-- none of them is a dead request holding its ordering key.
+CREATE FUNCTION httpq._history_expired(older_than interval, candidate regclass) RETURNS SETOF regclass
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
+SET DateStyle = 'ISO, YMD'
+SET TimeZone = 'UTC'
 AS $$
 DECLARE
     now_at constant timestamptz := httpq._now();
@@ -969,15 +1079,24 @@ BEGIN
     FOR p IN
         SELECT x.part, x.upper_at FROM httpq._history_partitions() x
         WHERE NOT x.is_default
-          AND x.upper_at <= now_at - coalesce(older_than, (SELECT min(c.retention) FROM httpq.channel c))
+          AND (x.part = candidate   -- checked again: the shortest retention is not read again
+               OR candidate IS NULL   -- with no channel yet, nothing is kept
+                  AND x.upper_at <= now_at - coalesce(older_than, (SELECT min(c.retention) FROM httpq.channel c), '0'))
         ORDER BY x.upper_at
     LOOP
-        -- One probe of the channel index per channel that keeps its rows longer than this
-        -- partition has been closed, and one of the key per held request.
+        -- One probe of httpq.channel per channel present in the partition (a skip scan of its
+        -- channel index), until one keeps its rows longer than the partition has been closed;
+        -- one probe of the key per held request.
         EXECUTE format($q$
-            SELECT NOT EXISTS (SELECT 1 FROM httpq.channel c
-                               WHERE $2 > $1 - coalesce($3, c.retention)
-                                 AND EXISTS (SELECT 1 FROM %1$s x WHERE x.channel = c.name))
+            SELECT NOT EXISTS (
+                       WITH RECURSIVE present(channel) AS (
+                           (SELECT x.channel FROM %1$s x ORDER BY x.channel LIMIT 1)
+                           UNION ALL
+                           SELECT (SELECT x.channel FROM %1$s x WHERE x.channel > p.channel ORDER BY x.channel LIMIT 1)
+                           FROM present p
+                           WHERE p.channel IS NOT NULL)
+                       SELECT 1 FROM present p
+                       WHERE $2 > $1 - coalesce($3, (SELECT c.retention FROM httpq.channel c WHERE c.name = p.channel)))
                AND NOT EXISTS (SELECT 1 FROM httpq.held_key k JOIN %1$s x ON x.id = k.request_id)
             $q$, p.part)
         INTO whole USING now_at, p.upper_at, older_than;
@@ -987,7 +1106,7 @@ BEGIN
     END LOOP;
 END;
 $$;
-COMMENT ON FUNCTION httpq._history_expired(interval)
+COMMENT ON FUNCTION httpq._history_expired(interval, regclass)
     IS 'The history partitions whose every row is past its retention and holds no ordering key.';
 
 -- Deletes finished requests past their retention (their channel's, or older_than), oldest
@@ -1002,6 +1121,8 @@ RETURNS bigint
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 SET lock_timeout = '50ms'
+SET DateStyle = 'ISO, YMD'
+SET TimeZone = 'UTC'
 AS $$
 DECLARE
     now_at constant timestamptz := httpq._now();
@@ -1020,15 +1141,24 @@ BEGIN
     LOOP
         EXIT WHEN budget <= 0;
         BEGIN
-            -- Channel by channel through the channel index, as 0.1.0's purge did; the rows
-            -- by ctid, so the delete reads no index.
+            -- Channel by channel, those present in the partition (a skip scan of its channel
+            -- index), each with its retention (one probe of httpq.channel); the rows by ctid,
+            -- so the delete reads no index.
             EXECUTE format($q$
                 DELETE FROM %1$s h WHERE h.ctid = ANY (ARRAY(
+                    WITH RECURSIVE present(channel) AS (
+                        (SELECT x.channel FROM %1$s x ORDER BY x.channel LIMIT 1)
+                        UNION ALL
+                        SELECT (SELECT x.channel FROM %1$s x WHERE x.channel > p.channel ORDER BY x.channel LIMIT 1)
+                        FROM present p
+                        WHERE p.channel IS NOT NULL)
                     SELECT x.ctid
-                    FROM httpq.channel c
-                    JOIN %1$s x ON x.channel = c.name AND x.state IN ('delivered', 'dead', 'canceled')
-                               AND x.finished_at < $1 - coalesce($2, c.retention)
-                    WHERE ($3 OR $4 IS NULL OR coalesce($2, c.retention) < $4 OR $5 <= $1 - coalesce($2, c.retention))
+                    FROM present p
+                    CROSS JOIN LATERAL (SELECT coalesce($2, c.retention) AS kept FROM httpq.channel c
+                                        WHERE c.name = p.channel LIMIT 1) AS c
+                    JOIN %1$s x ON x.channel = p.channel AND x.state IN ('delivered', 'dead', 'canceled')
+                               AND x.finished_at < $1 - c.kept
+                    WHERE ($3 OR $4 IS NULL OR c.kept < $4 OR $5 <= $1 - c.kept)
                       AND NOT EXISTS (SELECT 1 FROM httpq.held_key k WHERE k.request_id = x.id)
                     LIMIT $6))
                 $q$, p.part)
@@ -1046,30 +1176,72 @@ $$;
 COMMENT ON FUNCTION httpq._history_trim(interval, bigint, boolean, regclass[])
     IS 'Deletes expired finished requests in bounded slices, sparing held keys and given partitions.';
 
--- Drops whole partitions of httpq.history; returns how many: all, or none when the lock was
--- not granted within lock_timeout.
-CREATE FUNCTION httpq._history_drop(parts regclass[]) RETURNS integer
+-- Drops whole the given partitions of httpq.history that still hold nothing to keep (see
+-- httpq._history_expired); returns how many it dropped, how many rows they held (when
+-- counted), and those it kept: busy (a lock not granted within lock_timeout), depended on
+-- by other objects (a warning names them), or holding a row to keep after all.
+CREATE FUNCTION httpq._history_drop(parts regclass[], older_than interval, counted boolean,
+                                    OUT dropped integer, OUT dropped_rows bigint, OUT kept regclass[])
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 SET lock_timeout = '50ms'
+SET DateStyle = 'ISO, YMD'
+SET TimeZone = 'UTC'
 AS $$
+DECLARE
+    step   text;
+    n      bigint;
+    detail text;
 BEGIN
-    IF coalesce(cardinality(parts), 0) = 0 THEN
-        RETURN 0;
-    END IF;
-    -- Dropping a partition locks httpq.history ACCESS EXCLUSIVE, and reports queue behind the
-    -- lock while it waits. DETACH PARTITION takes the same lock, and its CONCURRENTLY form,
-    -- which would not, cannot run inside a transaction block, so inside a function. Hence:
-    -- the wait is bounded by lock_timeout, callers drop last (the lock lasts until commit),
-    -- and the drop itself reads and writes no row.
-    EXECUTE 'DROP TABLE ' || array_to_string(parts::text[], ', ');
-    RETURN cardinality(parts);
-EXCEPTION WHEN lock_not_available THEN
-    RETURN 0;
+    dropped := 0;
+    dropped_rows := 0;
+    kept := '{}';
+    FOR i IN 1 .. coalesce(cardinality(parts), 0) LOOP
+        BEGIN   -- one subtransaction a partition: a failed drop leaves the others' work
+            -- SHARE waits for the reports writing to the partition and keeps new ones out, so
+            -- the check sees every row the drop would take: a report begun before midnight
+            -- may write into yesterday after it was found expired.
+            step := 'lock';
+            EXECUTE format('LOCK TABLE %s IN SHARE MODE', parts[i]);
+            IF NOT EXISTS (SELECT 1 FROM httpq._history_expired(older_than, parts[i])) THEN
+                kept := kept || parts[i];
+                CONTINUE;
+            END IF;
+            n := 0;
+            IF counted THEN
+                EXECUTE format('SELECT count(*) FROM %s', parts[i]) INTO n;
+            END IF;
+            -- Dropping a partition locks httpq.history ACCESS EXCLUSIVE, and reports queue
+            -- behind the lock while it waits. DETACH PARTITION takes the same lock, and its
+            -- CONCURRENTLY form, which would not, cannot run inside a transaction block, so
+            -- inside a function. Hence: the wait is bounded by lock_timeout (which also ends
+            -- a deadlock with a report holding httpq.history and waiting for this partition),
+            -- callers drop last (the lock lasts until commit), and the drop reads no row.
+            step := 'drop';
+            EXECUTE format('DROP TABLE %s', parts[i]);
+            dropped := dropped + 1;
+            dropped_rows := dropped_rows + n;
+        EXCEPTION
+            WHEN lock_not_available OR object_in_use THEN   -- in use: by the statement calling this one
+                IF step = 'drop' THEN
+                    kept := kept || parts[i:];   -- httpq.history is busy: every drop would wait for it
+                    EXIT;
+                END IF;
+                kept := kept || parts[i];        -- a report writes to this partition
+            WHEN dependent_objects_still_exist THEN
+                GET STACKED DIAGNOSTICS detail = PG_EXCEPTION_DETAIL;
+                RAISE WARNING 'history partition % is past its retention but was not dropped: %',
+                              parts[i], replace(detail, E'\n', '; ')
+                    USING HINT = 'Drop those objects; httpq deletes the partition''s rows meanwhile. Tables are '
+                                 'not a public interface: build on the views httpq.requests, httpq.responses '
+                                 'and httpq.attempts instead.';
+                kept := kept || parts[i];
+        END;
+    END LOOP;
 END;
 $$;
-COMMENT ON FUNCTION httpq._history_drop(regclass[])
-    IS 'Drops history partitions whole; returns how many (none when httpq.history stayed busy).';
+COMMENT ON FUNCTION httpq._history_drop(regclass[], interval, boolean)
+    IS 'Drops history partitions whole where nothing in them is to be kept; says which it kept.';
 
 -- One short step of history upkeep, for the worker's maintenance connection (about once a
 -- minute, and again at once while "more" is true) or for cron. Creates the partitions of
@@ -1077,12 +1249,15 @@ COMMENT ON FUNCTION httpq._history_drop(regclass[])
 CREATE FUNCTION httpq.maintain(max_rows integer DEFAULT 10000) RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET DateStyle = 'ISO, YMD'
+SET TimeZone = 'UTC'
 AS $$
 DECLARE
     created integer;
     expired regclass[];
     deleted bigint;
     dropped integer;
+    kept    regclass[];
 BEGIN
     IF max_rows IS NULL OR max_rows <= 0 THEN
         RAISE EXCEPTION 'max_rows must be positive, got %', coalesce(max_rows::text, 'NULL')
@@ -1101,9 +1276,18 @@ BEGIN
         RETURN jsonb_build_object('ran', true, 'more', true, 'partitions_created', created,
                                   'partitions_dropped', 0, 'rows_deleted', 0);
     END IF;
-    expired := ARRAY(SELECT httpq._history_expired(NULL));
+    expired := ARRAY(SELECT httpq._history_expired(NULL, NULL));
     deleted := httpq._history_trim(NULL, max_rows, false, expired);
-    dropped := httpq._history_drop(expired);   -- last: its lock on httpq.history lasts until commit
+    SELECT d.dropped, d.kept INTO dropped, kept FROM httpq._history_drop(expired, NULL, false) AS d;
+    -- Partitions that could not be dropped (a long transaction holding a lock on the
+    -- history, objects depending on them) lose their rows at retention all the same, by
+    -- trimming; dropped once empty and free. Only while nothing was dropped: a drop holds
+    -- httpq.history until commit, and reports would wait for the trim.
+    IF dropped = 0 AND cardinality(kept) > 0 AND deleted < max_rows THEN
+        deleted := deleted + httpq._history_trim(NULL, max_rows - deleted, false,
+                                                 ARRAY(SELECT x.part FROM httpq._history_partitions() x
+                                                       WHERE x.part <> ALL (kept)));
+    END IF;
     RETURN jsonb_build_object('ran', true, 'more', deleted >= max_rows, 'partitions_created', 0,
                               'partitions_dropped', dropped, 'rows_deleted', deleted);
 END;
@@ -1117,12 +1301,13 @@ COMMENT ON FUNCTION httpq.maintain(integer)
 CREATE OR REPLACE FUNCTION httpq.purge(older_than interval DEFAULT NULL, max_rows integer DEFAULT NULL) RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET DateStyle = 'ISO, YMD'
+SET TimeZone = 'UTC'
 AS $$
 DECLARE
     expired regclass[] := '{}';
-    part    regclass;
-    n       bigint;
-    whole   bigint := 0;
+    kept    regclass[];
+    whole   bigint;
     purged  bigint;
 BEGIN
     IF older_than < '0' THEN
@@ -1134,26 +1319,25 @@ BEGIN
     -- Asked for explicitly, so it waits for a maintain step in progress rather than skip.
     PERFORM pg_advisory_xact_lock(1752461426, 0);
     IF max_rows IS NULL THEN
-        expired := ARRAY(SELECT httpq._history_expired(purge.older_than));
-        FOREACH part IN ARRAY expired LOOP
-            EXECUTE format('SELECT count(*) FROM %s', part) INTO n;
-            whole := whole + n;
-        END LOOP;
+        expired := ARRAY(SELECT httpq._history_expired(purge.older_than, NULL));
     END IF;
     purged := httpq._history_trim(purge.older_than, purge.max_rows, true, expired);
-    IF httpq._history_drop(expired) = cardinality(expired) THEN
-        RETURN purged + whole;
+    SELECT d.dropped_rows, d.kept INTO whole, kept FROM httpq._history_drop(expired, purge.older_than, true) AS d;
+    IF cardinality(kept) > 0 THEN
+        -- Partitions that could not be dropped go row by row instead.
+        purged := purged + httpq._history_trim(purge.older_than, NULL, true,
+                                               ARRAY(SELECT x.part FROM httpq._history_partitions() x
+                                                     WHERE x.part <> ALL (kept)));
     END IF;
-    -- httpq.history stayed busy: those partitions go row by row instead.
-    RETURN purged + httpq._history_trim(purge.older_than, NULL, true, '{}');
+    RETURN purged + whole;
 END;
 $$;
 COMMENT ON FUNCTION httpq.purge(interval, integer)
     IS 'Deletes finished requests past their channel''s retention (or older_than); returns how many.';
 
 REVOKE ALL ON FUNCTION httpq._history_partitions(), httpq._history_add_day(timestamptz, integer),
-    httpq._history_add(integer, integer), httpq._history_expired(interval),
-    httpq._history_trim(interval, bigint, boolean, regclass[]), httpq._history_drop(regclass[]),
+    httpq._history_add(integer, integer), httpq._history_expired(interval, regclass),
+    httpq._history_trim(interval, bigint, boolean, regclass[]), httpq._history_drop(regclass[], interval, boolean),
     httpq.maintain(integer) FROM PUBLIC;
 
 -- The roles that could purge may maintain: a worker of this version calls httpq.maintain.

@@ -7,13 +7,21 @@
 -- retention. A day is the span because the default retention is 7 days: about a dozen
 -- partitions (a lookup by id probes each one's key), and a request outlives its retention
 -- by a day at most. Rows that a drop cannot take are deleted in bounded slices: those of
--- channels keeping less than a day, those of the default partition, and those of the table
--- an upgrade from 0.1.0 attached (a partition with no lower bound).
+-- channels keeping less than a day, those of the default partition, those of the table an
+-- upgrade from 0.1.0 attached (a partition with no lower bound), and those of a partition
+-- whose drop failed (a lock not granted, objects depending on it).
 --
 -- Invariants: a dead request that holds its ordering key (httpq.held_key) is kept whatever
 -- its age: it is what an operator retries or cancels to release the key. Maintenance never
 -- waits long for a lock that reports or reads hold: every strong lock is asked for with a
 -- lock_timeout of 50 ms, and when it is not granted the step is left for the next call.
+-- Work on the rows of a partition follows the channels present in it (a skip scan of its
+-- channel index), never every channel ever created.
+--
+-- Bounds are printed by pg_get_expr and format's %L in the session's DateStyle and
+-- TimeZone, whose abbreviations need not read back as the same offset (with DateStyle SQL,
+-- IST prints for India and reads as Israel). Every function that builds or reads a bound
+-- runs with DateStyle ISO and TimeZone UTC, whatever the caller's settings.
 
 -- The partitions of httpq.history and their bounds: [lower_at, upper_at), with -infinity
 -- for no lower bound; the default partition as (-infinity, infinity).
@@ -21,6 +29,8 @@ CREATE FUNCTION httpq._history_partitions()
 RETURNS TABLE (part regclass, lower_at timestamptz, upper_at timestamptz, is_default boolean)
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
+SET DateStyle = 'ISO, YMD'
+SET TimeZone = 'UTC'
 AS $$
     SELECT b.part,
            CASE WHEN b.m IS NULL OR b.m[1] = 'MINVALUE' THEN '-infinity' ELSE btrim(b.m[1], '''')::timestamptz END,
@@ -35,40 +45,51 @@ COMMENT ON FUNCTION httpq._history_partitions()
     IS 'The partitions of httpq.history with their bounds; the default one as (-infinity, infinity).';
 
 -- Creates the partition of the UTC day starting at day, moving that day's rows out of the
--- default partition: 'created', 'crowded' (more than max_rows to move: the day stays in the
--- default partition) or 'locked' (a lock was not granted within lock_timeout).
+-- default partition: 'created', 'crowded' (the default partition holds more than max_rows
+-- rows; NULL: no bound), 'busy' (today, while reports land in the default partition) or
+-- 'locked' (a lock was not granted within lock_timeout).
 CREATE FUNCTION httpq._history_add_day(day timestamptz, max_rows integer) RETURNS text
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 SET lock_timeout = '50ms'
+SET DateStyle = 'ISO, YMD'
+SET TimeZone = 'UTC'
 AS $$
 DECLARE
     upper_at  constant timestamptz := day + interval '24 hours';   -- a UTC day has 24
     part_name constant text := 'history_' || to_char(day AT TIME ZONE 'UTC', 'YYYYMMDD');
-    moving    bigint;
 BEGIN
-    SELECT count(*) INTO moving
-    FROM (SELECT 1 FROM httpq.history_default d
-          WHERE d.finished_at >= day AND d.finished_at < upper_at LIMIT max_rows + 1) AS s;
-    IF moving > max_rows THEN
+    -- ATTACH reads the whole default partition under ACCESS EXCLUSIVE (reads of the history
+    -- and reports landing there wait): only while it is small. Trimming shrinks it.
+    IF max_rows IS NOT NULL
+       AND (SELECT count(*) FROM (SELECT 1 FROM httpq.history_default d LIMIT max_rows + 1) AS s) > max_rows THEN
         RETURN 'crowded';
+    END IF;
+    -- A report waiting for the default partition's lock while today is attached had routed
+    -- its row there; once ATTACH commits, that row violates the default partition's new
+    -- constraint and the report fails (the worker keeps it and sends it again: nothing is
+    -- lost). So today is attached only while the default partition holds no row of today,
+    -- that is while reports do not land there: after an install's first maintain, never on
+    -- the day itself (days are made ahead). What remains is a report that began to land
+    -- there within the moments between this check and the lock below.
+    IF day <= httpq._now() AND EXISTS (SELECT 1 FROM httpq.history_default d
+                                       WHERE d.finished_at >= day AND d.finished_at < upper_at) THEN
+        RETURN 'busy';
     END IF;
     -- CREATE TABLE ... PARTITION OF would lock httpq.history ACCESS EXCLUSIVE and queue every
     -- report behind it. A table created apart and then attached locks httpq.history only
     -- SHARE UPDATE EXCLUSIVE (reports and reads go on), and the default partition ACCESS
-    -- EXCLUSIVE, which ATTACH scans: kept empty, that is quick. The default partition is
-    -- locked first, so that no report adds a row of this day between the move and ATTACH.
+    -- EXCLUSIVE. Locked before the day's rows are moved: a row committed between the move
+    -- and the lock would stay behind, and the ATTACH would fail on it.
     LOCK TABLE httpq.history_default IN ACCESS EXCLUSIVE MODE;
     -- The default partition is the model: columns, checks, key and channel index (named
     -- after the day), and the storage parameter.
     EXECUTE format('CREATE TABLE httpq.%I (LIKE httpq.history_default INCLUDING CONSTRAINTS INCLUDING INDEXES) '
                    'WITH (autovacuum_vacuum_insert_scale_factor = 0.05)', part_name);
-    IF moving > 0 THEN
-        EXECUTE format('WITH moved AS (DELETE FROM httpq.history_default d
-                                       WHERE d.finished_at >= $1 AND d.finished_at < $2 RETURNING d.*)
-                        INSERT INTO httpq.%I SELECT * FROM moved', part_name)
-        USING day, upper_at;
-    END IF;
+    EXECUTE format('WITH moved AS (DELETE FROM httpq.history_default d
+                                   WHERE d.finished_at >= $1 AND d.finished_at < $2 RETURNING d.*)
+                    INSERT INTO httpq.%I SELECT * FROM moved', part_name)
+    USING day, upper_at;
     EXECUTE format('ALTER TABLE httpq.history ATTACH PARTITION httpq.%I FOR VALUES FROM (%L) TO (%L)',
                    part_name, day, upper_at);
     RETURN 'created';
@@ -84,6 +105,8 @@ COMMENT ON FUNCTION httpq._history_add_day(timestamptz, integer)
 CREATE FUNCTION httpq._history_add(days_ahead integer, max_rows integer) RETURNS integer
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
+SET DateStyle = 'ISO, YMD'
+SET TimeZone = 'UTC'
 AS $$
 DECLARE
     today   constant timestamptz := date_trunc('day', httpq._now(), 'UTC');
@@ -93,10 +116,13 @@ BEGIN
     FOR day IN SELECT today + g * interval '24 hours' FROM generate_series(0, days_ahead) AS g LOOP
         CONTINUE WHEN EXISTS (SELECT 1 FROM httpq._history_partitions() p
                               WHERE NOT p.is_default AND p.lower_at < day + interval '24 hours' AND p.upper_at > day);
-        CASE httpq._history_add_day(day, max_rows)
+        -- Tomorrow is made however crowded the default partition is: without it, reports
+        -- would land there after midnight too, and it would never shrink. One long ATTACH a
+        -- day at most, while trimming shrinks it.
+        CASE httpq._history_add_day(day, CASE WHEN day = today + interval '24 hours' THEN NULL ELSE max_rows END)
             WHEN 'created' THEN created := created + 1;
             WHEN 'locked' THEN EXIT;   -- the next day would wait for the same lock
-            ELSE NULL;                 -- crowded: the day stays in the default partition
+            ELSE NULL;                 -- crowded or busy: the day stays in the default partition for now
         END CASE;
     END LOOP;
     RETURN created;
@@ -105,12 +131,14 @@ $$;
 COMMENT ON FUNCTION httpq._history_add(integer, integer)
     IS 'Creates the missing history partitions of today and the days ahead; returns how many.';
 
--- The partitions of httpq.history that a DROP may take whole, oldest first: every row in
--- them is past its retention (its channel's, or older_than), and none of them is a dead
--- request holding its ordering key.
-CREATE FUNCTION httpq._history_expired(older_than interval) RETURNS SETOF regclass
+-- The partitions of httpq.history (all, or candidate alone) that a DROP may take whole,
+-- oldest first: every row in them is past its retention (its channel's, or older_than), and
+-- none of them is a dead request holding its ordering key.
+CREATE FUNCTION httpq._history_expired(older_than interval, candidate regclass) RETURNS SETOF regclass
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
+SET DateStyle = 'ISO, YMD'
+SET TimeZone = 'UTC'
 AS $$
 DECLARE
     now_at constant timestamptz := httpq._now();
@@ -120,15 +148,24 @@ BEGIN
     FOR p IN
         SELECT x.part, x.upper_at FROM httpq._history_partitions() x
         WHERE NOT x.is_default
-          AND x.upper_at <= now_at - coalesce(older_than, (SELECT min(c.retention) FROM httpq.channel c))
+          AND (x.part = candidate   -- checked again: the shortest retention is not read again
+               OR candidate IS NULL   -- with no channel yet, nothing is kept
+                  AND x.upper_at <= now_at - coalesce(older_than, (SELECT min(c.retention) FROM httpq.channel c), '0'))
         ORDER BY x.upper_at
     LOOP
-        -- One probe of the channel index per channel that keeps its rows longer than this
-        -- partition has been closed, and one of the key per held request.
+        -- One probe of httpq.channel per channel present in the partition (a skip scan of its
+        -- channel index), until one keeps its rows longer than the partition has been closed;
+        -- one probe of the key per held request.
         EXECUTE format($q$
-            SELECT NOT EXISTS (SELECT 1 FROM httpq.channel c
-                               WHERE $2 > $1 - coalesce($3, c.retention)
-                                 AND EXISTS (SELECT 1 FROM %1$s x WHERE x.channel = c.name))
+            SELECT NOT EXISTS (
+                       WITH RECURSIVE present(channel) AS (
+                           (SELECT x.channel FROM %1$s x ORDER BY x.channel LIMIT 1)
+                           UNION ALL
+                           SELECT (SELECT x.channel FROM %1$s x WHERE x.channel > p.channel ORDER BY x.channel LIMIT 1)
+                           FROM present p
+                           WHERE p.channel IS NOT NULL)
+                       SELECT 1 FROM present p
+                       WHERE $2 > $1 - coalesce($3, (SELECT c.retention FROM httpq.channel c WHERE c.name = p.channel)))
                AND NOT EXISTS (SELECT 1 FROM httpq.held_key k JOIN %1$s x ON x.id = k.request_id)
             $q$, p.part)
         INTO whole USING now_at, p.upper_at, older_than;
@@ -138,7 +175,7 @@ BEGIN
     END LOOP;
 END;
 $$;
-COMMENT ON FUNCTION httpq._history_expired(interval)
+COMMENT ON FUNCTION httpq._history_expired(interval, regclass)
     IS 'The history partitions whose every row is past its retention and holds no ordering key.';
 
 -- Deletes finished requests past their retention (their channel's, or older_than), oldest
@@ -153,6 +190,8 @@ RETURNS bigint
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 SET lock_timeout = '50ms'
+SET DateStyle = 'ISO, YMD'
+SET TimeZone = 'UTC'
 AS $$
 DECLARE
     now_at constant timestamptz := httpq._now();
@@ -171,15 +210,24 @@ BEGIN
     LOOP
         EXIT WHEN budget <= 0;
         BEGIN
-            -- Channel by channel through the channel index, as 0.1.0's purge did; the rows
-            -- by ctid, so the delete reads no index.
+            -- Channel by channel, those present in the partition (a skip scan of its channel
+            -- index), each with its retention (one probe of httpq.channel); the rows by ctid,
+            -- so the delete reads no index.
             EXECUTE format($q$
                 DELETE FROM %1$s h WHERE h.ctid = ANY (ARRAY(
+                    WITH RECURSIVE present(channel) AS (
+                        (SELECT x.channel FROM %1$s x ORDER BY x.channel LIMIT 1)
+                        UNION ALL
+                        SELECT (SELECT x.channel FROM %1$s x WHERE x.channel > p.channel ORDER BY x.channel LIMIT 1)
+                        FROM present p
+                        WHERE p.channel IS NOT NULL)
                     SELECT x.ctid
-                    FROM httpq.channel c
-                    JOIN %1$s x ON x.channel = c.name AND x.state IN ('delivered', 'dead', 'canceled')
-                               AND x.finished_at < $1 - coalesce($2, c.retention)
-                    WHERE ($3 OR $4 IS NULL OR coalesce($2, c.retention) < $4 OR $5 <= $1 - coalesce($2, c.retention))
+                    FROM present p
+                    CROSS JOIN LATERAL (SELECT coalesce($2, c.retention) AS kept FROM httpq.channel c
+                                        WHERE c.name = p.channel LIMIT 1) AS c
+                    JOIN %1$s x ON x.channel = p.channel AND x.state IN ('delivered', 'dead', 'canceled')
+                               AND x.finished_at < $1 - c.kept
+                    WHERE ($3 OR $4 IS NULL OR c.kept < $4 OR $5 <= $1 - c.kept)
                       AND NOT EXISTS (SELECT 1 FROM httpq.held_key k WHERE k.request_id = x.id)
                     LIMIT $6))
                 $q$, p.part)
@@ -197,30 +245,72 @@ $$;
 COMMENT ON FUNCTION httpq._history_trim(interval, bigint, boolean, regclass[])
     IS 'Deletes expired finished requests in bounded slices, sparing held keys and given partitions.';
 
--- Drops whole partitions of httpq.history; returns how many: all, or none when the lock was
--- not granted within lock_timeout.
-CREATE FUNCTION httpq._history_drop(parts regclass[]) RETURNS integer
+-- Drops whole the given partitions of httpq.history that still hold nothing to keep (see
+-- httpq._history_expired); returns how many it dropped, how many rows they held (when
+-- counted), and those it kept: busy (a lock not granted within lock_timeout), depended on
+-- by other objects (a warning names them), or holding a row to keep after all.
+CREATE FUNCTION httpq._history_drop(parts regclass[], older_than interval, counted boolean,
+                                    OUT dropped integer, OUT dropped_rows bigint, OUT kept regclass[])
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 SET lock_timeout = '50ms'
+SET DateStyle = 'ISO, YMD'
+SET TimeZone = 'UTC'
 AS $$
+DECLARE
+    step   text;
+    n      bigint;
+    detail text;
 BEGIN
-    IF coalesce(cardinality(parts), 0) = 0 THEN
-        RETURN 0;
-    END IF;
-    -- Dropping a partition locks httpq.history ACCESS EXCLUSIVE, and reports queue behind the
-    -- lock while it waits. DETACH PARTITION takes the same lock, and its CONCURRENTLY form,
-    -- which would not, cannot run inside a transaction block, so inside a function. Hence:
-    -- the wait is bounded by lock_timeout, callers drop last (the lock lasts until commit),
-    -- and the drop itself reads and writes no row.
-    EXECUTE 'DROP TABLE ' || array_to_string(parts::text[], ', ');
-    RETURN cardinality(parts);
-EXCEPTION WHEN lock_not_available THEN
-    RETURN 0;
+    dropped := 0;
+    dropped_rows := 0;
+    kept := '{}';
+    FOR i IN 1 .. coalesce(cardinality(parts), 0) LOOP
+        BEGIN   -- one subtransaction a partition: a failed drop leaves the others' work
+            -- SHARE waits for the reports writing to the partition and keeps new ones out, so
+            -- the check sees every row the drop would take: a report begun before midnight
+            -- may write into yesterday after it was found expired.
+            step := 'lock';
+            EXECUTE format('LOCK TABLE %s IN SHARE MODE', parts[i]);
+            IF NOT EXISTS (SELECT 1 FROM httpq._history_expired(older_than, parts[i])) THEN
+                kept := kept || parts[i];
+                CONTINUE;
+            END IF;
+            n := 0;
+            IF counted THEN
+                EXECUTE format('SELECT count(*) FROM %s', parts[i]) INTO n;
+            END IF;
+            -- Dropping a partition locks httpq.history ACCESS EXCLUSIVE, and reports queue
+            -- behind the lock while it waits. DETACH PARTITION takes the same lock, and its
+            -- CONCURRENTLY form, which would not, cannot run inside a transaction block, so
+            -- inside a function. Hence: the wait is bounded by lock_timeout (which also ends
+            -- a deadlock with a report holding httpq.history and waiting for this partition),
+            -- callers drop last (the lock lasts until commit), and the drop reads no row.
+            step := 'drop';
+            EXECUTE format('DROP TABLE %s', parts[i]);
+            dropped := dropped + 1;
+            dropped_rows := dropped_rows + n;
+        EXCEPTION
+            WHEN lock_not_available OR object_in_use THEN   -- in use: by the statement calling this one
+                IF step = 'drop' THEN
+                    kept := kept || parts[i:];   -- httpq.history is busy: every drop would wait for it
+                    EXIT;
+                END IF;
+                kept := kept || parts[i];        -- a report writes to this partition
+            WHEN dependent_objects_still_exist THEN
+                GET STACKED DIAGNOSTICS detail = PG_EXCEPTION_DETAIL;
+                RAISE WARNING 'history partition % is past its retention but was not dropped: %',
+                              parts[i], replace(detail, E'\n', '; ')
+                    USING HINT = 'Drop those objects; httpq deletes the partition''s rows meanwhile. Tables are '
+                                 'not a public interface: build on the views httpq.requests, httpq.responses '
+                                 'and httpq.attempts instead.';
+                kept := kept || parts[i];
+        END;
+    END LOOP;
 END;
 $$;
-COMMENT ON FUNCTION httpq._history_drop(regclass[])
-    IS 'Drops history partitions whole; returns how many (none when httpq.history stayed busy).';
+COMMENT ON FUNCTION httpq._history_drop(regclass[], interval, boolean)
+    IS 'Drops history partitions whole where nothing in them is to be kept; says which it kept.';
 
 -- One short step of history upkeep, for the worker's maintenance connection (about once a
 -- minute, and again at once while "more" is true) or for cron. Creates the partitions of
@@ -228,12 +318,15 @@ COMMENT ON FUNCTION httpq._history_drop(regclass[])
 CREATE FUNCTION httpq.maintain(max_rows integer DEFAULT 10000) RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET DateStyle = 'ISO, YMD'
+SET TimeZone = 'UTC'
 AS $$
 DECLARE
     created integer;
     expired regclass[];
     deleted bigint;
     dropped integer;
+    kept    regclass[];
 BEGIN
     IF max_rows IS NULL OR max_rows <= 0 THEN
         RAISE EXCEPTION 'max_rows must be positive, got %', coalesce(max_rows::text, 'NULL')
@@ -252,9 +345,18 @@ BEGIN
         RETURN jsonb_build_object('ran', true, 'more', true, 'partitions_created', created,
                                   'partitions_dropped', 0, 'rows_deleted', 0);
     END IF;
-    expired := ARRAY(SELECT httpq._history_expired(NULL));
+    expired := ARRAY(SELECT httpq._history_expired(NULL, NULL));
     deleted := httpq._history_trim(NULL, max_rows, false, expired);
-    dropped := httpq._history_drop(expired);   -- last: its lock on httpq.history lasts until commit
+    SELECT d.dropped, d.kept INTO dropped, kept FROM httpq._history_drop(expired, NULL, false) AS d;
+    -- Partitions that could not be dropped (a long transaction holding a lock on the
+    -- history, objects depending on them) lose their rows at retention all the same, by
+    -- trimming; dropped once empty and free. Only while nothing was dropped: a drop holds
+    -- httpq.history until commit, and reports would wait for the trim.
+    IF dropped = 0 AND cardinality(kept) > 0 AND deleted < max_rows THEN
+        deleted := deleted + httpq._history_trim(NULL, max_rows - deleted, false,
+                                                 ARRAY(SELECT x.part FROM httpq._history_partitions() x
+                                                       WHERE x.part <> ALL (kept)));
+    END IF;
     RETURN jsonb_build_object('ran', true, 'more', deleted >= max_rows, 'partitions_created', 0,
                               'partitions_dropped', dropped, 'rows_deleted', deleted);
 END;
@@ -268,12 +370,13 @@ COMMENT ON FUNCTION httpq.maintain(integer)
 CREATE FUNCTION httpq.purge(older_than interval DEFAULT NULL, max_rows integer DEFAULT NULL) RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET DateStyle = 'ISO, YMD'
+SET TimeZone = 'UTC'
 AS $$
 DECLARE
     expired regclass[] := '{}';
-    part    regclass;
-    n       bigint;
-    whole   bigint := 0;
+    kept    regclass[];
+    whole   bigint;
     purged  bigint;
 BEGIN
     IF older_than < '0' THEN
@@ -285,18 +388,17 @@ BEGIN
     -- Asked for explicitly, so it waits for a maintain step in progress rather than skip.
     PERFORM pg_advisory_xact_lock(1752461426, 0);
     IF max_rows IS NULL THEN
-        expired := ARRAY(SELECT httpq._history_expired(purge.older_than));
-        FOREACH part IN ARRAY expired LOOP
-            EXECUTE format('SELECT count(*) FROM %s', part) INTO n;
-            whole := whole + n;
-        END LOOP;
+        expired := ARRAY(SELECT httpq._history_expired(purge.older_than, NULL));
     END IF;
     purged := httpq._history_trim(purge.older_than, purge.max_rows, true, expired);
-    IF httpq._history_drop(expired) = cardinality(expired) THEN
-        RETURN purged + whole;
+    SELECT d.dropped_rows, d.kept INTO whole, kept FROM httpq._history_drop(expired, purge.older_than, true) AS d;
+    IF cardinality(kept) > 0 THEN
+        -- Partitions that could not be dropped go row by row instead.
+        purged := purged + httpq._history_trim(purge.older_than, NULL, true,
+                                               ARRAY(SELECT x.part FROM httpq._history_partitions() x
+                                                     WHERE x.part <> ALL (kept)));
     END IF;
-    -- httpq.history stayed busy: those partitions go row by row instead.
-    RETURN purged + httpq._history_trim(purge.older_than, NULL, true, '{}');
+    RETURN purged + whole;
 END;
 $$;
 COMMENT ON FUNCTION httpq.purge(interval, integer)

@@ -8,7 +8,7 @@ SELECT count(*) AS functions,
 FROM pg_proc p WHERE p.pronamespace = 'httpq'::regnamespace;
 
 -- ... to pg_catalog and pg_temp only (and the claim's channel scans turn index-only scans off, and
--- history maintenance bounds its lock waits)
+-- history maintenance bounds its lock waits and reads and writes partition bounds in ISO and UTC)
 SELECT DISTINCT c AS setting FROM pg_proc p, unnest(p.proconfig) AS c WHERE p.pronamespace = 'httpq'::regnamespace
 ORDER BY 1;
 
