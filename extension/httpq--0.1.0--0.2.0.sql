@@ -1389,3 +1389,61 @@ BEGIN
     END LOOP;
 END;
 $$;
+
+-- Initial privileges
+--
+-- Under ALTER EXTENSION, every GRANT and REVOKE above is also recorded as the extension's
+-- own initial privileges (pg_init_privs), which pg_dump leaves out: the grants carried over
+-- to the new heartbeat, release, maintain and history would be lost in a dump and restore,
+-- and objects handed to the install's owner would keep the upgrader's. Record what a fresh
+-- install by the owner records instead: the owner's own privileges on each member. Writing
+-- the catalog takes a superuser; anyone else is told what to grant again after a restore.
+DO $$
+DECLARE
+    owner  constant oid := (SELECT c.relowner FROM pg_catalog.pg_class c WHERE c.oid = 'httpq.request'::regclass);
+    httpq  constant oid := (SELECT e.oid FROM pg_catalog.pg_extension e WHERE e.extname = 'httpq');
+    others text;
+BEGIN
+    IF httpq IS NULL THEN
+        RETURN;   -- a plain install: pg_dump dumps every grant
+    END IF;
+    IF (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = current_user) THEN
+        UPDATE pg_catalog.pg_init_privs i
+        SET initprivs = f.acl
+        FROM (
+            SELECT p.classoid, p.objoid, p.objsubid,
+                   (SELECT array_agg(x)
+                    FROM unnest(CASE p.classoid
+                        WHEN 'pg_catalog.pg_proc'::regclass THEN (SELECT o.proacl FROM pg_catalog.pg_proc o WHERE o.oid = p.objoid)
+                        WHEN 'pg_catalog.pg_type'::regclass THEN (SELECT o.typacl FROM pg_catalog.pg_type o WHERE o.oid = p.objoid)
+                        WHEN 'pg_catalog.pg_namespace'::regclass THEN (SELECT o.nspacl FROM pg_catalog.pg_namespace o WHERE o.oid = p.objoid)
+                        WHEN 'pg_catalog.pg_class'::regclass THEN
+                            CASE WHEN p.objsubid = 0 THEN (SELECT o.relacl FROM pg_catalog.pg_class o WHERE o.oid = p.objoid)
+                                 ELSE (SELECT a.attacl FROM pg_catalog.pg_attribute a
+                                       WHERE a.attrelid = p.objoid AND a.attnum = p.objsubid) END
+                        END) AS x
+                    WHERE EXISTS (SELECT 1 FROM pg_catalog.aclexplode(ARRAY[x]) AS e WHERE e.grantee = owner)) AS acl
+            FROM pg_catalog.pg_init_privs p
+            JOIN pg_catalog.pg_depend d ON d.classid = p.classoid AND d.objid = p.objoid AND d.objsubid = 0
+                                        AND d.refclassid = 'pg_catalog.pg_extension'::regclass AND d.refobjid = httpq
+                                        AND d.deptype = 'e'
+            WHERE p.privtype = 'e'
+              AND EXISTS (SELECT 1 FROM unnest(p.initprivs) AS x, pg_catalog.aclexplode(ARRAY[x]) AS e
+                          WHERE e.grantee <> owner)
+        ) AS f
+        WHERE i.classoid = f.classoid AND i.objoid = f.objoid AND i.objsubid = f.objsubid AND f.acl IS NOT NULL;
+        RETURN;
+    END IF;
+    SELECT string_agg(DISTINCT e.grantee::regrole::text, ', ') INTO others
+    FROM pg_catalog.pg_init_privs p
+    JOIN pg_catalog.pg_depend d ON d.classid = p.classoid AND d.objid = p.objoid AND d.objsubid = 0
+                                AND d.refclassid = 'pg_catalog.pg_extension'::regclass AND d.refobjid = httpq
+                                AND d.deptype = 'e',
+         unnest(p.initprivs) AS x, pg_catalog.aclexplode(ARRAY[x]) AS e
+    WHERE p.privtype = 'e' AND e.grantee <> owner AND e.grantee <> 0;
+    IF others IS NOT NULL THEN
+        RAISE NOTICE 'grants to % on httpq were carried over, but pg_dump will leave them out', others
+            USING HINT = 'Run the upgrade as a superuser, or GRANT them again after restoring a dump.';
+    END IF;
+END;
+$$;

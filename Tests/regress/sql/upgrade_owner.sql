@@ -2,12 +2,16 @@
 SET client_min_messages = warning;
 
 -- An application role owns the install; a DBA upgrades it
-CREATE ROLE regress_httpq_app_owner LOGIN;
+CREATE ROLE regress_httpq_app_owner LOGIN CREATEROLE;
 CREATE DATABASE httpq_owner OWNER regress_httpq_app_owner;
 \c httpq_owner regress_httpq_app_owner
 SET client_min_messages = warning;
 CREATE EXTENSION httpq VERSION '0.1.0';
 SELECT httpq.enqueue('https://example.com/owned', channel => 'owned') AS owned \gset
+-- A worker role the owner granted heartbeat
+CREATE ROLE regress_httpq_worker_role;
+GRANT USAGE ON SCHEMA httpq TO regress_httpq_worker_role;
+GRANT EXECUTE ON FUNCTION httpq.heartbeat(text, bigint[], interval) TO regress_httpq_worker_role;
 \c httpq_owner postgres
 SET client_min_messages = warning;
 ALTER EXTENSION httpq UPDATE;
@@ -27,6 +31,15 @@ SELECT (httpq.maintain() ->> 'ran')::boolean AS maintained;
 SELECT httpq.cancel(:owned) AS canceled;
 SELECT state FROM httpq.requests WHERE id = :owned;
 
+-- The worker role may run the new heartbeat, and pg_dump will keep that grant: it is not
+-- recorded as one the extension made
+SELECT has_function_privilege('regress_httpq_worker_role', 'httpq.heartbeat(text, bigint[], integer[], interval)', 'EXECUTE')
+    AS worker_may_heartbeat;
+SELECT count(*) AS initial_grants_to_others
+FROM pg_init_privs i, unnest(i.initprivs) AS x, aclexplode(ARRAY[x]) AS e
+WHERE i.privtype = 'e' AND e.grantee <> 'regress_httpq_app_owner'::regrole;
+
 \c httpq_regress postgres
 DROP DATABASE httpq_owner;
+DROP ROLE regress_httpq_worker_role;
 DROP ROLE regress_httpq_app_owner;
