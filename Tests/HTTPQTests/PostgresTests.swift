@@ -62,13 +62,22 @@ struct PostgresTests {
     @Test("Connects without blocking through pollConnect")
     func asyncConnect() throws {
         let connection = try Connection.start(ConnectionParameters(url: TestDatabase.url, environment: [:]))
+        // libpq's protocol: wait for writable first, then for whatever each poll asks.
+        var wantsWrite = true
         let ready = eventually(timeout: .seconds(5)) {
+            var wait = pollfd(fd: connection.socket, events: Int16(wantsWrite ? POLLOUT : POLLIN), revents: 0)
+            guard poll(&wait, 1, 50) == 1 else { return false }
             switch connection.pollConnect() {
             case .ready: return true
             case .failed(let error):
                 Issue.record("connect failed: \(error)")
                 return true
-            case .waitingToRead, .waitingToWrite: return false
+            case .waitingToRead:
+                wantsWrite = false
+                return false
+            case .waitingToWrite:
+                wantsWrite = true
+                return false
             }
         }
         #expect(ready)
@@ -84,5 +93,22 @@ struct PostgresTests {
         #expect(parameters.pairs.contains { $0 == ("connect_timeout", "10") })
         let fromEnvironment = ConnectionParameters(url: nil, environment: ["PGCONNECT_TIMEOUT": "3"])
         #expect(!fromEnvironment.pairs.contains { $0.0 == "connect_timeout" || $0.0 == "dbname" })
+    }
+
+    @Test("Reads connect_timeout as libpq does: the URL's, else PGCONNECT_TIMEOUT, else 10 s")
+    func connectTimeout() {
+        func timeout(_ url: String?, _ environment: [String: String] = [:]) -> Duration? {
+            ConnectionParameters(url: url, environment: environment).connectTimeout
+        }
+        #expect(timeout("postgres://u@h/db?connect_timeout=3") == .seconds(3))
+        #expect(timeout("host=h connect_timeout=30", ["PGCONNECT_TIMEOUT": "5"]) == .seconds(30))
+        #expect(timeout("host=h", ["PGCONNECT_TIMEOUT": "5"]) == .seconds(5))
+        #expect(timeout(nil, ["PGCONNECT_TIMEOUT": " 7 "]) == .seconds(7))
+        #expect(timeout("mydb") == .seconds(10))
+        // libpq: at least 2 s; zero or less waits without limit; a value it rejects fails the connect.
+        #expect(timeout("host=h connect_timeout=1") == .seconds(2))
+        #expect(timeout("host=h connect_timeout=0") == nil)
+        #expect(timeout("host=h connect_timeout=-1") == nil)
+        #expect(timeout("host=h connect_timeout=soon") == .seconds(10))
     }
 }

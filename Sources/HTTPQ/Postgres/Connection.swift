@@ -28,7 +28,8 @@ final class Connection {
         return connection
     }
 
-    /// Starts connecting without blocking; drive it with `pollConnect()`.
+    /// Starts connecting without blocking; wait for `socket` to be writable, then drive it
+    /// with `pollConnect()`.
     /// - SeeAlso: https://www.postgresql.org/docs/current/libpq-connect.html#LIBPQ-PQCONNECTSTARTPARAMS
     static func start(_ parameters: ConnectionParameters) throws(PostgresError) -> Connection {
         let connection = try make(parameters, PQconnectStartParams)
@@ -64,7 +65,10 @@ final class Connection {
         case failed(PostgresError)
     }
 
-    /// Advances a connection begun with `start`. Wait on `socket` for what it asks, then call again.
+    /// Advances a connection begun with `start`. Call it only once `socket` is ready for what
+    /// the last call asked (writable before the first call), then wait again: called early,
+    /// libpq takes a TCP connect still under way for made and sends its startup packet on a
+    /// socket that is not ready, waiting on it with no timeout.
     /// - SeeAlso: https://www.postgresql.org/docs/current/libpq-connect.html#LIBPQ-PQCONNECTSTARTPARAMS
     func pollConnect() -> ConnectProgress {
         switch PQconnectPoll(handle) {
@@ -78,6 +82,22 @@ final class Connection {
     /// The socket to wait on. It can change while connecting and after a reconnect, so read it each turn.
     var socket: Int32 {
         PQsocket(handle)
+    }
+
+    /// The server being connected to, as libpq's messages name it: `server at "host"
+    /// (address), port 5432` or `server on socket "/dir/.s.PGSQL.5432"`.
+    var server: String {
+        func text(_ value: UnsafeMutablePointer<CChar>?) -> String {
+            value.map { String(cString: $0) } ?? ""
+        }
+        let host = text(PQhost(handle))
+        let address = text(PQhostaddr(handle))
+        let port = text(PQport(handle))
+        if host.hasPrefix("/") || host.hasPrefix("@") {
+            return "server on socket \"\(host)/.s.PGSQL.\(port)\""
+        }
+        let shown = address.isEmpty || address == host ? "\"\(host)\"" : "\"\(host)\" (\(address))"
+        return "server at \(shown), port \(port)"
     }
 
     /// Whether libpq has seen the connection break.

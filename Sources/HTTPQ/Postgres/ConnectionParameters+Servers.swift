@@ -4,46 +4,67 @@ internal import CLibPQ
 /// host names before libpq sees them: libpq resolves synchronously inside
 /// `PQconnectStartParams` and `PQconnectPoll`, which would stall the worker loop.
 extension ConnectionParameters {
-    /// These parameters with every host name resolved to numeric addresses (`hostaddr`), so
-    /// libpq connects without a DNS query of its own. Unchanged when no name needs a lookup.
+    /// One connection per server to try, in libpq's order, each naming its server alone by
+    /// numeric address (`hostaddr`), so libpq connects without a DNS query of its own and each
+    /// server gets a timeout of its own. Every other setting is left as it is, so each
+    /// connection still checks `target_session_attrs`. Two libpq behaviours that span servers
+    /// are kept: `prefer-standby` tries every server as `standby`, then every server as `any`;
+    /// `load_balance_hosts=random` tries them in random order. One connection with these
+    /// parameters unchanged when the servers cannot be known (see `servers`).
     /// Blocks for as long as DNS takes: call it off the loop.
     /// - Parameter defaults: libpq's defaults, from `PG*` variables and the service file.
-    func resolvingHostNames(
+    func connectionsToTry(
         lookUp: (String) -> Result<[String], HostLookupError>,
         defaults: [String: String] = ConnectionParameters.libpqDefaults()
-    ) -> Result<ConnectionParameters, PostgresError> {
-        guard let servers = servers(defaults: defaults) else { return .success(self) }
-        let names = servers.namesToLookUp
-        guard !names.isEmpty else { return .success(self) }
+    ) -> Result<ConnectionPlan, PostgresError> {
+        guard let settings = settings(defaults: defaults),
+            let servers = ServerList(host: settings["host"], hostaddr: settings["hostaddr"], port: settings["port"])
+        else { return .success(ConnectionPlan(connections: [self])) }
         var addresses: [String: [String]] = [:]
         var failures: [String] = []
-        for name in names {
+        for name in servers.namesToLookUp {
             switch lookUp(name) {
             case .success(let found): addresses[name] = found
             case .failure(let error): failures.append(error.description)
             }
         }
-        guard let settings = servers.settings(addresses: addresses) else {
+        guard var each = servers.connections(addresses: addresses) else {
             return .failure(.connection(message: failures.joined(separator: "; ")))
         }
-        var resolved = self
-        resolved.resolvedServers = settings
-        return .success(resolved)
+        if settings["load_balance_hosts"] == "random" {
+            each.shuffle()
+        }
+        if settings["target_session_attrs"] == "prefer-standby", each.count > 1 {
+            // One server alone would take a primary on its own second pass, before any later standby.
+            each =
+                each.map { $0 + [("target_session_attrs", "standby")] }
+                + each.map { $0 + [("target_session_attrs", "any")] }
+        }
+        let connections = each.map { server in
+            var parameters = self
+            parameters.server = server
+            return parameters
+        }
+        return .success(ConnectionPlan(connections: connections, lookupFailures: failures))
     }
 
     /// The servers libpq will try: `host`, `hostaddr` and `port` from the URL, each else from
     /// `defaults`. nil when that cannot be known without libpq connecting: the URL does not
     /// parse (libpq reports why), or it names a service, whose file libpq reads only then.
     func servers(defaults: [String: String]) -> ServerList? {
+        guard let settings = settings(defaults: defaults) else { return nil }
+        return ServerList(host: settings["host"], hostaddr: settings["hostaddr"], port: settings["port"])
+    }
+
+    /// The settings libpq will use: the URL's, else `defaults`; nil when they cannot be known
+    /// without libpq connecting (see `servers`).
+    private func settings(defaults: [String: String]) -> [String: String]? {
         var explicit: [String: String] = [:]
         if let url, Self.isConnectionString(url) {
             guard let parsed = Self.parse(url), parsed["service"] == nil else { return nil }
             explicit = parsed
         }
-        func setting(_ keyword: String) -> String? {
-            explicit[keyword] ?? defaults[keyword]
-        }
-        return ServerList(host: setting("host"), hostaddr: setting("hostaddr"), port: setting("port"))
+        return explicit.merging(defaults) { explicit, _ in explicit }
     }
 
     /// libpq's defaults: its `PG*` variables, the service `PGSERVICE` names, compiled-in values.
@@ -62,7 +83,7 @@ extension ConnectionParameters {
 
     /// The settings a connection string gives explicitly, nil when it does not parse.
     /// - SeeAlso: https://www.postgresql.org/docs/current/libpq-connect.html#LIBPQ-PQCONNINFOPARSE
-    private static func parse(_ url: String) -> [String: String]? {
+    static func parse(_ url: String) -> [String: String]? {
         var error: UnsafeMutablePointer<CChar>?
         guard let options = PQconninfoParse(url, &error) else {
             if let error { PQfreemem(error) }

@@ -2,8 +2,9 @@
 /// comma-separated lists matched by position, a single port serving every host.
 ///
 /// Decides which host names need a lookup (not a Unix-socket directory, not a numeric address,
-/// not already given one in `hostaddr`), and writes the settings that hand libpq the numeric
-/// addresses, so that it connects without a DNS query of its own.
+/// not already given one in `hostaddr`), and writes the settings that name each server alone by
+/// numeric address, so that libpq connects without a DNS query of its own and the worker can
+/// give each server its own timeout.
 struct ServerList: Equatable, Sendable {
     struct Server: Equatable, Sendable {
         var host: String
@@ -18,6 +19,10 @@ struct ServerList: Equatable, Sendable {
     }
 
     var servers: [Server]
+    /// Whether `host` and `hostaddr` are set at all: an empty entry in a list can only be
+    /// overridden by leaving the setting out, which works only when it is not set.
+    private var listsHosts: Bool
+    private var listsAddresses: Bool
 
     /// nil when the lists do not line up; libpq then says so itself when connecting.
     init?(host: String?, hostaddr: String?, port: String?) {
@@ -35,6 +40,8 @@ struct ServerList: Equatable, Sendable {
                 host: hosts?[index] ?? "", address: addresses?[index] ?? "",
                 port: ports.count > 1 ? ports[index] : nil)
         }
+        listsHosts = hosts != nil
+        listsAddresses = addresses != nil
     }
 
     /// The host names to look up, each once, in order.
@@ -46,11 +53,14 @@ struct ServerList: Equatable, Sendable {
         return names
     }
 
-    /// `host`, `hostaddr` (and `port` when it is a list) naming each looked-up server once per
-    /// address, in the resolver's order, so libpq still tries every address in turn; `host`
-    /// keeps the names for TLS verification and `.pgpass`. A name without addresses is left
-    /// out, as libpq skips a host it cannot resolve. nil when no server is left.
-    func settings(addresses: [String: [String]]) -> [(String, String)]? {
+    /// The settings for each connection to try, in order: a looked-up server once per address,
+    /// in the resolver's order, each naming one server alone (`host` keeps the name for TLS
+    /// verification and `.pgpass`). A name without addresses is left out, as libpq skips a
+    /// host it cannot resolve. nil when no server is left.
+    ///
+    /// When some server cannot be named alone (an empty entry in a `hostaddr` or `port` list,
+    /// or an empty host among several), one connection gets every server, as libpq lists them.
+    func connections(addresses: [String: [String]]) -> [[(String, String)]]? {
         var resolved: [Server] = []
         for server in servers {
             guard server.needsLookup else {
@@ -62,6 +72,36 @@ struct ServerList: Equatable, Sendable {
             }
         }
         guard !resolved.isEmpty else { return nil }
+        let each = resolved.map(alone)
+        guard each.allSatisfy({ $0 != nil }) else { return [together(resolved)] }
+        return each.map { $0! }
+    }
+
+    /// `host`, `hostaddr` and `port` naming `server` alone, nil when an empty entry would have
+    /// to override a list (libpq ignores an empty setting, so the list would stay).
+    private func alone(_ server: Server) -> [(String, String)]? {
+        // A numeric host is its own address: this overrides a list with an empty entry there.
+        let address = server.address.isEmpty && HostAddresses.isNumeric(server.host) ? server.host : server.address
+        var settings: [(String, String)] = []
+        if !server.host.isEmpty {
+            settings.append(("host", server.host))
+        } else if listsHosts && servers.count > 1 {
+            return nil
+        }
+        if !address.isEmpty {
+            settings.append(("hostaddr", address))
+        } else if listsAddresses && servers.count > 1 {
+            return nil
+        }
+        if let port = server.port {
+            guard !port.isEmpty else { return nil }
+            settings.append(("port", port))
+        }
+        return settings
+    }
+
+    /// `host`, `hostaddr` (and `port` when it is a list) naming every server, for one connection.
+    private func together(_ resolved: [Server]) -> [(String, String)] {
         var settings = [
             ("host", resolved.map(\.host).joined(separator: ",")),
             ("hostaddr", resolved.map(\.address).joined(separator: ",")),

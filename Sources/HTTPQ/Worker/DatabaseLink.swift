@@ -8,7 +8,7 @@ final class DatabaseLink {
     enum State {
         /// No connection; the next attempt is due at `retryAt`.
         case down(retryAt: Instant)
-        /// Resolving host names off the loop, then connecting without blocking.
+        /// Resolving host names off the loop, then connecting to each server in turn without blocking.
         case connecting(ConnectAttempt)
         case ready(Connection)
     }
@@ -33,22 +33,23 @@ final class DatabaseLink {
         case notified(count: Int)
     }
 
-    /// How long a connection attempt may take, name lookup included (libpq ignores
-    /// `connect_timeout` when not blocking).
+    /// libpq's `connect_timeout` as httpq defaults it. Reconnects use the settings' own
+    /// (`ConnectionParameters.connectTimeout`) unless given one.
     static let connectTimeout: Duration = .seconds(10)
 
     private let resolver: HostResolver
-    private let connectTimeout: Duration
+    /// Overrides the settings' `connect_timeout` for each server (tests); nil to use it.
+    private let connectTimeout: Duration?
     private var backoff = ReconnectBackoff()
     private(set) var state: State
     private(set) var inFlight: InFlight?
 
     /// Starts with a connection made by `Worker.start`. `lookUp` resolves a host name when
-    /// reconnecting (tests replace it).
+    /// reconnecting, and `connectTimeout` overrides the settings' (tests replace both).
     init(
         connection: Connection, parameters: ConnectionParameters,
         lookUp: @escaping HostResolver.LookUp = HostAddresses.lookUp,
-        connectTimeout: Duration = DatabaseLink.connectTimeout
+        connectTimeout: Duration? = nil
     ) throws(PostgresError) {
         try connection.enterNonBlockingMode()
         self.resolver = HostResolver(parameters: parameters, lookUp: lookUp)
