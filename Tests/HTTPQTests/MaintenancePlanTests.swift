@@ -71,6 +71,17 @@ import Testing
         #expect(plan.isOverdue(now: t0 + .seconds(300)))
     }
 
+    @Test("A maintenance session first limits its statements to 240 s: the server ends a step before it is abandoned")
+    func statementTimeout() {
+        let plan = plan()
+        #expect(plan.sessionSetup == .statementTimeout(.seconds(240)))
+        #expect(plan.statementTimeout < plan.stepTimeout)
+        let identity = WorkerIdentity(worker: "w", channels: nil, lease: .seconds(60))
+        let (sql, parameters) = plan.sessionSetup.statement(identity)
+        #expect(sql == "SET statement_timeout = '240000ms'")
+        #expect(parameters.isEmpty)
+    }
+
     @Test("A step's row is read in the statement's column order; another shape is refused")
     func readsStep() {
         #expect(

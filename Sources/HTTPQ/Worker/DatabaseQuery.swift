@@ -16,6 +16,8 @@ enum DatabaseQuery: Equatable, Sendable {
     /// `httpq.maintain`: one bounded step of partitioning and retention, sent only on the
     /// maintenance connection, never on the one that claims and reports.
     case maintain
+    /// `SET statement_timeout` for the rest of the session, first on the maintenance connection.
+    case statementTimeout(Duration)
 
     /// The NOTIFY channel enqueue signals on.
     static let notifyChannel = "httpq"
@@ -62,6 +64,9 @@ enum DatabaseQuery: Equatable, Sendable {
                     + "coalesce((m ->> 'rows_deleted')::bigint, 0) FROM httpq.maintain() AS m",
                 []
             )
+        case .statementTimeout(let timeout):
+            // SET takes no parameters; the value is a number this process made.
+            return ("SET statement_timeout = '\(timeout.milliseconds)ms'", [])
         }
     }
 
@@ -75,6 +80,7 @@ enum DatabaseQuery: Equatable, Sendable {
         case .release: return "release"
         case .schedule: return "next_run_at"
         case .maintain: return "maintain"
+        case .statementTimeout: return "statement_timeout"
         }
     }
 

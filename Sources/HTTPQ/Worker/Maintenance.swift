@@ -106,7 +106,9 @@ final class Maintenance {
                 return [fail(error.description, now: now)]
             }
             link = .open(database)
-            return handle(database.send(.maintain, identity: identity, now: now), from: database, now: now)
+            // A session setting, not a connection parameter, so `options` in the user's
+            // connection string are kept as they are.
+            return handle(database.send(plan.sessionSetup, identity: identity, now: now), from: database, now: now)
         }
     }
 
@@ -118,6 +120,8 @@ final class Maintenance {
             // After the step is closed or failed, what the old connection says no longer matters.
             guard case .open(let current) = link, current === database else { break }
             switch event {
+            case .completed(.statementTimeout, _, .success):
+                results += handle(database.send(.maintain, identity: identity, now: now), from: database, now: now)
             case .completed(_, _, .success(let result)):
                 guard let row = result.rows.first, let step = MaintenanceStep(row: row) else {
                     results.append(fail("httpq.maintain answered in an unexpected shape", now: now))

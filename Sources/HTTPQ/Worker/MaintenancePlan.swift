@@ -21,6 +21,13 @@ struct MaintenancePlan {
 
     let interval: Duration
     let stepTimeout: Duration = .seconds(300)
+    /// The server's own limit on each statement of the maintenance session, below `stepTimeout`.
+    /// Abandoning a step (overdue, or the worker stopping) only closes the socket, and a server
+    /// busy in `httpq.maintain` does not notice that until it next talks to the client: without
+    /// this, the step would go on holding its locks (maintenance's advisory lock, partition
+    /// DDL's) long after the worker gave up on it. With it, the server ends the step itself
+    /// first, and the worker hears why.
+    let statementTimeout: Duration = .seconds(240)
     private(set) var phase: Phase
     /// Whether the last step failed: failures are logged once per episode, recovery once.
     private(set) var isFailing = false
@@ -33,6 +40,11 @@ struct MaintenancePlan {
         self.interval = interval
         self.random = random
         phase = .waiting(until: now + interval * random())
+    }
+
+    /// The first statement on each maintenance connection, before any step.
+    var sessionSetup: DatabaseQuery {
+        .statementTimeout(statementTimeout)
     }
 
     /// Whether a step should begin now.

@@ -107,7 +107,7 @@ extension Worker {
         case .schedule:
             let delay = result.scalar.flatMap { Double($0) }.map { Duration.nanoseconds(Int64($0 * 1e9)) }
             plan.succeeded(query, sentAt: sentAt, now: now, delay: delay)
-        case .listen, .maintain:
+        case .listen, .maintain, .statementTimeout:
             break
         }
     }

@@ -155,7 +155,7 @@ struct WorkerPlan {
             leases.forget(claims)
         case .schedule:
             claims.scheduled(in: delay, now: now)
-        case .listen, .claim, .maintain:
+        case .listen, .claim, .maintain, .statementTimeout:
             break
         }
         return nil
@@ -193,7 +193,7 @@ struct WorkerPlan {
             needsListen = true
         case .schedule:
             claims.scheduled(in: nil, now: now)
-        case .claim, .heartbeat, .report, .maintain:
+        case .claim, .heartbeat, .report, .maintain, .statementTimeout:
             break
         }
         if !transient {
