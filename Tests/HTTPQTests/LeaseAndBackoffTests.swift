@@ -70,9 +70,10 @@ import Testing
     }
 
     @Test(
-        "Only class 22 and 23 errors point at an outcome's data; everything else would fail any batch",
+        "Class 22 and 23 errors point at an outcome's data, class 54 at the batch's size; the rest would fail any batch",
         arguments: [
             ("23514", ReportFailure.rejectedData), ("22P02", .rejectedData), ("23505", .rejectedData),
+            ("54000", .tooLarge), ("54001", .tooLarge),
             ("42883", .notTheBatch), ("42501", .notTheBatch), ("42P01", .notTheBatch), ("57014", .notTheBatch),
             ("40001", .notTheBatch), ("XX000", .notTheBatch), ("P0001", .notTheBatch),
         ])

@@ -177,6 +177,130 @@ func sqlError(_ sqlState: String) -> PostgresError {
         #expect(plan.nextQuery(now: t2, inFlight: 0) == .claim(count: 2))  // claiming again
     }
 
+    @Test("A report of 4 failing with 54000 (too large) is bisected at once; a lone outcome too large is dropped")
+    func tooLargeIsBisected() {
+        var plan = started(claimed: [key(1), key(2), key(3), key(4), key(5)], concurrency: 5, batch: 5)
+        for id in 1...4 { plan.finished(outcome(Int64(id)), now: t0) }
+        let all = [outcome(1), outcome(2), outcome(3), outcome(4)]
+        let tooLarge = sqlError("54000")  // total size of jsonb array elements exceeds the maximum
+        let t1 = t0 + .milliseconds(5)
+        #expect(plan.nextQuery(now: t1, inFlight: 1) == .report(all))
+        #expect(plan.failed(.report(all), error: tooLarge, now: t1) == .reportSplit)
+        #expect(plan.nextQuery(now: t1, inFlight: 1) == .report([outcome(1), outcome(2)]))  // no waiting
+        plan.succeeded(.report([outcome(1), outcome(2)]), sentAt: t1, now: t1)
+        #expect(plan.nextQuery(now: t1, inFlight: 1) == .report([outcome(3), outcome(4)]))
+        plan.succeeded(.report([outcome(3), outcome(4)]), sentAt: t1, now: t1)
+        plan.finished(outcome(5), now: t1)
+        #expect(plan.nextQuery(now: t1, inFlight: 0) == .report([outcome(5)]))
+        #expect(plan.failed(.report([outcome(5)]), error: tooLarge, now: t1) == .outcomeDropped(outcome(5)))
+        #expect(plan.leases.deadline == nil)
+        #expect(plan.nextQuery(now: t1, inFlight: 0) == .claim(count: 5))
+    }
+
+    @Test("A report of 8 failing with 57014 three times in a row goes again in halves, which go through")
+    func repeatedFailuresHalve() {
+        let claims = (1...8).map { key(Int64($0)) }
+        var plan = started(claimed: claims, concurrency: 8, batch: 8)
+        let all = (1...8).map { outcome(Int64($0)) }
+        for item in all { plan.finished(item, now: t0) }
+        let timeout = sqlError("57014")  // canceling statement due to statement timeout
+        #expect(plan.nextQuery(now: t0, inFlight: 0) == .report(all))
+        #expect(plan.failed(.report(all), error: timeout, now: t0) == .reportsFailing(retryIn: .milliseconds(100)))
+        let t1 = t0 + .milliseconds(100)
+        #expect(plan.nextQuery(now: t1, inFlight: 0) == .report(all))
+        #expect(plan.failed(.report(all), error: timeout, now: t1) == .reportsStillFailing(retryIn: .milliseconds(100)))
+        let t2 = t1 + .milliseconds(100)
+        #expect(plan.nextQuery(now: t2, inFlight: 0) == .report(all))
+        #expect(plan.failed(.report(all), error: timeout, now: t2) == .reportHalved(retryIn: .milliseconds(100)))
+        plan.notified()
+        #expect(plan.nextQuery(now: t2, inFlight: 0) == nil)  // still waiting, and still no claim
+        let t3 = t2 + .milliseconds(100)
+        #expect(plan.nextQuery(now: t3, inFlight: 0) == .report(Array(all[0..<4])))
+        let episode = plan.succeeded(.report(Array(all[0..<4])), sentAt: t3, now: t3)
+        #expect(episode == ReportRetry.Episode(duration: .milliseconds(300), failures: 3))
+        #expect(plan.nextQuery(now: t3, inFlight: 0) == .report(Array(all[4..<8])))
+        plan.succeeded(.report(Array(all[4..<8])), sentAt: t3, now: t3)
+        #expect(plan.leases.deadline == nil)
+        #expect(plan.nextQuery(now: t3, inFlight: 0) == .claim(count: 8))
+    }
+
+    @Test("A report lost with the connection three times in a row goes again in halves too")
+    func lostConnectionsHalve() {
+        var plan = started(claimed: [key(1), key(2)])
+        plan.finished(outcome(1), now: t0)
+        plan.finished(outcome(2), now: t0)
+        let batch = [outcome(1), outcome(2)]
+        let lost = PostgresError.connection(message: "server closed the connection unexpectedly")
+        var now = t0
+        var failures: [WorkerPlan.Failure] = []
+        for _ in 0..<3 {
+            #expect(plan.nextQuery(now: now, inFlight: 0) == .report(batch))
+            failures.append(plan.failed(.report(batch), error: lost, now: now))
+            plan.connected()
+            #expect(plan.nextQuery(now: now, inFlight: 0) == .listen)
+            now = now + .milliseconds(100)
+        }
+        #expect(
+            failures == [
+                .reportsFailing(retryIn: .milliseconds(100)), .reportsStillFailing(retryIn: .milliseconds(100)),
+                .reportHalved(retryIn: .milliseconds(100)),
+            ])
+        #expect(plan.nextQuery(now: now, inFlight: 0) == .report([outcome(1)]))
+        plan.succeeded(.report([outcome(1)]), sentAt: now, now: now)
+        #expect(plan.nextQuery(now: now, inFlight: 0) == .report([outcome(2)]))
+    }
+
+    @Test("A lone outcome failing with 57014 for 14 minutes is kept and sent again, and nothing is claimed meanwhile")
+    func loneOutcomeFailingForever() {
+        var plan = started(claimed: [key(1), key(2)])
+        plan.finished(outcome(1), now: t0)  // 2 is a long transfer, still in flight
+        let end = t0 + .seconds(14 * 60)
+        var now = t0 + .milliseconds(5)
+        var reports = 0
+        var heartbeats = 0
+        var other: [DatabaseQuery] = []
+        while now < end {
+            plan.notified()  // new work keeps arriving
+            switch plan.nextQuery(now: now, inFlight: 1) {
+            case .report(let batch):
+                #expect(batch == [outcome(1)])
+                reports += 1
+                #expect(plan.failed(.report(batch), error: sqlError("57014"), now: now) != .outcomeDropped(outcome(1)))
+            case .heartbeat(let claims):
+                #expect(claims == [key(1), key(2)])
+                heartbeats += 1
+                plan.succeeded(.heartbeat(claims), sentAt: now, now: now)
+            case .some(let query):
+                other.append(query)
+            case nil:
+                now = plan.queryDeadline(inFlight: 1) ?? now + .seconds(1)
+            }
+        }
+        #expect(reports > 8000)  // the jitter draws 0: every 100 ms
+        #expect(heartbeats == 27)  // every 30 s: both leases stay held
+        #expect(other.isEmpty)  // no claim, no schedule
+        #expect(plan.reports.pending == [outcome(1)])
+        #expect(plan.hasDatabaseWork)
+    }
+
+    @Test("Outcomes are reported under 64 MiB of JSON a report; one larger than that goes alone")
+    func byteCapSplitsLargeOutcomes() {
+        let quarter = [UInt8](repeating: 0x61, count: 25 << 20)  // 33.3 MiB as base64
+        let huge = [UInt8](repeating: 0x62, count: 70 << 20)  // 93.3 MiB as base64
+        let outcomes = [
+            response(1, body: quarter), response(2, body: quarter), response(3, body: huge), outcome(4), outcome(5),
+        ]
+        var plan = started(claimed: (1...5).map { key(Int64($0)) }, concurrency: 5, batch: 5)
+        for item in outcomes { plan.finished(item, now: t0) }
+        var sent: [[Int64]] = []
+        while case .report(let batch) = plan.nextQuery(now: t0, inFlight: 0) {
+            sent.append(batch.map(\.id))
+            plan.succeeded(.report(batch), sentAt: t0, now: t0)
+        }
+        #expect(sent == [[1], [2], [3], [4, 5]])
+        #expect(plan.reports.isEmpty)
+    }
+
     @Test("While reports fail, heartbeats and releases still go")
     func heartbeatsGoWhileReportsFail() {
         var plan = started(claimed: [key(1), key(2)])

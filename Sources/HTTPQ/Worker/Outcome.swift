@@ -14,7 +14,16 @@ struct Outcome: Equatable, Sendable {
         return buffer.string
     }
 
-    func write(to buffer: inout JSONBuffer) {
+    /// The length of `json` in bytes, counted rather than encoded: the same `write` runs with a
+    /// counter, which adds up base64 lengths from body sizes and scans only header and error
+    /// text. Exact, not estimated from the body, so the cap a report is held under is exact too.
+    var jsonLength: Int {
+        var length = JSONLength()
+        write(to: &length)
+        return length.count
+    }
+
+    func write<Writer: JSONWriter>(to buffer: inout Writer) {
         buffer.append(raw: "{\"id\":")
         buffer.append(id)
         buffer.append(raw: ",\"attempt\":")

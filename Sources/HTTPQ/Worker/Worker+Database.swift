@@ -60,9 +60,13 @@ extension Worker {
             logger.debug(
                 "report failed again",
                 metadata: [LogKey.error: "\(error)", "retry_in_ms": "\(retryIn.milliseconds)"])
+        case .reportHalved(let retryIn):
+            logger.debug(
+                "report failed again; sending it in halves, in case its size is the cause",
+                metadata: [LogKey.error: "\(error)", "retry_in_ms": "\(retryIn.milliseconds)"])
         case .reportSplit:
             logger.debug(
-                "the database refused an outcome in a report; sending the report again in halves to find it",
+                "the database refused an outcome in a report, or the report as too large; sending it again in halves",
                 metadata: [LogKey.error: "\(error)"])
         case .outcomeDropped(let outcome):
             logger.error(

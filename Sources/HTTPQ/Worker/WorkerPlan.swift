@@ -147,6 +147,7 @@ struct WorkerPlan {
         case .report(let outcomes):
             // Exactly the claims reported: a newer attempt of the same request keeps its lease.
             leases.forget(outcomes.map(\.key))
+            reports.reported()
             claims.wake()  // finished requests may unblock others (ordering keys, channel limits)
             return reportRetry.succeeded(now: now)
         case .heartbeat(let claims):
@@ -168,9 +169,13 @@ struct WorkerPlan {
         case reportsFailing(retryIn: Duration)
         /// Reports still fail; the batch is kept and sent again after `retryIn`.
         case reportsStillFailing(retryIn: Duration)
-        /// The database refused an outcome's data; the batch goes again in two halves.
+        /// Reports still fail, and this batch has failed `ReportBatcher.failuresBeforeHalving`
+        /// times in a row: it goes again in two halves, the first after `retryIn`.
+        case reportHalved(retryIn: Duration)
+        /// The database refused an outcome's data, or the batch as too large; the batch goes
+        /// again in two halves.
         case reportSplit
-        /// The database refused this lone outcome's data, so it is dropped.
+        /// The database refused this lone outcome's data, or found it too large, so it is dropped.
         case outcomeDropped(Outcome)
         /// Any other statement. `quiet` when nothing is sent for a while (a failure that will
         /// not pass by itself).
@@ -203,19 +208,27 @@ struct WorkerPlan {
     }
 
     /// No outcome that reached the worker is dropped while it lives, with one exception: a
-    /// lone outcome whose own data the database refuses. Sending it again would fail again,
-    /// so it is dropped; its lease expires and the request is attempted again, which records
-    /// a fresh outcome.
+    /// lone outcome whose own data the database refuses (or finds too large). Sending it again
+    /// would fail again, so it is dropped; its lease expires and the request is attempted
+    /// again, which records a fresh outcome. A lone outcome failing for any other reason is
+    /// kept and sent again, however long that takes.
+    ///
+    /// A failure that depends on the batch's size must not stall the worker: a batch is halved
+    /// when the database says it is too large, and after a few failures in a row whatever the
+    /// reason, so a batch too slow or too big to go through whole still goes through in parts.
     private mutating func reportFailed(_ outcomes: [Outcome], _ failure: ReportFailure, now: Instant) -> Failure {
         switch failure {
         case .notTheBatch:
-            reports.putBack(outcomes, now: now)
+            let halved = reports.putBack(outcomes, now: now)
             let first = !reportRetry.isFailing
+            // Halves wait too: the cause may be the database, not the size.
             let delay = reportRetry.failed(now: now, random: random())
-            return first ? .reportsFailing(retryIn: delay) : .reportsStillFailing(retryIn: delay)
-        case .rejectedData:
+            if first { return .reportsFailing(retryIn: delay) }
+            return halved ? .reportHalved(retryIn: delay) : .reportsStillFailing(retryIn: delay)
+        case .rejectedData, .tooLarge:
             guard outcomes.count > 1 else {
                 leases.forget(outcomes.map(\.key))
+                reports.reported()
                 return .outcomeDropped(outcomes[0])
             }
             // The halves are smaller each time: no need to wait.
