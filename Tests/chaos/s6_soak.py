@@ -1,11 +1,12 @@
 """s6: soak at half the drain rate, a burst above it, and a transaction left idle.
 
 First the drain rate D is measured in the same run: N requests committed, then one worker
-started; D is the rate of arrivals between the 10th and the 90th percentile. Then, with that worker running, four
-application sessions offer D/2 for the soak's length, and 1.5 D for a tenth of it in the
-middle (the burst: arrivals above what can be delivered, so a backlog builds). Before the
-burst, a session holds a transaction idle (REPEATABLE READ, with an xid), which keeps
-vacuum from removing any row version the queue leaves behind.
+started; D is the rate of arrivals between the 10th and the 90th percentile. Then, with
+that worker running, four application sessions offer D/2 for the soak's length, and 1.5 D
+for a tenth of it in the middle (the burst: arrivals above what can be delivered, so a
+backlog builds). From a tenth of the way in, before the burst, a session holds a
+transaction idle (REPEATABLE READ, with an xid), which keeps vacuum from removing any row
+version the queue leaves behind.
 
 Every second the suite samples the live table, httpq.request: its requests (the backlog,
 and those waiting longer than 2 s), n_live_tup and n_dead_tup, and the size of the heap
@@ -32,7 +33,7 @@ NAPTIME = 5   # autovacuum_naptime, seconds: the setting the README recommends f
 
 def sizes(quick: bool) -> dict:
     if quick:
-        return dict(drain_n=20_000, seconds=60, idle=20)
+        return dict(drain_n=20_000, seconds=90, idle=20)
     return dict(drain_n=100_000, seconds=600, idle=120)
 
 
