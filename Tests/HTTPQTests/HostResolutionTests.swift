@@ -29,7 +29,7 @@ struct HostResolutionTests {
     /// Opens a connection over TCP and makes a link of it, as `Worker.start` does.
     func link(
         _ cluster: TCPCluster, lookUp: @escaping HostResolver.LookUp = HostAddresses.lookUp,
-        connectTimeout: Duration = DatabaseLink.connectTimeout
+        connectTimeout: Duration? = nil
     ) throws -> (DatabaseLink, backend: String) {
         let parameters = ConnectionParameters(url: cluster.url, environment: [:])
         let connection = try Connection.open(parameters)

@@ -33,10 +33,6 @@ final class DatabaseLink {
         case notified(count: Int)
     }
 
-    /// libpq's `connect_timeout` as httpq defaults it. Reconnects use the settings' own
-    /// (`ConnectionParameters.connectTimeout`) unless given one.
-    static let connectTimeout: Duration = .seconds(10)
-
     private let resolver: HostResolver
     /// Overrides the settings' `connect_timeout` for each server (tests); nil to use it.
     private let connectTimeout: Duration?

@@ -79,7 +79,7 @@ final class Maintenance {
             guard plan.isDue(now: now) else { return [] }
             plan.began(now: now)
             do {
-                let attempt = try ConnectAttempt(resolver: resolver, now: now, timeout: DatabaseLink.connectTimeout)
+                let attempt = try ConnectAttempt(resolver: resolver, now: now)
                 link = .connecting(attempt)
                 return advance(attempt, now: now, ready: false)
             } catch {
