@@ -49,7 +49,7 @@ CREATE UNIQUE INDEX request_key_head ON httpq.request (channel, ordering_key)
     WHERE ordering_key IS NOT NULL AND state IN ('waiting', 'scheduled', 'running');
 DROP INDEX httpq.request_due_idx;
 CREATE INDEX request_scheduled_idx ON httpq.request (run_at) WHERE state = 'scheduled';
-CREATE INDEX request_scheduled_channel_idx ON httpq.request (channel, run_at) WHERE state = 'scheduled';
+CREATE INDEX request_scheduled_channel_idx ON httpq.request (channel, run_at, id) WHERE state = 'scheduled';
 
 
 -- Raises a clear error unless ids and attempts name claims pairwise.
@@ -155,7 +155,7 @@ BEGIN
                        CROSS JOIN LATERAL (
                            SELECT s.id FROM httpq.request s
                            WHERE s.channel = c.name AND s.state = 'scheduled' AND s.run_at <= _wake_scheduled.now
-                           ORDER BY s.run_at
+                           ORDER BY s.run_at, s.id   -- request_scheduled_channel_idx's order (see there)
                            LIMIT max_count
                            FOR UPDATE SKIP LOCKED) AS d);
     END IF;
@@ -367,9 +367,11 @@ AS $$
              THEN (SELECT min(r.run_at) FROM httpq.request r WHERE r.state = 'scheduled')
              ELSE (SELECT min(next.run_at)
                    FROM unnest(next_run_at.channels) AS c(name)
+                   -- Ordered as request_scheduled_channel_idx: by run_at alone, the planner
+                   -- may walk the global index past every other channel's scheduled requests.
                    CROSS JOIN LATERAL (SELECT r.run_at FROM httpq.request r
                                        WHERE r.channel = c.name AND r.state = 'scheduled'
-                                       ORDER BY r.run_at
+                                       ORDER BY r.run_at, r.id
                                        LIMIT 1) AS next) END,
         (SELECT min(c.tokens_at + make_interval(secs => ((1 - c.tokens) / c.rate_per_second)::float8))
          FROM httpq.channel c

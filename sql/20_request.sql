@@ -61,9 +61,11 @@ ALTER TABLE httpq.request SET (
 -- here, so its cost follows the batch, not the backlog.
 CREATE INDEX request_claimable_idx ON httpq.request (channel, priority, run_at, id) WHERE state = 'waiting';
 -- Scheduled requests by due time: the ones a claim makes waiting, and the next run_at
--- (httpq.next_run_at); per channel for workers that serve only some channels.
+-- (httpq.next_run_at); per channel for workers that serve only some channels. The id in
+-- the second makes its order (run_at, id) one the first cannot give, so a query of one
+-- channel, ordered so, never walks the first past other channels' requests.
 CREATE INDEX request_scheduled_idx ON httpq.request (run_at) WHERE state = 'scheduled';
-CREATE INDEX request_scheduled_channel_idx ON httpq.request (channel, run_at) WHERE state = 'scheduled';
+CREATE INDEX request_scheduled_channel_idx ON httpq.request (channel, run_at, id) WHERE state = 'scheduled';
 -- Running requests by lease expiry: the lease sweep at claim, and per-channel concurrency.
 CREATE INDEX request_lease_idx ON httpq.request (lease_until) WHERE state = 'running';
 -- The requests blocked behind their key's head, oldest first: the next to promote.

@@ -79,7 +79,7 @@ BEGIN
                        CROSS JOIN LATERAL (
                            SELECT s.id FROM httpq.request s
                            WHERE s.channel = c.name AND s.state = 'scheduled' AND s.run_at <= _wake_scheduled.now
-                           ORDER BY s.run_at
+                           ORDER BY s.run_at, s.id   -- request_scheduled_channel_idx's order (see there)
                            LIMIT max_count
                            FOR UPDATE SKIP LOCKED) AS d);
     END IF;
@@ -318,9 +318,11 @@ AS $$
              THEN (SELECT min(r.run_at) FROM httpq.request r WHERE r.state = 'scheduled')
              ELSE (SELECT min(next.run_at)
                    FROM unnest(next_run_at.channels) AS c(name)
+                   -- Ordered as request_scheduled_channel_idx: by run_at alone, the planner
+                   -- may walk the global index past every other channel's scheduled requests.
                    CROSS JOIN LATERAL (SELECT r.run_at FROM httpq.request r
                                        WHERE r.channel = c.name AND r.state = 'scheduled'
-                                       ORDER BY r.run_at
+                                       ORDER BY r.run_at, r.id
                                        LIMIT 1) AS next) END,
         (SELECT min(c.tokens_at + make_interval(secs => ((1 - c.tokens) / c.rate_per_second)::float8))
          FROM httpq.channel c

@@ -2,23 +2,7 @@
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS httpq;
 SET httpq.now = '2030-01-01 00:00:00+00';
--- Pages of the live queue (table and indexes) that a statement reads
-CREATE FUNCTION pg_temp.pages_read(statement text) RETURNS bigint
-LANGUAGE plpgsql AS $$
-DECLARE
-    before bigint;
-    after  bigint;
-BEGIN
-    SELECT sum(pg_stat_get_xact_blocks_fetched(c.oid)) INTO before FROM pg_class c
-    WHERE c.oid = 'httpq.request'::regclass
-       OR c.oid IN (SELECT i.indexrelid FROM pg_index i WHERE i.indrelid = 'httpq.request'::regclass);
-    EXECUTE statement;
-    SELECT sum(pg_stat_get_xact_blocks_fetched(c.oid)) INTO after FROM pg_class c
-    WHERE c.oid = 'httpq.request'::regclass
-       OR c.oid IN (SELECT i.indexrelid FROM pg_index i WHERE i.indrelid = 'httpq.request'::regclass);
-    RETURN after - before;
-END;
-$$;
+\i Tests/regress/support/pages_read.sql
 
 -- 20,000 requests of one channel are in backoff until tomorrow, at many priorities; one of another channel is
 SELECT count(*) AS in_backoff FROM httpq.enqueue_many(ARRAY(
