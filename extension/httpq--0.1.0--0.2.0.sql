@@ -1178,12 +1178,12 @@ $$;
 COMMENT ON FUNCTION httpq._history_trim(interval, bigint, boolean, regclass[])
     IS 'Deletes expired finished requests in bounded slices, sparing held keys and given partitions.';
 
--- Drops whole the given partitions of httpq.history that still hold nothing to keep (see
--- httpq._history_expired); returns how many it dropped, how many rows they held (when
--- counted), and those it kept: busy (a lock not granted within lock_timeout), depended on
--- by other objects (a warning names them), or holding a row to keep after all.
-CREATE FUNCTION httpq._history_drop(parts regclass[], older_than interval, counted boolean,
-                                    OUT dropped integer, OUT dropped_rows bigint, OUT kept regclass[])
+-- Of the given partitions of httpq.history, those that still hold nothing to keep (see
+-- httpq._history_expired), locked SHARE until the end of the transaction and so ready to
+-- drop, with how many rows each holds (when counted); and those it kept: busy (a report
+-- writing to it held the lock past lock_timeout), or holding a row to keep after all.
+CREATE FUNCTION httpq._history_doom(parts regclass[], older_than interval, counted boolean,
+                                    OUT doomed regclass[], OUT doomed_rows bigint[], OUT kept regclass[])
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 SET lock_timeout = '50ms'
@@ -1191,19 +1191,16 @@ SET DateStyle = 'ISO, YMD'
 SET TimeZone = 'UTC'
 AS $$
 DECLARE
-    step   text;
-    n      bigint;
-    detail text;
+    n bigint;
 BEGIN
-    dropped := 0;
-    dropped_rows := 0;
+    doomed := '{}';
+    doomed_rows := '{}';
     kept := '{}';
     FOR i IN 1 .. coalesce(cardinality(parts), 0) LOOP
-        BEGIN   -- one subtransaction a partition: a failed drop leaves the others' work
+        BEGIN   -- one subtransaction a partition; the lock it takes stays with the caller's
             -- SHARE waits for the reports writing to the partition and keeps new ones out, so
             -- the check sees every row the drop would take: a report begun before midnight
             -- may write into yesterday after it was found expired.
-            step := 'lock';
             EXECUTE format('LOCK TABLE %s IN SHARE MODE', parts[i]);
             IF NOT EXISTS (SELECT 1 FROM httpq._history_expired(older_than, parts[i])) THEN
                 kept := kept || parts[i];
@@ -1213,37 +1210,62 @@ BEGIN
             IF counted THEN
                 EXECUTE format('SELECT count(*) FROM %s', parts[i]) INTO n;
             END IF;
-            -- Dropping a partition locks httpq.history ACCESS EXCLUSIVE, and reports queue
-            -- behind the lock while it waits. DETACH PARTITION takes the same lock, and its
-            -- CONCURRENTLY form, which would not, cannot run inside a transaction block, so
-            -- inside a function. Hence: the wait is bounded by lock_timeout (which also ends
-            -- a deadlock with a report holding httpq.history and waiting for this partition),
-            -- callers drop last (the lock lasts until commit), and the drop reads no row.
-            step := 'drop';
-            EXECUTE format('DROP TABLE %s', parts[i]);
-            dropped := dropped + 1;
-            dropped_rows := dropped_rows + n;
+            doomed := doomed || parts[i];
+            doomed_rows := doomed_rows || n;
         EXCEPTION
-            WHEN lock_not_available OR object_in_use THEN   -- in use: by the statement calling this one
-                IF step = 'drop' THEN
-                    kept := kept || parts[i:];   -- httpq.history is busy: every drop would wait for it
-                    EXIT;
-                END IF;
-                kept := kept || parts[i];        -- a report writes to this partition
-            WHEN dependent_objects_still_exist THEN
-                GET STACKED DIAGNOSTICS detail = PG_EXCEPTION_DETAIL;
-                RAISE WARNING 'history partition % is past its retention but was not dropped: %',
-                              parts[i], replace(detail, E'\n', '; ')
-                    USING HINT = 'Drop those objects; httpq deletes the partition''s rows meanwhile. Tables are '
-                                 'not a public interface: build on the views httpq.requests, httpq.responses '
-                                 'and httpq.attempts instead.';
+            WHEN lock_not_available THEN
                 kept := kept || parts[i];
         END;
     END LOOP;
 END;
 $$;
-COMMENT ON FUNCTION httpq._history_drop(regclass[], interval, boolean)
-    IS 'Drops history partitions whole where nothing in them is to be kept; says which it kept.';
+COMMENT ON FUNCTION httpq._history_doom(regclass[], interval, boolean)
+    IS 'Locks and checks history partitions to drop; says which hold nothing to keep, and which it kept.';
+
+-- Drops the partitions httpq._history_doom found expired and holds locked, one after the
+-- other with nothing in between: each drop locks httpq.history ACCESS EXCLUSIVE until
+-- commit, and reports wait for it. Returns how many it dropped, the rows they held, and
+-- those it kept: all from the first it could not lock httpq.history for, and those other
+-- objects depend on (a warning names them).
+CREATE FUNCTION httpq._history_drop(doomed regclass[], doomed_rows bigint[],
+                                    OUT dropped integer, OUT dropped_rows bigint, OUT kept regclass[])
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+SET lock_timeout = '50ms'
+AS $$
+DECLARE
+    detail text;
+BEGIN
+    dropped := 0;
+    dropped_rows := 0;
+    kept := '{}';
+    FOR i IN 1 .. coalesce(cardinality(doomed), 0) LOOP
+        BEGIN   -- one subtransaction a partition: a failed drop leaves the others' work
+            -- DETACH PARTITION takes the same lock as the drop, and its CONCURRENTLY form,
+            -- which would not, cannot run inside a transaction block, so inside a function.
+            -- The wait is bounded by lock_timeout (which also ends a deadlock with a report
+            -- holding httpq.history and waiting for this partition), and the drop reads no row.
+            EXECUTE format('DROP TABLE %s', doomed[i]);
+            dropped := dropped + 1;
+            dropped_rows := dropped_rows + doomed_rows[i];
+        EXCEPTION
+            WHEN lock_not_available OR object_in_use THEN   -- in use: by the statement calling this one
+                kept := kept || doomed[i:];   -- httpq.history is busy: every drop would wait for it
+                EXIT;
+            WHEN dependent_objects_still_exist THEN
+                GET STACKED DIAGNOSTICS detail = PG_EXCEPTION_DETAIL;
+                RAISE WARNING 'history partition % is past its retention but was not dropped: %',
+                              doomed[i], replace(detail, E'\n', '; ')
+                    USING HINT = 'Drop those objects; httpq deletes the partition''s rows meanwhile. Tables are '
+                                 'not a public interface: build on the views httpq.requests, httpq.responses '
+                                 'and httpq.attempts instead.';
+                kept := kept || doomed[i];
+        END;
+    END LOOP;
+END;
+$$;
+COMMENT ON FUNCTION httpq._history_drop(regclass[], bigint[])
+    IS 'Drops the history partitions httpq._history_doom locked; says which it kept.';
 
 -- One short step of history upkeep, for the worker's maintenance connection (about once a
 -- minute, and again at once while "more" is true) or for cron. Creates the partitions of
@@ -1255,11 +1277,14 @@ SET DateStyle = 'ISO, YMD'
 SET TimeZone = 'UTC'
 AS $$
 DECLARE
-    created integer;
-    expired regclass[];
-    deleted bigint;
-    dropped integer;
-    kept    regclass[];
+    created     integer;
+    expired     regclass[];
+    deleted     bigint;
+    doomed      regclass[];
+    doomed_rows bigint[];
+    dropped     integer;
+    kept        regclass[];
+    undropped   regclass[];
 BEGIN
     IF max_rows IS NULL OR max_rows <= 0 THEN
         RAISE EXCEPTION 'max_rows must be positive, got %', coalesce(max_rows::text, 'NULL')
@@ -1280,7 +1305,9 @@ BEGIN
     END IF;
     expired := ARRAY(SELECT httpq._history_expired(NULL, NULL));
     deleted := httpq._history_trim(NULL, max_rows, false, expired);
-    SELECT d.dropped, d.kept INTO dropped, kept FROM httpq._history_drop(expired, NULL, false) AS d;
+    SELECT d.doomed, d.doomed_rows, d.kept INTO doomed, doomed_rows, kept FROM httpq._history_doom(expired, NULL, false) AS d;
+    SELECT d.dropped, d.kept INTO dropped, undropped FROM httpq._history_drop(doomed, doomed_rows) AS d;
+    kept := kept || undropped;
     -- Partitions that could not be dropped (a long transaction holding a lock on the
     -- history, objects depending on them) lose their rows at retention all the same, by
     -- trimming; dropped once empty and free. Only while nothing was dropped: a drop holds
@@ -1307,10 +1334,13 @@ SET DateStyle = 'ISO, YMD'
 SET TimeZone = 'UTC'
 AS $$
 DECLARE
-    expired regclass[] := '{}';
-    kept    regclass[];
-    whole   bigint;
-    purged  bigint;
+    expired     regclass[] := '{}';
+    dropped     integer;
+    doomed      regclass[];
+    doomed_rows bigint[];
+    kept        regclass[];
+    whole       bigint;
+    purged      bigint;
 BEGIN
     IF older_than < '0' THEN
         RAISE EXCEPTION 'older_than must not be negative, got %', older_than USING ERRCODE = 'invalid_parameter_value';
@@ -1324,9 +1354,19 @@ BEGIN
         expired := ARRAY(SELECT httpq._history_expired(purge.older_than, NULL));
     END IF;
     purged := httpq._history_trim(purge.older_than, purge.max_rows, true, expired);
-    SELECT d.dropped_rows, d.kept INTO whole, kept FROM httpq._history_drop(expired, purge.older_than, true) AS d;
+    SELECT d.doomed, d.doomed_rows, d.kept INTO doomed, doomed_rows, kept
+    FROM httpq._history_doom(expired, purge.older_than, true) AS d;
+    -- Partitions that cannot be dropped go row by row instead, before any drop: a drop holds
+    -- httpq.history until commit, and reports would wait for the deletes.
     IF cardinality(kept) > 0 THEN
-        -- Partitions that could not be dropped go row by row instead.
+        purged := purged + httpq._history_trim(purge.older_than, NULL, true,
+                                               ARRAY(SELECT x.part FROM httpq._history_partitions() x
+                                                     WHERE x.part <> ALL (kept)));
+    END IF;
+    SELECT d.dropped, d.dropped_rows, d.kept INTO dropped, whole, kept FROM httpq._history_drop(doomed, doomed_rows) AS d;
+    IF cardinality(kept) > 0 AND dropped = 0 THEN
+        -- Not one could be dropped (httpq.history busy, or depended on), so no lock is held:
+        -- their rows go row by row too.
         purged := purged + httpq._history_trim(purge.older_than, NULL, true,
                                                ARRAY(SELECT x.part FROM httpq._history_partitions() x
                                                      WHERE x.part <> ALL (kept)));
@@ -1339,7 +1379,7 @@ COMMENT ON FUNCTION httpq.purge(interval, integer)
 
 REVOKE ALL ON FUNCTION httpq._history_partitions(), httpq._history_add_day(timestamptz, integer),
     httpq._history_add(integer, integer), httpq._history_expired(interval, regclass),
-    httpq._history_trim(interval, bigint, boolean, regclass[]), httpq._history_drop(regclass[], interval, boolean),
+    httpq._history_trim(interval, bigint, boolean, regclass[]), httpq._history_doom(regclass[], interval, boolean), httpq._history_drop(regclass[], bigint[]),
     httpq.maintain(integer) FROM PUBLIC;
 
 -- The roles that could purge may maintain: a worker of this version calls httpq.maintain.
