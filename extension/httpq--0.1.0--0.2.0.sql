@@ -827,12 +827,21 @@ DECLARE
     legacy  text;
     g       record;
 BEGIN
-    -- The last finished_at, by the channel index per channel and state (channels are never
-    -- deleted): no scan of the table for it.
+    -- The last finished_at, by the channel index per channel and state: no scan of the
+    -- table for it. The channels are those of the history itself, found by a skip scan of
+    -- the same index (a channel row may have been deleted by hand, its history not).
+    WITH RECURSIVE present(channel) AS (
+        (SELECT h.channel FROM httpq.history h ORDER BY h.channel LIMIT 1)
+        UNION ALL
+        SELECT (SELECT h.channel FROM httpq.history h WHERE h.channel > p.channel ORDER BY h.channel LIMIT 1)
+        FROM present AS p
+        WHERE p.channel IS NOT NULL
+    )
     SELECT max(m.at) INTO last_at
-    FROM httpq.channel c, unnest(ARRAY['delivered', 'dead', 'canceled']) AS s(state),
+    FROM present AS c, unnest(ARRAY['delivered', 'dead', 'canceled']) AS s(state),
          LATERAL (SELECT max(h.finished_at) AS at FROM httpq.history h
-                  WHERE h.channel = c.name AND h.state = s.state) AS m;
+                  WHERE h.channel = c.channel AND h.state = s.state) AS m
+    WHERE c.channel IS NOT NULL;
     bound := date_trunc('day', greatest(now(), last_at), 'UTC') + interval '24 hours';
     legacy := 'history_before_' || to_char(bound AT TIME ZONE 'UTC', 'YYYYMMDD');
 
