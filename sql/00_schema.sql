@@ -63,15 +63,28 @@ CREATE TYPE httpq._ending AS (
 -- httpq.now names another instant in a superuser's session. Any role can set a custom
 -- setting, and the API functions run as their owner, so a role allowed only to claim must
 -- not be able to move the queue's clock (and expire everyone's leases).
-CREATE FUNCTION httpq._now() RETURNS timestamptz
+-- Whether the session's own role (not the function owner a SECURITY DEFINER call runs as)
+-- is a superuser.
+CREATE FUNCTION httpq._session_is_superuser() RETURNS boolean
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
+    SELECT coalesce((SELECT r.rolsuper FROM pg_roles r WHERE r.rolname = session_user), false)
+$$;
+COMMENT ON FUNCTION httpq._session_is_superuser() IS 'Whether the session user is a superuser.';
+
+CREATE FUNCTION httpq._now() RETURNS timestamptz
+LANGUAGE sql STABLE
+-- No SET clause, and every name qualified: the planner then inlines the body into each
+-- statement that calls it, instead of planning it anew on every call (a SQL function that
+-- pins search_path is never inlined). Nor a subquery, which also keeps it from inlining:
+-- the superuser check is a function, called only when the setting is given.
+AS $$
     SELECT coalesce(
-        CASE WHEN current_setting('httpq.now', true) <> ''
-                  AND (SELECT r.rolsuper FROM pg_roles r WHERE r.rolname = session_user)
-             THEN current_setting('httpq.now')::timestamptz END,
-        now())
+        CASE WHEN coalesce(pg_catalog.current_setting('httpq.now', true), '') OPERATOR(pg_catalog.<>) ''
+                  AND httpq._session_is_superuser()
+             THEN pg_catalog.current_setting('httpq.now')::pg_catalog.timestamptz END,
+        pg_catalog.now())
 $$;
 COMMENT ON FUNCTION httpq._now() IS 'Transaction time, or the test-only setting httpq.now when set.';
 

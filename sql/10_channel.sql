@@ -53,14 +53,17 @@ COMMENT ON FUNCTION httpq._check_channel(text) IS 'Raises invalid_parameter_valu
 
 -- Creates the channels that do not exist yet, with default settings.
 CREATE FUNCTION httpq._ensure_channels(names text[]) RETURNS void
-LANGUAGE sql
+LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
+BEGIN
+    -- PL/pgSQL: every enqueue calls it, and its plan is then made once per session.
     -- The NOT EXISTS probe first: the common case (the channel exists) then writes nothing.
     INSERT INTO httpq.channel (name)
     SELECT DISTINCT n FROM unnest(names) AS n
     WHERE NOT EXISTS (SELECT 1 FROM httpq.channel c WHERE c.name = n)
-    ON CONFLICT (name) DO NOTHING
+    ON CONFLICT (name) DO NOTHING;
+END;
 $$;
 COMMENT ON FUNCTION httpq._ensure_channels(text[]) IS 'Creates missing channels with default settings.';
 
@@ -180,7 +183,7 @@ BEGIN
     PERFORM httpq._check_channel(resume.channel);
     PERFORM httpq._ensure_channels(ARRAY[resume.channel]);
     UPDATE httpq.channel c SET paused = false WHERE c.name = resume.channel;
-    PERFORM pg_notify('httpq', '');
+    PERFORM httpq._wake_workers();
 END;
 $$;
 COMMENT ON FUNCTION httpq.resume(text) IS 'Lets workers claim from a paused channel again.';

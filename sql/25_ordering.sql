@@ -91,7 +91,7 @@ BEGIN
       AND NOT EXISTS (SELECT 1 FROM httpq.held_key hk WHERE hk.channel = u.c AND hk.ordering_key = u.k);
     GET DIAGNOSTICS promoted = ROW_COUNT;
     IF promoted > 0 THEN
-        PERFORM pg_notify('httpq', '');
+        PERFORM httpq._wake_workers();
     END IF;
     RETURN promoted;
 END;

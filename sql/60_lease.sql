@@ -76,7 +76,7 @@ BEGIN
     WHERE r.id = c.id AND r.attempt = c.attempt AND r.worker = release.worker AND r.state = 'running';
     GET DIAGNOSTICS released = ROW_COUNT;
     IF released > 0 THEN
-        PERFORM pg_notify('httpq', '');
+        PERFORM httpq._wake_workers();
     END IF;
     RETURN released;
 END;

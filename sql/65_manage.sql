@@ -86,7 +86,7 @@ BEGIN
         -- one, becomes its head. (A key with a head or another hold promotes nothing.)
         PERFORM httpq._promote(ARRAY[h.channel], ARRAY[h.ordering_key]);
     END IF;
-    PERFORM pg_notify('httpq', '');
+    PERFORM httpq._wake_workers();
     RETURN NULL;
 END;
 $$;
@@ -108,7 +108,7 @@ BEGIN
     UPDATE httpq.request r SET run_at = httpq._now(), state = 'waiting'
     WHERE r.id = retry.id AND r.state = 'scheduled';
     IF FOUND THEN
-        PERFORM pg_notify('httpq', '');
+        PERFORM httpq._wake_workers();
         RETURN true;
     END IF;
     problem := httpq._revive(retry.id);

@@ -2,10 +2,13 @@
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS httpq;
 
--- Every function pins search_path
+-- Every function pins search_path, but for the clock: httpq._now is inlined into its callers
+-- (which pin it), and names everything with its schema
 SELECT count(*) AS functions,
-       count(*) FILTER (WHERE NOT EXISTS (SELECT 1 FROM unnest(p.proconfig) AS c WHERE c LIKE 'search_path=%')) AS without_search_path
+       array_agg(p.oid::regprocedure) FILTER (WHERE NOT EXISTS (SELECT 1 FROM unnest(p.proconfig) AS c WHERE c LIKE 'search_path=%')) AS without_search_path
 FROM pg_proc p WHERE p.pronamespace = 'httpq'::regnamespace;
+SELECT prosrc !~ '[^.]\m(current_setting|now)\(' AND prosrc ~ 'pg_catalog\.now\(\)' AS now_names_its_schema
+FROM pg_proc WHERE oid = 'httpq._now()'::regprocedure;
 
 -- ... to pg_catalog and pg_temp only (and the claim's channel scans turn index-only scans off, and
 -- history maintenance bounds its lock waits and reads and writes partition bounds in ISO and UTC)
