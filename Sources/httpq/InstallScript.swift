@@ -15,6 +15,7 @@ enum InstallScript {
         PackageResources._0_request_sql,       // 20_request.sql
         PackageResources._5_ordering_sql,      // 25_ordering.sql
         PackageResources._0_validate_sql,      // 30_validate.sql
+        PackageResources._2_wakeup_sql,        // 32_wakeup.sql
         PackageResources._5_enqueue_sql,       // 35_enqueue.sql
         PackageResources._0_backoff_sql,       // 40_backoff.sql
         PackageResources._5_finish_sql,        // 45_finish.sql

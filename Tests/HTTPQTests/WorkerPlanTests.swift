@@ -32,9 +32,10 @@ func sqlError(_ sqlState: String) -> PostgresError {
         return plan
     }
 
-    @Test("Listens, claims to fill the slots, reports after 5 ms, then claims what the report freed")
+    @Test("Listens, claims to fill the slots, reports after 5 ms, polls while busy, then marks itself idle")
     func steadyState() {
         var plan = plan()
+        let poll = ClaimPlanner.busyPollInterval
         #expect(plan.nextQuery(now: t0, inFlight: 0) == .listen)
         #expect(plan.nextQuery(now: t0, inFlight: 0) == .claim(count: 2))
         #expect(plan.claimed([key(1), key(2)], asked: 2, sentAt: t0) == true)
@@ -46,20 +47,35 @@ func sqlError(_ sqlState: String) -> PostgresError {
         plan.finished(outcome(1), now: t1)
         #expect(plan.nextQuery(now: t1, inFlight: 2) == .claim(count: 1))  // the last claim was full
         #expect(plan.claimed([], asked: 1, sentAt: t1) == true)
-        #expect(plan.nextQuery(now: t1, inFlight: 2) == .schedule)  // a short claim: when is the next run_at?
-        plan.succeeded(.schedule, sentAt: t1, now: t1, delay: nil)
-        #expect(plan.nextQuery(now: t1, inFlight: 2) == nil)
-        #expect(plan.queryDeadline(inFlight: 2) == t1 + .milliseconds(5))
+        #expect(plan.nextQuery(now: t1, inFlight: 2) == nil)  // busy: no NOTIFY, no next run_at; the poll
+        #expect(plan.queryDeadline(inFlight: 2) == t1 + poll)
+        #expect(plan.nextQuery(now: t1 + poll, inFlight: 2) == .claim(count: 1))
+        #expect(plan.claimed([key(4)], asked: 1, sentAt: t1 + poll) == true)
         let t2 = t1 + .milliseconds(5)
-        #expect(plan.nextQuery(now: t2, inFlight: 2) == .report([outcome(1)]))
+        #expect(plan.nextQuery(now: t2, inFlight: 3) == .report([outcome(1)]))
         plan.succeeded(.report([outcome(1)]), sentAt: t2, now: t2)
-        #expect(plan.nextQuery(now: t2, inFlight: 2) == .claim(count: 1))  // the report may have unblocked work
-        #expect(plan.claimed([], asked: 1, sentAt: t2) == true)
-        #expect(plan.nextQuery(now: t2, inFlight: 2) == .schedule)
-        plan.succeeded(.schedule, sentAt: t2, now: t2, delay: .milliseconds(300))
-        #expect(plan.nextQuery(now: t2, inFlight: 2) == nil)
-        #expect(plan.queryDeadline(inFlight: 2) == t2 + .milliseconds(300))
-        #expect(plan.nextQuery(now: t2 + .milliseconds(300), inFlight: 2) == .claim(count: 1))
+
+        // Nothing found for idleAfter: the mark, then the claim that sees what came before it.
+        var now = t2
+        var marked: Instant?
+        for _ in 0..<20 {
+            now = now + poll
+            switch plan.nextQuery(now: now, inFlight: 2) {
+            case .claim(let n)?: _ = plan.claimed([], asked: n, sentAt: now)
+            case .idle?: marked = now
+            default: break
+            }
+            if marked != nil { break }
+        }
+        // The last find was at t1 + poll; the loop turns every poll interval.
+        let quietFrom = t1 + poll + ClaimPlanner.idleAfter
+        #expect(marked.map { $0 >= quietFrom && $0 <= quietFrom + poll * 2 } == true)
+        plan.markedIdle(everythingSeen: true, now: now)
+        #expect(plan.nextQuery(now: now, inFlight: 2) == .claim(count: 1))
+        #expect(plan.claimed([], asked: 1, sentAt: now) == true)
+        #expect(plan.nextQuery(now: now, inFlight: 2) == .schedule)  // idle: when is the next run_at?
+        plan.succeeded(.schedule, sentAt: now, now: now, delay: .milliseconds(300))
+        #expect(plan.queryDeadline(inFlight: 2).map { $0 <= now + .milliseconds(300) } == true)
     }
 
     @Test("Reports at once when the last transfer in flight finished: no outcome is coming to batch with")
@@ -72,10 +88,14 @@ func sqlError(_ sqlState: String) -> PostgresError {
         #expect(plan.nextQuery(now: t1, inFlight: 0) == .report([outcome(1), outcome(2)]))
     }
 
-    @Test("A NOTIFY wakes a claim before the poll interval")
+    @Test("Idle, a NOTIFY wakes a claim before the poll interval")
     func notifyWakes() {
         var plan = started(claimed: [])
-        _ = plan.nextQuery(now: t0, inFlight: 0)  // schedule
+        #expect(plan.nextQuery(now: t0, inFlight: 0) == .idle)
+        plan.markedIdle(everythingSeen: true, now: t0)
+        #expect(plan.nextQuery(now: t0, inFlight: 0) == .claim(count: 2))
+        _ = plan.claimed([], asked: 2, sentAt: t0)
+        #expect(plan.nextQuery(now: t0, inFlight: 0) == .schedule)
         plan.succeeded(.schedule, sentAt: t0, now: t0, delay: nil)
         #expect(plan.nextQuery(now: t0 + .milliseconds(10), inFlight: 0) == nil)
         plan.notified()

@@ -13,6 +13,10 @@ enum DatabaseQuery: Equatable, Sendable {
     case release([ClaimKey])
     /// `httpq.next_run_at`, as seconds from now.
     case schedule
+    /// `httpq.idle`: mark the session's worker idle, so enqueues notify it.
+    case idle
+    /// `httpq.busy`: end the idle mark.
+    case busy
     /// `httpq.maintain`: one bounded step of partitioning and retention, sent only on the
     /// maintenance connection, never on the one that claims and reports.
     case maintain
@@ -51,6 +55,10 @@ enum DatabaseQuery: Equatable, Sendable {
                 "SELECT httpq.release(worker => $1, ids => $2::bigint[], attempts => $3::int[])",
                 [identity.worker, ids, attempts]
             )
+        case .idle:
+            return ("SELECT httpq.idle()", [])
+        case .busy:
+            return ("SELECT httpq.busy()", [])
         case .schedule:
             return (
                 "SELECT extract(epoch FROM httpq.next_run_at(channels => $1::text[]) - now())::float8",
@@ -79,6 +87,8 @@ enum DatabaseQuery: Equatable, Sendable {
         case .heartbeat: return "heartbeat"
         case .release: return "release"
         case .schedule: return "next_run_at"
+        case .idle: return "idle"
+        case .busy: return "busy"
         case .maintain: return "maintain"
         case .statementTimeout: return "statement_timeout"
         }

@@ -111,6 +111,10 @@ extension Worker {
         case .schedule:
             let delay = result.scalar.flatMap { Double($0) }.map { Duration.nanoseconds(Int64($0 * 1e9)) }
             plan.succeeded(query, sentAt: sentAt, now: now, delay: delay)
+        case .idle:
+            plan.markedIdle(everythingSeen: result.scalar == "t", now: now)
+        case .busy:
+            plan.succeeded(query, sentAt: sentAt, now: now)
         case .listen, .maintain, .statementTimeout:
             break
         }

@@ -59,6 +59,11 @@ struct WorkerPlan {
             return .report(reports.take())
         }
         guard shutdown.isClaiming, !waitsForReports else { return nil }
+        switch claims.markDue(now: now) {
+        case .idle: return .idle
+        case .busy: return .busy
+        case .changing, nil: break
+        }
         if let count = claims.size(inFlight: inFlight, now: now) {
             claims.sent(at: now)
             return .claim(count: count)
@@ -101,7 +106,7 @@ struct WorkerPlan {
     /// A new connection is ready: LISTEN again, and claim, since NOTIFYs may have been missed.
     mutating func connected() {
         needsListen = true
-        claims.wake()
+        claims.connected()
     }
 
     /// A NOTIFY arrived on the connection.
@@ -128,7 +133,7 @@ struct WorkerPlan {
     /// A claim sent at `sentAt` returned `claimed` of `asked`. While stopping they are handed
     /// back, not started; returns whether to start them.
     mutating func claimed(_ claimed: [ClaimKey], asked: Int, sentAt: Instant) -> Bool {
-        claims.received(claimed.count, of: asked)
+        claims.received(claimed.count, of: asked, now: sentAt)
         leases.renewed(claimed, sentAt: sentAt)
         guard shutdown.isClaiming else {
             releases += claimed
@@ -148,7 +153,7 @@ struct WorkerPlan {
             // Exactly the claims reported: a newer attempt of the same request keeps its lease.
             leases.forget(outcomes.map(\.key))
             reports.reported()
-            claims.wake()  // finished requests may unblock others (ordering keys, channel limits)
+            claims.reported()  // finished requests may unblock others (ordering keys, channel limits)
             return reportRetry.succeeded(now: now)
         case .heartbeat(let claims):
             leases.extended(claims, sentAt: sentAt)
@@ -156,10 +161,17 @@ struct WorkerPlan {
             leases.forget(claims)
         case .schedule:
             claims.scheduled(in: delay, now: now)
-        case .listen, .claim, .maintain, .statementTimeout:
+        case .busy:
+            claims.markedBusy()
+        case .listen, .claim, .idle, .maintain, .statementTimeout:
             break
         }
         return nil
+    }
+
+    /// `httpq.idle` answered whether a claim made now sees every request.
+    mutating func markedIdle(everythingSeen: Bool, now: Instant) {
+        claims.markedIdle(everythingSeen: everythingSeen, now: now)
     }
 
     /// What a failed statement did to the plan, for the log.
@@ -198,6 +210,10 @@ struct WorkerPlan {
             needsListen = true
         case .schedule:
             claims.scheduled(in: nil, now: now)
+        case .idle:
+            claims.markFailed(.idle)
+        case .busy:
+            claims.markFailed(.busy)
         case .claim, .heartbeat, .report, .maintain, .statementTimeout:
             break
         }

@@ -73,9 +73,12 @@ SELECT count(*) AS enqueued_by_app FROM httpq.requests WHERE channel = 'priv';
 CREATE ROLE regress_httpq_worker;
 GRANT USAGE ON SCHEMA httpq TO regress_httpq_worker;
 GRANT EXECUTE ON FUNCTION httpq.claim(text, integer, text[], interval), httpq.report(text, jsonb),
-                          httpq.heartbeat(text, bigint[], integer[], interval), httpq.release(text, bigint[], integer[])
+                          httpq.heartbeat(text, bigint[], integer[], interval), httpq.release(text, bigint[], integer[]),
+                          httpq.idle(), httpq.busy()
     TO regress_httpq_worker;
 SET ROLE regress_httpq_worker;
+SELECT httpq.idle() AS marked_idle;
+SELECT httpq.busy();
 SELECT count(*) AS claimed FROM httpq.claim('w1', 10, '{priv}');
 SELECT httpq.heartbeat('w1', ARRAY(SELECT 1::bigint), '{1}') >= 0 AS heartbeat;
 SELECT httpq.enqueue('https://example.com/from-worker', channel => 'priv');

@@ -11,7 +11,8 @@ SELECT httpq.enqueue('https://example.com/owned', channel => 'owned') AS owned \
 -- A worker role the owner granted heartbeat
 CREATE ROLE regress_httpq_worker_role;
 GRANT USAGE ON SCHEMA httpq TO regress_httpq_worker_role;
-GRANT EXECUTE ON FUNCTION httpq.heartbeat(text, bigint[], interval) TO regress_httpq_worker_role;
+GRANT EXECUTE ON FUNCTION httpq.heartbeat(text, bigint[], interval), httpq.claim(text, integer, text[], interval)
+    TO regress_httpq_worker_role;
 \c httpq_owner postgres
 SET client_min_messages = warning;
 ALTER EXTENSION httpq UPDATE;
@@ -34,7 +35,8 @@ SELECT state FROM httpq.requests WHERE id = :owned;
 -- The worker role may run the new heartbeat, and pg_dump will keep that grant: it is not
 -- recorded as one the extension made
 SELECT has_function_privilege('regress_httpq_worker_role', 'httpq.heartbeat(text, bigint[], integer[], interval)', 'EXECUTE')
-    AS worker_may_heartbeat;
+    AS worker_may_heartbeat,
+       has_function_privilege('regress_httpq_worker_role', 'httpq.idle()', 'EXECUTE') AS worker_may_mark_idle;
 SELECT count(*) AS initial_grants_to_others
 FROM pg_init_privs i, unnest(i.initprivs) AS x, aclexplode(ARRAY[x]) AS e
 WHERE i.privtype = 'e' AND e.grantee <> 'regress_httpq_app_owner'::regrole;
