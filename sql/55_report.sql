@@ -10,6 +10,7 @@
 CREATE FUNCTION httpq.report(worker text, outcomes jsonb) RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET plan_cache_mode = force_generic_plan   -- see httpq.claim
 AS $$
 DECLARE
     now_at  constant timestamptz := httpq._now();
@@ -46,7 +47,10 @@ BEGIN
             LIMIT 1   -- at most one row by id anyway; it also keeps the subquery from being flattened
             FOR UPDATE
         ) AS r
-        JOIN httpq.channel c ON c.name = r.channel
+        -- A primary-key probe per outcome too (OFFSET 0 keeps it one): as a join, the plan
+        -- cached for the session may read every channel once per outcome.
+        CROSS JOIN LATERAL (SELECT c.max_attempts, c.backoff_base, c.backoff_max FROM httpq.channel c
+                            WHERE c.name = r.channel OFFSET 0) AS c
         -- A 2xx needs no decision: the function call is for the others only.
         CROSS JOIN LATERAL (
             SELECT 'delivered', NULL::timestamptz, NULL::text WHERE o.status BETWEEN 200 AND 299

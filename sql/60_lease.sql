@@ -34,6 +34,7 @@ CREATE FUNCTION httpq.heartbeat(worker text, ids bigint[], attempts integer[], l
 RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET plan_cache_mode = force_generic_plan   -- see httpq.claim
 AS $$
 DECLARE
     now_at   constant timestamptz := httpq._now();

@@ -30,6 +30,11 @@ SELECT count(*) AS enqueued FROM httpq.enqueue_many(ARRAY(
 ANALYZE httpq.request;
 SELECT replace(url, 'https://example.com/', '') AS claimed FROM httpq.claim('w1', 10, '{ord-backlog}') ORDER BY id;
 
+-- (The session's first report makes its plans, which reads index metapages: done here, apart.)
+SELECT httpq.enqueue('https://example.com/warm', channel => 'ord-warm', ordering_key => 'warm') AS warm \gset
+SELECT count(*) AS warm_claimed FROM httpq.claim('w1', 1, '{ord-warm}');
+SELECT httpq.report('w1', jsonb_build_array(jsonb_build_object('id', :warm, 'attempt', 1, 'status', 200))) AS warm_reported;
+
 -- Delivering a head promotes the next one, reading a few pages, whatever the backlog of its key or of keys before it
 SELECT pg_temp.pages_read(pg_temp.report_head('big', 200)) AS big_pages \gset
 SELECT pg_temp.pages_read(pg_temp.report_head('small', 200)) AS small_pages \gset
