@@ -37,6 +37,14 @@ $$;
 COMMENT ON FUNCTION httpq.version() IS 'The installed version of httpq.';
 REVOKE ALL ON FUNCTION httpq.version() FROM PUBLIC;
 
+-- A request's place in request_claimable_idx within its channel (sql/48_claim_position.sql),
+-- before the functions below that use it.
+CREATE TYPE httpq._position AS (
+    priority integer,
+    run_at   timestamptz,
+    id       bigint
+);
+
 -- Live queue: scheduled requests apart from due ones; fencing by (id, attempt)
 --
 -- A waiting request whose run_at has not come becomes 'scheduled' (the claim makes it
@@ -260,6 +268,13 @@ DECLARE
     ch       httpq.channel;
     locked   boolean;
     alone    boolean;
+    front    boolean;
+    pos      httpq._position;
+    last     httpq._position;
+    last_priority integer;
+    last_run_at   timestamptz;
+    last_id       bigint;
+    started  constant timestamptz := clock_timestamp();
     quota    integer;
     allowed  integer;
     bucket   numeric;
@@ -300,9 +315,21 @@ BEGIN
         PERFORM httpq._wake_scheduled(claim.channels, least(10 * max_count, 10000), now_at);
     END IF;
     PERFORM httpq._promote_deferred();
-    ready := httpq._ready_channels(claim.channels, max_count);
+    -- From the front of each channel, or from where this session last claimed
+    -- (sql/48_claim_position.sql).
+    front := httpq._claim_reads_front();
+    IF front THEN
+        ready := httpq._ready_channels(claim.channels, max_count);
+        IF claim.channels IS NULL THEN
+            PERFORM set_config('httpq.claim_channels', coalesce(ready, '{}')::text, false);
+        END IF;
+    ELSE
+        ready := httpq._known_channels(coalesce(claim.channels,
+                                                nullif(current_setting('httpq.claim_channels', true), '')::text[]),
+                                       max_count);
+    END IF;
     -- Fewer channels than asked for means every channel with work is here.
-    alone := cardinality(ready) = 1 AND max_count > 1;
+    alone := front AND cardinality(ready) = 1 AND max_count > 1;
 
     -- Round-robin: each channel gets an equal share of what is still wanted; what a
     -- channel cannot use goes to those after it, and a second round to those that filled.
@@ -336,17 +363,57 @@ BEGIN
             SELECT a.allowed, a.bucket INTO allowed, bucket FROM httpq._allowance(ch, quota, now_at) AS a;
 
             got := 0;
-            IF allowed > 0 THEN
-                SELECT array_agg(p.id) FILTER (WHERE NOT p.late), array_agg(p.id) FILTER (WHERE p.late)
-                INTO take_ids, late_ids
+            pos := CASE WHEN NOT front THEN httpq._claim_position(ch.name) END;
+            IF allowed > 0 AND pos IS NULL THEN
+                SELECT array_agg(p.id) FILTER (WHERE NOT p.late), array_agg(p.id) FILTER (WHERE p.late),
+                       (array_agg(p.priority ORDER BY p.priority DESC, p.run_at DESC, p.id DESC))[1],
+                       (array_agg(p.run_at ORDER BY p.priority DESC, p.run_at DESC, p.id DESC))[1],
+                       (array_agg(p.id ORDER BY p.priority DESC, p.run_at DESC, p.id DESC))[1]
+                INTO take_ids, late_ids, last_priority, last_run_at, last_id
                 FROM (
-                    SELECT r.id, coalesce(r.deadline <= now_at, false) AS late
+                    SELECT r.id, r.priority, r.run_at, coalesce(r.deadline <= now_at, false) AS late
                     FROM httpq.request r
                     WHERE r.channel = ch.name AND r.state = 'waiting' AND r.run_at <= now_at
                     ORDER BY r.priority, r.run_at, r.id
                     LIMIT allowed
                     FOR UPDATE SKIP LOCKED
                 ) AS p;
+            ELSIF allowed > 0 THEN
+                -- From the position: what is after it, and the same priority's requests of the
+                -- 100 ms before it, each an index range of its own.
+                SELECT array_agg(p.id) FILTER (WHERE NOT p.late), array_agg(p.id) FILTER (WHERE p.late),
+                       (array_agg(p.priority ORDER BY p.priority DESC, p.run_at DESC, p.id DESC))[1],
+                       (array_agg(p.run_at ORDER BY p.priority DESC, p.run_at DESC, p.id DESC))[1],
+                       (array_agg(p.id ORDER BY p.priority DESC, p.run_at DESC, p.id DESC))[1]
+                INTO take_ids, late_ids, last_priority, last_run_at, last_id
+                FROM (
+                    SELECT * FROM (
+                        SELECT r.id, r.priority, r.run_at, coalesce(r.deadline <= now_at, false) AS late
+                        FROM httpq.request r
+                        WHERE r.channel = ch.name AND r.state = 'waiting' AND r.run_at <= now_at
+                          AND r.priority = pos.priority
+                          AND r.run_at >= pos.run_at - interval '100 milliseconds' AND r.run_at < pos.run_at
+                        ORDER BY r.priority, r.run_at, r.id
+                        LIMIT allowed
+                        FOR UPDATE SKIP LOCKED) AS just_before
+                    UNION ALL
+                    SELECT * FROM (
+                        SELECT r.id, r.priority, r.run_at, coalesce(r.deadline <= now_at, false) AS late
+                        FROM httpq.request r
+                        WHERE r.channel = ch.name AND r.state = 'waiting' AND r.run_at <= now_at
+                          AND (r.priority, r.run_at, r.id) > (pos.priority, pos.run_at, pos.id)
+                        ORDER BY r.priority, r.run_at, r.id
+                        LIMIT allowed
+                        FOR UPDATE SKIP LOCKED) AS after
+                    ORDER BY 2, 3, 1
+                    LIMIT allowed
+                ) AS p;
+            END IF;
+            IF allowed > 0 THEN
+                last := ROW(last_priority, last_run_at, last_id)::httpq._position;   -- the last taken
+                IF last_id IS NOT NULL AND (pos IS NULL OR last > pos) THEN
+                    PERFORM httpq._claim_remember(ch.name, last);
+                END IF;
 
                 RETURN QUERY
                     UPDATE httpq.request r
@@ -382,6 +449,9 @@ BEGIN
         END LOOP;
         ready := hungry;
     END LOOP;
+    IF front THEN
+        PERFORM httpq._claim_read_front(clock_timestamp() - started);
+    END IF;
 END;
 $$;
 COMMENT ON FUNCTION httpq.claim(text, integer, text[], interval)
@@ -1457,6 +1527,7 @@ $$;
 -- Enqueues notify only while a worker is idle (httpq.idle, httpq.busy); a claim's fixed
 -- cost is off the common path; one request takes a short path; plans are made once.
 
+
 -- The current time for every queue decision: now(), unless the test-only setting
 -- httpq.now names another instant in a superuser's session. Any role can set a custom
 -- setting, and the API functions run as their owner, so a role allowed only to claim must
@@ -1791,8 +1862,107 @@ $$;
 COMMENT ON FUNCTION httpq._finish(httpq._ending[])
     IS 'Moves finished requests to httpq.history, holds or promotes their ordering keys.';
 
+-- Whether this claim reads from the front of each channel.
+CREATE OR REPLACE FUNCTION httpq._claim_reads_front() RETURNS boolean
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    every interval := coalesce(nullif(current_setting('httpq.claim_front_every', true), ''),
+                               nullif(current_setting('httpq.claim_front_period', true), ''), '0')::interval;
+BEGIN
+    -- Always under the test clock (which tests move at will), unless the period is fixed.
+    RETURN coalesce(current_setting('httpq.claim_front_read_at', true), '') = ''
+        OR current_setting('httpq.claim_front_read_at')::timestamptz + every <= clock_timestamp()
+        OR (coalesce(current_setting('httpq.now', true), '') <> ''
+            AND coalesce(current_setting('httpq.claim_front_every', true), '') = '');
+END;
+$$;
+COMMENT ON FUNCTION httpq._claim_reads_front() IS 'Whether the session''s next claim reads each channel from its front.';
+
+-- A claim read from the front in `took`: how long until the next one does.
+CREATE OR REPLACE FUNCTION httpq._claim_read_front(took interval) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    slow integer := CASE WHEN took < interval '2 milliseconds' THEN 0
+                         ELSE coalesce(nullif(current_setting('httpq.claim_slow_reads', true), '')::integer, 0) + 1 END;
+BEGIN
+    -- Three slow reads in a row: one alone is more likely a session's first claim (which
+    -- plans its statements) or a busy machine than a front that stays costly.
+    PERFORM set_config('httpq.claim_slow_reads', slow::text, false);
+    PERFORM set_config('httpq.claim_front_period',
+                       CASE WHEN slow < 3 THEN interval '0' ELSE least(took * 25, interval '2 seconds') END::text, false);
+    PERFORM set_config('httpq.claim_front_read_at', clock_timestamp()::text, false);
+END;
+$$;
+COMMENT ON FUNCTION httpq._claim_read_front(interval) IS 'Sets when the session''s next claim reads from the front again.';
+
+-- The session setting that holds a channel's position.
+CREATE OR REPLACE FUNCTION httpq._position_setting(channel text) RETURNS text
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT 'httpq.claim_position_' || (hashtext(channel) & 2147483647)
+$$;
+COMMENT ON FUNCTION httpq._position_setting(text) IS 'The name of the session setting with a channel''s claim position.';
+
+-- The position of the last request this session claimed from a channel, or NULL.
+CREATE OR REPLACE FUNCTION httpq._claim_position(channel text) RETURNS httpq._position
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    -- channel, priority, run_at, id; names never hold a line break (httpq._problem)
+    parts text[] := string_to_array(current_setting(httpq._position_setting(channel), true), E'\n');
+BEGIN
+    IF parts[1] IS DISTINCT FROM channel THEN
+        RETURN NULL;   -- none, or another channel's under the same hash
+    END IF;
+    RETURN ROW(parts[2]::integer, parts[3]::timestamptz, parts[4]::bigint)::httpq._position;
+END;
+$$;
+COMMENT ON FUNCTION httpq._claim_position(text) IS 'The session''s claim position in a channel, or NULL.';
+
+-- Remembers the last request this session claimed from a channel.
+CREATE OR REPLACE FUNCTION httpq._claim_remember(channel text, pos httpq._position) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM set_config(httpq._position_setting(channel),
+                       concat_ws(E'\n', channel, pos.priority, pos.run_at, pos.id), false);
+END;
+$$;
+COMMENT ON FUNCTION httpq._claim_remember(text, httpq._position) IS 'Remembers the session''s claim position in a channel.';
+
+-- Of the named channels, up to max_count unpaused ones, least recently served first: the
+-- channels a claim reading from positions visits, whether or not they have work.
+CREATE OR REPLACE FUNCTION httpq._known_channels(names text[], max_count integer) RETURNS text[]
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RETURN (SELECT array_agg(c.name ORDER BY c.served_at, c.name)
+    FROM (
+        SELECT c.name, c.served_at
+        FROM unnest(names) AS n(name)
+        CROSS JOIN LATERAL (SELECT c.name, c.served_at, c.paused FROM httpq.channel c
+                            WHERE c.name = n.name OFFSET 0) AS c
+        WHERE NOT c.paused
+        ORDER BY c.served_at, c.name
+        LIMIT max_count
+    ) AS c);
+END;
+$$;
+COMMENT ON FUNCTION httpq._known_channels(text[], integer)
+    IS 'Unpaused channels among those named, least recently served first.';
+
 REVOKE ALL ON FUNCTION httpq._session_is_superuser(), httpq._wake_workers(), httpq.idle(), httpq.busy(),
-    httpq._enqueue_one(httpq.new_request, timestamptz) FROM PUBLIC;
+    httpq._enqueue_one(httpq.new_request, timestamptz), httpq._claim_reads_front(), httpq._claim_read_front(interval),
+    httpq._position_setting(text), httpq._claim_position(text), httpq._claim_remember(text, httpq._position),
+    httpq._known_channels(text[], integer) FROM PUBLIC;
 
 -- The roles that could claim may mark their worker idle and busy: a worker of this version does.
 DO $$

@@ -211,6 +211,13 @@ DECLARE
     ch       httpq.channel;
     locked   boolean;
     alone    boolean;
+    front    boolean;
+    pos      httpq._position;
+    last     httpq._position;
+    last_priority integer;
+    last_run_at   timestamptz;
+    last_id       bigint;
+    started  constant timestamptz := clock_timestamp();
     quota    integer;
     allowed  integer;
     bucket   numeric;
@@ -251,9 +258,21 @@ BEGIN
         PERFORM httpq._wake_scheduled(claim.channels, least(10 * max_count, 10000), now_at);
     END IF;
     PERFORM httpq._promote_deferred();
-    ready := httpq._ready_channels(claim.channels, max_count);
+    -- From the front of each channel, or from where this session last claimed
+    -- (sql/48_claim_position.sql).
+    front := httpq._claim_reads_front();
+    IF front THEN
+        ready := httpq._ready_channels(claim.channels, max_count);
+        IF claim.channels IS NULL THEN
+            PERFORM set_config('httpq.claim_channels', coalesce(ready, '{}')::text, false);
+        END IF;
+    ELSE
+        ready := httpq._known_channels(coalesce(claim.channels,
+                                                nullif(current_setting('httpq.claim_channels', true), '')::text[]),
+                                       max_count);
+    END IF;
     -- Fewer channels than asked for means every channel with work is here.
-    alone := cardinality(ready) = 1 AND max_count > 1;
+    alone := front AND cardinality(ready) = 1 AND max_count > 1;
 
     -- Round-robin: each channel gets an equal share of what is still wanted; what a
     -- channel cannot use goes to those after it, and a second round to those that filled.
@@ -287,17 +306,57 @@ BEGIN
             SELECT a.allowed, a.bucket INTO allowed, bucket FROM httpq._allowance(ch, quota, now_at) AS a;
 
             got := 0;
-            IF allowed > 0 THEN
-                SELECT array_agg(p.id) FILTER (WHERE NOT p.late), array_agg(p.id) FILTER (WHERE p.late)
-                INTO take_ids, late_ids
+            pos := CASE WHEN NOT front THEN httpq._claim_position(ch.name) END;
+            IF allowed > 0 AND pos IS NULL THEN
+                SELECT array_agg(p.id) FILTER (WHERE NOT p.late), array_agg(p.id) FILTER (WHERE p.late),
+                       (array_agg(p.priority ORDER BY p.priority DESC, p.run_at DESC, p.id DESC))[1],
+                       (array_agg(p.run_at ORDER BY p.priority DESC, p.run_at DESC, p.id DESC))[1],
+                       (array_agg(p.id ORDER BY p.priority DESC, p.run_at DESC, p.id DESC))[1]
+                INTO take_ids, late_ids, last_priority, last_run_at, last_id
                 FROM (
-                    SELECT r.id, coalesce(r.deadline <= now_at, false) AS late
+                    SELECT r.id, r.priority, r.run_at, coalesce(r.deadline <= now_at, false) AS late
                     FROM httpq.request r
                     WHERE r.channel = ch.name AND r.state = 'waiting' AND r.run_at <= now_at
                     ORDER BY r.priority, r.run_at, r.id
                     LIMIT allowed
                     FOR UPDATE SKIP LOCKED
                 ) AS p;
+            ELSIF allowed > 0 THEN
+                -- From the position: what is after it, and the same priority's requests of the
+                -- 100 ms before it, each an index range of its own.
+                SELECT array_agg(p.id) FILTER (WHERE NOT p.late), array_agg(p.id) FILTER (WHERE p.late),
+                       (array_agg(p.priority ORDER BY p.priority DESC, p.run_at DESC, p.id DESC))[1],
+                       (array_agg(p.run_at ORDER BY p.priority DESC, p.run_at DESC, p.id DESC))[1],
+                       (array_agg(p.id ORDER BY p.priority DESC, p.run_at DESC, p.id DESC))[1]
+                INTO take_ids, late_ids, last_priority, last_run_at, last_id
+                FROM (
+                    SELECT * FROM (
+                        SELECT r.id, r.priority, r.run_at, coalesce(r.deadline <= now_at, false) AS late
+                        FROM httpq.request r
+                        WHERE r.channel = ch.name AND r.state = 'waiting' AND r.run_at <= now_at
+                          AND r.priority = pos.priority
+                          AND r.run_at >= pos.run_at - interval '100 milliseconds' AND r.run_at < pos.run_at
+                        ORDER BY r.priority, r.run_at, r.id
+                        LIMIT allowed
+                        FOR UPDATE SKIP LOCKED) AS just_before
+                    UNION ALL
+                    SELECT * FROM (
+                        SELECT r.id, r.priority, r.run_at, coalesce(r.deadline <= now_at, false) AS late
+                        FROM httpq.request r
+                        WHERE r.channel = ch.name AND r.state = 'waiting' AND r.run_at <= now_at
+                          AND (r.priority, r.run_at, r.id) > (pos.priority, pos.run_at, pos.id)
+                        ORDER BY r.priority, r.run_at, r.id
+                        LIMIT allowed
+                        FOR UPDATE SKIP LOCKED) AS after
+                    ORDER BY 2, 3, 1
+                    LIMIT allowed
+                ) AS p;
+            END IF;
+            IF allowed > 0 THEN
+                last := ROW(last_priority, last_run_at, last_id)::httpq._position;   -- the last taken
+                IF last_id IS NOT NULL AND (pos IS NULL OR last > pos) THEN
+                    PERFORM httpq._claim_remember(ch.name, last);
+                END IF;
 
                 RETURN QUERY
                     UPDATE httpq.request r
@@ -333,6 +392,9 @@ BEGIN
         END LOOP;
         ready := hungry;
     END LOOP;
+    IF front THEN
+        PERFORM httpq._claim_read_front(clock_timestamp() - started);
+    END IF;
 END;
 $$;
 COMMENT ON FUNCTION httpq.claim(text, integer, text[], interval)
