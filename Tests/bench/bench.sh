@@ -99,11 +99,16 @@ if [ $profile = 1 ]; then
     bash Tests/support/cluster.sh start "$pgdir" durable
     psql -qX -c "ALTER SYSTEM SET pg_stat_statements.track = 'all'" -c 'SELECT pg_reload_conf()' >/dev/null
 fi
-make -s >/dev/null
-make -s install >/dev/null
+# httpq goes into each benchmark database as a plain script (the install path of managed
+# Postgres), never into the server's extension directory: other work on this machine may
+# be testing the installed extension.
+version=$(sed -n "s/^default_version = '\(.*\)'/\1/p" extension/httpq.control)
+script=$root/extension/httpq--$version.sql
+make -s "extension/httpq--$version.sql" >/dev/null
 for db in bench backlog; do
     psql -qX -v ON_ERROR_STOP=1 -c "CREATE DATABASE $db"
-    psql -qX -v ON_ERROR_STOP=1 -d $db -c 'CREATE EXTENSION httpq' -f "$bench/setup.sql"
+    psql -qX -v ON_ERROR_STOP=1 -d $db -f "$script" >/dev/null
+    psql -qX -v ON_ERROR_STOP=1 -d $db -f "$bench/setup.sql"
     [ $profile = 1 ] && psql -qX -d $db -c 'CREATE EXTENSION pg_stat_statements'
 done
 export PGDATABASE=bench
@@ -475,7 +480,7 @@ profile_dump backlog backlog
 #    httpq.maintain removes $maint_rows expired finished requests (maintenance.sh).
 
 say "8. maintenance: heartbeat and report latency while maintain removes $maint_rows finished requests"
-bash "$bench/maintenance.sh" "$maint_rows" "$results" "$url" ||
+bash "$bench/maintenance.sh" "$maint_rows" "$results" "$url" "$script" ||
     note "the maintenance part failed (see the output above)"
 
 record bench_seconds $(($(date +%s) - started))
