@@ -37,11 +37,11 @@ for arg in "$@"; do
 done
 
 if [ $mode = quick ]; then
-    floor_rows=100000 wrk_s=2 enqueue_s=3 drain_n=20000 overload_s=15 steady_s=15 hold_s=60
+    floor_rows=100000 wrk_s=2 enqueue_s=3 drain_n=20000 overload_s=15 tail_s=15 steady_s=15 hold_s=60
     soak_min=3 slow_n=2000 big_n=20000 limited_n=200 claim_reps=100 backlogs=(10000 100000)
     maint_rows=100000
 else
-    floor_rows=300000 wrk_s=5 enqueue_s=8 drain_n=100000 overload_s=60 steady_s=60 hold_s=300
+    floor_rows=300000 wrk_s=5 enqueue_s=8 drain_n=100000 overload_s=60 tail_s=30 steady_s=60 hold_s=300
     soak_min=30 slow_n=5000 big_n=100000 limited_n=500 claim_reps=300 backlogs=(10000 1000000)
     maint_rows=1000000
 fi
@@ -139,7 +139,8 @@ nginx_started=1
 python3 "$bench/slow_sink.py" "$slow_port" 1.0 &
 background_pids+=($!)
 python3 "$bench/receiver.py" "$recv_port" "$work/arrivals" &
-background_pids+=($!)
+receiver_pid=$!
+background_pids+=("$receiver_pid")
 
 say "building the worker (release)"
 httpq=
@@ -201,16 +202,17 @@ stop_workers() {
 }
 workers_alive() { local pid; for pid in "${worker_pids[@]}"; do kill -0 "$pid" 2>/dev/null || return 1; done; }
 
-# Waits until the channels have nothing unfinished; returns 1 after the timeout.
+# Waits until the channels have nothing unfinished; returns 1 after the timeout (with a
+# note, unless a third argument says the timeout is expected).
 wait_drained() {
-    local channels=$1 timeout=$2 deadline
+    local channels=$1 timeout=$2 quiet=${3:-} deadline
     deadline=$(($(date +%s) + timeout))
     while [ "$(date +%s)" -lt "$deadline" ]; do
         [ "$(q -c "SELECT count(*) FROM (SELECT 1 FROM httpq.request WHERE channel = ANY ('{$channels}') LIMIT 1) s")" = 0 ] && return 0
         workers_alive || { note "a worker exited while channels $channels were draining"; return 1; }
         sleep 0.25
     done
-    note "channels $channels did not drain within ${timeout}s"
+    [ -n "$quiet" ] || note "channels $channels did not drain within ${timeout}s"
     return 1
 }
 
@@ -237,8 +239,17 @@ drive() {
     local mode=$1 tag=$2 seconds=$3 wait=${4:-60}
     timeout $((seconds + wait + 120)) env PYTHONPATH="$pylib" python3 "$bench/drive.py" \
         --mode "$mode" --tag "$tag" --rate $steady_rate --sessions $steady_sessions --seconds "$seconds" \
-        --receiver "$receiver" --arrivals "$work/arrivals" --postmaster "$postmaster_pid" --wait "$wait" \
+        --receiver "$receiver" --receiver-pid "$receiver_pid" --arrivals "$work/arrivals" \
+        --postmaster "$postmaster_pid" --wait "$wait" \
         >>"$results" 2>"$out/drive-$tag.log" || note "the $tag driver failed (see .build/bench/drive-$tag.log)"
+}
+
+# tag ticks: the worker's CPU per request the driver saw arrive.
+worker_cpu() {
+    local n
+    n=$(val "$1_delivered")
+    [ -n "$n" ] && [ "$n" -gt 0 ] && record "$1_worker_cpu_us_per_req" "$(us_per "$2" "$n")"
+    return 0
 }
 
 profile_dump() {   # name db: the top statements since the last reset
@@ -393,6 +404,7 @@ SELECT count(*) FROM httpq.enqueue_many(ARRAY(
     SELECT httpq.new_request('$url', bench.payload(:b * 100 + i), channel => 'overload')
     FROM generate_series(1, 100) AS i));
 SQL
+    q -c 'CHECKPOINT'
     s0=$(db_now)
     pgbench -n -M prepared -c 4 -j 2 -R $(((offer + 99) / 100)) -T $overload_s -f "$work/overload.sql" >"$out/pgbench-overload.txt" 2>&1 || true
     s1=$(db_now)
@@ -406,18 +418,31 @@ SQL
         SELECT round(count(*) / extract(epoch FROM '$s1'::timestamptz - '$s0'::timestamptz - interval '1 second'))
         FROM httpq.history WHERE channel = 'overload' AND state = 'delivered'
           AND finished_at > '$s0'::timestamptz + interval '1 second' AND finished_at <= '$s1'")"
-    if wait_drained overload $((60 + backlog / 500)); then
-        read -r tail_n tail_s < <(q -F ' ' -c "
-            SELECT count(*), extract(epoch FROM max(finished_at) - '$s1')
-            FROM httpq.history WHERE channel = 'overload' AND state = 'delivered' AND finished_at > '$s1'")
-        if [ "$backlog" -ge $((drain_rps / 2)) ] && [ "$tail_n" -gt 0 ]; then
+    # The tail: what is delivered after arrivals stop, until the backlog is gone or for
+    # ${tail_s}s at most (the rate of a longer tail is the same measurement, only longer).
+    if [ "$backlog" -lt $((drain_rps / 2)) ]; then
+        note "overload: only $backlog left waiting when arrivals stopped, under half a second of the drain rate: too few to time the tail drain"
+    elif wait_drained overload $tail_s quiet || workers_alive; then
+        s2=$(db_now)
+        read -r tail_n tail_span left < <(q -F ' ' -c "
+            SELECT count(*),
+                   extract(epoch FROM CASE WHEN (SELECT count(*) FROM httpq.request WHERE channel = 'overload') = 0
+                                           THEN max(finished_at) ELSE '$s2' END - '$s1'),
+                   (SELECT count(*) FROM httpq.request WHERE channel = 'overload')
+            FROM httpq.history WHERE channel = 'overload' AND state = 'delivered'
+              AND finished_at > '$s1' AND finished_at <= '$s2'")
+        if [ "$tail_n" -gt 0 ]; then
             record overload_tail_n "$tail_n"
-            record overload_tail_rps "$(awk -v n="$tail_n" -v s="$tail_s" 'BEGIN { printf "%.0f", n / s }')"
+            record overload_tail_s "$(printf '%.2f' "$tail_span")"
+            record overload_tail_rps "$(awk -v n="$tail_n" -v s="$tail_span" 'BEGIN { printf "%.0f", n / s }')"
+            record overload_tail_left "$left"
         else
-            note "overload: only $backlog left waiting when arrivals stopped, under half a second of the drain rate: too few to time the tail drain"
+            note "overload: nothing was delivered in the ${tail_s}s after arrivals stopped"
         fi
     fi
     stop_workers
+elif [ -z "$drain_rps" ]; then
+    note "overload: needs the drain rate of part 3, which is missing"
 fi
 
 # ---------------------------------------------------------------------------------------
@@ -428,7 +453,9 @@ fi
 if reset_queue >/dev/null && start_worker steady; then
     say "6. steady: $steady_rate/s from $steady_sessions sessions for ${steady_s}s, enqueue to arrival"
     q -c 'CHECKPOINT'
+    w0=$(workers_ticks)
     drive enqueue steady "$steady_s" 30
+    worker_cpu steady $(($(workers_ticks) - w0))
     stop_workers
 fi
 say "6b. steady reference: a plain one-row INSERT per transaction, $steady_rate/s for ${steady_s}s"
@@ -454,7 +481,9 @@ if reset_queue >/dev/null && start_worker longtx; then
         sleep 0.1
     done
     if [ -n "$held" ]; then
+        w0=$(workers_ticks)
         drive enqueue longtx "$hold_s" 60
+        worker_cpu longtx $(($(workers_ticks) - w0))
         record longtx_held_s "$(q -c "SELECT round(extract(epoch FROM clock_timestamp() - xact_start)) FROM pg_stat_activity
                                        WHERE application_name = 'bench-holder' AND backend_xid IS NOT NULL")"
         q -c "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE application_name = 'bench-holder'" >/dev/null
@@ -565,6 +594,7 @@ bash "$bench/maintenance.sh" "$maint_rows" "$results" "$url" "$script" ||
 #    minutes; each minute's deliveries and the size of the queue and history tables.
 
 if [ $soak = 1 ]; then
+    soak_part_started=$(date +%s)
     if [ -n "$drain_rps" ] && reset_queue >/dev/null && start_worker soak; then
         rate=$((drain_rps / 2))
         say "12. soak: $rate/s for $soak_min minutes"
@@ -604,9 +634,10 @@ SQL
                      WHERE m < $soak_min GROUP BY m ORDER BY m" |
             while read -r m rps; do record "soak_minute_${m}_delivered_rps" "$rps"; done
         stop_workers
-    else
-        note "the soak needs the drain rate and a worker that starts"
+    elif [ -z "$drain_rps" ]; then
+        note "soak: needs the drain rate of part 3, which is missing"
     fi
+    record soak_part_seconds $(($(date +%s) - soak_part_started))
 fi
 
 record bench_seconds $(($(date +%s) - started))

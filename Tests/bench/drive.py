@@ -27,13 +27,16 @@ its reaped children's, and each live child's), from /proc, sampled at t0 and at 
 when the last COMMIT returned (plain), or when the last request arrived (enqueue, bounded
 by --wait after the last COMMIT).
 
+The driver's own CPU (its processes, from getrusage) and the receiver's (--receiver-pid)
+per request are reported too: they share the machine with what is measured.
+
 Prints `TAG_key value` lines (the results format of bench.sh) and `note ...` lines.
 """
 import argparse
 import json
 import multiprocessing
 import os
-import sys
+import resource
 import time
 import urllib.request
 
@@ -46,6 +49,7 @@ p.add_argument("--rate", type=float, required=True)
 p.add_argument("--sessions", type=int, default=4)
 p.add_argument("--seconds", type=float, required=True)
 p.add_argument("--receiver", required=True)
+p.add_argument("--receiver-pid", type=int)
 p.add_argument("--arrivals", required=True)
 p.add_argument("--postmaster", type=int, required=True)
 p.add_argument("--wait", type=float, default=60.0)
@@ -87,6 +91,16 @@ def pg_ticks():
         elif int(fields[1]) == args.postmaster:
             total_ticks += int(fields[11]) + int(fields[12])
     return total_ticks
+
+
+def process_ticks(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            stat = f.read()
+    except (OSError, TypeError):
+        return None
+    fields = stat[stat.rindex(")") + 2:].split()
+    return int(fields[11]) + int(fields[12])
 
 
 def session(s, t0, committed, results):
@@ -156,6 +170,7 @@ def main():
         pr.start()
     time.sleep(max(0.0, t0 - time.time()))
     cpu0 = pg_ticks()
+    receiver0 = process_ticks(args.receiver_pid)
 
     gathered, backlog_max, end_guard = [], 0, t0 + args.seconds + args.wait + 60
     while len(gathered) < sessions and time.time() < end_guard:
@@ -203,6 +218,9 @@ def main():
     if errors:
         out("errors", errors)
 
+    driver = sum(getattr(resource.getrusage(who), f) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+                 for f in ("ru_utime", "ru_stime"))
+    out("driver_cpu_us_per_req", f"{driver / len(records) * 1e6:.1f}")
     if args.mode == "plain":
         out("pg_cpu_us_per_row", f"{(cpu_plain - cpu0) / hz / len(records) * 1e6:.1f}")
         return
@@ -217,6 +235,7 @@ def main():
             break
         time.sleep(0.05)
     cpu1 = pg_ticks()
+    receiver1 = process_ticks(args.receiver_pid)
     urllib.request.urlopen(f"{args.receiver}/_flush", timeout=10).read()
 
     committed_at = {k: c for k, c, _ in records}
@@ -248,6 +267,8 @@ def main():
         out("latency_max_ms", f"{latency[-1]:.3f}")
         out("latency_min_ms", f"{latency[0]:.3f}")
         out("pg_cpu_us_per_req", f"{(cpu1 - cpu0) / hz / len(latency) * 1e6:.1f}")
+        if receiver0 is not None and receiver1 is not None:
+            out("receiver_cpu_us_per_req", f"{(receiver1 - receiver0) / hz / len(latency) * 1e6:.1f}")
 
 
 main()

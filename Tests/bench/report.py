@@ -161,6 +161,9 @@ def paced_rows(tag):
         (f"{tag}_backlog_max", "  committed, not yet arrived: most (sampled 2/s)", "req"),
         (f"{tag}_backlog_at_end", "  committed, not yet arrived: at the last COMMIT", "req"),
         (f"{tag}_pg_cpu_us_per_req", "  Postgres CPU per request", "us"),
+        (f"{tag}_worker_cpu_us_per_req", "  worker CPU per request", "us"),
+        (f"{tag}_driver_cpu_us_per_req", "  driver CPU per request (drive.py, not in the figures)", "us"),
+        (f"{tag}_receiver_cpu_us_per_req", "  receiver CPU per request (receiver.py, not in the figures)", "us"),
     ]
 
 
@@ -191,6 +194,8 @@ ROWS = [
     ("overload_delivered_ratio", "  ratio to the drain rate", "x"),
     ("overload_backlog_at_end", "  left waiting when arrivals stopped", "req"),
     ("overload_tail_n", "Tail: delivered after arrivals stopped", "req"),
+    ("overload_tail_s", "  in (until drained, or the bound of the part)", "s"),
+    ("overload_tail_left", "  left waiting then", "req"),
     ("overload_tail_rps", "  rate", "req/s"),
     ("overload_tail_ratio", "  ratio to the drain rate", "x"),
     ("Steady state: httpq.enqueue from 4 sessions, 1 worker, to receiver.py", None, None),
@@ -200,6 +205,7 @@ ROWS = [
     ("steady_plain_late_p99_ms", "  send later than its schedule: p99", "ms"),
     ("steady_plain_errors", "  failed transactions", ""),
     ("steady_plain_pg_cpu_us_per_row", "  Postgres CPU per row", "us"),
+    ("steady_plain_driver_cpu_us_per_req", "  driver CPU per row (drive.py, not in the figures)", "us"),
     ("steady_cpu_ratio", "httpq CPU per request / plain CPU per row", "x"),
     ("Long transaction elsewhere: the steady arrivals while an xid is held", None, None),
     ("longtx_held_s", "Transaction with an xid open for", "s"),
@@ -327,11 +333,17 @@ print("\n" + header + "\n".join(lines) + "\n" + "\n".join(target_lines))
 if figures.get("load_avg_at_start", 0) > 0.5:
     notes.insert(0, f"the machine was not idle at the start (load average {figures['load_avg_at_start']}): "
                     "other work shares the cores, so figures may be low")
+for tag in ("steady", "longtx"):
+    if figures.get(f"{tag}_latency_min_ms", 0) < 0:
+        notes.append(f"{tag}: some requests arrived before their session read the clock after COMMIT returned "
+                     f"(min {figures[f'{tag}_latency_min_ms']} ms): that session was not scheduled at once, so "
+                     "latencies can be understated by up to about that much")
 if notes:
     print("\nNotes:")
     for n in notes:
         print(f"  {n}")
-print(f"\n{figures.get('bench_seconds', '?')} s; figures in {json_path}")
+soak_part = f" (the soak {figures['soak_part_seconds']} s of it)" if "soak_part_seconds" in figures else ""
+print(f"\n{figures.get('bench_seconds', '?')} s{soak_part}; figures in {json_path}")
 
 document = {k: figures.get(k) for k in REQUIRED}
 document.update({k: v for k, v in figures.items() if k not in document})
