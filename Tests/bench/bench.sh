@@ -68,13 +68,14 @@ record load_avg_at_start "$(cut -d' ' -f1 /proc/loadavg)"   # other work on the 
 bash Tests/support/packages.sh bench
 command -v python3 >/dev/null || { echo "bench: python3 is needed (apt-get install python3)" >&2; exit 1; }
 
-# psycopg 3 for the paced driver (drive.py), the pure-Python build over the system's
-# libpq, kept under .build.
+# psycopg 3 for the paced driver (drive.py), kept under .build: the binary build where
+# PyPI has a wheel for this machine (less of the driver's CPU on the cores it shares),
+# else the pure-Python build over the system's libpq.
 pylib=$out/python
 if ! PYTHONPATH=$pylib python3 -c 'import psycopg' 2>/dev/null; then
     say "installing psycopg into $pylib"
-    python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
-        --target "$pylib" 'psycopg==3.3.9'
+    pip_install() { python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --target "$pylib" "$@"; }
+    pip_install 'psycopg[binary]==3.3.9' || pip_install 'psycopg==3.3.9'
 fi
 
 work=$(mktemp -d /tmp/httpq-bench.XXXXXX)

@@ -291,7 +291,8 @@ for label, key, unit, text, check in TARGETS:
         value = show(figures[key])
         verdict = "met" if check(figures[key]) else "SHORT"
     verdicts[key] = verdict
-    target_lines.append(f"  {label:<54} {value:>10} {unit:<5} target {text:<14} {verdict}")
+    shown_unit = unit if value not in ("missing", "not run") else ""
+    target_lines.append(f"  {label:<54} {value:>10} {shown_unit:<5} target {text:<14} {verdict}")
 
 lines = []
 for key, label, unit in ROWS:
