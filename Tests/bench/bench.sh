@@ -1,48 +1,53 @@
 #!/usr/bin/env bash
 # `make bench`: httpq measured against this machine's own limits, in one run.
 #
-#   bench.sh [--quick] [--large] [--profile]
+#   bench.sh [--quick] [--large] [--soak] [--profile]
 #
-#   --quick    smaller sizes, under a minute (10,000 end to end, 100,000 backlog, 100,000
-#              finished requests for maintenance to remove)
+#   --quick    shorter and smaller, about 5 minutes: 15 s of steady arrivals, a 60 s long
+#              transaction, a 20,000 backlog to drain, 100,000 waiting for the claim
 #   --large    also a claim with 10,000,000 waiting
+#   --soak     also 30 minutes (3 with --quick) of arrivals at half the drain rate
 #   --profile  load pg_stat_statements (track = all) and write the top statements of the
-#              end-to-end drain and of the backlog claims next to latest.json; it costs a
-#              few per cent, so the default run leaves it off
+#              drain and of the backlog claims next to latest.json; it costs a few per
+#              cent, so the default run leaves it off
 #
 # Everything runs on this machine, on loopback: a durable Postgres cluster of its own
-# (fsync and synchronous_commit on), nginx as the fast sink, a small asyncio sink that
-# answers after 1 s, and the worker built in release mode with one database connection.
-# Prints a table and writes .build/bench/latest.json. Every figure comes from this run;
-# a part that cannot run is reported as missing (null in the JSON), never estimated.
-# Tests/bench/README.md says what each figure measures and how.
+# (fsync and synchronous_commit on) with httpq installed as a plain script, nginx as the
+# fast sink, receiver.py recording when each request arrives, a small asyncio sink that
+# answers after 1 s, and the worker built in release mode, started with its defaults.
+# Prints the targets (met or SHORT) and a table of every figure, and writes
+# .build/bench/latest.json. Every figure comes from this run; a part that cannot run is
+# reported as missing (null in the JSON), never estimated. Tests/bench/README.md says what
+# each figure measures and how.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
 bench=$root/Tests/bench
 
-mode=default large=0 profile=0
+mode=default large=0 soak=0 profile=0
 for arg in "$@"; do
     case $arg in
     --quick) mode=quick ;;
     --large) large=1 ;;
+    --soak) soak=1 ;;
     --profile) profile=1 ;;
-    -h | --help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench: unknown option $arg (try --help)" >&2; exit 2 ;;
     esac
 done
 
 if [ $mode = quick ]; then
-    e2e_n=10000 floor_rows=100000 wrk_s=2 enqueue_s=3 steady_s=4 idle_n=50 half_s=4
-    slow_n=2000 big_n=20000 limited_n=200 claim_reps=100 backlogs=(10000 100000)
+    floor_rows=100000 wrk_s=2 enqueue_s=3 drain_n=20000 overload_s=15 tail_s=15 steady_s=15 hold_s=60
+    soak_min=3 slow_n=2000 big_n=20000 limited_n=200 claim_reps=100 backlogs=(10000 100000)
     maint_rows=100000
 else
-    e2e_n=100000 floor_rows=300000 wrk_s=5 enqueue_s=8 steady_s=10 idle_n=200 half_s=10
-    slow_n=5000 big_n=100000 limited_n=500 claim_reps=300 backlogs=(10000 1000000)
+    floor_rows=300000 wrk_s=5 enqueue_s=8 drain_n=100000 overload_s=60 tail_s=30 steady_s=60 hold_s=300
+    soak_min=30 slow_n=5000 big_n=100000 limited_n=500 claim_reps=300 backlogs=(10000 1000000)
     maint_rows=1000000
 fi
 [ $large = 1 ] && backlogs+=(10000000)
-concurrency=100 batch=100   # the worker's defaults, for every part but the footprint
+concurrency=100               # wrk's connections to nginx: the worker's default concurrency
+steady_rate=1000 steady_sessions=4
 limited_rate=50
 
 out=$root/.build/bench
@@ -63,15 +68,26 @@ record load_avg_at_start "$(cut -d' ' -f1 /proc/loadavg)"   # other work on the 
 bash Tests/support/packages.sh bench
 command -v python3 >/dev/null || { echo "bench: python3 is needed (apt-get install python3)" >&2; exit 1; }
 
+# psycopg 3 for the paced driver (drive.py), kept under .build: the binary build where
+# PyPI has a wheel for this machine (less of the driver's CPU on the cores it shares),
+# else the pure-Python build over the system's libpq.
+pylib=$out/python
+if ! PYTHONPATH=$pylib python3 -c 'import psycopg' 2>/dev/null; then
+    say "installing psycopg into $pylib"
+    pip_install() { python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --target "$pylib" "$@"; }
+    pip_install 'psycopg[binary]==3.3.9' || pip_install 'psycopg==3.3.9'
+fi
+
 work=$(mktemp -d /tmp/httpq-bench.XXXXXX)
 chmod 755 "$work"   # the postgres user must reach the cluster directory inside
 pgdir=$work/pg
-worker_pid= nginx_started= slow_pid=
+worker_pids=() background_pids=() nginx_started=
 
 cleanup() {
     set +e
-    [ -n "$worker_pid" ] && kill -KILL "$worker_pid" 2>/dev/null && wait "$worker_pid" 2>/dev/null
-    [ -n "$slow_pid" ] && kill "$slow_pid" 2>/dev/null && wait "$slow_pid" 2>/dev/null
+    local pid
+    for pid in "${worker_pids[@]}"; do kill -KILL "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; done
+    for pid in "${background_pids[@]}"; do kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; done
     [ -n "$nginx_started" ] && [ -f "$work/nginx/nginx.pid" ] && kill "$(cat "$work/nginx/nginx.pid")" 2>/dev/null
     bash "$root/Tests/support/cluster.sh" stop "$pgdir"
     rm -rf "$work"
@@ -80,13 +96,14 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # Ports on loopback that nothing listens on now.
-read -r http_port slow_port < <(python3 -c '
+read -r http_port slow_port recv_port < <(python3 -c '
 import socket
-ss = [socket.socket() for _ in range(2)]
+ss = [socket.socket() for _ in range(3)]
 for s in ss: s.bind(("127.0.0.1", 0))
 print(*[s.getsockname()[1] for s in ss])')
 url=http://127.0.0.1:$http_port/hook
 slow_url=http://127.0.0.1:$slow_port/slow
+receiver=http://127.0.0.1:$recv_port
 
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
@@ -99,11 +116,16 @@ if [ $profile = 1 ]; then
     bash Tests/support/cluster.sh start "$pgdir" durable
     psql -qX -c "ALTER SYSTEM SET pg_stat_statements.track = 'all'" -c 'SELECT pg_reload_conf()' >/dev/null
 fi
-make -s >/dev/null
-make -s install >/dev/null
+# httpq goes into each benchmark database as a plain script (the install path of managed
+# Postgres), never into the server's extension directory: other work on this machine may
+# be testing the installed extension.
+version=$(sed -n "s/^default_version = '\(.*\)'/\1/p" extension/httpq.control)
+script=$root/extension/httpq--$version.sql
+make -s "extension/httpq--$version.sql" >/dev/null
 for db in bench backlog; do
     psql -qX -v ON_ERROR_STOP=1 -c "CREATE DATABASE $db"
-    psql -qX -v ON_ERROR_STOP=1 -d $db -c 'CREATE EXTENSION httpq' -f "$bench/setup.sql"
+    psql -qX -v ON_ERROR_STOP=1 -d $db -f "$script" >/dev/null
+    psql -qX -v ON_ERROR_STOP=1 -d $db -f "$bench/setup.sql"
     [ $profile = 1 ] && psql -qX -d $db -c 'CREATE EXTENSION pg_stat_statements'
 done
 export PGDATABASE=bench
@@ -116,7 +138,10 @@ sed -e "s|@DIR@|$work/nginx|g" -e "s|@PORT@|$http_port|g" "$bench/nginx.conf" >"
 nginx -p "$work/nginx" -c "$work/nginx/nginx.conf"
 nginx_started=1
 python3 "$bench/slow_sink.py" "$slow_port" 1.0 &
-slow_pid=$!
+background_pids+=($!)
+python3 "$bench/receiver.py" "$recv_port" "$work/arrivals" &
+receiver_pid=$!
+background_pids+=("$receiver_pid")
 
 say "building the worker (release)"
 httpq=
@@ -146,43 +171,49 @@ nginx_ticks() {
     for t in $(pgrep -P "$master"); do sum=$((sum + $(ticks "$t"))); done
     echo "$sum"
 }
+workers_ticks() { local pid sum=0; for pid in "${worker_pids[@]}"; do sum=$((sum + $(ticks "$pid"))); done; echo "$sum"; }
 machine_ticks() { awk '/^cpu / { print $2+$3+$4+$7+$8+$9, $2+$3+$4+$5+$6+$7+$8+$9 }' /proc/stat; }   # busy total
 status_kib() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
 secs() { awk -v t="$1" -v hz="$hz" 'BEGIN { printf "%.2f", t / hz }'; }
+us_per() { awk -v t="$1" -v hz="$hz" -v n="$2" 'BEGIN { printf "%.1f", t / hz / n * 1e6 }'; }   # ticks, count
 db_now() { q -c 'SELECT clock_timestamp()'; }
 
-# Starts a worker and waits until it is connected; returns 1 if it is not.
+# Starts a worker with its defaults (plus any options given) and waits until it is
+# connected; returns 1 if it is not. Every worker started is stopped by stop_workers.
 start_worker() {
-    local name=$1; shift
+    local name=$1 pid; shift
     [ -n "$httpq" ] || return 1
     "$httpq" work --worker-id "bench-$name" "$@" >"$out/worker-$name.log" 2>&1 &
-    worker_pid=$!
+    pid=$!
+    worker_pids+=("$pid")
     for _ in $(seq 100); do
         grep -q 'connected' "$out/worker-$name.log" && return 0
-        kill -0 "$worker_pid" 2>/dev/null || break
+        kill -0 "$pid" 2>/dev/null || break
         sleep 0.1
     done
     note "worker $name did not start: $(tail -1 "$out/worker-$name.log")"
-    stop_worker
+    stop_workers
     return 1
 }
-stop_worker() {
-    [ -n "$worker_pid" ] || return 0
-    kill -TERM "$worker_pid" 2>/dev/null || true
-    wait "$worker_pid" 2>/dev/null || true
-    worker_pid=
+stop_workers() {
+    local pid
+    for pid in "${worker_pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+    for pid in "${worker_pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+    worker_pids=()
 }
+workers_alive() { local pid; for pid in "${worker_pids[@]}"; do kill -0 "$pid" 2>/dev/null || return 1; done; }
 
-# Waits until the channels have nothing unfinished; returns 1 after the timeout.
+# Waits until the channels have nothing unfinished; returns 1 after the timeout (with a
+# note, unless a third argument says the timeout is expected).
 wait_drained() {
-    local channels=$1 timeout=$2 deadline
+    local channels=$1 timeout=$2 quiet=${3:-} deadline
     deadline=$(($(date +%s) + timeout))
     while [ "$(date +%s)" -lt "$deadline" ]; do
         [ "$(q -c "SELECT count(*) FROM (SELECT 1 FROM httpq.request WHERE channel = ANY ('{$channels}') LIMIT 1) s")" = 0 ] && return 0
-        kill -0 "${worker_pid:-0}" 2>/dev/null || { note "the worker exited while channels $channels were draining"; return 1; }
+        workers_alive || { note "a worker exited while channels $channels were draining"; return 1; }
         sleep 0.25
     done
-    note "channels $channels did not drain within ${timeout}s"
+    [ -n "$quiet" ] || note "channels $channels did not drain within ${timeout}s"
     return 1
 }
 
@@ -196,10 +227,31 @@ resume() {
 pause() { local ch; for ch in "$@"; do q -c "SELECT httpq.pause('$ch')" >/dev/null; done; }
 
 reset_queue() {
-    q -c 'TRUNCATE httpq.request, httpq.history' -c 'VACUUM ANALYZE httpq.request' -c 'VACUUM ANALYZE httpq.history'
+    q -c 'TRUNCATE httpq.request, httpq.history, bench.plain' -c 'VACUUM ANALYZE httpq.request' -c 'VACUUM ANALYZE httpq.history'
 }
 
 pgbench_tps() { awk '/^tps = / { print $3 }'; }
+pgbench_done() { awk '/^number of transactions actually processed:/ { split($NF, a, "/"); print a[1] }'; }
+
+# Paced arrivals, one row per transaction from $steady_sessions sessions (drive.py):
+# mode (enqueue or plain), tag (channel and key prefix), seconds, and how long to wait
+# for the last deliveries. Appends its TAG_* figures and notes to the results.
+drive() {
+    local mode=$1 tag=$2 seconds=$3 wait=${4:-60}
+    timeout $((seconds + wait + 120)) env PYTHONPATH="$pylib" python3 "$bench/drive.py" \
+        --mode "$mode" --tag "$tag" --rate $steady_rate --sessions $steady_sessions --seconds "$seconds" \
+        --receiver "$receiver" --receiver-pid "$receiver_pid" --arrivals "$work/arrivals" \
+        --postmaster "$postmaster_pid" --wait "$wait" \
+        >>"$results" 2>"$out/drive-$tag.log" || note "the $tag driver failed (see .build/bench/drive-$tag.log)"
+}
+
+# tag ticks: the worker's CPU per request the driver saw arrive.
+worker_cpu() {
+    local n
+    n=$(val "$1_delivered")
+    [ -n "$n" ] && [ "$n" -gt 0 ] && record "$1_worker_cpu_us_per_req" "$(us_per "$2" "$n")"
+    return 0
+}
 
 profile_dump() {   # name db: the top statements since the last reset
     [ $profile = 1 ] || return 0
@@ -209,6 +261,19 @@ profile_dump() {   # name db: the top statements since the last reset
                         FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 25" >"$out/profile-$1.txt"
 }
 profile_reset() { [ $profile = 1 ] && q -d "$1" -c 'SELECT pg_stat_statements_reset()' >/dev/null; return 0; }
+
+# The rows a plain INSERT writes for comparison: the columns httpq.enqueue fills, filled the
+# same way (report.py's ratios compare httpq with these). $1: the expression of the
+# payload's number, $2: what to select from.
+plain_insert() {
+    cat <<SQL
+INSERT INTO bench.plain (channel, state, priority, run_at, method, url, headers, body, idempotency_key)
+SELECT 'plain', 'waiting', 0, now(), 'POST', '$url',
+       jsonb_build_object('Content-Type', 'application/json', 'Idempotency-Key', k.key),
+       convert_to(bench.payload($1)::text, 'UTF8'), k.key
+FROM $2 CROSS JOIN LATERAL (SELECT gen_random_uuid()::text) AS k(key);
+SQL
+}
 
 # ---------------------------------------------------------------------------------------
 # 1. Ceilings.
@@ -242,208 +307,254 @@ fi
 q -c 'DROP TABLE bench_floor'
 
 # ---------------------------------------------------------------------------------------
-# 2. Enqueue: one per transaction from 4 clients; the batch path (enqueue_many of 1,000)
-#    from 2 clients, which also fills the end-to-end backlog.
+# 2. Enqueue against a plain INSERT of the same rows: one per transaction from 8 clients,
+#    and 1,000 per transaction from 2. Prepared statements; each pair plain first, then
+#    httpq, each after a checkpoint.
 
-say "2. enqueue: httpq.enqueue one per transaction, httpq.enqueue_many of 1,000"
+say "2. enqueue: httpq.enqueue and a plain INSERT, 1 per transaction; enqueue_many and INSERT of 1,000"
 cat >"$work/enqueue.sql" <<SQL
 \set i random(1, 1000000000)
 SELECT httpq.enqueue('$url', bench.payload(:i), channel => 'enqueue');
 SQL
-pgbench -n -c 4 -j 2 -T $enqueue_s -f "$work/enqueue.sql" >"$out/pgbench-enqueue.txt" 2>&1 || true
-tps=$(pgbench_tps <"$out/pgbench-enqueue.txt")
-[ -n "$tps" ] && record enqueue_rps "$(printf '%.0f' "$tps")" || note "pgbench enqueue failed (see .build/bench/pgbench-enqueue.txt)"
-reset_queue
-
-pause e2e
+{ echo '\set i random(1, 1000000000)'; plain_insert ':i' '(VALUES (1)) AS one(x)'; } >"$work/plain.sql"
 cat >"$work/enqueue_many.sql" <<SQL
 \set b random(1, 1000000)
 SELECT count(*) FROM httpq.enqueue_many(ARRAY(
-    SELECT httpq.new_request('$url', bench.payload(:b * 1000 + i), channel => 'e2e')
+    SELECT httpq.new_request('$url', bench.payload(:b * 1000 + i), channel => 'enqueue')
     FROM generate_series(1, 1000) AS i));
 SQL
-pgbench -n -c 2 -j 2 -t $((e2e_n / 2000)) -f "$work/enqueue_many.sql" >"$out/pgbench-enqueue-many.txt" 2>&1 || true
-tps=$(pgbench_tps <"$out/pgbench-enqueue-many.txt")
-[ -n "$tps" ] && record enqueue_batch_rps "$(awk -v t="$tps" 'BEGIN { printf "%.0f", t * 1000 }')" \
-    || note "pgbench enqueue_many failed (see .build/bench/pgbench-enqueue-many.txt)"
-q -c 'VACUUM ANALYZE httpq.request' -c 'CHECKPOINT'
+{ echo '\set b random(1, 1000000)'; plain_insert ':b * 1000 + i' 'generate_series(1, 1000) AS i'; } >"$work/plain_many.sql"
 
-# ---------------------------------------------------------------------------------------
-# 3. End to end: drain the backlog with one worker (one connection), then requests
-#    arriving steadily while it runs.
-
-e2e_rps=
-say "3. end to end: one worker drains $e2e_n"
-if start_worker e2e --concurrency $concurrency --batch $batch; then
-    profile_reset bench
-    read -r busy0 total0 < <(machine_ticks)
-    w0=$(ticks "$worker_pid") p0=$(pg_ticks) n0=$(nginx_ticks)
-    t0=$(resume e2e)
-    if wait_drained e2e $((60 + e2e_n / 500)); then
-        w1=$(ticks "$worker_pid") p1=$(pg_ticks) n1=$(nginx_ticks)
-        read -r busy1 total1 < <(machine_ticks)
-        read -r delivered span < <(q -F ' ' -c "SELECT count(*), extract(epoch FROM max(finished_at) - '$t0')
-                                               FROM httpq.history WHERE channel = 'e2e' AND state = 'delivered'")
-        if [ "$delivered" = "$e2e_n" ]; then
-            e2e_rps=$(awk -v n="$delivered" -v s="$span" 'BEGIN { printf "%.0f", n / s }')
-            record e2e_delivered_rps "$e2e_rps"
-            record e2e_drain_s "$(printf '%.2f' "$span")"
-            record e2e_worker_cpu_s_per_1000 "$(awk -v t=$((w1 - w0)) -v hz="$hz" -v n="$delivered" 'BEGIN { printf "%.3f", t / hz / n * 1000 }')"
-            record e2e_cpu_worker_s "$(secs $((w1 - w0)))"
-            record e2e_cpu_postgres_s "$(secs $((p1 - p0)))"
-            record e2e_cpu_nginx_s "$(secs $((n1 - n0)))"
-            record e2e_machine_busy_pct "$(awk -v b=$((busy1 - busy0)) -v t=$((total1 - total0)) 'BEGIN { printf "%.0f", 100 * b / t }')"
-            record worker_rss_mib_e2e "$(awk -v k="$(status_kib "$worker_pid" VmHWM)" 'BEGIN { printf "%.1f", k / 1024 }')"
-        else
-            note "end to end: $delivered of $e2e_n delivered"
-        fi
-        record worker_db_connections "$(q -c "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'httpq'")"
-        profile_dump e2e bench
+# name script clients per_tx key
+enqueue_run() {
+    local tps
+    reset_queue >/dev/null
+    q -c 'CHECKPOINT'
+    pgbench -n -M prepared -c "$3" -j 2 -T $enqueue_s -f "$work/$2" >"$out/pgbench-$1.txt" 2>&1 || true
+    tps=$(pgbench_tps <"$out/pgbench-$1.txt")
+    if [ -n "$tps" ]; then
+        record "$5" "$(awk -v t="$tps" -v k="$4" 'BEGIN { printf "%.0f", t * k }')"
+    else
+        note "pgbench $1 failed (see .build/bench/pgbench-$1.txt)"
     fi
-
-    if [ -n "$e2e_rps" ]; then
-        # Offered a quarter more than the drain rate, in batches of 100 per transaction: the
-        # worker delivers what it can while arrivals compete for the same cores.
-        offer=$((e2e_rps * 5 / 4))
-        say "3b. end to end with arrivals: $offer/s offered for ${steady_s}s"
-        cat >"$work/steady.sql" <<SQL
-\set b random(1, 10000000)
-SELECT count(*) FROM httpq.enqueue_many(ARRAY(
-    SELECT httpq.new_request('$url', bench.payload(:b * 100 + i), channel => 'steady')
-    FROM generate_series(1, 100) AS i));
-SQL
-        s0=$(db_now)
-        pgbench -n -c 2 -j 2 -R $(((offer + 99) / 100)) -T $steady_s -f "$work/steady.sql" >"$out/pgbench-steady.txt" 2>&1 || true
-        s1=$(db_now)
-        read -r arrived delivered_in window backlog < <(q -F ' ' -c "
-            SELECT (SELECT count(*) FROM httpq.requests WHERE channel = 'steady'),
-                   (SELECT count(*) FROM httpq.history WHERE channel = 'steady' AND state = 'delivered'
-                      AND finished_at > '$s0'::timestamptz + interval '1 second' AND finished_at <= '$s1'),
-                   extract(epoch FROM '$s1'::timestamptz - '$s0'::timestamptz - interval '1 second'),
-                   (SELECT count(*) FROM httpq.request WHERE channel = 'steady')")
-        record e2e_steady_offered_rps "$(awk -v n="$arrived" -v w="$window" 'BEGIN { printf "%.0f", n / (w + 1) }')"
-        record e2e_steady_delivered_rps "$(awk -v n="$delivered_in" -v w="$window" 'BEGIN { printf "%.0f", n / w }')"
-        record e2e_steady_backlog_at_end "$backlog"
-        wait_drained steady $((60 + e2e_n / 500)) || true
-    fi
-    stop_worker
-else
-    note "end to end, latency, footprint and fairness need a worker that starts"
-fi
-
-# ---------------------------------------------------------------------------------------
-# 4. Latency, enqueue commit to delivered, from the rows' own timestamps.
-
-if [ -n "$e2e_rps" ] && start_worker latency --concurrency $concurrency --batch $batch; then
-    say "4. latency: $idle_n requests one by one at an idle queue"
-    for _ in $(seq "$idle_n"); do
-        echo "SELECT httpq.enqueue('$url', bench.payload(1), channel => 'idle');"
-        echo "SELECT pg_sleep(0.02);"
-    done | q >/dev/null
-    if wait_drained idle 30; then
-        read -r n p50 p99 max < <(q -F ' ' -c "SELECT * FROM bench.latency('idle')")
-        record latency_idle_n "$n"
-        record latency_idle_p50_ms "$p50"
-        record latency_idle_p99_ms "$p99"
-        record latency_idle_max_ms "$max"
-    fi
-
-    # One enqueue per transaction where that can reach the rate; otherwise the fewest
-    # requests per transaction that can, judged by the enqueue rate measured above at
-    # half its value (the worker now shares the machine).
-    half=$((e2e_rps / 2))
-    per_tx=1
-    if [ -n "$(val enqueue_rps)" ]; then
-        per_tx=$(awk -v h="$half" -v e="$(val enqueue_rps)" 'BEGIN { k = h / (e / 2); k = (k == int(k)) ? k : int(k) + 1; print (k < 1) ? 1 : k }')
-    fi
-    record latency_half_load_per_tx "$per_tx"
-    say "4b. latency at half load: $half/s, $per_tx per transaction, for ${half_s}s"
-    cat >"$work/half.sql" <<SQL
-\set b random(1, 10000000)
-SELECT count(*) FROM httpq.enqueue_many(ARRAY(
-    SELECT httpq.new_request('$url', bench.payload(:b * 100 + i), channel => 'half')
-    FROM generate_series(1, $per_tx) AS i));
-SQL
-    [ "$per_tx" = 1 ] && cat >"$work/half.sql" <<SQL
-\set i random(1, 1000000000)
-SELECT httpq.enqueue('$url', bench.payload(:i), channel => 'half');
-SQL
-    pgbench -n -c 4 -j 2 -R $(((half + per_tx - 1) / per_tx)) -T $half_s -f "$work/half.sql" >"$out/pgbench-half.txt" 2>&1 || true
-    if wait_drained half 60; then
-        read -r n p50 p99 max < <(q -F ' ' -c "SELECT * FROM bench.latency('half')")
-        record latency_half_load_rps "$(awk -v n="$n" -v s="$half_s" 'BEGIN { printf "%.0f", n / s }')"
-        record latency_half_load_p50_ms "$p50"
-        record latency_half_load_p99_ms "$p99"
-        record latency_half_load_max_ms "$max"
-    fi
-    stop_worker
-fi
-
-# ---------------------------------------------------------------------------------------
-# 6. Footprint: 1,000 in flight against the sink that answers after 1 s.
-
-if [ -n "$e2e_rps" ]; then
-    reset_queue
-    pause slow
-    q -c "SELECT bench.fill('slow', $slow_n, '$slow_url')" >/dev/null
-    if start_worker footprint --concurrency 1000 --batch $batch; then
-        say "6. footprint: $slow_n requests, 1,000 in flight, each answered after 1 s"
-        record worker_rss_mib_idle "$(awk -v k="$(status_kib "$worker_pid" VmRSS)" 'BEGIN { printf "%.1f", k / 1024 }')"
-        w0=$(ticks "$worker_pid")
-        resume slow >/dev/null
-        if wait_drained slow $((60 + slow_n / 100)); then
-            w1=$(ticks "$worker_pid")
-            delivered=$(q -c "SELECT count(*) FROM httpq.history WHERE channel = 'slow' AND state = 'delivered'")
-            held=$(python3 -c "import json, urllib.request
-print(json.load(urllib.request.urlopen('http://127.0.0.1:$slow_port/stats'))['held_max'])")
-            record footprint_inflight_max "$held"
-            record footprint_delivered "$delivered"
-            record worker_rss_mib_1000_inflight "$(awk -v k="$(status_kib "$worker_pid" VmHWM)" 'BEGIN { printf "%.1f", k / 1024 }')"
-            record worker_cpu_s_per_1000 "$(awk -v t=$((w1 - w0)) -v hz="$hz" -v n="$delivered" 'BEGIN { printf "%.3f", t / hz / n * 1000 }')"
-        fi
-        stop_worker
-    fi
-fi
-
-# ---------------------------------------------------------------------------------------
-# 7. Fairness and limits under load: 10 requests next to $big_n, and a channel limited
-#    to 50 requests per second, all claimable at the same moment.
-
-if [ -n "$e2e_rps" ]; then
-    reset_queue
-    pause big small limited
-    q -c "SELECT httpq.set_channel('limited', rate_per_second => $limited_rate)" >/dev/null
-    q -c "SELECT bench.fill('big', $big_n, '$url')" -c "SELECT bench.fill('limited', $limited_n, '$url')" \
-      -c "SELECT bench.fill('small', 10, '$url')" -c 'VACUUM ANALYZE httpq.request' >/dev/null
-    if start_worker fairness --concurrency $concurrency --batch $batch; then
-        say "7. fairness: 10 next to $big_n; $limited_n at $limited_rate/s"
-        t0=$(resume big small limited)
-        if wait_drained big,small,limited $((60 + big_n / 500 + limited_n / limited_rate)); then
-            read -r small_ms big_s limited_rps limited_n_done < <(q -F ' ' -c "
-                SELECT round((1000 * extract(epoch FROM max(finished_at) FILTER (WHERE channel = 'small') - '$t0'))::numeric, 1),
-                       round(extract(epoch FROM max(finished_at) FILTER (WHERE channel = 'big') - '$t0')::numeric, 2),
-                       round(((count(*) FILTER (WHERE channel = 'limited') - 1)
-                              / extract(epoch FROM max(finished_at) FILTER (WHERE channel = 'limited')
-                                                 - min(finished_at) FILTER (WHERE channel = 'limited')))::numeric, 1),
-                       count(*) FILTER (WHERE channel = 'limited')
-                FROM httpq.history WHERE state = 'delivered'")
-            record fairness_small_drain_ms "$small_ms"
-            record fairness_big_drain_s "$big_s"
-            record rate_limited_delivered_rps "$limited_rps"
-            record rate_limited_target_rps $limited_rate
-            record rate_limited_n "$limited_n_done"
-        fi
-        stop_worker
-    fi
-fi
+}
+enqueue_run plain plain.sql 8 1 plain_insert_rps
+enqueue_run enqueue enqueue.sql 8 1 enqueue_rps
+enqueue_run plain-many plain_many.sql 2 1000 plain_insert_batch_rps
+enqueue_run enqueue-many enqueue_many.sql 2 1000 enqueue_batch_rps
 reset_queue
 
 # ---------------------------------------------------------------------------------------
-# 5. Backlog: the cost of one claim of 100 as the backlog grows, no worker running.
+# 3. Drain: a backlog in a paused channel, delivered by one worker with its defaults
+#    (then, for the scale, by 2 and by 4), timed from the resume that wakes it.
+
+# key workers: fills the backlog, starts the workers, resumes, waits, records KEY_*.
+drain() {
+    local key=$1 n=$2 k w0 p0 n0 busy0 total0 w1 p1 n1 busy1 total1 t0 delivered span rss
+    reset_queue >/dev/null
+    pause drain
+    q -c "SELECT bench.fill('drain', $drain_n, '$url')" -c 'VACUUM ANALYZE httpq.request' -c 'CHECKPOINT' >/dev/null
+    for k in $(seq "$n"); do start_worker "$key-$k" || return 1; done
+    profile_reset bench
+    read -r busy0 total0 < <(machine_ticks)
+    w0=$(workers_ticks) p0=$(pg_ticks) n0=$(nginx_ticks)
+    t0=$(resume drain)
+    if wait_drained drain $((60 + drain_n / 500)); then
+        w1=$(workers_ticks) p1=$(pg_ticks) n1=$(nginx_ticks)
+        read -r busy1 total1 < <(machine_ticks)
+        rss=0
+        for k in "${worker_pids[@]}"; do rss=$(awk -v a="$rss" -v b="$(status_kib "$k" VmHWM)" 'BEGIN { print (b > a) ? b : a }'); done
+        read -r delivered span < <(q -F ' ' -c "SELECT count(*), extract(epoch FROM max(finished_at) - '$t0')
+                                               FROM httpq.history WHERE channel = 'drain' AND state = 'delivered'")
+        if [ "$delivered" = "$drain_n" ]; then
+            record "${key}_rps" "$(awk -v n="$delivered" -v s="$span" 'BEGIN { printf "%.0f", n / s }')"
+            record "${key}_s" "$(printf '%.2f' "$span")"
+            record "${key}_pg_cpu_us_per_req" "$(us_per $((p1 - p0)) "$delivered")"
+            record "${key}_worker_cpu_us_per_req" "$(us_per $((w1 - w0)) "$delivered")"
+            record "${key}_cpu_worker_s" "$(secs $((w1 - w0)))"
+            record "${key}_cpu_postgres_s" "$(secs $((p1 - p0)))"
+            record "${key}_cpu_nginx_s" "$(secs $((n1 - n0)))"
+            record "${key}_machine_busy_pct" "$(awk -v b=$((busy1 - busy0)) -v t=$((total1 - total0)) 'BEGIN { printf "%.0f", 100 * b / t }')"
+            record "${key}_worker_rss_mib" "$(awk -v k="$rss" 'BEGIN { printf "%.1f", k / 1024 }')"
+        else
+            note "$key: $delivered of $drain_n delivered"
+        fi
+        [ "$n" = 1 ] && record worker_db_connections "$(q -c "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'httpq'")"
+        [ "$n" = 1 ] && profile_dump drain bench
+    fi
+    stop_workers
+}
+
+say "3. drain: one worker with its defaults delivers $drain_n"
+drain drain 1 || true
+drain_rps=$(val drain_rps)
+say "4. scale: the same backlog, 2 workers, then 4"
+drain scale2 2 || true
+drain scale4 4 || true
+
+# ---------------------------------------------------------------------------------------
+# 5. Overload: arrivals at 1.25 × the drain rate (100 per transaction) while a worker
+#    delivers, then the backlog they leave drains with no arrivals.
+
+if [ -n "$drain_rps" ] && reset_queue >/dev/null && start_worker overload; then
+    offer=$((drain_rps * 5 / 4))
+    say "5. overload: $offer/s offered for ${overload_s}s, then the tail drains"
+    cat >"$work/overload.sql" <<SQL
+\set b random(1, 10000000)
+SELECT count(*) FROM httpq.enqueue_many(ARRAY(
+    SELECT httpq.new_request('$url', bench.payload(:b * 100 + i), channel => 'overload')
+    FROM generate_series(1, 100) AS i));
+SQL
+    q -c 'CHECKPOINT'
+    s0=$(db_now)
+    pgbench -n -M prepared -c 4 -j 2 -R $(((offer + 99) / 100)) -T $overload_s -f "$work/overload.sql" >"$out/pgbench-overload.txt" 2>&1 || true
+    s1=$(db_now)
+    backlog=$(q -c "SELECT count(*) FROM httpq.request WHERE channel = 'overload'")
+    txs=$(pgbench_done <"$out/pgbench-overload.txt")
+    record overload_offered_rps "$offer"
+    [ -n "$txs" ] && record overload_arrival_rps "$(awk -v n="$txs" -v s="$overload_s" 'BEGIN { printf "%.0f", n * 100 / s }')"
+    record overload_backlog_at_end "$backlog"
+    # Delivered in the window after its first second (the worker meets the first arrivals).
+    record overload_delivered_rps "$(q -c "
+        SELECT round(count(*) / extract(epoch FROM '$s1'::timestamptz - '$s0'::timestamptz - interval '1 second'))
+        FROM httpq.history WHERE channel = 'overload' AND state = 'delivered'
+          AND finished_at > '$s0'::timestamptz + interval '1 second' AND finished_at <= '$s1'")"
+    # The tail: what is delivered after arrivals stop, until the backlog is gone or for
+    # ${tail_s}s at most (the rate of a longer tail is the same measurement, only longer).
+    if [ "$backlog" -lt $((drain_rps / 2)) ]; then
+        note "overload: only $backlog left waiting when arrivals stopped, under half a second of the drain rate: too few to time the tail drain"
+    elif wait_drained overload $tail_s quiet || workers_alive; then
+        s2=$(db_now)
+        read -r tail_n tail_span left < <(q -F ' ' -c "
+            SELECT count(*),
+                   extract(epoch FROM CASE WHEN (SELECT count(*) FROM httpq.request WHERE channel = 'overload') = 0
+                                           THEN max(finished_at) ELSE '$s2' END - '$s1'),
+                   (SELECT count(*) FROM httpq.request WHERE channel = 'overload')
+            FROM httpq.history WHERE channel = 'overload' AND state = 'delivered'
+              AND finished_at > '$s1' AND finished_at <= '$s2'")
+        if [ "$tail_n" -gt 0 ]; then
+            record overload_tail_n "$tail_n"
+            record overload_tail_s "$(printf '%.2f' "$tail_span")"
+            record overload_tail_rps "$(awk -v n="$tail_n" -v s="$tail_span" 'BEGIN { printf "%.0f", n / s }')"
+            record overload_tail_left "$left"
+        else
+            note "overload: nothing was delivered in the ${tail_s}s after arrivals stopped"
+        fi
+    fi
+    stop_workers
+elif [ -z "$drain_rps" ]; then
+    note "overload: needs the drain rate of part 3, which is missing"
+fi
+
+# ---------------------------------------------------------------------------------------
+# 6. Steady state: 1,000 requests/s, each httpq.enqueue its own transaction, from 4
+#    sessions, delivered by one worker with its defaults to receiver.py; then the same
+#    driver with a plain one-row INSERT, no worker.
+
+if reset_queue >/dev/null && start_worker steady; then
+    say "6. steady: $steady_rate/s from $steady_sessions sessions for ${steady_s}s, enqueue to arrival"
+    q -c 'CHECKPOINT'
+    w0=$(workers_ticks)
+    drive enqueue steady "$steady_s" 30
+    worker_cpu steady $(($(workers_ticks) - w0))
+    stop_workers
+fi
+say "6b. steady reference: a plain one-row INSERT per transaction, $steady_rate/s for ${steady_s}s"
+reset_queue >/dev/null
+q -c 'CHECKPOINT'
+drive plain steady_plain "$steady_s" 0
+
+# ---------------------------------------------------------------------------------------
+# 7. The same steady arrivals while another session of the database holds a transaction
+#    with an xid open.
+
+if reset_queue >/dev/null && start_worker longtx; then
+    say "7. long transaction: $steady_rate/s for ${hold_s}s while another session holds an xid"
+    q -c 'CHECKPOINT'
+    printf 'BEGIN;\nSELECT txid_current();\nSELECT pg_sleep(%s);\nCOMMIT;\n' $((hold_s + 180)) |
+        PGAPPNAME=bench-holder psql -qXAt >/dev/null 2>&1 &
+    holder_pid=$!
+    background_pids+=("$holder_pid")
+    held=
+    for _ in $(seq 100); do
+        held=$(q -c "SELECT backend_xid FROM pg_stat_activity WHERE application_name = 'bench-holder' AND backend_xid IS NOT NULL")
+        [ -n "$held" ] && break
+        sleep 0.1
+    done
+    if [ -n "$held" ]; then
+        w0=$(workers_ticks)
+        drive enqueue longtx "$hold_s" 60
+        worker_cpu longtx $(($(workers_ticks) - w0))
+        record longtx_held_s "$(q -c "SELECT round(extract(epoch FROM clock_timestamp() - xact_start)) FROM pg_stat_activity
+                                       WHERE application_name = 'bench-holder' AND backend_xid IS NOT NULL")"
+        q -c "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE application_name = 'bench-holder'" >/dev/null
+    else
+        note "long transaction: the holding session did not start"
+    fi
+    wait "$holder_pid" 2>/dev/null || true
+    stop_workers
+fi
+
+# ---------------------------------------------------------------------------------------
+# 8. Footprint: 1,000 in flight against the sink that answers after 1 s.
+
+if reset_queue >/dev/null && pause slow && q -c "SELECT bench.fill('slow', $slow_n, '$slow_url')" >/dev/null &&
+    start_worker footprint --concurrency 1000; then
+    say "8. footprint: $slow_n requests, 1,000 in flight, each answered after 1 s"
+    pid=${worker_pids[0]}
+    record worker_rss_mib_idle "$(awk -v k="$(status_kib "$pid" VmRSS)" 'BEGIN { printf "%.1f", k / 1024 }')"
+    w0=$(ticks "$pid")
+    resume slow >/dev/null
+    if wait_drained slow $((60 + slow_n / 100)); then
+        w1=$(ticks "$pid")
+        delivered=$(q -c "SELECT count(*) FROM httpq.history WHERE channel = 'slow' AND state = 'delivered'")
+        held=$(python3 -c "import json, urllib.request
+print(json.load(urllib.request.urlopen('http://127.0.0.1:$slow_port/stats'))['held_max'])")
+        record footprint_inflight_max "$held"
+        record footprint_delivered "$delivered"
+        record worker_rss_mib_1000_inflight "$(awk -v k="$(status_kib "$pid" VmHWM)" 'BEGIN { printf "%.1f", k / 1024 }')"
+        record worker_cpu_s_per_1000 "$(awk -v t=$((w1 - w0)) -v hz="$hz" -v n="$delivered" 'BEGIN { printf "%.3f", t / hz / n * 1000 }')"
+    fi
+    stop_workers
+fi
+
+# ---------------------------------------------------------------------------------------
+# 9. Fairness and limits under load: 10 requests next to $big_n, and a channel limited
+#    to 50 requests per second, all claimable at the same moment.
+
+reset_queue >/dev/null
+pause big small limited
+q -c "SELECT httpq.set_channel('limited', rate_per_second => $limited_rate)" >/dev/null
+q -c "SELECT bench.fill('big', $big_n, '$url')" -c "SELECT bench.fill('limited', $limited_n, '$url')" \
+  -c "SELECT bench.fill('small', 10, '$url')" -c 'VACUUM ANALYZE httpq.request' >/dev/null
+if start_worker fairness; then
+    say "9. fairness: 10 next to $big_n; $limited_n at $limited_rate/s"
+    t0=$(resume big small limited)
+    if wait_drained big,small,limited $((60 + big_n / 500 + limited_n / limited_rate)); then
+        read -r small_ms big_s limited_rps limited_n_done < <(q -F ' ' -c "
+            SELECT round((1000 * extract(epoch FROM max(finished_at) FILTER (WHERE channel = 'small') - '$t0'))::numeric, 1),
+                   round(extract(epoch FROM max(finished_at) FILTER (WHERE channel = 'big') - '$t0')::numeric, 2),
+                   round(((count(*) FILTER (WHERE channel = 'limited') - 1)
+                          / extract(epoch FROM max(finished_at) FILTER (WHERE channel = 'limited')
+                                             - min(finished_at) FILTER (WHERE channel = 'limited')))::numeric, 1),
+                   count(*) FILTER (WHERE channel = 'limited')
+            FROM httpq.history WHERE state = 'delivered'")
+        record fairness_small_drain_ms "$small_ms"
+        record fairness_big_drain_s "$big_s"
+        record rate_limited_delivered_rps "$limited_rps"
+        record rate_limited_target_rps $limited_rate
+        record rate_limited_n "$limited_n_done"
+    fi
+    stop_workers
+fi
+reset_queue >/dev/null
+
+# ---------------------------------------------------------------------------------------
+# 10. Backlog: the cost of one claim of 100 as the backlog grows, no worker running.
 #    Each claim is its own transaction, rolled back, so every claim meets the same
 #    backlog; the figure is the median of the claim statement's round trip (psql \timing).
 
-say "5. backlog: claim of 100 with ${backlogs[*]} waiting"
+say "10. backlog: claim of 100 with ${backlogs[*]} waiting"
 profile_reset backlog
 q -d backlog -c "SELECT bench.fill('default', 10000, '$url')" >/dev/null
 for size in "${backlogs[@]}"; do
@@ -469,16 +580,68 @@ for size in "${backlogs[@]}"; do
     fi
 done
 profile_dump backlog backlog
+psql -qX -c 'DROP DATABASE backlog'   # its millions of rows would only slow the checkpoints that follow
 
 # ---------------------------------------------------------------------------------------
-# 8. History maintenance next to delivery: heartbeat and report latency alone, then while
+# 11. History maintenance next to delivery: heartbeat and report latency alone, then while
 #    httpq.maintain removes $maint_rows expired finished requests (maintenance.sh).
 
-say "8. maintenance: heartbeat and report latency while maintain removes $maint_rows finished requests"
-bash "$bench/maintenance.sh" "$maint_rows" "$results" "$url" ||
+say "11. maintenance: heartbeat and report latency while maintain removes $maint_rows finished requests"
+bash "$bench/maintenance.sh" "$maint_rows" "$results" "$url" "$script" ||
     note "the maintenance part failed (see the output above)"
+
+# ---------------------------------------------------------------------------------------
+# 12. Soak (--soak): arrivals at half the drain rate, 10 per transaction, for $soak_min
+#    minutes; each minute's deliveries and the size of the queue and history tables.
+
+if [ $soak = 1 ]; then
+    soak_part_started=$(date +%s)
+    if [ -n "$drain_rps" ] && reset_queue >/dev/null && start_worker soak; then
+        rate=$((drain_rps / 2))
+        say "12. soak: $rate/s for $soak_min minutes"
+        cat >"$work/soak.sql" <<SQL
+\set b random(1, 100000000)
+SELECT count(*) FROM httpq.enqueue_many(ARRAY(
+    SELECT httpq.new_request('$url', bench.payload(:b * 10 + i), channel => 'soak')
+    FROM generate_series(1, 10) AS i));
+SQL
+        q -c 'CHECKPOINT'
+        s0=$(db_now)
+        soak_started=$(date +%s)
+        pgbench -n -M prepared -c 2 -j 2 -R $(((rate + 9) / 10)) -T $((soak_min * 60)) -f "$work/soak.sql" >"$out/pgbench-soak.txt" 2>&1 &
+        soak_pid=$!
+        background_pids+=("$soak_pid")
+        sizes=(
+            "pg_total_relation_size('httpq.request')"
+            "(SELECT sum(pg_total_relation_size(relid)) FROM pg_partition_tree('httpq.history'))"
+        )
+        for m in $(seq "$soak_min"); do
+            left=$((soak_started + 60 * m - $(date +%s)))
+            [ "$left" -gt 0 ] && sleep "$left"
+            read -r req_b hist_b < <(q -F ' ' -c "SELECT ${sizes[0]}, ${sizes[1]}")
+            record "soak_minute_${m}_request_bytes" "$req_b"
+            record "soak_minute_${m}_history_bytes" "$hist_b"
+            record "soak_minute_${m}_worker_rss_mib" "$(awk -v k="$(status_kib "${worker_pids[0]}" VmRSS)" 'BEGIN { printf "%.1f", k / 1024 }')"
+        done
+        wait "$soak_pid" 2>/dev/null || true
+        txs=$(pgbench_done <"$out/pgbench-soak.txt")
+        record soak_minutes "$soak_min"
+        record soak_offered_rps "$rate"
+        [ -n "$txs" ] && record soak_arrival_rps "$(awk -v n="$txs" -v s=$((soak_min * 60)) 'BEGIN { printf "%.0f", n * 10 / s }')"
+        record soak_backlog_at_end "$(q -c "SELECT count(*) FROM httpq.request WHERE channel = 'soak'")"
+        q -F ' ' -c "SELECT m + 1, round(count(*) / 60.0)
+                     FROM (SELECT floor(extract(epoch FROM finished_at - '$s0') / 60)::int AS m
+                           FROM httpq.history WHERE channel = 'soak' AND state = 'delivered') d
+                     WHERE m < $soak_min GROUP BY m ORDER BY m" |
+            while read -r m rps; do record "soak_minute_${m}_delivered_rps" "$rps"; done
+        stop_workers
+    elif [ -z "$drain_rps" ]; then
+        note "soak: needs the drain rate of part 3, which is missing"
+    fi
+    record soak_part_seconds $(($(date +%s) - soak_part_started))
+fi
 
 record bench_seconds $(($(date +%s) - started))
 
 # ---------------------------------------------------------------------------------------
-python3 "$bench/report.py" "$results" "$out/latest.json" "$mode" "$large"
+python3 "$bench/report.py" "$results" "$out/latest.json" "$mode" "$large" "$soak"

@@ -4,17 +4,21 @@
 # httpq.maintain removes a large expired history on another connection (called in a loop
 # while it says "more", as the worker's maintenance connection does), in one run.
 #
-#   maintenance.sh ROWS RESULTS URL
+#   maintenance.sh ROWS RESULTS URL SCRIPT
 #
 # ROWS finished requests are expired: half in three day partitions past the default 7-day
 # retention (dropped whole), half today in a channel keeping 1 minute (trimmed in slices of
 # 10,000). Each loop turn of the delivery side enqueues 10 requests, claims them, extends
 # their leases (heartbeat) and reports them delivered. Runs in a database of its own on
-# the cluster PG* names; appends `key value` lines to RESULTS (see report.py).
+# the cluster PG* names, with httpq installed from SCRIPT (the generated
+# extension/httpq--<version>.sql, run as a plain script); appends `key value` lines to
+# RESULTS (see report.py).
 set -euo pipefail
-rows=${1:?usage: maintenance.sh ROWS RESULTS URL}
-results=${2:?usage: maintenance.sh ROWS RESULTS URL}
-url=${3:?usage: maintenance.sh ROWS RESULTS URL}
+usage="usage: maintenance.sh ROWS RESULTS URL SCRIPT"
+rows=${1:?$usage}
+results=${2:?$usage}
+url=${3:?$usage}
+script=${4:?$usage}
 here=$(cd "$(dirname "$0")" && pwd)
 db=maintenance
 work=$(mktemp -d /tmp/httpq-maintenance.XXXXXX)
@@ -30,7 +34,8 @@ record() { echo "$1 $2" >>"$results"; }
 q() { psql -qXAt -v ON_ERROR_STOP=1 -d "$db" "$@"; }
 
 psql -qX -v ON_ERROR_STOP=1 -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
-q -c 'CREATE EXTENSION httpq' -f "$here/setup.sql" >/dev/null
+q -f "$script" >/dev/null
+q -f "$here/setup.sql" >/dev/null
 
 # The days ahead, and three days past the retention, then the expired rows, shaped as
 # reports leave them (a JSON body, headers, a one-attempt log).

@@ -66,3 +66,9 @@ BEGIN
     RETURN n - have;
 END;
 $$;
+
+-- The reference for the cost of an enqueue: a plain table as wide as httpq.request, with
+-- its columns, defaults, identity and indexes (LIKE ... INCLUDING ALL, as httpq.request
+-- stands in this database), into which the benchmark inserts the same rows a plain INSERT
+-- would: drive.py's plain mode and the pgbench plain scripts in bench.sh.
+CREATE TABLE bench.plain (LIKE httpq.request INCLUDING ALL);
