@@ -9,6 +9,9 @@ CREATE FUNCTION httpq._finish(endings httpq._ending[]) RETURNS integer
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 SET plan_cache_mode = force_generic_plan   -- see httpq.claim
+SET enable_seqscan = off
+SET enable_hashjoin = off
+SET enable_mergejoin = off
 AS $$
 DECLARE
     now_at   constant timestamptz := httpq._now();   -- once: a function call per row costs

@@ -11,6 +11,9 @@ CREATE FUNCTION httpq.report(worker text, outcomes jsonb) RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 SET plan_cache_mode = force_generic_plan   -- see httpq.claim
+SET enable_seqscan = off
+SET enable_hashjoin = off
+SET enable_mergejoin = off
 AS $$
 DECLARE
     now_at  constant timestamptz := httpq._now();

@@ -35,6 +35,9 @@ RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 SET plan_cache_mode = force_generic_plan   -- see httpq.claim
+SET enable_seqscan = off
+SET enable_hashjoin = off
+SET enable_mergejoin = off
 AS $$
 DECLARE
     now_at   constant timestamptz := httpq._now();
@@ -62,6 +65,10 @@ COMMENT ON FUNCTION httpq.heartbeat(text, bigint[], integer[], interval)
 CREATE FUNCTION httpq.release(worker text, ids bigint[], attempts integer[]) RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET plan_cache_mode = force_generic_plan   -- see httpq.claim
+SET enable_seqscan = off
+SET enable_hashjoin = off
+SET enable_mergejoin = off
 AS $$
 DECLARE
     now_at   constant timestamptz := httpq._now();
