@@ -78,6 +78,28 @@ func sqlError(_ sqlState: String) -> PostgresError {
         #expect(plan.queryDeadline(inFlight: 2).map { $0 <= now + .milliseconds(300) } == true)
     }
 
+    @Test("Two connections: claims and their wake-ups on one, reports, heartbeats and releases on the other")
+    func lanes() {
+        var plan = plan()
+        #expect(plan.nextQuery(now: t0, inFlight: 0, lane: .reports) == nil)
+        #expect(plan.nextQuery(now: t0, inFlight: 0, lane: .claims) == .listen)
+        #expect(plan.nextQuery(now: t0, inFlight: 0, lane: .claims) == .claim(count: 2))
+        _ = plan.claimed([key(1), key(2)], asked: 2, sentAt: t0)
+        plan.finished(outcome(1), now: t0)
+        plan.finished(outcome(2), now: t0)
+        // Both due at once: each goes on its own connection, neither waits for the other.
+        #expect(plan.nextQuery(now: t0, inFlight: 0, lane: .claims) == .claim(count: 2))
+        #expect(plan.nextQuery(now: t0, inFlight: 0, lane: .reports) == .report([outcome(1), outcome(2)]))
+        plan.release([key(3)])
+        #expect(plan.nextQuery(now: t0, inFlight: 0, lane: .claims) == nil)
+        #expect(plan.nextQuery(now: t0, inFlight: 0, lane: .reports) == .release([key(3)]))
+        // A new reports connection changes nothing for claims; a new claims connection LISTENs again.
+        plan.connected(lane: .reports)
+        #expect(plan.nextQuery(now: t0, inFlight: 0, lane: .claims) != .listen)
+        plan.connected(lane: .claims)
+        #expect(plan.nextQuery(now: t0, inFlight: 0, lane: .claims) == .listen)
+    }
+
     @Test("Reports at once when the last transfer in flight finished: no outcome is coming to batch with")
     func reportsAtOnceWhenIdle() {
         var plan = started(claimed: [key(1), key(2)])

@@ -3,7 +3,7 @@ enum Startup {
     /// The functions the worker calls; `maintain` only when it runs maintenance, so a role
     /// without it can deliver while cron runs `httpq.maintain()`.
     static func functions(maintenance: Bool) -> [String] {
-        ["claim", "report", "heartbeat", "release", "next_run_at"] + (maintenance ? ["maintain"] : [])
+        ["claim", "report", "heartbeat", "release", "next_run_at", "idle", "busy"] + (maintenance ? ["maintain"] : [])
     }
 
     /// Connects (blocking) and checks the extension is installed and usable by this role.

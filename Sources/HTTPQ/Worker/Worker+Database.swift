@@ -2,13 +2,13 @@ import Logging
 
 /// What the worker does with each database event.
 extension Worker {
-    func handle(_ events: [DatabaseLink.Event]) {
+    func handle(_ events: [DatabaseLink.Event], lane: WorkerPlan.Lane) {
         let now = ContinuousClock.now
         for event in events {
             switch event {
             case .connected:
-                logger.info("reconnected")
-                plan.connected()
+                logger.info("reconnected", metadata: ["connection": "\(lane)"])
+                plan.connected(lane: lane)
             case .connectFailed(let error, let retryAt):
                 logger.warning(
                     "cannot reconnect to the database",
@@ -16,7 +16,7 @@ extension Worker {
                         LogKey.error: "\(error)", "retry_in_ms": "\((retryAt - now).milliseconds)",
                     ])
             case .lost(let error, let inFlight, let retryAt):
-                lost(error, inFlight: inFlight, retryIn: retryAt - now, now: now)
+                lost(error, inFlight: inFlight, retryIn: retryAt - now, now: now, lane: lane)
             case .completed(let query, let sentAt, .success(let result)):
                 succeeded(query, result: result, sentAt: sentAt, now: now)
             case .completed(let query, _, .failure(let error)):
@@ -27,9 +27,11 @@ extension Worker {
         }
     }
 
-    private func lost(_ error: PostgresError, inFlight: DatabaseQuery?, retryIn: Duration, now: Instant) {
+    private func lost(
+        _ error: PostgresError, inFlight: DatabaseQuery?, retryIn: Duration, now: Instant, lane: WorkerPlan.Lane
+    ) {
         var metadata: Logger.Metadata = [
-            LogKey.error: "\(error)", "retry_in_ms": "\(retryIn.milliseconds)",
+            LogKey.error: "\(error)", "retry_in_ms": "\(retryIn.milliseconds)", "connection": "\(lane)",
             "transfers": "\(attempts.count)", "unreported": "\(plan.reports.pending.count)",
         ]
         if let inFlight { metadata["in_flight"] = "\(inFlight.name)" }

@@ -99,7 +99,7 @@ extension Worker {
     /// Moves the shutdown along; returns `.exit` when the loop should end.
     func advanceShutdown(now: Instant) -> ShutdownPlan.Action {
         while true {
-            let workLeft = plan.hasDatabaseWork || database.inFlight != nil
+            let workLeft = plan.hasDatabaseWork || reportsLink.inFlight != nil || claimsLink.inFlight != nil
             switch plan.shutdown.advance(now: now, transfers: attempts.count, databaseWorkLeft: workLeft) {
             case .none, .stopClaiming:
                 return .none
@@ -125,7 +125,7 @@ extension Worker {
     func exitSummary() -> WorkerExit {
         var unreported = plan.reports.pending.count
         var unreleased = plan.releases.count + attempts.count
-        switch database.inFlight?.query {
+        switch reportsLink.inFlight?.query {
         case .report(let outcomes)?: unreported += outcomes.count
         case .release(let claims)?: unreleased += claims.count
         default: break

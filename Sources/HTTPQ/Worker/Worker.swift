@@ -16,7 +16,7 @@ public enum WorkerExit: Equatable, Sendable {
 }
 
 /// The delivery loop: one thread, one `curl_multi_poll` over every transfer, the database
-/// socket and the stop descriptors. Each turn it waits, moves transfers forward, reads the
+/// sockets (claims on one connection, reports on another) and the stop descriptors. Each turn it waits, moves transfers forward, reads the
 /// database, then lets `WorkerPlan` decide the next statement.
 ///
 /// Not thread-safe: `run` is called once, on one thread, which owns every handle.
@@ -25,7 +25,9 @@ public final class Worker {
     let logger: Logger
     let identity: WorkerIdentity
     let multi: Multi
-    let database: DatabaseLink
+    /// Claims and their wake-ups on one connection, reports on the other (`WorkerPlan.Lane`).
+    let claimsLink: DatabaseLink
+    let reportsLink: DatabaseLink
     /// `httpq.maintain` on its own connection; nil with `--no-maintenance`.
     let maintenance: Maintenance?
     let stopSources: [StopSource]
@@ -37,8 +39,10 @@ public final class Worker {
     /// How many claims were handed back during shutdown (for the exit log line).
     var releasedCount = 0
 
-    private init(config: Config, connection: Connection, stopSources: [StopSource], logger: Logger) throws(StartupError)
-    {
+    private init(
+        config: Config, connections: (claims: Connection, reports: Connection), stopSources: [StopSource],
+        logger: Logger
+    ) throws(StartupError) {
         self.config = config
         var logger = logger
         logger[metadataKey: LogKey.worker] = .string(config.workerID)
@@ -48,7 +52,8 @@ public final class Worker {
         transfers = TransferPool(limit: config.concurrency)
         do {
             multi = try Multi(idleConnections: config.concurrency)
-            database = try DatabaseLink(connection: connection, parameters: config.connection)
+            claimsLink = try DatabaseLink(connection: connections.claims, parameters: config.connection)
+            reportsLink = try DatabaseLink(connection: connections.reports, parameters: config.connection)
         } catch let error as CurlError {
             throw .system(error.description)
         } catch {
@@ -78,9 +83,11 @@ public final class Worker {
                 "the open-files limit is below what --concurrency needs; raise it with ulimit -n",
                 metadata: ["limit": "\(limit)", "needed": "\(needed)"])
         }
-        let connection = try Startup.connect(config.connection, maintenance: config.maintenance)
+        let claims = try Startup.connect(config.connection, maintenance: config.maintenance)
+        let reports = try Startup.connect(config.connection, maintenance: config.maintenance)
         let sources: [StopSource] = [signals as StopSource?, stopRequest as StopSource?].compactMap { $0 }
-        return try Worker(config: config, connection: connection, stopSources: sources, logger: logger)
+        return try Worker(
+            config: config, connections: (claims, reports), stopSources: sources, logger: logger)
     }
 
     /// Delivers until stopped, then returns how the stop went.
@@ -91,14 +98,19 @@ public final class Worker {
         while true {
             let now = ContinuousClock.now
             if advanceShutdown(now: now) == .exit { break }
-            if database.isIdle, let query = plan.nextQuery(now: now, inFlight: attempts.count) {
-                handle(database.send(query, identity: identity, now: now))
-                continue  // the send may have failed at once; decide again
+            var sent = false
+            for lane in WorkerPlan.Lane.allCases where link(lane).isIdle {
+                if let query = plan.nextQuery(now: now, inFlight: attempts.count, lane: lane) {
+                    handle(link(lane).send(query, identity: identity, now: now), lane: lane)
+                    sent = true
+                }
             }
+            if sent { continue }  // a send may have failed at once; decide again
             let ready = wait(until: deadline(now: now))
             finishTransfers()
             for _ in 0..<ready.stops { receivedStop() }
-            handle(database.service(now: .now, ready: ready.database))
+            handle(claimsLink.service(now: .now, ready: ready.claims), lane: .claims)
+            handle(reportsLink.service(now: .now, ready: ready.reports), lane: .reports)
             if let maintenance {
                 log(maintenance.service(now: .now, ready: ready.maintenance))
             }
@@ -106,31 +118,44 @@ public final class Worker {
         return exitSummary()
     }
 
+    /// The connection of a lane.
+    func link(_ lane: WorkerPlan.Lane) -> DatabaseLink {
+        lane == .claims ? claimsLink : reportsLink
+    }
+
     // MARK: - Waiting
 
     /// The next time the loop must act without input, capped so a lost wake-up costs at most a second.
     private func deadline(now: Instant) -> Instant {
-        let queries = database.isIdle ? plan.queryDeadline(inFlight: attempts.count) : nil
-        let times = [
-            queries, plan.shutdown.deadline, database.deadline, maintenance?.deadline, now + .seconds(1),
-        ]
+        var times = [plan.shutdown.deadline, maintenance?.deadline, now + .seconds(1)]
+        for lane in WorkerPlan.Lane.allCases {
+            let link = link(lane)
+            times.append(link.isIdle ? plan.queryDeadline(inFlight: attempts.count, lane: lane) : nil)
+            times.append(link.deadline)
+        }
         return times.compactMap { $0 }.min()!
     }
 
     /// What the wait found: how many stop requests arrived, and which database sockets are ready.
     private struct Readiness {
         var stops = 0
-        var database = false
+        var claims = false
+        var reports = false
         var maintenance = false
     }
 
     /// Waits on transfers, both database sockets and the stop sources.
     private func wait(until deadline: Instant) -> Readiness {
         var descriptors = stopSources.map { WaitDescriptor(fd: $0.fd, read: true) }
-        var databaseIndex: Int?
-        if let databaseWait = database.waitDescriptor {
-            databaseIndex = descriptors.count
-            descriptors.append(databaseWait)
+        var claimsIndex: Int?
+        if let claimsWait = claimsLink.waitDescriptor {
+            claimsIndex = descriptors.count
+            descriptors.append(claimsWait)
+        }
+        var reportsIndex: Int?
+        if let reportsWait = reportsLink.waitDescriptor {
+            reportsIndex = descriptors.count
+            descriptors.append(reportsWait)
         }
         var maintenanceIndex: Int?
         if let maintenanceWait = maintenance?.waitDescriptor {
@@ -144,13 +169,14 @@ public final class Worker {
         } catch {
             logger.error("waiting for transfers failed", metadata: [LogKey.error: "\(error)"])
             usleep(10_000)  // never spin on a persistent failure
-            return Readiness(database: true, maintenance: true)
+            return Readiness(claims: true, reports: true, maintenance: true)
         }
         var readiness = Readiness()
         readiness.stops = zip(stopSources, ready).reduce(0) { count, pair in
             count + (pair.1.ready ? pair.0.drain() : 0)
         }
-        readiness.database = databaseIndex.map { ready[$0].ready } ?? false
+        readiness.claims = claimsIndex.map { ready[$0].ready } ?? false
+        readiness.reports = reportsIndex.map { ready[$0].ready } ?? false
         readiness.maintenance = maintenanceIndex.map { ready[$0].ready } ?? false
         return readiness
     }

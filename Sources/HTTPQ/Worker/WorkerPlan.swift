@@ -31,34 +31,45 @@ struct WorkerPlan {
 
     // MARK: - Choosing the next statement
 
-    /// The statement to send on an idle connection, most urgent first, or nil when none is due.
-    /// Sending is part of the decision: the batch is taken, the claim timer restarts.
-    /// `inFlight` counts claimed requests not yet finished (transfers).
-    mutating func nextQuery(now: Instant, inFlight: Int) -> DatabaseQuery? {
+    /// The worker's two connections: claims, with their wake-ups (LISTEN, the idle mark, the
+    /// next run_at), on one; what it reports of its claims (reports, heartbeats, releases) on
+    /// the other. A claim then never waits behind a report, nor a report behind a claim, and
+    /// the two commits share the WAL flush instead of taking turns.
+    enum Lane: CaseIterable {
+        case claims, reports
+    }
+
+    /// The statement to send on an idle connection of `lane` (nil: one connection for both),
+    /// most urgent first, or nil when none is due. Sending is part of the decision: the batch
+    /// is taken, the claim timer restarts. `inFlight` counts claimed requests not yet finished
+    /// (transfers).
+    mutating func nextQuery(now: Instant, inFlight: Int, lane: Lane? = nil) -> DatabaseQuery? {
         if let quietUntil, now < quietUntil { return nil }
         quietUntil = nil
-        if needsListen {
+        if lane != .reports, needsListen {
             needsListen = false
             return .listen
         }
-        if !releases.isEmpty {
-            defer { releases = [] }
-            return .release(releases)
+        if lane != .claims {
+            if !releases.isEmpty {
+                defer { releases = [] }
+                return .release(releases)
+            }
+            // Heartbeats before reports: they are small, and while reports take longer than the
+            // batching delay a new one is always due, which would let leases of long transfers lapse.
+            // They go on while reports fail, so the transfers still running keep their claims.
+            let due = leases.due(now: now)
+            if !due.isEmpty {
+                return .heartbeat(due)
+            }
+            // With nothing else in flight no outcome is coming to batch with: waiting adds latency.
+            if reportRetry.allowsReport(now: now),
+                reports.isDue(now: now, urgent: !shutdown.isClaiming || inFlight == 0)
+            {
+                return .report(reports.take())
+            }
         }
-        // Heartbeats before reports: they are small, and while reports take longer than the
-        // batching delay a new one is always due, which would let leases of long transfers lapse.
-        // They go on while reports fail, so the transfers still running keep their claims.
-        let due = leases.due(now: now)
-        if !due.isEmpty {
-            return .heartbeat(due)
-        }
-        // With nothing else in flight no outcome is coming to batch with: waiting adds latency.
-        if reportRetry.allowsReport(now: now),
-            reports.isDue(now: now, urgent: !shutdown.isClaiming || inFlight == 0)
-        {
-            return .report(reports.take())
-        }
-        guard shutdown.isClaiming, !waitsForReports else { return nil }
+        guard lane != .reports, shutdown.isClaiming, !waitsForReports else { return nil }
         switch claims.markDue(now: now) {
         case .idle: return .idle
         case .busy: return .busy
@@ -78,13 +89,16 @@ struct WorkerPlan {
     /// When the next statement falls due on an idle connection, for the loop's wait; nil when
     /// only an event can make one. The loop uses it only while the connection is idle: with a
     /// statement in flight or no connection, a due time that cannot be acted on would spin it.
-    func queryDeadline(inFlight: Int) -> Instant? {
+    func queryDeadline(inFlight: Int, lane: Lane? = nil) -> Instant? {
         if let quietUntil { return quietUntil }
-        var times = [leases.deadline]
-        if let reportsDue = reports.deadline {
-            times.append(max(reportsDue, reportRetry.retryAt ?? reportsDue))
+        var times: [Instant?] = []
+        if lane != .claims {
+            times.append(leases.deadline)
+            if let reportsDue = reports.deadline {
+                times.append(max(reportsDue, reportRetry.retryAt ?? reportsDue))
+            }
         }
-        if shutdown.isClaiming, !waitsForReports, inFlight < claims.concurrency {
+        if lane != .reports, shutdown.isClaiming, !waitsForReports, inFlight < claims.concurrency {
             times.append(claims.deadline)
         }
         return times.compactMap { $0 }.min()
@@ -103,8 +117,10 @@ struct WorkerPlan {
 
     // MARK: - Events
 
-    /// A new connection is ready: LISTEN again, and claim, since NOTIFYs may have been missed.
-    mutating func connected() {
+    /// A new connection of `lane` (nil: the only one) is ready. The claims connection LISTENs
+    /// again and claims, since NOTIFYs may have been missed; its idle mark went with the old one.
+    mutating func connected(lane: Lane? = nil) {
+        guard lane != .reports else { return }
         needsListen = true
         claims.connected()
     }
