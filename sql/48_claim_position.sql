@@ -59,6 +59,9 @@ DECLARE
     slow integer := CASE WHEN took < interval '2 milliseconds' THEN 0
                          ELSE coalesce(nullif(current_setting('httpq.claim_slow_reads', true), '')::integer, 0) + 1 END;
 BEGIN
+    IF slow = 0 AND coalesce(current_setting('httpq.claim_slow_reads', true), '') IN ('', '0') THEN
+        RETURN;   -- cheap, and it was: every claim reads from the front, nothing to note
+    END IF;
     -- Three slow reads in a row: one alone is more likely a session's first claim (which
     -- plans its statements) or a busy machine than a front that stays costly.
     PERFORM set_config('httpq.claim_slow_reads', slow::text, false);
@@ -72,9 +75,10 @@ COMMENT ON FUNCTION httpq._claim_read_front(interval) IS 'Sets when the session'
 -- The session setting that holds a channel's position.
 CREATE FUNCTION httpq._position_setting(channel text) RETURNS text
 LANGUAGE sql IMMUTABLE
-SET search_path = pg_catalog, pg_temp
+-- No SET clause, every name qualified: inlined into its callers (see httpq._now).
 AS $$
-    SELECT 'httpq.claim_position_' || (hashtext(channel) & 2147483647)
+    SELECT 'httpq.claim_position_' OPERATOR(pg_catalog.||)
+           (pg_catalog.hashtext(channel) OPERATOR(pg_catalog.&) 2147483647)::pg_catalog.text
 $$;
 COMMENT ON FUNCTION httpq._position_setting(text) IS 'The name of the session setting with a channel''s claim position.';
 

@@ -2,8 +2,9 @@
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS httpq;
 
--- Every function pins search_path, but for the clock: httpq._now is inlined into its callers
--- (which pin it), and names everything with its schema
+-- Every function pins search_path, but for two inlined into their callers (which pin it):
+-- the clock, httpq._now, and the name of a claim position's setting; both name everything
+-- with its schema
 SELECT count(*) AS functions,
        array_agg(p.oid::regprocedure) FILTER (WHERE NOT EXISTS (SELECT 1 FROM unnest(p.proconfig) AS c WHERE c LIKE 'search_path=%')) AS without_search_path
 FROM pg_proc p WHERE p.pronamespace = 'httpq'::regnamespace;
