@@ -51,7 +51,8 @@ BEGIN
     UPDATE httpq.request r
     SET lease_until = now_at + heartbeat.lease
     FROM unnest(heartbeat.ids, heartbeat.attempts) AS c(id, attempt)
-    WHERE r.id = c.id AND r.attempt = c.attempt AND r.worker = heartbeat.worker AND r.state = 'running';
+    -- Running, said as lease_until IS NOT NULL: see httpq.report.
+    WHERE r.id = c.id AND r.attempt = c.attempt AND r.worker = heartbeat.worker AND r.lease_until IS NOT NULL;
     GET DIAGNOSTICS extended = ROW_COUNT;
     RETURN extended;
 END;
@@ -81,7 +82,8 @@ BEGIN
             'attempt', r.attempt, 'at', now_at, 'worker', r.worker, 'status', NULL,
             'error', 'released: the worker stopped before it was sent'))
     FROM unnest(release.ids, release.attempts) AS c(id, attempt)
-    WHERE r.id = c.id AND r.attempt = c.attempt AND r.worker = release.worker AND r.state = 'running';
+    -- Running, said as lease_until IS NOT NULL: see httpq.report.
+    WHERE r.id = c.id AND r.attempt = c.attempt AND r.worker = release.worker AND r.lease_until IS NOT NULL;
     GET DIAGNOSTICS released = ROW_COUNT;
     IF released > 0 THEN
         PERFORM httpq._wake_workers();
