@@ -105,8 +105,10 @@ BEGIN
     UPDATE httpq.request r
     SET lease_until = now_at + heartbeat.lease
     FROM unnest(heartbeat.ids, heartbeat.attempts) AS c(id, attempt)
-    -- Running, said as lease_until IS NOT NULL: see httpq.report.
-    WHERE r.id = c.id AND r.attempt = c.attempt AND r.worker = heartbeat.worker AND r.lease_until IS NOT NULL;
+    -- Running, said as lease_until IS NOT NULL: see httpq.report. id = ANY keeps the
+    -- request side a primary-key read whichever side the session's plan puts first.
+    WHERE r.id = c.id AND r.attempt = c.attempt AND r.worker = heartbeat.worker AND r.lease_until IS NOT NULL
+      AND r.id = ANY (heartbeat.ids);
     GET DIAGNOSTICS extended = ROW_COUNT;
     RETURN extended;
 END;
@@ -136,8 +138,9 @@ BEGIN
             'attempt', r.attempt, 'at', now_at, 'worker', r.worker, 'status', NULL,
             'error', 'released: the worker stopped before it was sent'))
     FROM unnest(release.ids, release.attempts) AS c(id, attempt)
-    -- Running, said as lease_until IS NOT NULL: see httpq.report.
-    WHERE r.id = c.id AND r.attempt = c.attempt AND r.worker = release.worker AND r.lease_until IS NOT NULL;
+    -- Running, said as lease_until IS NOT NULL, and id = ANY: see httpq.heartbeat.
+    WHERE r.id = c.id AND r.attempt = c.attempt AND r.worker = release.worker AND r.lease_until IS NOT NULL
+      AND r.id = ANY (release.ids);
     GET DIAGNOSTICS released = ROW_COUNT;
     IF released > 0 THEN
         PERFORM httpq._wake_workers();
@@ -283,12 +286,15 @@ DECLARE
     locked   boolean;
     alone    boolean;
     front    boolean;
+    noting   boolean;
+    known    text[];
+    walk_started timestamptz;
+    walked   interval;
     pos      httpq._position;
     last     httpq._position;
     last_priority integer;
     last_run_at   timestamptz;
     last_id       bigint;
-    started  constant timestamptz := clock_timestamp();
     quota    integer;
     allowed  integer;
     bucket   numeric;
@@ -331,17 +337,27 @@ BEGIN
     PERFORM httpq._promote_deferred();
     -- From the front of each channel, or from where this session last claimed
     -- (sql/48_claim_position.sql).
-    front := httpq._claim_reads_front();
-    IF front THEN
-        ready := httpq._ready_channels(claim.channels, max_count);
-        IF claim.channels IS NULL THEN
-            PERFORM set_config('httpq.claim_channels', coalesce(ready, '{}')::text, false);
+    -- Positions are noted only once reads from the front have been slow (or the period is fixed).
+    noting := coalesce(current_setting('httpq.claim_slow_reads', true), '') NOT IN ('', '0')
+              OR coalesce(current_setting('httpq.claim_front_every', true), '') <> '';
+    known := CASE WHEN claim.channels IS NULL THEN nullif(current_setting('httpq.claim_channels', true), '')::text[] END;
+    -- (A claim of all channels reads from positions only the channels a read from the front
+    -- found with work; none known, it reads from the front.)
+    front := httpq._claim_reads_front() OR (claim.channels IS NULL AND coalesce(cardinality(known), 0) = 0);
+    walk_started := clock_timestamp();
+    IF front AND claim.channels IS NULL THEN
+        -- Every channel with work (the skip scan), kept for the reads from positions.
+        known := ARRAY(SELECT httpq._waiting_channels());
+        ready := httpq._known_channels(known, max_count);
+        IF noting THEN
+            PERFORM set_config('httpq.claim_channels', known::text, false);
         END IF;
+    ELSIF front THEN
+        ready := httpq._ready_channels(claim.channels, max_count);
     ELSE
-        ready := httpq._known_channels(coalesce(claim.channels,
-                                                nullif(current_setting('httpq.claim_channels', true), '')::text[]),
-                                       max_count);
+        ready := httpq._known_channels(coalesce(claim.channels, known), max_count);
     END IF;
+    walked := clock_timestamp() - walk_started;
     -- Fewer channels than asked for means every channel with work is here.
     alone := front AND cardinality(ready) = 1 AND max_count > 1;
 
@@ -377,7 +393,10 @@ BEGIN
             SELECT a.allowed, a.bucket INTO allowed, bucket FROM httpq._allowance(ch, quota, now_at) AS a;
 
             got := 0;
+            take_ids := NULL;
+            late_ids := NULL;
             pos := CASE WHEN NOT front THEN httpq._claim_position(ch.name) END;
+            walk_started := clock_timestamp();
             IF allowed > 0 AND pos IS NULL THEN
                 SELECT array_agg(p.id) FILTER (WHERE NOT p.late), array_agg(p.id) FILTER (WHERE p.late),
                        (array_agg(p.priority ORDER BY p.priority DESC, p.run_at DESC, p.id DESC))[1],
@@ -406,7 +425,8 @@ BEGIN
                         FROM httpq.request r
                         WHERE r.channel = ch.name AND r.state = 'waiting' AND r.run_at <= now_at
                           AND r.priority = pos.priority
-                          AND r.run_at >= pos.run_at - interval '100 milliseconds' AND r.run_at < pos.run_at
+                          AND r.run_at >= pos.run_at - interval '100 milliseconds'
+                          AND (r.run_at, r.id) < (pos.run_at, pos.id)
                         ORDER BY r.priority, r.run_at, r.id
                         LIMIT allowed
                         FOR UPDATE SKIP LOCKED) AS just_before
@@ -423,9 +443,10 @@ BEGIN
                     LIMIT allowed
                 ) AS p;
             END IF;
+            walked := walked + (clock_timestamp() - walk_started);
             IF allowed > 0 THEN
                 last := ROW(last_priority, last_run_at, last_id)::httpq._position;   -- the last taken
-                IF last_id IS NOT NULL AND (pos IS NULL OR last > pos) THEN
+                IF (noting OR NOT front) AND last_id IS NOT NULL AND (pos IS NULL OR last > pos) THEN
                     PERFORM httpq._claim_remember(ch.name, last);
                 END IF;
 
@@ -453,7 +474,10 @@ BEGIN
             -- A visited channel goes to the back of the line even when its limits gave it
             -- nothing: otherwise a channel at its limit, first in line, would take every
             -- small claim's place and starve the channels behind it.
-            IF locked THEN
+            -- (Not an unlimited channel that gave nothing: a read from positions visits
+            -- channels without work, and each write leaves a row version behind.)
+            IF locked AND (got > 0 OR late_ids IS NOT NULL OR ch.max_concurrency IS NOT NULL
+                           OR ch.rate_per_second IS NOT NULL) THEN
                 UPDATE httpq.channel c
                 SET served_at = clock_timestamp(),
                     tokens = CASE WHEN ch.rate_per_second IS NOT NULL THEN bucket - got ELSE c.tokens END,
@@ -464,7 +488,9 @@ BEGIN
         ready := hungry;
     END LOOP;
     IF front THEN
-        PERFORM httpq._claim_read_front(clock_timestamp() - started);
+        -- How long reading the front took: finding the channels and their requests, not
+        -- updating and returning what was taken.
+        PERFORM httpq._claim_read_front(walked);
     END IF;
 END;
 $$;
@@ -1614,25 +1640,35 @@ END;
 $$;
 COMMENT ON FUNCTION httpq._wake_workers() IS 'Notifies channel httpq when a worker is idle (httpq.idle).';
 
+-- Whether this session holds the idle mark. Read from the lock table itself, not kept in a
+-- setting: a setting rolls back with its transaction and a session lock does not, so the
+-- two could disagree.
+CREATE OR REPLACE FUNCTION httpq._marked_idle() RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT EXISTS (SELECT 1 FROM pg_locks l
+                   WHERE l.pid = pg_backend_pid() AND l.locktype = 'advisory' AND l.granted
+                     AND l.classid = 1752461428 AND l.objid = 0 AND l.objsubid = 2)
+$$;
+COMMENT ON FUNCTION httpq._marked_idle() IS 'Whether the calling session holds the idle mark (httpq.idle).';
+
 -- Marks the calling session's worker idle, so that enqueues notify it; returns true when no
 -- transaction that could have missed the mark is still running, that is, when a claim made
 -- now sees everything it must. On false, claim again a little later and call it again.
--- Calling it again while marked only asks again.
+-- Calling it again while marked only asks again. Never waits: a mark that cannot be taken
+-- at once (an enqueue looking for idle workers holds it for microseconds) answers false.
 CREATE OR REPLACE FUNCTION httpq.idle() RETURNS boolean
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    -- The mark is counted by Postgres per acquisition; the session setting keeps it at one.
-    IF current_setting('httpq.idle', true) IS DISTINCT FROM 'on' THEN
-        PERFORM pg_advisory_lock_shared(1752461428, 0);
-        PERFORM set_config('httpq.idle', 'on', false);
+    IF NOT httpq._marked_idle() AND NOT pg_try_advisory_lock_shared(1752461428, 0) THEN
+        RETURN false;
     END IF;
-    IF pg_try_advisory_lock(1752461428, 1) THEN
-        PERFORM pg_advisory_unlock(1752461428, 1);
-        RETURN true;
-    END IF;
-    RETURN false;
+    -- One expression: an interrupt between the two calls would leave key 1 held, and every
+    -- enqueue waiting for it.
+    RETURN pg_try_advisory_lock(1752461428, 1) AND pg_advisory_unlock(1752461428, 1);
 END;
 $$;
 COMMENT ON FUNCTION httpq.idle()
@@ -1645,9 +1681,8 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    IF current_setting('httpq.idle', true) = 'on' THEN
+    IF httpq._marked_idle() THEN
         PERFORM pg_advisory_unlock_shared(1752461428, 0);
-        PERFORM set_config('httpq.idle', 'off', false);
     END IF;
 END;
 $$;
@@ -1846,7 +1881,9 @@ BEGIN
     WITH gone AS (
         DELETE FROM httpq.request r
         USING unnest(endings) AS e
-        WHERE r.id = e.id
+        -- id = ANY keeps the request side a primary-key read whichever side the session's
+        -- plan puts first (hash and merge joins are off: see httpq.claim).
+        WHERE r.id = e.id AND r.id = ANY (ARRAY(SELECT x.id FROM unnest(endings) AS x))
         RETURNING r.*, e.state AS final_state, e.reason, e.status AS response_status, e.headers AS response_headers,
                   e.body AS response_body, e.error, e.attempt AS entry
     ), kept AS (
@@ -1915,7 +1952,8 @@ DECLARE
     slow integer := CASE WHEN took < interval '2 milliseconds' THEN 0
                          ELSE coalesce(nullif(current_setting('httpq.claim_slow_reads', true), '')::integer, 0) + 1 END;
 BEGIN
-    IF slow = 0 AND coalesce(current_setting('httpq.claim_slow_reads', true), '') IN ('', '0') THEN
+    IF slow = 0 AND coalesce(current_setting('httpq.claim_slow_reads', true), '') IN ('', '0')
+       AND coalesce(current_setting('httpq.claim_front_every', true), '') = '' THEN
         RETURN;   -- cheap, and it was: every claim reads from the front, nothing to note
     END IF;
     -- Three slow reads in a row: one alone is more likely a session's first claim (which
@@ -1989,7 +2027,7 @@ $$;
 COMMENT ON FUNCTION httpq._known_channels(text[], integer)
     IS 'Unpaused channels among those named, least recently served first.';
 
-REVOKE ALL ON FUNCTION httpq._session_is_superuser(), httpq._wake_workers(), httpq.idle(), httpq.busy(),
+REVOKE ALL ON FUNCTION httpq._session_is_superuser(), httpq._wake_workers(), httpq._marked_idle(), httpq.idle(), httpq.busy(),
     httpq._enqueue_one(httpq.new_request, timestamptz), httpq._claim_reads_front(), httpq._claim_read_front(interval),
     httpq._position_setting(text), httpq._claim_position(text), httpq._claim_remember(text, httpq._position),
     httpq._known_channels(text[], integer) FROM PUBLIC;

@@ -32,25 +32,35 @@ END;
 $$;
 COMMENT ON FUNCTION httpq._wake_workers() IS 'Notifies channel httpq when a worker is idle (httpq.idle).';
 
+-- Whether this session holds the idle mark. Read from the lock table itself, not kept in a
+-- setting: a setting rolls back with its transaction and a session lock does not, so the
+-- two could disagree.
+CREATE FUNCTION httpq._marked_idle() RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT EXISTS (SELECT 1 FROM pg_locks l
+                   WHERE l.pid = pg_backend_pid() AND l.locktype = 'advisory' AND l.granted
+                     AND l.classid = 1752461428 AND l.objid = 0 AND l.objsubid = 2)
+$$;
+COMMENT ON FUNCTION httpq._marked_idle() IS 'Whether the calling session holds the idle mark (httpq.idle).';
+
 -- Marks the calling session's worker idle, so that enqueues notify it; returns true when no
 -- transaction that could have missed the mark is still running, that is, when a claim made
 -- now sees everything it must. On false, claim again a little later and call it again.
--- Calling it again while marked only asks again.
+-- Calling it again while marked only asks again. Never waits: a mark that cannot be taken
+-- at once (an enqueue looking for idle workers holds it for microseconds) answers false.
 CREATE FUNCTION httpq.idle() RETURNS boolean
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    -- The mark is counted by Postgres per acquisition; the session setting keeps it at one.
-    IF current_setting('httpq.idle', true) IS DISTINCT FROM 'on' THEN
-        PERFORM pg_advisory_lock_shared(1752461428, 0);
-        PERFORM set_config('httpq.idle', 'on', false);
+    IF NOT httpq._marked_idle() AND NOT pg_try_advisory_lock_shared(1752461428, 0) THEN
+        RETURN false;
     END IF;
-    IF pg_try_advisory_lock(1752461428, 1) THEN
-        PERFORM pg_advisory_unlock(1752461428, 1);
-        RETURN true;
-    END IF;
-    RETURN false;
+    -- One expression: an interrupt between the two calls would leave key 1 held, and every
+    -- enqueue waiting for it.
+    RETURN pg_try_advisory_lock(1752461428, 1) AND pg_advisory_unlock(1752461428, 1);
 END;
 $$;
 COMMENT ON FUNCTION httpq.idle()
@@ -63,9 +73,8 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    IF current_setting('httpq.idle', true) = 'on' THEN
+    IF httpq._marked_idle() THEN
         PERFORM pg_advisory_unlock_shared(1752461428, 0);
-        PERFORM set_config('httpq.idle', 'off', false);
     END IF;
 END;
 $$;

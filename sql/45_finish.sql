@@ -26,7 +26,9 @@ BEGIN
     WITH gone AS (
         DELETE FROM httpq.request r
         USING unnest(endings) AS e
-        WHERE r.id = e.id
+        -- id = ANY keeps the request side a primary-key read whichever side the session's
+        -- plan puts first (hash and merge joins are off: see httpq.claim).
+        WHERE r.id = e.id AND r.id = ANY (ARRAY(SELECT x.id FROM unnest(endings) AS x))
         RETURNING r.*, e.state AS final_state, e.reason, e.status AS response_status, e.headers AS response_headers,
                   e.body AS response_body, e.error, e.attempt AS entry
     ), kept AS (

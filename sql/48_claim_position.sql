@@ -59,7 +59,8 @@ DECLARE
     slow integer := CASE WHEN took < interval '2 milliseconds' THEN 0
                          ELSE coalesce(nullif(current_setting('httpq.claim_slow_reads', true), '')::integer, 0) + 1 END;
 BEGIN
-    IF slow = 0 AND coalesce(current_setting('httpq.claim_slow_reads', true), '') IN ('', '0') THEN
+    IF slow = 0 AND coalesce(current_setting('httpq.claim_slow_reads', true), '') IN ('', '0')
+       AND coalesce(current_setting('httpq.claim_front_every', true), '') = '' THEN
         RETURN;   -- cheap, and it was: every claim reads from the front, nothing to note
     END IF;
     -- Three slow reads in a row: one alone is more likely a session's first claim (which

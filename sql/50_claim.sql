@@ -216,12 +216,15 @@ DECLARE
     locked   boolean;
     alone    boolean;
     front    boolean;
+    noting   boolean;
+    known    text[];
+    walk_started timestamptz;
+    walked   interval;
     pos      httpq._position;
     last     httpq._position;
     last_priority integer;
     last_run_at   timestamptz;
     last_id       bigint;
-    started  constant timestamptz := clock_timestamp();
     quota    integer;
     allowed  integer;
     bucket   numeric;
@@ -264,17 +267,27 @@ BEGIN
     PERFORM httpq._promote_deferred();
     -- From the front of each channel, or from where this session last claimed
     -- (sql/48_claim_position.sql).
-    front := httpq._claim_reads_front();
-    IF front THEN
-        ready := httpq._ready_channels(claim.channels, max_count);
-        IF claim.channels IS NULL THEN
-            PERFORM set_config('httpq.claim_channels', coalesce(ready, '{}')::text, false);
+    -- Positions are noted only once reads from the front have been slow (or the period is fixed).
+    noting := coalesce(current_setting('httpq.claim_slow_reads', true), '') NOT IN ('', '0')
+              OR coalesce(current_setting('httpq.claim_front_every', true), '') <> '';
+    known := CASE WHEN claim.channels IS NULL THEN nullif(current_setting('httpq.claim_channels', true), '')::text[] END;
+    -- (A claim of all channels reads from positions only the channels a read from the front
+    -- found with work; none known, it reads from the front.)
+    front := httpq._claim_reads_front() OR (claim.channels IS NULL AND coalesce(cardinality(known), 0) = 0);
+    walk_started := clock_timestamp();
+    IF front AND claim.channels IS NULL THEN
+        -- Every channel with work (the skip scan), kept for the reads from positions.
+        known := ARRAY(SELECT httpq._waiting_channels());
+        ready := httpq._known_channels(known, max_count);
+        IF noting THEN
+            PERFORM set_config('httpq.claim_channels', known::text, false);
         END IF;
+    ELSIF front THEN
+        ready := httpq._ready_channels(claim.channels, max_count);
     ELSE
-        ready := httpq._known_channels(coalesce(claim.channels,
-                                                nullif(current_setting('httpq.claim_channels', true), '')::text[]),
-                                       max_count);
+        ready := httpq._known_channels(coalesce(claim.channels, known), max_count);
     END IF;
+    walked := clock_timestamp() - walk_started;
     -- Fewer channels than asked for means every channel with work is here.
     alone := front AND cardinality(ready) = 1 AND max_count > 1;
 
@@ -310,7 +323,10 @@ BEGIN
             SELECT a.allowed, a.bucket INTO allowed, bucket FROM httpq._allowance(ch, quota, now_at) AS a;
 
             got := 0;
+            take_ids := NULL;
+            late_ids := NULL;
             pos := CASE WHEN NOT front THEN httpq._claim_position(ch.name) END;
+            walk_started := clock_timestamp();
             IF allowed > 0 AND pos IS NULL THEN
                 SELECT array_agg(p.id) FILTER (WHERE NOT p.late), array_agg(p.id) FILTER (WHERE p.late),
                        (array_agg(p.priority ORDER BY p.priority DESC, p.run_at DESC, p.id DESC))[1],
@@ -339,7 +355,8 @@ BEGIN
                         FROM httpq.request r
                         WHERE r.channel = ch.name AND r.state = 'waiting' AND r.run_at <= now_at
                           AND r.priority = pos.priority
-                          AND r.run_at >= pos.run_at - interval '100 milliseconds' AND r.run_at < pos.run_at
+                          AND r.run_at >= pos.run_at - interval '100 milliseconds'
+                          AND (r.run_at, r.id) < (pos.run_at, pos.id)
                         ORDER BY r.priority, r.run_at, r.id
                         LIMIT allowed
                         FOR UPDATE SKIP LOCKED) AS just_before
@@ -356,9 +373,10 @@ BEGIN
                     LIMIT allowed
                 ) AS p;
             END IF;
+            walked := walked + (clock_timestamp() - walk_started);
             IF allowed > 0 THEN
                 last := ROW(last_priority, last_run_at, last_id)::httpq._position;   -- the last taken
-                IF last_id IS NOT NULL AND (pos IS NULL OR last > pos) THEN
+                IF (noting OR NOT front) AND last_id IS NOT NULL AND (pos IS NULL OR last > pos) THEN
                     PERFORM httpq._claim_remember(ch.name, last);
                 END IF;
 
@@ -386,7 +404,10 @@ BEGIN
             -- A visited channel goes to the back of the line even when its limits gave it
             -- nothing: otherwise a channel at its limit, first in line, would take every
             -- small claim's place and starve the channels behind it.
-            IF locked THEN
+            -- (Not an unlimited channel that gave nothing: a read from positions visits
+            -- channels without work, and each write leaves a row version behind.)
+            IF locked AND (got > 0 OR late_ids IS NOT NULL OR ch.max_concurrency IS NOT NULL
+                           OR ch.rate_per_second IS NOT NULL) THEN
                 UPDATE httpq.channel c
                 SET served_at = clock_timestamp(),
                     tokens = CASE WHEN ch.rate_per_second IS NOT NULL THEN bucket - got ELSE c.tokens END,
@@ -397,7 +418,9 @@ BEGIN
         ready := hungry;
     END LOOP;
     IF front THEN
-        PERFORM httpq._claim_read_front(clock_timestamp() - started);
+        -- How long reading the front took: finding the channels and their requests, not
+        -- updating and returning what was taken.
+        PERFORM httpq._claim_read_front(walked);
     END IF;
 END;
 $$;

@@ -51,8 +51,10 @@ BEGIN
     UPDATE httpq.request r
     SET lease_until = now_at + heartbeat.lease
     FROM unnest(heartbeat.ids, heartbeat.attempts) AS c(id, attempt)
-    -- Running, said as lease_until IS NOT NULL: see httpq.report.
-    WHERE r.id = c.id AND r.attempt = c.attempt AND r.worker = heartbeat.worker AND r.lease_until IS NOT NULL;
+    -- Running, said as lease_until IS NOT NULL: see httpq.report. id = ANY keeps the
+    -- request side a primary-key read whichever side the session's plan puts first.
+    WHERE r.id = c.id AND r.attempt = c.attempt AND r.worker = heartbeat.worker AND r.lease_until IS NOT NULL
+      AND r.id = ANY (heartbeat.ids);
     GET DIAGNOSTICS extended = ROW_COUNT;
     RETURN extended;
 END;
@@ -82,8 +84,9 @@ BEGIN
             'attempt', r.attempt, 'at', now_at, 'worker', r.worker, 'status', NULL,
             'error', 'released: the worker stopped before it was sent'))
     FROM unnest(release.ids, release.attempts) AS c(id, attempt)
-    -- Running, said as lease_until IS NOT NULL: see httpq.report.
-    WHERE r.id = c.id AND r.attempt = c.attempt AND r.worker = release.worker AND r.lease_until IS NOT NULL;
+    -- Running, said as lease_until IS NOT NULL, and id = ANY: see httpq.heartbeat.
+    WHERE r.id = c.id AND r.attempt = c.attempt AND r.worker = release.worker AND r.lease_until IS NOT NULL
+      AND r.id = ANY (release.ids);
     GET DIAGNOSTICS released = ROW_COUNT;
     IF released > 0 THEN
         PERFORM httpq._wake_workers();

@@ -118,6 +118,7 @@ struct ClaimPlanner {
         mark = .busy
         markWanted = nil
         recheckAt = nil
+        recheckDelay = Self.busyPollInterval
         lastFoundAt = nil
         wanted = true
     }

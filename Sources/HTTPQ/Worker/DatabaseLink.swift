@@ -53,6 +53,12 @@ final class DatabaseLink {
         self.state = .ready(connection)
     }
 
+    /// Whether the connection is up (a statement may be in flight).
+    var isConnected: Bool {
+        if case .ready = state { return true }
+        return false
+    }
+
     /// Whether a statement can be sent now.
     var isIdle: Bool {
         if case .ready = state, inFlight == nil { return true }

@@ -99,7 +99,7 @@ public final class Worker {
             let now = ContinuousClock.now
             if advanceShutdown(now: now) == .exit { break }
             var sent = false
-            for lane in WorkerPlan.Lane.allCases where link(lane).isIdle {
+            for lane in WorkerPlan.Lane.allCases where usable(lane) {
                 if let query = plan.nextQuery(now: now, inFlight: attempts.count, lane: lane) {
                     handle(link(lane).send(query, identity: identity, now: now), lane: lane)
                     sent = true
@@ -123,6 +123,12 @@ public final class Worker {
         lane == .claims ? claimsLink : reportsLink
     }
 
+    /// Whether a statement of `lane` can be sent now. Nothing is claimed while the reports
+    /// connection is down: the outcomes could not be recorded, nor the leases extended.
+    private func usable(_ lane: WorkerPlan.Lane) -> Bool {
+        link(lane).isIdle && (lane == .reports || reportsLink.isConnected)
+    }
+
     // MARK: - Waiting
 
     /// The next time the loop must act without input, capped so a lost wake-up costs at most a second.
@@ -130,7 +136,7 @@ public final class Worker {
         var times = [plan.shutdown.deadline, maintenance?.deadline, now + .seconds(1)]
         for lane in WorkerPlan.Lane.allCases {
             let link = link(lane)
-            times.append(link.isIdle ? plan.queryDeadline(inFlight: attempts.count, lane: lane) : nil)
+            times.append(usable(lane) ? plan.queryDeadline(inFlight: attempts.count, lane: lane) : nil)
             times.append(link.deadline)
         }
         return times.compactMap { $0 }.min()!
