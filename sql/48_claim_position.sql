@@ -9,9 +9,10 @@
 --
 -- So a claim remembers, per channel and in its session, the last request it took: its
 -- position (priority, run_at, id). While reading from the front stays cheap, every claim
--- does (nothing changes). Once three claims in a row that read from the front take 2 ms or
--- more each, the session's claims read from the remembered position instead, and from the front
--- only every 25 times that long (at most every 2 s). Reading from the position takes the
+-- does (nothing changes, nothing is remembered). Once three claims in a row spend 2 ms or
+-- more each finding their channels and requests from the front, the session's claims read
+-- from the remembered positions instead, and from the front only every 25 times that long
+-- (at most every 2 s). Reading from the position takes the
 -- requests after it, and those of the same priority whose run_at is at most 100 ms before
 -- it (an enqueue that committed a little after a later one). A request that falls further
 -- behind (promoted in its ordering key, a higher priority, a release, an enqueue in a long
