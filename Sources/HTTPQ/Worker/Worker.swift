@@ -16,8 +16,9 @@ public enum WorkerExit: Equatable, Sendable {
 }
 
 /// The delivery loop: one thread, one `curl_multi_poll` over every transfer, the database
-/// sockets (claims on one connection, reports on another) and the stop descriptors. Each turn it waits, moves transfers forward, reads the
-/// database, then lets `WorkerPlan` decide the next statement.
+/// sockets (claims on one connection, reports on another) and the stop descriptors. Each
+/// turn it waits, moves transfers forward, reads the database, then lets `WorkerPlan` decide
+/// the next statement on each connection.
 ///
 /// Not thread-safe: `run` is called once, on one thread, which owns every handle.
 public final class Worker {
@@ -135,9 +136,8 @@ public final class Worker {
     private func deadline(now: Instant) -> Instant {
         var times = [plan.shutdown.deadline, maintenance?.deadline, now + .seconds(1)]
         for lane in WorkerPlan.Lane.allCases {
-            let link = link(lane)
             times.append(usable(lane) ? plan.queryDeadline(inFlight: attempts.count, lane: lane) : nil)
-            times.append(link.deadline)
+            times.append(link(lane).deadline)
         }
         return times.compactMap { $0 }.min()!
     }
