@@ -217,43 +217,28 @@ END;
 $$;
 COMMENT ON FUNCTION httpq._waiting_channels() IS 'The channels that have waiting requests (a skip scan of request_claimable_idx).';
 
--- Up to max_count unpaused channels (of those named, or all) with a waiting request, least
--- recently served first. Named channels are probed one by one: a worker that serves some
--- channels never reads the others.
+-- Up to max_count of the named channels, unpaused, with a waiting request, least recently
+-- served first. Probed one by one: a worker that serves some channels never reads the
+-- others. (A claim of all channels finds them by httpq._waiting_channels.)
 CREATE OR REPLACE FUNCTION httpq._ready_channels(channels text[], max_count integer) RETURNS text[]
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 SET enable_indexonlyscan = off   -- see _waiting_channels
 AS $$
 BEGIN
-    IF channels IS NOT NULL THEN
-        RETURN (SELECT array_agg(c.name ORDER BY c.served_at, c.name)
-        FROM (
-            SELECT c.name, c.served_at
-            FROM httpq.channel c
-            WHERE c.name = ANY (_ready_channels.channels) AND NOT c.paused
-              AND EXISTS (SELECT 1 FROM httpq.request r WHERE r.channel = c.name AND r.state = 'waiting')
-            ORDER BY c.served_at, c.name
-            LIMIT _ready_channels.max_count
-        ) AS c);
-    END IF;
     RETURN (SELECT array_agg(c.name ORDER BY c.served_at, c.name)
     FROM (
         SELECT c.name, c.served_at
-        FROM httpq._waiting_channels() AS w(name)
-        -- One primary-key probe per waiting channel (OFFSET 0 keeps it a nested probe):
-        -- as a join, the planner may read the whole channel table instead, whose size
-        -- follows every channel ever used (seen: 1,934 pages with 50,000 channels).
-        CROSS JOIN LATERAL (SELECT c.name, c.served_at, c.paused FROM httpq.channel c
-                            WHERE c.name = w.name OFFSET 0) AS c
-        WHERE NOT c.paused
+        FROM httpq.channel c
+        WHERE c.name = ANY (_ready_channels.channels) AND NOT c.paused
+          AND EXISTS (SELECT 1 FROM httpq.request r WHERE r.channel = c.name AND r.state = 'waiting')
         ORDER BY c.served_at, c.name
         LIMIT _ready_channels.max_count
     ) AS c);
 END;
 $$;
 COMMENT ON FUNCTION httpq._ready_channels(text[], integer)
-    IS 'Unpaused channels with a waiting request, least recently served first.';
+    IS 'Unpaused channels among those named with a waiting request, least recently served first.';
 
 -- Claims up to max_count requests for a worker, leased until now() + lease.
 CREATE OR REPLACE FUNCTION httpq.claim(
@@ -2006,7 +1991,10 @@ $$;
 COMMENT ON FUNCTION httpq._claim_remember(text, httpq._position) IS 'Remembers the session''s claim position in a channel.';
 
 -- Of the named channels, up to max_count unpaused ones, least recently served first: the
--- channels a claim reading from positions visits, whether or not they have work.
+-- channels a claim visits, those httpq._waiting_channels found with work or, reading from
+-- positions, those found before. One primary-key probe per name (OFFSET 0 keeps it a nested
+-- probe: as a join, the planner may read the whole channel table, whose size follows every
+-- channel ever used; seen: 1,934 pages with 50,000 channels).
 CREATE OR REPLACE FUNCTION httpq._known_channels(names text[], max_count integer) RETURNS text[]
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp

@@ -120,43 +120,28 @@ END;
 $$;
 COMMENT ON FUNCTION httpq._waiting_channels() IS 'The channels that have waiting requests (a skip scan of request_claimable_idx).';
 
--- Up to max_count unpaused channels (of those named, or all) with a waiting request, least
--- recently served first. Named channels are probed one by one: a worker that serves some
--- channels never reads the others.
+-- Up to max_count of the named channels, unpaused, with a waiting request, least recently
+-- served first. Probed one by one: a worker that serves some channels never reads the
+-- others. (A claim of all channels finds them by httpq._waiting_channels.)
 CREATE FUNCTION httpq._ready_channels(channels text[], max_count integer) RETURNS text[]
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 SET enable_indexonlyscan = off   -- see _waiting_channels
 AS $$
 BEGIN
-    IF channels IS NOT NULL THEN
-        RETURN (SELECT array_agg(c.name ORDER BY c.served_at, c.name)
-        FROM (
-            SELECT c.name, c.served_at
-            FROM httpq.channel c
-            WHERE c.name = ANY (_ready_channels.channels) AND NOT c.paused
-              AND EXISTS (SELECT 1 FROM httpq.request r WHERE r.channel = c.name AND r.state = 'waiting')
-            ORDER BY c.served_at, c.name
-            LIMIT _ready_channels.max_count
-        ) AS c);
-    END IF;
     RETURN (SELECT array_agg(c.name ORDER BY c.served_at, c.name)
     FROM (
         SELECT c.name, c.served_at
-        FROM httpq._waiting_channels() AS w(name)
-        -- One primary-key probe per waiting channel (OFFSET 0 keeps it a nested probe):
-        -- as a join, the planner may read the whole channel table instead, whose size
-        -- follows every channel ever used (seen: 1,934 pages with 50,000 channels).
-        CROSS JOIN LATERAL (SELECT c.name, c.served_at, c.paused FROM httpq.channel c
-                            WHERE c.name = w.name OFFSET 0) AS c
-        WHERE NOT c.paused
+        FROM httpq.channel c
+        WHERE c.name = ANY (_ready_channels.channels) AND NOT c.paused
+          AND EXISTS (SELECT 1 FROM httpq.request r WHERE r.channel = c.name AND r.state = 'waiting')
         ORDER BY c.served_at, c.name
         LIMIT _ready_channels.max_count
     ) AS c);
 END;
 $$;
 COMMENT ON FUNCTION httpq._ready_channels(text[], integer)
-    IS 'Unpaused channels with a waiting request, least recently served first.';
+    IS 'Unpaused channels among those named with a waiting request, least recently served first.';
 
 -- How many requests a channel may start now, at most quota: its free concurrency and, for
 -- a rate limit, the tokens in its bucket (returned, to be written back less what is taken).
