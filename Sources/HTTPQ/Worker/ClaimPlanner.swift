@@ -102,7 +102,7 @@ struct ClaimPlanner {
         return wanted
     }
 
-    /// A NOTIFY arrived, or the connection came back.
+    /// A NOTIFY arrived (a new connection is `connected()`).
     mutating func wake() {
         wanted = true
     }
