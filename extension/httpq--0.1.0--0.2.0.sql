@@ -97,10 +97,8 @@ DECLARE
     now_at   constant timestamptz := httpq._now();
     extended integer;
 BEGIN
-    IF lease IS NULL OR lease <= '0' THEN
-        RAISE EXCEPTION 'lease must be a positive interval, got %', coalesce(lease::text, 'NULL')
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
+    PERFORM httpq._check_worker(worker);
+    PERFORM httpq._check_lease(lease);
     PERFORM httpq._check_claims(ids, attempts);
     UPDATE httpq.request r
     SET lease_until = now_at + heartbeat.lease
@@ -131,6 +129,7 @@ DECLARE
     now_at   constant timestamptz := httpq._now();
     released integer;
 BEGIN
+    PERFORM httpq._check_worker(worker);
     PERFORM httpq._check_claims(ids, attempts);
     UPDATE httpq.request r
     SET state = 'waiting', attempt_floor = r.attempt_floor + 1, worker = NULL, lease_until = NULL,
@@ -240,12 +239,18 @@ $$;
 COMMENT ON FUNCTION httpq._ready_channels(text[], integer)
     IS 'Unpaused channels among those named with a waiting request, least recently served first.';
 
--- Claims up to max_count requests for a worker, leased until now() + lease.
+-- Claims up to max_count requests for a worker, leased until now() + lease, with bodies
+-- of at most max_bytes in all (but always one request, when any is ready). A worker keeps
+-- one channel from taking all its transfers with per_channel, the most one channel may
+-- get, and channel_room, less for the channels named: {"channel": n, ...}.
 CREATE OR REPLACE FUNCTION httpq.claim(
-    worker    text,
-    max_count integer DEFAULT 100,
-    channels  text[] DEFAULT NULL,
-    lease     interval DEFAULT '1 minute'
+    worker       text,
+    max_count    integer DEFAULT 100,
+    channels     text[] DEFAULT NULL,
+    lease        interval DEFAULT '1 minute',
+    max_bytes    bigint DEFAULT NULL,
+    per_channel  integer DEFAULT NULL,
+    channel_room jsonb DEFAULT NULL
 ) RETURNS SETOF httpq.claimed
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -281,21 +286,30 @@ DECLARE
     last_run_at   timestamptz;
     last_id       bigint;
     quota    integer;
+    room     integer;
+    room_left jsonb := coalesce(channel_room, '{}');
+    bytes_left bigint := max_bytes;
+    took_bytes bigint;
     allowed  integer;
     bucket   numeric;
     take_ids bigint[];
     late_ids bigint[];
     got      integer;
 BEGIN
-    IF worker IS NULL OR worker = '' THEN
-        RAISE EXCEPTION 'worker must name the worker (for example host:pid)' USING ERRCODE = 'null_value_not_allowed';
-    END IF;
+    PERFORM httpq._check_worker(worker);
     IF max_count IS NULL OR max_count NOT BETWEEN 1 AND 10000 THEN
         RAISE EXCEPTION 'max_count must be between 1 and 10000, got %', coalesce(max_count::text, 'NULL')
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    IF lease IS NULL OR lease <= '0' THEN
-        RAISE EXCEPTION 'lease must be a positive interval, got %', coalesce(lease::text, 'NULL')
+    PERFORM httpq._check_lease(lease);
+    IF max_bytes < 1 THEN
+        RAISE EXCEPTION 'max_bytes must be positive or NULL, got %', max_bytes USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF per_channel < 1 THEN
+        RAISE EXCEPTION 'per_channel must be positive or NULL, got %', per_channel USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF jsonb_typeof(room_left) <> 'object' OR jsonb_path_exists(room_left, '$.* ? (@.type() != "number" || @ < 0)') THEN
+        RAISE EXCEPTION 'channel_room must be a JSON object of channel names and whole numbers of at least 0'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
 
@@ -353,6 +367,12 @@ BEGIN
         FOR i IN 1 .. cardinality(ready) LOOP
             EXIT WHEN wanted = 0;
             quota := ceil(wanted::numeric / (cardinality(ready) - i + 1));
+            -- What the worker leaves this channel: room_left counts down over the rounds.
+            room := coalesce((room_left ->> ready[i])::integer, per_channel);
+            IF room IS NOT NULL THEN
+                CONTINUE WHEN room = 0;
+                quota := least(quota, room);
+            END IF;
             -- The channel's pause fence, shared: httpq.pause takes it exclusively, so it
             -- waits for every claim serving the channel, and a claim that comes while pause
             -- waits is refused it and skips the channel. paused is then read after the
@@ -386,27 +406,37 @@ BEGIN
                 SELECT array_agg(p.id) FILTER (WHERE NOT p.late), array_agg(p.id) FILTER (WHERE p.late),
                        (array_agg(p.priority ORDER BY p.priority DESC, p.run_at DESC, p.id DESC))[1],
                        (array_agg(p.run_at ORDER BY p.priority DESC, p.run_at DESC, p.id DESC))[1],
-                       (array_agg(p.id ORDER BY p.priority DESC, p.run_at DESC, p.id DESC))[1]
-                INTO take_ids, late_ids, last_priority, last_run_at, last_id
+                       (array_agg(p.id ORDER BY p.priority DESC, p.run_at DESC, p.id DESC))[1],
+                       sum(p.size)
+                INTO take_ids, late_ids, last_priority, last_run_at, last_id, took_bytes
                 FROM (
-                    SELECT r.id, r.priority, r.run_at, coalesce(r.deadline <= now_at, false) AS late
-                    FROM httpq.request r
-                    WHERE r.channel = ch.name AND r.state = 'waiting' AND r.run_at <= now_at
-                    ORDER BY r.priority, r.run_at, r.id
-                    LIMIT allowed
-                    FOR UPDATE SKIP LOCKED
-                ) AS p;
+                    -- The bytes before each request, to stop at bytes_left (see below).
+                    SELECT p.*, sum(p.size) OVER (ORDER BY p.priority, p.run_at, p.id) - p.size AS before
+                    FROM (
+                        SELECT r.id, r.priority, r.run_at, coalesce(r.deadline <= now_at, false) AS late,
+                               coalesce(octet_length(r.body), 0) AS size
+                        FROM httpq.request r
+                        WHERE r.channel = ch.name AND r.state = 'waiting' AND r.run_at <= now_at
+                        ORDER BY r.priority, r.run_at, r.id
+                        LIMIT allowed
+                        FOR UPDATE SKIP LOCKED
+                    ) AS p
+                ) AS p
+                -- Within bytes_left, or the claim's first request, whatever its size.
+                WHERE bytes_left IS NULL OR p.before + p.size <= bytes_left OR (p.before = 0 AND bytes_left = max_bytes);
             ELSIF allowed > 0 THEN
                 -- From the position: what is after it, and the same priority's requests of the
                 -- 100 ms before it, each an index range of its own.
                 SELECT array_agg(p.id) FILTER (WHERE NOT p.late), array_agg(p.id) FILTER (WHERE p.late),
                        (array_agg(p.priority ORDER BY p.priority DESC, p.run_at DESC, p.id DESC))[1],
                        (array_agg(p.run_at ORDER BY p.priority DESC, p.run_at DESC, p.id DESC))[1],
-                       (array_agg(p.id ORDER BY p.priority DESC, p.run_at DESC, p.id DESC))[1]
-                INTO take_ids, late_ids, last_priority, last_run_at, last_id
-                FROM (
+                       (array_agg(p.id ORDER BY p.priority DESC, p.run_at DESC, p.id DESC))[1],
+                       sum(p.size)
+                INTO take_ids, late_ids, last_priority, last_run_at, last_id, took_bytes
+                FROM (SELECT p.*, sum(p.size) OVER (ORDER BY p.priority, p.run_at, p.id) - p.size AS before FROM (
                     SELECT * FROM (
-                        SELECT r.id, r.priority, r.run_at, coalesce(r.deadline <= now_at, false) AS late
+                        SELECT r.id, r.priority, r.run_at, coalesce(r.deadline <= now_at, false) AS late,
+                               coalesce(octet_length(r.body), 0) AS size
                         FROM httpq.request r
                         WHERE r.channel = ch.name AND r.state = 'waiting' AND r.run_at <= now_at
                           AND r.priority = pos.priority
@@ -417,7 +447,8 @@ BEGIN
                         FOR UPDATE SKIP LOCKED) AS just_before
                     UNION ALL
                     SELECT * FROM (
-                        SELECT r.id, r.priority, r.run_at, coalesce(r.deadline <= now_at, false) AS late
+                        SELECT r.id, r.priority, r.run_at, coalesce(r.deadline <= now_at, false) AS late,
+                               coalesce(octet_length(r.body), 0) AS size
                         FROM httpq.request r
                         WHERE r.channel = ch.name AND r.state = 'waiting' AND r.run_at <= now_at
                           AND (r.priority, r.run_at, r.id) > (pos.priority, pos.run_at, pos.id)
@@ -426,7 +457,8 @@ BEGIN
                         FOR UPDATE SKIP LOCKED) AS after
                     ORDER BY 2, 3, 1
                     LIMIT allowed
-                ) AS p;
+                ) AS p) AS p
+                WHERE bytes_left IS NULL OR p.before + p.size <= bytes_left OR (p.before = 0 AND bytes_left = max_bytes);
             END IF;
             walked := walked + (clock_timestamp() - walk_started);
             IF allowed > 0 THEN
@@ -441,8 +473,12 @@ BEGIN
                         lease_until = now_at + claim.lease
                     WHERE r.id = ANY (take_ids)
                     RETURNING r.id, r.attempt, r.channel, r.method, r.url, r.headers, r.body,
-                              coalesce(r.timeout_ms, ch.timeout_ms);
+                              coalesce(r.timeout_ms, ch.timeout_ms), ch.allowed_networks;
                 GET DIAGNOSTICS got = ROW_COUNT;
+                IF room IS NOT NULL THEN
+                    room_left := jsonb_set(room_left, ARRAY[ch.name], to_jsonb(room - got));
+                END IF;
+                bytes_left := bytes_left - coalesce(took_bytes, 0);
 
                 IF late_ids IS NOT NULL THEN
                     PERFORM httpq._finish(ARRAY(
@@ -450,8 +486,8 @@ BEGIN
                                    NULL, NULL, NULL, NULL, NULL)::httpq._ending
                         FROM unnest(late_ids) AS id));
                 END IF;
-                wanted := wanted - got;
-                IF got + cardinality(coalesce(late_ids, '{}')) = quota THEN
+                wanted := CASE WHEN bytes_left < 0 OR bytes_left = 0 THEN 0 ELSE wanted - got END;
+                IF got + cardinality(coalesce(late_ids, '{}')) = quota AND (room IS NULL OR room > got) THEN
                     hungry := hungry || ch.name;
                 END IF;
             END IF;
@@ -479,8 +515,8 @@ BEGIN
     END IF;
 END;
 $$;
-COMMENT ON FUNCTION httpq.claim(text, integer, text[], interval)
-    IS 'Claims up to max_count ready requests for a worker: fair across channels, within their limits, leased.';
+COMMENT ON FUNCTION httpq.claim(text, integer, text[], interval, bigint, integer, jsonb)
+    IS 'Claims up to max_count ready requests (max_bytes of bodies) for a worker: fair across channels, within their limits, leased.';
 
 -- The earliest moment a claim may find new work that is not ready yet: the next
 -- scheduled run_at, or when a rate-limited channel with waiting work earns its next token.
@@ -607,7 +643,7 @@ BEGIN
         RETURN;
     END IF;
 
-    PERFORM httpq._check_requests(requests);
+    PERFORM httpq._check_requests(requests, now_at);
 
     SELECT bool_or(x.ordering_key IS NOT NULL), bool_or(x.dedupe_key IS NOT NULL),
            array_agg(nextval('httpq.request_id_seq'))
@@ -615,6 +651,12 @@ BEGIN
     FROM unnest(requests) AS x;
 
     PERFORM httpq._ensure_channels(ARRAY(SELECT DISTINCT x.channel FROM unnest(requests) AS x));
+    PERFORM httpq._refuse_body(x.channel, octet_length(x.body), c.max_body_bytes,
+                               CASE WHEN n > 1 THEN format('request %s of %s', x.position, n) END)
+    FROM unnest(requests) WITH ORDINALITY AS x(url, method, headers, body, channel, ordering_key, run_at, max_attempts,
+                                               deadline, idempotency_key, dedupe_key, priority, timeout_ms, position)
+    JOIN httpq.channel c ON c.name = x.channel
+    WHERE octet_length(x.body) > c.max_body_bytes;
     IF keyed THEN
         PERFORM httpq._lock_keys_to_enqueue(ARRAY(SELECT x.channel FROM unnest(requests) AS x),
                                             ARRAY(SELECT x.ordering_key FROM unnest(requests) AS x));
@@ -706,21 +748,49 @@ DECLARE
     retried integer;
     endings httpq._ending[];
 BEGIN
-    IF worker IS NULL OR worker = '' THEN
-        RAISE EXCEPTION 'worker must name the worker that claimed the requests' USING ERRCODE = 'null_value_not_allowed';
-    END IF;
+    PERFORM httpq._check_worker(worker);
     IF jsonb_typeof(outcomes) IS DISTINCT FROM 'array'
        OR EXISTS (SELECT 1 FROM jsonb_array_elements(outcomes) AS e WHERE jsonb_typeof(e) <> 'object') THEN
         RAISE EXCEPTION 'outcomes must be a JSON array of objects'
             USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'Each object: id, attempt, status, headers, body (base64), error, duration_ms.';
+                  HINT = 'Each object: id, attempt, status, headers, body (base64), error, duration_ms, refused.';
     END IF;
 
-    WITH o AS (
-        SELECT DISTINCT ON (o.id) o.*
+    -- Each outcome is read on its own: one a worker got wrong is recorded as a failed
+    -- attempt that says what is wrong with it (or, without a readable id and attempt,
+    -- matches nothing), and the rest of the batch applies.
+    WITH given AS (
+        SELECT CASE WHEN jsonb_typeof(g.id) = 'number' AND g.id::text ~ '^[0-9]{1,18}$' THEN g.id::text::bigint END AS id,
+               CASE WHEN jsonb_typeof(g.attempt) = 'number' AND g.attempt::text ~ '^[0-9]{1,9}$'
+                    THEN g.attempt::text::integer END AS attempt,
+               g.status, g.headers, g.body, g.error, g.duration_ms, g.refused,
+               CASE WHEN g.status IS NOT NULL AND (jsonb_typeof(g.status) <> 'number' OR g.status::text !~ '^[1-5][0-9][0-9]$')
+                        THEN 'status must be null or a whole number from 100 to 599'
+                    WHEN g.headers IS NOT NULL AND (jsonb_typeof(g.headers) <> 'object'
+                                                    OR jsonb_path_exists(g.headers, '$.* ? (@.type() != "string")'))
+                        THEN 'headers must be null or an object of strings'
+                    WHEN g.body IS NOT NULL AND (jsonb_typeof(g.body) <> 'string' OR length(g.body #>> '{}') > 139810136
+                                                 OR (g.body #>> '{}') !~ '^[A-Za-z0-9+/]*={0,2}$')
+                        THEN 'body must be null or the base64 of at most 104857600 bytes'
+                    WHEN g.error IS NOT NULL AND jsonb_typeof(g.error) <> 'string' THEN 'error must be null or a string'
+                    WHEN g.duration_ms IS NOT NULL AND jsonb_typeof(g.duration_ms) <> 'number' THEN 'duration_ms must be null or a number'
+                    WHEN g.refused IS NOT NULL AND jsonb_typeof(g.refused) <> 'boolean' THEN 'refused must be null or a boolean'
+               END AS problem
         FROM jsonb_to_recordset(outcomes)
-             AS o(id bigint, attempt integer, status integer, headers jsonb, body text, error text, duration_ms numeric)
-        ORDER BY o.id
+             AS g(id jsonb, attempt jsonb, status jsonb, headers jsonb, body jsonb, error jsonb, duration_ms jsonb, refused jsonb)
+    ), o AS (
+        SELECT DISTINCT ON (g.id) g.id, g.attempt,
+               CASE WHEN g.problem IS NULL THEN (g.status #>> '{}')::integer END AS status,
+               CASE WHEN g.problem IS NULL THEN g.headers END AS headers,
+               CASE WHEN g.problem IS NULL THEN g.body #>> '{}' END AS body,
+               CASE WHEN g.problem IS NULL THEN g.error #>> '{}'
+                    ELSE 'the worker reported an outcome httpq cannot read: ' || g.problem END AS error,
+               CASE WHEN g.problem IS NULL THEN (g.duration_ms #>> '{}')::numeric END AS duration_ms,
+               -- The worker refused the address (README, Security): dead at once, never retried.
+               coalesce(g.problem IS NULL AND g.status IS NULL AND g.refused = 'true', false) AS refused
+        FROM given AS g
+        WHERE g.id IS NOT NULL AND g.attempt IS NOT NULL
+        ORDER BY g.id
     ), decided AS (
         SELECT r.id, o.status, o.headers, o.body, v.state, v.run_at, v.reason,
                CASE WHEN o.status BETWEEN 200 AND 299 THEN NULL
@@ -741,16 +811,19 @@ BEGIN
         ) AS r
         -- A primary-key probe per outcome too (OFFSET 0 keeps it one): as a join, the plan
         -- cached for the session may read every channel once per outcome.
-        CROSS JOIN LATERAL (SELECT c.max_attempts, c.backoff_base, c.backoff_max FROM httpq.channel c
+        CROSS JOIN LATERAL (SELECT c.max_attempts, c.backoff_base, c.backoff_max, c.retry_after_max FROM httpq.channel c
                             WHERE c.name = r.channel OFFSET 0) AS c
         -- A 2xx needs no decision: the function call is for the others only.
         CROSS JOIN LATERAL (
             SELECT 'delivered', NULL::timestamptz, NULL::text WHERE o.status BETWEEN 200 AND 299
             UNION ALL
+            SELECT 'dead', NULL::timestamptz, o.error WHERE o.refused
+            UNION ALL
             SELECT * FROM httpq._verdict(o.status, o.headers ->> 'retry-after', r.attempt - r.attempt_floor,
                                          coalesce(r.max_attempts, c.max_attempts), r.deadline,
-                                         c.backoff_base, c.backoff_max, random(), now_at)
-            WHERE o.status IS NULL OR o.status NOT BETWEEN 200 AND 299
+                                         c.backoff_base, c.backoff_max, coalesce(c.retry_after_max, c.backoff_max),
+                                         random(), now_at)
+            WHERE (o.status IS NULL OR o.status NOT BETWEEN 200 AND 299) AND NOT o.refused
         ) AS v(state, run_at, reason)
     ), again AS (
         UPDATE httpq.request r
@@ -1681,7 +1754,8 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    problem    text[] := coalesce(httpq._problem(r), httpq._headers_problem(r.headers));
+    problem    text[] := coalesce(httpq._problem(r, now_at), httpq._headers_problem(r.headers));
+    max_body   integer;
     header_key text;
     key        text;
     new_id     bigint;
@@ -1689,8 +1763,13 @@ BEGIN
     IF problem IS NOT NULL THEN
         RAISE EXCEPTION '%', problem[2] USING ERRCODE = problem[1];
     END IF;
-    IF NOT EXISTS (SELECT 1 FROM httpq.channel c WHERE c.name = r.channel) THEN
+    SELECT c.max_body_bytes INTO max_body FROM httpq.channel c WHERE c.name = r.channel;
+    IF NOT FOUND THEN
         PERFORM httpq._ensure_channels(ARRAY[r.channel]);
+        SELECT c.max_body_bytes INTO max_body FROM httpq.channel c WHERE c.name = r.channel;
+    END IF;
+    IF octet_length(r.body) > max_body THEN
+        PERFORM httpq._refuse_body(r.channel, octet_length(r.body), max_body, NULL);
     END IF;
     header_key := httpq._header(r.headers, 'Idempotency-Key');
     key := coalesce(r.idempotency_key, header_key, gen_random_uuid()::text);
@@ -2036,6 +2115,508 @@ BEGIN
 END;
 $$;
 -- (end of Speed)
+
+-- Hostile input: bounds at enqueue, where a worker may connect, a worker's share
+--
+-- Three channel settings (sql/10_channel.sql), added last as a fresh install has them: the
+-- networks a worker may reach beyond public addresses, the largest body, and the longest
+-- Retry-After obeyed. Requests already queued keep what 0.1.0 accepted; the new bounds
+-- apply to what is enqueued from now on.
+ALTER TABLE httpq.channel
+    ADD COLUMN allowed_networks cidr[] NOT NULL DEFAULT '{}',
+    ADD COLUMN max_body_bytes integer NOT NULL DEFAULT 1048576,
+    ADD COLUMN retry_after_max interval,
+    ADD CONSTRAINT allowed_networks_not_null CHECK (array_position(allowed_networks, NULL) IS NULL),
+    ADD CONSTRAINT max_body_bytes_in_range CHECK (max_body_bytes BETWEEN 0 AND 16777216),
+    ADD CONSTRAINT retry_after_max_positive CHECK (retry_after_max > '0');
+
+-- The claim hands the worker each request's allowed networks.
+ALTER TYPE httpq.claimed ADD ATTRIBUTE allowed_networks cidr[];
+
+-- A value quoted for an error message: cut at max_length characters, control characters
+-- (C0, DEL, C1) shown as \xNN, so an error never carries raw bytes that a terminal or a
+-- log reader would act on. Only for values that are no secret: callers never pass a header
+-- value or a whole URL.
+CREATE OR REPLACE FUNCTION httpq._quoted(value text, max_length integer DEFAULT 100) RETURNS text
+LANGUAGE plpgsql IMMUTABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    shown text := CASE WHEN length(value) > max_length THEN left(value, max_length) || '…' ELSE value END;
+    c     text;
+BEGIN
+    IF shown ~ '[\x01-\x1f\x7f-\x9f]' THEN
+        FOR c IN SELECT DISTINCT m[1] FROM regexp_matches(shown, '([\x01-\x1f\x7f-\x9f])', 'g') AS m LOOP
+            shown := replace(shown, c, '\x' || lpad(to_hex(ascii(c)), 2, '0'));
+        END LOOP;
+    END IF;
+    RETURN '''' || replace(shown, '''', '''''') || '''';
+END;
+$$;
+COMMENT ON FUNCTION httpq._quoted(text, integer) IS 'A value for an error message: quoted, cut, control characters escaped.';
+
+-- What is wrong with a set of request headers, as {sqlstate, message}, or NULL. Messages
+-- name the header, never its value (it may be a credential).
+CREATE OR REPLACE FUNCTION httpq._headers_problem(headers jsonb) RETURNS text[]
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    token   constant text := '^[!#$%&''*+.^_`|~0-9A-Za-z-]+$';   -- RFC 9110 field-name (also in the jsonpath below)
+    -- Headers the worker sends from the request itself, and hop-by-hop and proxy headers,
+    -- which only the next hop may act on (RFC 9110 7.6.1): a sender's own would smuggle
+    -- framing, retarget the request, or talk to a proxy the operator did not choose.
+    -- (Also in the jsonpath below.)
+    refused constant text := '^(host|content-length|transfer-encoding|connection|keep-alive|te|trailer|upgrade|expect'
+                             '|proxy-authorization|proxy-authenticate|proxy-connection|http2-settings)$';
+BEGIN
+    IF headers IS NULL THEN
+        RETURN ARRAY['22004', 'headers must not be NULL (use ''{}'' for none)'];
+    ELSIF jsonb_typeof(headers) <> 'object' THEN
+        RETURN ARRAY['22023', 'headers must be a JSON object of strings, got a JSON ' || jsonb_typeof(headers)];
+    ELSIF headers = '{}' THEN
+        RETURN NULL;
+    END IF;
+    -- One jsonpath pass finds whether any header is wrong; only then say which and how.
+    IF jsonb_path_exists(headers, '$.keyvalue() ? (@.value.type() != "string"
+                                   || !(@.key like_regex "^[!#$%&''*+.^_`|~0-9A-Za-z-]+$")
+                                   || @.value == ""
+                                   || @.value like_regex "[\u0001-\u0008\u000a-\u001f\u007f-\u009f]"
+                                   || @.key like_regex "^(host|content-length|transfer-encoding|connection|keep-alive|te|trailer|upgrade|expect|proxy-authorization|proxy-authenticate|proxy-connection|http2-settings)$" flag "i")') THEN
+        RETURN ARRAY['22023', 'headers: ' || (
+            SELECT CASE WHEN h.key !~ token THEN httpq._quoted(h.key) || ' is not a valid header name'
+                        WHEN jsonb_typeof(h.value) <> 'string'
+                            THEN quote_literal(h.key) || ' is not a string (headers must be a JSON object of strings)'
+                        WHEN h.value #>> '{}' = '' THEN 'the value of ' || quote_literal(h.key) || ' is empty: leave the header out'
+                        WHEN h.value #>> '{}' ~ '[\x01-\x08\x0a-\x1f\x7f-\x9f]'
+                            THEN 'the value of ' || quote_literal(h.key) || ' contains a control character (only tab is allowed)'
+                        WHEN lower(h.key) = 'host' THEN quote_literal(h.key) || ' must not be set: the worker sends the url''s host'
+                        WHEN lower(h.key) IN ('content-length', 'transfer-encoding')
+                            THEN quote_literal(h.key) || ' must not be set: the worker frames the body itself'
+                        ELSE quote_literal(h.key) || ' must not be set: it is a hop-by-hop or proxy header' END
+            FROM jsonb_each(headers) AS h
+            WHERE h.key !~ token OR jsonb_typeof(h.value) <> 'string' OR h.value #>> '{}' = ''
+               OR h.value #>> '{}' ~ '[\x01-\x08\x0a-\x1f\x7f-\x9f]' OR lower(h.key) ~ refused
+            LIMIT 1)];
+    END IF;
+    IF octet_length(headers::text) > 65536 THEN
+        RETURN ARRAY['22023', 'headers must be at most 65536 bytes in all (as JSON), got ' || octet_length(headers::text)];
+    END IF;
+    -- Lower-casing the whole object merges names that differ only in case.
+    IF jsonb_array_length(jsonb_path_query_array(headers, '$.keyvalue()'))
+       <> jsonb_array_length(jsonb_path_query_array(lower(headers::text)::jsonb, '$.keyvalue()')) THEN
+        RETURN ARRAY['22023', 'headers must not name the same header twice (names are case-insensitive)'];
+    END IF;
+    RETURN NULL;
+END;
+$$;
+COMMENT ON FUNCTION httpq._headers_problem(jsonb) IS 'Why a set of request headers is not acceptable, as {sqlstate, message}; NULL when it is.';
+
+-- Why a url is not acceptable, in words, once httpq._problem's one regular expression has
+-- refused it. Quotes at most the scheme, host or port: a path or query may carry a token,
+-- user-info a password.
+CREATE OR REPLACE FUNCTION httpq._url_problem(url text) RETURNS text
+LANGUAGE plpgsql IMMUTABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    authority text := substring(url FROM '^[A-Za-z]+://([^/?#]*)');
+    host      text := substring(authority FROM '^(\[[^]]*\]|[^:]*)');
+    port      text := substring(authority FROM '^(?:\[[^]]*\]|[^:]*):(.*)$');
+BEGIN
+    RETURN CASE
+        WHEN url !~* '^https?://' THEN
+            'url must start with http:// or https://'
+            || coalesce(', got ' || httpq._quoted(substring(url FROM '^[A-Za-z][A-Za-z0-9+.-]{0,19}:')) || '...', '')
+        WHEN url ~ '[\x01-\x20\x7f-\x9f]' THEN
+            format('url must not contain spaces or control characters (character %s is one): percent-encode them',
+                   length(substring(url FROM '^[^\x01-\x20\x7f-\x9f]*')) + 1)
+        WHEN authority LIKE '%@%' THEN
+            'url must not contain user-info (user:password@): send credentials in a header such as Authorization'
+        WHEN host = '' THEN
+            'url must name a host'
+        WHEN host ~ '[^\x01-\x7e]' THEN
+            'url host must be ASCII: write an internationalized domain name in punycode (xn--...)'
+        WHEN (host LIKE '[%' AND host !~* '^\[[0-9a-f:.]+\]$')
+             OR (host NOT LIKE '[%' AND host !~* '^[a-z0-9_-]+(\.[a-z0-9_-]+)*\.?$') THEN
+            'url host ' || httpq._quoted(host)
+            || ' is not a valid host: letters, digits, ''-'', ''_'' and dots, or an IP address (IPv6 in brackets)'
+        WHEN port IS NOT NULL AND (port !~ '^[1-9][0-9]{0,4}$' OR port::integer > 65535) THEN
+            'url port must be a number from 1 to 65535, got ' || httpq._quoted(port, 10)
+        ELSE
+            'url must be an absolute http(s) URL: scheme, host, optional port, then a path, query or nothing'
+    END;
+END;
+$$;
+COMMENT ON FUNCTION httpq._url_problem(text) IS 'Why a url refused by httpq._problem is not acceptable, quoting no path, query or user-info.';
+
+-- Whether text is one IP address (the host of a url, in brackets).
+CREATE OR REPLACE FUNCTION httpq._is_ip_address(value text) RETURNS boolean
+LANGUAGE plpgsql IMMUTABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    -- The subtransaction of an EXCEPTION block is paid only by urls with a bracketed host.
+    RETURN masklen(value::inet) = CASE WHEN family(value::inet) = 4 THEN 32 ELSE 128 END AND value NOT LIKE '%/%';
+EXCEPTION WHEN invalid_text_representation THEN
+    RETURN false;
+END;
+$$;
+COMMENT ON FUNCTION httpq._is_ip_address(text) IS 'Whether text is one IPv4 or IPv6 address.';
+
+-- What is wrong with a new request apart from its headers, as {sqlstate, message}, or NULL.
+-- run_at and deadline may be at most a year after now_at.
+CREATE OR REPLACE FUNCTION httpq._problem(r httpq.new_request, now_at timestamptz) RETURNS text[]
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RETURN CASE
+        WHEN r.url IS NULL THEN
+            ARRAY['22004', 'url must not be NULL']
+        WHEN length(r.url) > 8192 THEN
+            ARRAY['22023', 'url must be at most 8192 characters, got ' || length(r.url)]
+        -- One expression for every acceptable url; only a refused one is looked at closely.
+        -- A port from 1 to 65535; after the host, no space nor control character (C0, DEL, C1).
+        WHEN r.url !~* ('^https?://(\[[0-9a-f:.]+\]|[a-z0-9_-]+(\.[a-z0-9_-]+)*\.?)'
+                        '(:(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3}))?'
+                        '([/?#][^\x01-\x20\x7f-\x9f]*)?$') THEN
+            ARRAY['22023', httpq._url_problem(r.url)]
+        WHEN r.url ~ '^https?://\[' AND NOT httpq._is_ip_address(substring(r.url FROM '^https?://\[([^]]*)\]')) THEN
+            ARRAY['22023', 'url host ' || httpq._quoted(substring(r.url FROM '^https?://(\[[^]]*\])')) || ' is not an IP address']
+        WHEN r.method IS NULL THEN
+            ARRAY['22004', 'method must not be NULL']
+        WHEN r.method NOT IN ('GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS') THEN
+            ARRAY['22023', 'method must be one of GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS (upper case), got '
+                           || httpq._quoted(r.method, 20)]
+        WHEN r.method = 'HEAD' AND r.body IS NOT NULL THEN
+            ARRAY['22023', 'body must be NULL for method HEAD']
+        WHEN r.idempotency_key IS NOT NULL AND (r.idempotency_key !~ '^[\x21-\x7e]+$' OR length(r.idempotency_key) > 255) THEN
+            ARRAY['22023', 'idempotency_key must be 1 to 255 visible ASCII characters']
+        WHEN r.idempotency_key <> httpq._header(r.headers, 'Idempotency-Key') THEN
+            ARRAY['22023', 'idempotency_key and the Idempotency-Key header disagree: give one of them']
+        WHEN r.channel IS NULL THEN
+            ARRAY['22004', 'channel must not be NULL']
+        WHEN r.channel !~ '^[A-Za-z0-9][A-Za-z0-9._:@/-]*$' OR length(r.channel) > 200 THEN
+            ARRAY['22023', 'channel ' || httpq._quoted(r.channel, 200)
+                || ' is not a valid channel name (1 to 200 of letters, digits and . _ : @ / -, starting with a letter or digit)']
+        WHEN r.ordering_key = '' OR length(r.ordering_key) > 1000 THEN
+            ARRAY['22023', 'ordering_key must be 1 to 1000 characters, or NULL']
+        WHEN r.dedupe_key = '' OR length(r.dedupe_key) > 1000 THEN
+            ARRAY['22023', 'dedupe_key must be 1 to 1000 characters, or NULL']
+        WHEN r.run_at IS NULL THEN
+            ARRAY['22004', 'run_at must not be NULL']
+        WHEN NOT isfinite(r.run_at) OR r.run_at > now_at + interval '1 year' THEN
+            ARRAY['22023', 'run_at must be a finite time at most 1 year from now, got ' || r.run_at]
+        WHEN NOT isfinite(r.deadline) OR r.deadline > now_at + interval '1 year' THEN
+            ARRAY['22023', 'deadline must be NULL or a finite time at most 1 year from now, got ' || r.deadline]
+        WHEN r.max_attempts NOT BETWEEN 1 AND 1000 THEN
+            ARRAY['22023', 'max_attempts must be between 1 and 1000, got ' || r.max_attempts]
+        WHEN r.timeout_ms NOT BETWEEN 1 AND 3600000 THEN
+            ARRAY['22023', 'timeout_ms must be between 1 and 3600000 (one hour), got ' || r.timeout_ms]
+        WHEN r.deadline <= r.run_at THEN
+            ARRAY['22023', 'deadline must be after run_at']
+        WHEN r.priority IS NULL THEN
+            ARRAY['22004', 'priority must not be NULL']
+        WHEN r.priority NOT BETWEEN -1000 AND 1000 THEN
+            ARRAY['22023', 'priority must be between -1000 and 1000, got ' || r.priority]
+    END;
+END;
+$$;
+COMMENT ON FUNCTION httpq._problem(httpq.new_request, timestamptz)
+    IS 'Why a new request (headers aside: httpq._headers_problem) is not acceptable, as {sqlstate, message}; NULL when it is.';
+
+-- Raises the first problem of a batch of new requests, naming its position in the batch
+-- (and nothing for a batch of one); returns quietly when every request is acceptable.
+CREATE OR REPLACE FUNCTION httpq._check_requests(requests httpq.new_request[], now_at timestamptz) RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    n        integer := cardinality(requests);
+    problem  text[];
+    position bigint;
+BEGIN
+    -- The first bad request, by its own fields or, checked once per distinct set, its headers.
+    SELECT s.problem, s.position INTO problem, position
+    FROM (SELECT httpq._problem(x, now_at) AS problem, row_number() OVER () AS position FROM unnest(requests) AS x) AS s
+    WHERE s.problem IS NOT NULL
+    LIMIT 1;
+    IF NOT FOUND THEN
+        SELECT p.problem, (SELECT u.position FROM unnest(requests) WITH ORDINALITY AS u(url, method, headers, body, channel,
+                               ordering_key, run_at, max_attempts, deadline, idempotency_key, dedupe_key, priority,
+                               timeout_ms, position)
+                           WHERE u.headers IS NOT DISTINCT FROM d.headers ORDER BY u.position LIMIT 1)
+        INTO problem, position
+        FROM (SELECT DISTINCT x.headers FROM unnest(requests) AS x) AS d,
+             LATERAL httpq._headers_problem(d.headers) AS p(problem)
+        WHERE p.problem IS NOT NULL
+        LIMIT 1;
+    END IF;
+    IF problem IS NOT NULL THEN
+        RAISE EXCEPTION '%', CASE WHEN n = 1 THEN problem[2] ELSE format('request %s of %s: %s', position, n, problem[2]) END
+            USING ERRCODE = problem[1];
+    END IF;
+END;
+$$;
+COMMENT ON FUNCTION httpq._check_requests(httpq.new_request[], timestamptz)
+    IS 'Raises the first problem of a batch of new requests, with its position; nothing when all are acceptable.';
+
+-- Raises the error for a body larger than its channel's max_body_bytes (place: which of a
+-- batch, such as 'request 2 of 5'; NULL for a request alone).
+CREATE OR REPLACE FUNCTION httpq._refuse_body(channel text, size bigint, max_body integer, place text) RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RAISE EXCEPTION '%body is % bytes, more than channel % takes (max_body_bytes %)',
+        coalesce(place || ': ', ''),
+        size, quote_literal(channel), max_body
+        USING ERRCODE = 'program_limit_exceeded',
+              HINT = format('A channel takes at most 16777216 bytes: SELECT httpq.set_channel(%L, max_body_bytes => ...).', channel);
+END;
+$$;
+COMMENT ON FUNCTION httpq._refuse_body(text, bigint, integer, text) IS 'Raises the error for a body over its channel''s max_body_bytes.';
+
+-- The decision for one finished attempt: the next state ('delivered', 'waiting' to try
+-- again at run_at, or 'dead') and, for dead, why. attempts_used counts this attempt.
+CREATE OR REPLACE FUNCTION httpq._verdict(
+    status        integer,
+    retry_after   text,
+    attempts_used integer,
+    max_attempts  integer,
+    deadline      timestamptz,
+    base          interval,
+    cap           interval,
+    retry_after_max interval,
+    jitter        float8,
+    now           timestamptz,
+    OUT state     text,
+    OUT run_at    timestamptz,
+    OUT reason    text
+)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    delay interval;
+BEGIN
+    IF status BETWEEN 200 AND 299 THEN
+        state := 'delivered';
+        RETURN;
+    END IF;
+    state := 'dead';
+    IF NOT httpq._retryable(status) THEN
+        reason := CASE WHEN status BETWEEN 300 AND 399 THEN format('HTTP %s: redirects are not followed', status)
+                       ELSE format('HTTP %s is not retried', status) END;
+        RETURN;
+    END IF;
+    IF attempts_used >= max_attempts THEN
+        reason := format('attempts exhausted (%s of %s)', attempts_used, max_attempts);
+        RETURN;
+    END IF;
+    -- A Retry-After is obeyed up to retry_after_max: a destination cannot park a request
+    -- for years (Retry-After: 999999999).
+    delay := CASE WHEN status IN (429, 503) THEN httpq._retry_after(retry_after, now) END;
+    run_at := now + coalesce(CASE WHEN delay > retry_after_max THEN retry_after_max ELSE delay END,
+                             httpq._backoff(attempts_used, base, cap, jitter));
+    IF run_at >= deadline THEN
+        reason := 'deadline passed: the next attempt would be after it';
+        run_at := NULL;
+        RETURN;
+    END IF;
+    state := 'waiting';
+END;
+$$;
+COMMENT ON FUNCTION httpq._verdict(integer, text, integer, integer, timestamptz, interval, interval, interval, float8, timestamptz)
+    IS 'Decides a finished attempt: delivered, waiting (retry at run_at) or dead (with the reason).';
+
+-- Raises a clear error unless worker can name a worker: claims are held under the name,
+-- shown in views and logs, so it is bounded and free of control characters.
+CREATE OR REPLACE FUNCTION httpq._check_worker(worker text) RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF worker IS NULL OR worker = '' THEN
+        RAISE EXCEPTION 'worker must name the worker (for example host:pid)' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF length(worker) > 200 OR worker ~ '[\x01-\x1f\x7f-\x9f]' THEN
+        RAISE EXCEPTION 'worker must be at most 200 characters, without control characters' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+END;
+$$;
+COMMENT ON FUNCTION httpq._check_worker(text) IS 'Raises a clear error unless worker is a usable worker name.';
+
+-- Raises a clear error unless lease is a lease a claim or heartbeat may take: from one
+-- second (shorter would expire under a busy server's own delays) to a day (longer keeps a
+-- dead worker's requests from everyone that long).
+CREATE OR REPLACE FUNCTION httpq._check_lease(lease interval) RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF lease IS NULL OR lease < interval '1 second' OR lease > interval '1 day' THEN
+        RAISE EXCEPTION 'lease must be from 1 second to 1 day, got %', coalesce(lease::text, 'NULL')
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+END;
+$$;
+COMMENT ON FUNCTION httpq._check_lease(interval) IS 'Raises a clear error unless lease is from 1 second to 1 day.';
+
+-- Sets a channel's defaults and limits; NULL leaves a setting as it is.
+CREATE OR REPLACE FUNCTION httpq.set_channel(
+    channel          text,
+    max_concurrency  integer DEFAULT NULL,
+    rate_per_second  numeric DEFAULT NULL,
+    max_attempts     integer DEFAULT NULL,
+    backoff_base     interval DEFAULT NULL,
+    backoff_max      interval DEFAULT NULL,
+    timeout_ms       integer DEFAULT NULL,
+    ordering_on_dead text DEFAULT NULL,
+    retention        interval DEFAULT NULL,
+    allowed_networks cidr[] DEFAULT NULL,
+    max_body_bytes   integer DEFAULT NULL,
+    retry_after_max  interval DEFAULT NULL
+) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM httpq._check_channel(set_channel.channel);
+    IF max_concurrency <= 0 THEN
+        RAISE EXCEPTION 'max_concurrency must be positive, got %', max_concurrency
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'To lift the limit: SELECT httpq.unset_channel(''' || channel || ''', ''{max_concurrency}'').';
+    END IF;
+    IF rate_per_second <= 0 THEN
+        RAISE EXCEPTION 'rate_per_second must be positive, got %', rate_per_second
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'To lift the limit: SELECT httpq.unset_channel(''' || channel || ''', ''{rate_per_second}'').';
+    END IF;
+    IF NOT max_attempts BETWEEN 1 AND 1000 THEN
+        RAISE EXCEPTION 'max_attempts must be between 1 and 1000, got %', max_attempts USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF backoff_base <= '0' THEN
+        RAISE EXCEPTION 'backoff_base must be positive, got %', backoff_base USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF NOT timeout_ms BETWEEN 1 AND 3600000 THEN
+        RAISE EXCEPTION 'timeout_ms must be between 1 and 3600000 (one hour), got %', timeout_ms USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF ordering_on_dead NOT IN ('continue', 'hold') THEN
+        RAISE EXCEPTION 'ordering_on_dead must be ''continue'' or ''hold'', got %', quote_literal(ordering_on_dead)
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF retention < '0' THEN
+        RAISE EXCEPTION 'retention must not be negative, got %', retention USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF array_position(allowed_networks, NULL) IS NOT NULL THEN
+        RAISE EXCEPTION 'allowed_networks must not contain NULL' USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'List networks such as ''{10.0.0.0/8, fd00::/8}''; ''{}'' allows public addresses only.';
+    END IF;
+    IF NOT max_body_bytes BETWEEN 0 AND 16777216 THEN
+        RAISE EXCEPTION 'max_body_bytes must be between 0 and 16777216 (16 MiB), got %', max_body_bytes
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF retry_after_max <= '0' THEN
+        RAISE EXCEPTION 'retry_after_max must be positive, got %', retry_after_max USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+
+    PERFORM httpq._ensure_channels(ARRAY[set_channel.channel]);
+    UPDATE httpq.channel c SET
+        max_concurrency  = coalesce(set_channel.max_concurrency, c.max_concurrency),
+        rate_per_second  = coalesce(set_channel.rate_per_second, c.rate_per_second),
+        max_attempts     = coalesce(set_channel.max_attempts, c.max_attempts),
+        backoff_base     = coalesce(set_channel.backoff_base, c.backoff_base),
+        backoff_max      = coalesce(set_channel.backoff_max, c.backoff_max),
+        timeout_ms       = coalesce(set_channel.timeout_ms, c.timeout_ms),
+        ordering_on_dead = coalesce(set_channel.ordering_on_dead, c.ordering_on_dead),
+        retention        = coalesce(set_channel.retention, c.retention),
+        allowed_networks = coalesce(set_channel.allowed_networks, c.allowed_networks),
+        max_body_bytes   = coalesce(set_channel.max_body_bytes, c.max_body_bytes),
+        retry_after_max  = coalesce(set_channel.retry_after_max, c.retry_after_max)
+    WHERE c.name = set_channel.channel;
+EXCEPTION WHEN check_violation THEN
+    -- Only backoff_max below backoff_base gets here: each value alone was checked above.
+    RAISE EXCEPTION 'backoff_max must not be below backoff_base for channel %', quote_literal(channel)
+        USING ERRCODE = 'invalid_parameter_value';
+END;
+$$;
+COMMENT ON FUNCTION httpq.set_channel(text, integer, numeric, integer, interval, interval, integer, text, interval, cidr[], integer, interval)
+    IS 'Sets a channel''s defaults and limits, creating the channel if needed; NULL leaves a setting as it is.';
+
+-- Puts named settings of a channel back to their defaults (limits back to none).
+CREATE OR REPLACE FUNCTION httpq.unset_channel(channel text, settings text[]) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    known constant text[] := ARRAY['max_concurrency', 'rate_per_second', 'max_attempts', 'backoff_base',
+                                   'backoff_max', 'timeout_ms', 'ordering_on_dead', 'retention',
+                                   'allowed_networks', 'max_body_bytes', 'retry_after_max'];
+    unknown text;
+    setting text;
+BEGIN
+    PERFORM httpq._check_channel(unset_channel.channel);
+    SELECT s INTO unknown FROM unnest(settings) AS s WHERE s IS NULL OR s <> ALL (known) LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'unknown channel setting %', coalesce(quote_literal(unknown), 'NULL')
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Channel settings are: ' || array_to_string(known, ', ') || '.';
+    END IF;
+    PERFORM httpq._ensure_channels(ARRAY[unset_channel.channel]);
+    FOREACH setting IN ARRAY settings LOOP
+        -- setting is one of the known column names, checked above.
+        EXECUTE format('UPDATE httpq.channel SET %I = DEFAULT WHERE name = $1', setting) USING unset_channel.channel;
+    END LOOP;
+END;
+$$;
+COMMENT ON FUNCTION httpq.unset_channel(text, text[])
+    IS 'Puts the named settings of a channel back to their defaults; limits go back to none.';
+
+-- Every channel and its settings, as set_channel left them.
+CREATE OR REPLACE VIEW httpq.channels AS
+    SELECT c.name AS channel, c.paused, c.max_concurrency, c.rate_per_second, c.max_attempts,
+           c.backoff_base, c.backoff_max, c.timeout_ms, c.ordering_on_dead, c.retention,
+           c.allowed_networks, c.max_body_bytes, coalesce(c.retry_after_max, c.backoff_max) AS retry_after_max,
+           c.created_at
+    FROM httpq.channel c;
+COMMENT ON VIEW httpq.channels IS 'Every channel and its settings (see httpq.set_channel).';
+
+
+REVOKE ALL ON FUNCTION httpq._quoted(text, integer), httpq._headers_problem(jsonb), httpq._url_problem(text),
+    httpq._is_ip_address(text), httpq._problem(httpq.new_request, timestamptz),
+    httpq._check_requests(httpq.new_request[], timestamptz), httpq._refuse_body(text, bigint, integer, text),
+    httpq._verdict(integer, text, integer, integer, timestamptz, interval, interval, interval, float8, timestamptz),
+    httpq._check_worker(text), httpq._check_lease(interval),
+    httpq.set_channel(text, integer, numeric, integer, interval, interval, integer, text, interval, cidr[], integer, interval),
+    httpq.claim(text, integer, text[], interval, bigint, integer, jsonb) FROM PUBLIC;
+REVOKE ALL ON httpq.channels FROM PUBLIC;
+
+-- claim and set_channel take more arguments: the roles that could execute the 0.1.0
+-- functions may execute the new ones, then the old ones go, with the helpers they replace.
+DO $$
+DECLARE
+    g record;
+BEGIN
+    FOR g IN
+        SELECT CASE p.proname
+                   WHEN 'claim' THEN 'httpq.claim(text, integer, text[], interval, bigint, integer, jsonb)'
+                   ELSE 'httpq.set_channel(text, integer, numeric, integer, interval, interval, integer, text, interval, cidr[], integer, interval)'
+               END AS function,
+               a.grantee::regrole AS grantee
+        FROM pg_catalog.pg_proc p, pg_catalog.aclexplode(p.proacl) AS a
+        WHERE p.oid IN ('httpq.claim(text, integer, text[], interval)'::regprocedure,
+                        'httpq.set_channel(text, integer, numeric, integer, interval, interval, integer, text, interval)'::regprocedure)
+          AND a.privilege_type = 'EXECUTE' AND a.grantee <> p.proowner AND a.grantee <> 0
+    LOOP
+        EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO %s', g.function, g.grantee);
+    END LOOP;
+END;
+$$;
+DROP FUNCTION httpq.claim(text, integer, text[], interval);
+DROP FUNCTION httpq.set_channel(text, integer, numeric, integer, interval, interval, integer, text, interval);
+DROP FUNCTION httpq._problem(httpq.new_request);
+DROP FUNCTION httpq._check_requests(httpq.new_request[]);
+DROP FUNCTION httpq._verdict(integer, text, integer, integer, timestamptz, interval, interval, float8, timestamptz);
+-- (end of Hostile input)
 
 -- Ownership
 --

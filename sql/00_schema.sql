@@ -44,7 +44,8 @@ CREATE TYPE httpq.claimed AS (
     url        text,
     headers    jsonb,     -- the final set to send, Content-Type and Idempotency-Key included
     body       bytea,
-    timeout_ms integer
+    timeout_ms integer,
+    allowed_networks cidr[]   -- the channel's: where the worker may connect beyond public addresses
 );
 
 -- How a request leaves the live queue: the input of httpq._finish.

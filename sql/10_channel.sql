@@ -2,7 +2,8 @@
 --
 -- Owns httpq.channel. A channel is a destination or a tenant: requests name one, and it is
 -- created with default settings on first use. Invariants: every request's channel has a
--- row here; settings are always set (defaults below), limits are NULL when absent.
+-- row here; settings are always set (defaults below); limits, and retry_after_max (which
+-- then follows backoff_max), are NULL when absent.
 
 CREATE TABLE httpq.channel (
     name             text PRIMARY KEY,
@@ -20,6 +21,11 @@ CREATE TABLE httpq.channel (
     tokens           numeric NOT NULL DEFAULT 0,                -- token bucket for rate_per_second
     tokens_at        timestamptz,                               -- NULL: the bucket starts full
     created_at       timestamptz NOT NULL DEFAULT now(),
+    -- Added in 0.2.0 (so last, as the upgrade adds them). Where the worker may connect beyond
+    -- public unicast addresses (README, Security):
+    allowed_networks cidr[] NOT NULL DEFAULT '{}',
+    max_body_bytes   integer NOT NULL DEFAULT 1048576,   -- 1 MiB
+    retry_after_max  interval,                      -- the longest Retry-After obeyed; NULL: backoff_max
     CONSTRAINT name_is_valid CHECK (name ~ '^[A-Za-z0-9][A-Za-z0-9._:@/-]*$' AND length(name) <= 200),
     CONSTRAINT max_concurrency_positive CHECK (max_concurrency > 0),
     CONSTRAINT rate_per_second_positive CHECK (rate_per_second > 0),
@@ -28,7 +34,10 @@ CREATE TABLE httpq.channel (
     CONSTRAINT backoff_max_not_below_base CHECK (backoff_max >= backoff_base),
     CONSTRAINT timeout_ms_in_range CHECK (timeout_ms BETWEEN 1 AND 3600000),
     CONSTRAINT ordering_on_dead_known CHECK (ordering_on_dead IN ('continue', 'hold')),
-    CONSTRAINT retention_not_negative CHECK (retention >= '0')
+    CONSTRAINT retention_not_negative CHECK (retention >= '0'),
+    CONSTRAINT allowed_networks_not_null CHECK (array_position(allowed_networks, NULL) IS NULL),
+    CONSTRAINT max_body_bytes_in_range CHECK (max_body_bytes BETWEEN 0 AND 16777216),
+    CONSTRAINT retry_after_max_positive CHECK (retry_after_max > '0')
 );
 -- Claim rewrites served_at and tokens on every claim: leave room for HOT updates.
 ALTER TABLE httpq.channel SET (fillfactor = 50);
@@ -77,7 +86,10 @@ CREATE FUNCTION httpq.set_channel(
     backoff_max      interval DEFAULT NULL,
     timeout_ms       integer DEFAULT NULL,
     ordering_on_dead text DEFAULT NULL,
-    retention        interval DEFAULT NULL
+    retention        interval DEFAULT NULL,
+    allowed_networks cidr[] DEFAULT NULL,
+    max_body_bytes   integer DEFAULT NULL,
+    retry_after_max  interval DEFAULT NULL
 ) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -108,6 +120,17 @@ BEGIN
     IF retention < '0' THEN
         RAISE EXCEPTION 'retention must not be negative, got %', retention USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    IF array_position(allowed_networks, NULL) IS NOT NULL THEN
+        RAISE EXCEPTION 'allowed_networks must not contain NULL' USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'List networks such as ''{10.0.0.0/8, fd00::/8}''; ''{}'' allows public addresses only.';
+    END IF;
+    IF NOT max_body_bytes BETWEEN 0 AND 16777216 THEN
+        RAISE EXCEPTION 'max_body_bytes must be between 0 and 16777216 (16 MiB), got %', max_body_bytes
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF retry_after_max <= '0' THEN
+        RAISE EXCEPTION 'retry_after_max must be positive, got %', retry_after_max USING ERRCODE = 'invalid_parameter_value';
+    END IF;
 
     PERFORM httpq._ensure_channels(ARRAY[set_channel.channel]);
     UPDATE httpq.channel c SET
@@ -118,7 +141,10 @@ BEGIN
         backoff_max      = coalesce(set_channel.backoff_max, c.backoff_max),
         timeout_ms       = coalesce(set_channel.timeout_ms, c.timeout_ms),
         ordering_on_dead = coalesce(set_channel.ordering_on_dead, c.ordering_on_dead),
-        retention        = coalesce(set_channel.retention, c.retention)
+        retention        = coalesce(set_channel.retention, c.retention),
+        allowed_networks = coalesce(set_channel.allowed_networks, c.allowed_networks),
+        max_body_bytes   = coalesce(set_channel.max_body_bytes, c.max_body_bytes),
+        retry_after_max  = coalesce(set_channel.retry_after_max, c.retry_after_max)
     WHERE c.name = set_channel.channel;
 EXCEPTION WHEN check_violation THEN
     -- Only backoff_max below backoff_base gets here: each value alone was checked above.
@@ -126,7 +152,7 @@ EXCEPTION WHEN check_violation THEN
         USING ERRCODE = 'invalid_parameter_value';
 END;
 $$;
-COMMENT ON FUNCTION httpq.set_channel(text, integer, numeric, integer, interval, interval, integer, text, interval)
+COMMENT ON FUNCTION httpq.set_channel(text, integer, numeric, integer, interval, interval, integer, text, interval, cidr[], integer, interval)
     IS 'Sets a channel''s defaults and limits, creating the channel if needed; NULL leaves a setting as it is.';
 
 -- Puts named settings of a channel back to their defaults (limits back to none).
@@ -136,7 +162,8 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     known constant text[] := ARRAY['max_concurrency', 'rate_per_second', 'max_attempts', 'backoff_base',
-                                   'backoff_max', 'timeout_ms', 'ordering_on_dead', 'retention'];
+                                   'backoff_max', 'timeout_ms', 'ordering_on_dead', 'retention',
+                                   'allowed_networks', 'max_body_bytes', 'retry_after_max'];
     unknown text;
     setting text;
 BEGIN

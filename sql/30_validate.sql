@@ -29,13 +29,42 @@ END;
 $$;
 COMMENT ON FUNCTION httpq._header(jsonb, text) IS 'A header''s value by case-insensitive name, or NULL.';
 
--- What is wrong with a set of request headers, as {sqlstate, message}, or NULL.
+-- A value quoted for an error message: cut at max_length characters, control characters
+-- (C0, DEL, C1) shown as \xNN, so an error never carries raw bytes that a terminal or a
+-- log reader would act on. Only for values that are no secret: callers never pass a header
+-- value or a whole URL.
+CREATE FUNCTION httpq._quoted(value text, max_length integer DEFAULT 100) RETURNS text
+LANGUAGE plpgsql IMMUTABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    shown text := CASE WHEN length(value) > max_length THEN left(value, max_length) || '…' ELSE value END;
+    c     text;
+BEGIN
+    IF shown ~ '[\x01-\x1f\x7f-\x9f]' THEN
+        FOR c IN SELECT DISTINCT m[1] FROM regexp_matches(shown, '([\x01-\x1f\x7f-\x9f])', 'g') AS m LOOP
+            shown := replace(shown, c, '\x' || lpad(to_hex(ascii(c)), 2, '0'));
+        END LOOP;
+    END IF;
+    RETURN '''' || replace(shown, '''', '''''') || '''';
+END;
+$$;
+COMMENT ON FUNCTION httpq._quoted(text, integer) IS 'A value for an error message: quoted, cut, control characters escaped.';
+
+-- What is wrong with a set of request headers, as {sqlstate, message}, or NULL. Messages
+-- name the header, never its value (it may be a credential).
 CREATE FUNCTION httpq._headers_problem(headers jsonb) RETURNS text[]
 LANGUAGE plpgsql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    token constant text := '^[!#$%&''*+.^_`|~0-9A-Za-z-]+$';   -- RFC 9110 field-name (also in the jsonpath below)
+    token   constant text := '^[!#$%&''*+.^_`|~0-9A-Za-z-]+$';   -- RFC 9110 field-name (also in the jsonpath below)
+    -- Headers the worker sends from the request itself, and hop-by-hop and proxy headers,
+    -- which only the next hop may act on (RFC 9110 7.6.1): a sender's own would smuggle
+    -- framing, retarget the request, or talk to a proxy the operator did not choose.
+    -- (Also in the jsonpath below.)
+    refused constant text := '^(host|content-length|transfer-encoding|connection|keep-alive|te|trailer|upgrade|expect'
+                             '|proxy-authorization|proxy-authenticate|proxy-connection|http2-settings)$';
 BEGIN
     IF headers IS NULL THEN
         RETURN ARRAY['22004', 'headers must not be NULL (use ''{}'' for none)'];
@@ -47,17 +76,27 @@ BEGIN
     -- One jsonpath pass finds whether any header is wrong; only then say which and how.
     IF jsonb_path_exists(headers, '$.keyvalue() ? (@.value.type() != "string"
                                    || !(@.key like_regex "^[!#$%&''*+.^_`|~0-9A-Za-z-]+$")
-                                   || @.value like_regex "[\r\n]"
-                                   || @.key like_regex "^(content-length|transfer-encoding|connection)$" flag "i")') THEN
+                                   || @.value == ""
+                                   || @.value like_regex "[\u0001-\u0008\u000a-\u001f\u007f-\u009f]"
+                                   || @.key like_regex "^(host|content-length|transfer-encoding|connection|keep-alive|te|trailer|upgrade|expect|proxy-authorization|proxy-authenticate|proxy-connection|http2-settings)$" flag "i")') THEN
         RETURN ARRAY['22023', 'headers: ' || (
-            SELECT CASE WHEN jsonb_typeof(h.value) <> 'string' THEN format('%L is not a string (headers must be a JSON object of strings)', h.key)
-                        WHEN h.key !~ token THEN format('%L is not a valid header name', h.key)
-                        WHEN h.value #>> '{}' ~ '[\r\n]' THEN format('the value of %L must not contain a line break', h.key)
-                        ELSE format('%L must not be set: the worker sets Content-Length, Transfer-Encoding and Connection', h.key) END
+            SELECT CASE WHEN h.key !~ token THEN httpq._quoted(h.key) || ' is not a valid header name'
+                        WHEN jsonb_typeof(h.value) <> 'string'
+                            THEN quote_literal(h.key) || ' is not a string (headers must be a JSON object of strings)'
+                        WHEN h.value #>> '{}' = '' THEN 'the value of ' || quote_literal(h.key) || ' is empty: leave the header out'
+                        WHEN h.value #>> '{}' ~ '[\x01-\x08\x0a-\x1f\x7f-\x9f]'
+                            THEN 'the value of ' || quote_literal(h.key) || ' contains a control character (only tab is allowed)'
+                        WHEN lower(h.key) = 'host' THEN quote_literal(h.key) || ' must not be set: the worker sends the url''s host'
+                        WHEN lower(h.key) IN ('content-length', 'transfer-encoding')
+                            THEN quote_literal(h.key) || ' must not be set: the worker frames the body itself'
+                        ELSE quote_literal(h.key) || ' must not be set: it is a hop-by-hop or proxy header' END
             FROM jsonb_each(headers) AS h
-            WHERE jsonb_typeof(h.value) <> 'string' OR h.key !~ token OR h.value #>> '{}' ~ '[\r\n]'
-               OR lower(h.key) IN ('content-length', 'transfer-encoding', 'connection')
+            WHERE h.key !~ token OR jsonb_typeof(h.value) <> 'string' OR h.value #>> '{}' = ''
+               OR h.value #>> '{}' ~ '[\x01-\x08\x0a-\x1f\x7f-\x9f]' OR lower(h.key) ~ refused
             LIMIT 1)];
+    END IF;
+    IF octet_length(headers::text) > 65536 THEN
+        RETURN ARRAY['22023', 'headers must be at most 65536 bytes in all (as JSON), got ' || octet_length(headers::text)];
     END IF;
     -- Lower-casing the whole object merges names that differ only in case.
     IF jsonb_array_length(jsonb_path_query_array(headers, '$.keyvalue()'))
@@ -69,9 +108,62 @@ END;
 $$;
 COMMENT ON FUNCTION httpq._headers_problem(jsonb) IS 'Why a set of request headers is not acceptable, as {sqlstate, message}; NULL when it is.';
 
+-- Why a url is not acceptable, in words, once httpq._problem's one regular expression has
+-- refused it. Quotes at most the scheme, host or port: a path or query may carry a token,
+-- user-info a password.
+CREATE FUNCTION httpq._url_problem(url text) RETURNS text
+LANGUAGE plpgsql IMMUTABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    authority text := substring(url FROM '^[A-Za-z]+://([^/?#]*)');
+    host      text := substring(authority FROM '^(\[[^]]*\]|[^:]*)');
+    port      text := substring(authority FROM '^(?:\[[^]]*\]|[^:]*):(.*)$');
+BEGIN
+    RETURN CASE
+        WHEN url !~* '^https?://' THEN
+            'url must start with http:// or https://'
+            || coalesce(', got ' || httpq._quoted(substring(url FROM '^[A-Za-z][A-Za-z0-9+.-]{0,19}:')) || '...', '')
+        WHEN url ~ '[\x01-\x20\x7f-\x9f]' THEN
+            format('url must not contain spaces or control characters (character %s is one): percent-encode them',
+                   length(substring(url FROM '^[^\x01-\x20\x7f-\x9f]*')) + 1)
+        WHEN authority LIKE '%@%' THEN
+            'url must not contain user-info (user:password@): send credentials in a header such as Authorization'
+        WHEN host = '' THEN
+            'url must name a host'
+        WHEN host ~ '[^\x01-\x7e]' THEN
+            'url host must be ASCII: write an internationalized domain name in punycode (xn--...)'
+        WHEN (host LIKE '[%' AND host !~* '^\[[0-9a-f:.]+\]$')
+             OR (host NOT LIKE '[%' AND host !~* '^[a-z0-9_-]+(\.[a-z0-9_-]+)*\.?$') THEN
+            'url host ' || httpq._quoted(host)
+            || ' is not a valid host: letters, digits, ''-'', ''_'' and dots, or an IP address (IPv6 in brackets)'
+        WHEN port IS NOT NULL AND (port !~ '^[1-9][0-9]{0,4}$' OR port::integer > 65535) THEN
+            'url port must be a number from 1 to 65535, got ' || httpq._quoted(port, 10)
+        ELSE
+            'url must be an absolute http(s) URL: scheme, host, optional port, then a path, query or nothing'
+    END;
+END;
+$$;
+COMMENT ON FUNCTION httpq._url_problem(text) IS 'Why a url refused by httpq._problem is not acceptable, quoting no path, query or user-info.';
+
+-- Whether text is one IP address (the host of a url, in brackets).
+CREATE FUNCTION httpq._is_ip_address(value text) RETURNS boolean
+LANGUAGE plpgsql IMMUTABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    -- The subtransaction of an EXCEPTION block is paid only by urls with a bracketed host.
+    RETURN masklen(value::inet) = CASE WHEN family(value::inet) = 4 THEN 32 ELSE 128 END AND value NOT LIKE '%/%';
+EXCEPTION WHEN invalid_text_representation THEN
+    RETURN false;
+END;
+$$;
+COMMENT ON FUNCTION httpq._is_ip_address(text) IS 'Whether text is one IPv4 or IPv6 address.';
+
 -- What is wrong with a new request apart from its headers, as {sqlstate, message}, or NULL.
-CREATE FUNCTION httpq._problem(r httpq.new_request) RETURNS text[]
-LANGUAGE plpgsql IMMUTABLE
+-- run_at and deadline may be at most a year after now_at.
+CREATE FUNCTION httpq._problem(r httpq.new_request, now_at timestamptz) RETURNS text[]
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
@@ -80,14 +172,19 @@ BEGIN
             ARRAY['22004', 'url must not be NULL']
         WHEN length(r.url) > 8192 THEN
             ARRAY['22023', 'url must be at most 8192 characters, got ' || length(r.url)]
-        WHEN r.url !~* '^https?://([^/?#@[:space:]]+@)?(\[[0-9a-f:.]+\]|[a-z0-9._~%!$&''()*+,;=-]+)(:[0-9]+)?([/?#][^[:space:][:cntrl:]]*)?$' THEN
-            CASE WHEN r.url !~* '^https?://'
-                 THEN ARRAY['22023', 'url must start with http:// or https://, got ' || quote_literal(left(r.url, 100))]
-                 ELSE ARRAY['22023', 'url must be an absolute http(s) URL with a host and no spaces, got ' || quote_literal(left(r.url, 100))] END
+        -- One expression for every acceptable url; only a refused one is looked at closely.
+        -- A port from 1 to 65535; after the host, no space nor control character (C0, DEL, C1).
+        WHEN r.url !~* ('^https?://(\[[0-9a-f:.]+\]|[a-z0-9_-]+(\.[a-z0-9_-]+)*\.?)'
+                        '(:(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3}))?'
+                        '([/?#][^\x01-\x20\x7f-\x9f]*)?$') THEN
+            ARRAY['22023', httpq._url_problem(r.url)]
+        WHEN r.url ~ '^https?://\[' AND NOT httpq._is_ip_address(substring(r.url FROM '^https?://\[([^]]*)\]')) THEN
+            ARRAY['22023', 'url host ' || httpq._quoted(substring(r.url FROM '^https?://(\[[^]]*\])')) || ' is not an IP address']
         WHEN r.method IS NULL THEN
             ARRAY['22004', 'method must not be NULL']
         WHEN r.method NOT IN ('GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS') THEN
-            ARRAY['22023', 'method must be one of GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS (upper case), got ' || quote_literal(r.method)]
+            ARRAY['22023', 'method must be one of GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS (upper case), got '
+                           || httpq._quoted(r.method, 20)]
         WHEN r.method = 'HEAD' AND r.body IS NOT NULL THEN
             ARRAY['22023', 'body must be NULL for method HEAD']
         WHEN r.idempotency_key IS NOT NULL AND (r.idempotency_key !~ '^[\x21-\x7e]+$' OR length(r.idempotency_key) > 255) THEN
@@ -97,7 +194,7 @@ BEGIN
         WHEN r.channel IS NULL THEN
             ARRAY['22004', 'channel must not be NULL']
         WHEN r.channel !~ '^[A-Za-z0-9][A-Za-z0-9._:@/-]*$' OR length(r.channel) > 200 THEN
-            ARRAY['22023', 'channel ' || quote_literal(r.channel)
+            ARRAY['22023', 'channel ' || httpq._quoted(r.channel, 200)
                 || ' is not a valid channel name (1 to 200 of letters, digits and . _ : @ / -, starting with a letter or digit)']
         WHEN r.ordering_key = '' OR length(r.ordering_key) > 1000 THEN
             ARRAY['22023', 'ordering_key must be 1 to 1000 characters, or NULL']
@@ -105,6 +202,10 @@ BEGIN
             ARRAY['22023', 'dedupe_key must be 1 to 1000 characters, or NULL']
         WHEN r.run_at IS NULL THEN
             ARRAY['22004', 'run_at must not be NULL']
+        WHEN NOT isfinite(r.run_at) OR r.run_at > now_at + interval '1 year' THEN
+            ARRAY['22023', 'run_at must be a finite time at most 1 year from now, got ' || r.run_at]
+        WHEN NOT isfinite(r.deadline) OR r.deadline > now_at + interval '1 year' THEN
+            ARRAY['22023', 'deadline must be NULL or a finite time at most 1 year from now, got ' || r.deadline]
         WHEN r.max_attempts NOT BETWEEN 1 AND 1000 THEN
             ARRAY['22023', 'max_attempts must be between 1 and 1000, got ' || r.max_attempts]
         WHEN r.timeout_ms NOT BETWEEN 1 AND 3600000 THEN
@@ -113,15 +214,17 @@ BEGIN
             ARRAY['22023', 'deadline must be after run_at']
         WHEN r.priority IS NULL THEN
             ARRAY['22004', 'priority must not be NULL']
+        WHEN r.priority NOT BETWEEN -1000 AND 1000 THEN
+            ARRAY['22023', 'priority must be between -1000 and 1000, got ' || r.priority]
     END;
 END;
 $$;
-COMMENT ON FUNCTION httpq._problem(httpq.new_request)
+COMMENT ON FUNCTION httpq._problem(httpq.new_request, timestamptz)
     IS 'Why a new request (headers aside: httpq._headers_problem) is not acceptable, as {sqlstate, message}; NULL when it is.';
 
 -- Raises the first problem of a batch of new requests, naming its position in the batch
 -- (and nothing for a batch of one); returns quietly when every request is acceptable.
-CREATE FUNCTION httpq._check_requests(requests httpq.new_request[]) RETURNS void
+CREATE FUNCTION httpq._check_requests(requests httpq.new_request[], now_at timestamptz) RETURNS void
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -132,7 +235,7 @@ DECLARE
 BEGIN
     -- The first bad request, by its own fields or, checked once per distinct set, its headers.
     SELECT s.problem, s.position INTO problem, position
-    FROM (SELECT httpq._problem(x) AS problem, row_number() OVER () AS position FROM unnest(requests) AS x) AS s
+    FROM (SELECT httpq._problem(x, now_at) AS problem, row_number() OVER () AS position FROM unnest(requests) AS x) AS s
     WHERE s.problem IS NOT NULL
     LIMIT 1;
     IF NOT FOUND THEN
@@ -152,5 +255,5 @@ BEGIN
     END IF;
 END;
 $$;
-COMMENT ON FUNCTION httpq._check_requests(httpq.new_request[])
+COMMENT ON FUNCTION httpq._check_requests(httpq.new_request[], timestamptz)
     IS 'Raises the first problem of a batch of new requests, with its position; nothing when all are acceptable.';

@@ -93,6 +93,22 @@ $$;
 COMMENT ON FUNCTION httpq.new_request_bytes(text, bytea, text, text, jsonb, text, text, timestamptz, integer, timestamptz, text, text, integer, integer)
     IS 'Builds a request with a body of any content type for httpq.enqueue_many; checks and writes nothing.';
 
+-- Raises the error for a body larger than its channel's max_body_bytes (place: which of a
+-- batch, such as 'request 2 of 5'; NULL for a request alone).
+CREATE FUNCTION httpq._refuse_body(channel text, size bigint, max_body integer, place text) RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RAISE EXCEPTION '%body is % bytes, more than channel % takes (max_body_bytes %)',
+        coalesce(place || ': ', ''),
+        size, quote_literal(channel), max_body
+        USING ERRCODE = 'program_limit_exceeded',
+              HINT = format('A channel takes at most 16777216 bytes: SELECT httpq.set_channel(%L, max_body_bytes => ...).', channel);
+END;
+$$;
+COMMENT ON FUNCTION httpq._refuse_body(text, bigint, integer, text) IS 'Raises the error for a body over its channel''s max_body_bytes.';
+
 -- One request without ordering or dedupe key, the commonest enqueue: the row and the checks
 -- of httpq.enqueue_many's set-based path, in a third of the statements (half the CPU of
 -- the whole enqueue transaction, measured). Keys need the set-based path's locking.
@@ -101,7 +117,8 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    problem    text[] := coalesce(httpq._problem(r), httpq._headers_problem(r.headers));
+    problem    text[] := coalesce(httpq._problem(r, now_at), httpq._headers_problem(r.headers));
+    max_body   integer;
     header_key text;
     key        text;
     new_id     bigint;
@@ -109,8 +126,13 @@ BEGIN
     IF problem IS NOT NULL THEN
         RAISE EXCEPTION '%', problem[2] USING ERRCODE = problem[1];
     END IF;
-    IF NOT EXISTS (SELECT 1 FROM httpq.channel c WHERE c.name = r.channel) THEN
+    SELECT c.max_body_bytes INTO max_body FROM httpq.channel c WHERE c.name = r.channel;
+    IF NOT FOUND THEN
         PERFORM httpq._ensure_channels(ARRAY[r.channel]);
+        SELECT c.max_body_bytes INTO max_body FROM httpq.channel c WHERE c.name = r.channel;
+    END IF;
+    IF octet_length(r.body) > max_body THEN
+        PERFORM httpq._refuse_body(r.channel, octet_length(r.body), max_body, NULL);
     END IF;
     header_key := httpq._header(r.headers, 'Idempotency-Key');
     key := coalesce(r.idempotency_key, header_key, gen_random_uuid()::text);
@@ -161,7 +183,7 @@ BEGIN
         RETURN;
     END IF;
 
-    PERFORM httpq._check_requests(requests);
+    PERFORM httpq._check_requests(requests, now_at);
 
     SELECT bool_or(x.ordering_key IS NOT NULL), bool_or(x.dedupe_key IS NOT NULL),
            array_agg(nextval('httpq.request_id_seq'))
@@ -169,6 +191,12 @@ BEGIN
     FROM unnest(requests) AS x;
 
     PERFORM httpq._ensure_channels(ARRAY(SELECT DISTINCT x.channel FROM unnest(requests) AS x));
+    PERFORM httpq._refuse_body(x.channel, octet_length(x.body), c.max_body_bytes,
+                               CASE WHEN n > 1 THEN format('request %s of %s', x.position, n) END)
+    FROM unnest(requests) WITH ORDINALITY AS x(url, method, headers, body, channel, ordering_key, run_at, max_attempts,
+                                               deadline, idempotency_key, dedupe_key, priority, timeout_ms, position)
+    JOIN httpq.channel c ON c.name = x.channel
+    WHERE octet_length(x.body) > c.max_body_bytes;
     IF keyed THEN
         PERFORM httpq._lock_keys_to_enqueue(ARRAY(SELECT x.channel FROM unnest(requests) AS x),
                                             ARRAY(SELECT x.ordering_key FROM unnest(requests) AS x));

@@ -61,6 +61,7 @@ CREATE FUNCTION httpq._verdict(
     deadline      timestamptz,
     base          interval,
     cap           interval,
+    retry_after_max interval,
     jitter        float8,
     now           timestamptz,
     OUT state     text,
@@ -70,6 +71,8 @@ CREATE FUNCTION httpq._verdict(
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    delay interval;
 BEGIN
     IF status BETWEEN 200 AND 299 THEN
         state := 'delivered';
@@ -85,7 +88,10 @@ BEGIN
         reason := format('attempts exhausted (%s of %s)', attempts_used, max_attempts);
         RETURN;
     END IF;
-    run_at := now + coalesce(CASE WHEN status IN (429, 503) THEN httpq._retry_after(retry_after, now) END,
+    -- A Retry-After is obeyed up to retry_after_max: a destination cannot park a request
+    -- for years (Retry-After: 999999999).
+    delay := CASE WHEN status IN (429, 503) THEN httpq._retry_after(retry_after, now) END;
+    run_at := now + coalesce(CASE WHEN delay > retry_after_max THEN retry_after_max ELSE delay END,
                              httpq._backoff(attempts_used, base, cap, jitter));
     IF run_at >= deadline THEN
         reason := 'deadline passed: the next attempt would be after it';
@@ -95,7 +101,7 @@ BEGIN
     state := 'waiting';
 END;
 $$;
-COMMENT ON FUNCTION httpq._verdict(integer, text, integer, integer, timestamptz, interval, interval, float8, timestamptz)
+COMMENT ON FUNCTION httpq._verdict(integer, text, integer, integer, timestamptz, interval, interval, interval, float8, timestamptz)
     IS 'Decides a finished attempt: delivered, waiting (retry at run_at) or dead (with the reason).';
 
 -- The retry schedule of a channel: for each attempt that fails, the range of the delay

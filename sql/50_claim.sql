@@ -170,12 +170,18 @@ $$;
 COMMENT ON FUNCTION httpq._allowance(httpq.channel, integer, timestamptz)
     IS 'How many requests a channel may start now, within quota, its concurrency and its rate tokens.';
 
--- Claims up to max_count requests for a worker, leased until now() + lease.
+-- Claims up to max_count requests for a worker, leased until now() + lease, with bodies
+-- of at most max_bytes in all (but always one request, when any is ready). A worker keeps
+-- one channel from taking all its transfers with per_channel, the most one channel may
+-- get, and channel_room, less for the channels named: {"channel": n, ...}.
 CREATE FUNCTION httpq.claim(
-    worker    text,
-    max_count integer DEFAULT 100,
-    channels  text[] DEFAULT NULL,
-    lease     interval DEFAULT '1 minute'
+    worker       text,
+    max_count    integer DEFAULT 100,
+    channels     text[] DEFAULT NULL,
+    lease        interval DEFAULT '1 minute',
+    max_bytes    bigint DEFAULT NULL,
+    per_channel  integer DEFAULT NULL,
+    channel_room jsonb DEFAULT NULL
 ) RETURNS SETOF httpq.claimed
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -211,21 +217,30 @@ DECLARE
     last_run_at   timestamptz;
     last_id       bigint;
     quota    integer;
+    room     integer;
+    room_left jsonb := coalesce(channel_room, '{}');
+    bytes_left bigint := max_bytes;
+    took_bytes bigint;
     allowed  integer;
     bucket   numeric;
     take_ids bigint[];
     late_ids bigint[];
     got      integer;
 BEGIN
-    IF worker IS NULL OR worker = '' THEN
-        RAISE EXCEPTION 'worker must name the worker (for example host:pid)' USING ERRCODE = 'null_value_not_allowed';
-    END IF;
+    PERFORM httpq._check_worker(worker);
     IF max_count IS NULL OR max_count NOT BETWEEN 1 AND 10000 THEN
         RAISE EXCEPTION 'max_count must be between 1 and 10000, got %', coalesce(max_count::text, 'NULL')
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    IF lease IS NULL OR lease <= '0' THEN
-        RAISE EXCEPTION 'lease must be a positive interval, got %', coalesce(lease::text, 'NULL')
+    PERFORM httpq._check_lease(lease);
+    IF max_bytes < 1 THEN
+        RAISE EXCEPTION 'max_bytes must be positive or NULL, got %', max_bytes USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF per_channel < 1 THEN
+        RAISE EXCEPTION 'per_channel must be positive or NULL, got %', per_channel USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF jsonb_typeof(room_left) <> 'object' OR jsonb_path_exists(room_left, '$.* ? (@.type() != "number" || @ < 0)') THEN
+        RAISE EXCEPTION 'channel_room must be a JSON object of channel names and whole numbers of at least 0'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
 
@@ -283,6 +298,12 @@ BEGIN
         FOR i IN 1 .. cardinality(ready) LOOP
             EXIT WHEN wanted = 0;
             quota := ceil(wanted::numeric / (cardinality(ready) - i + 1));
+            -- What the worker leaves this channel: room_left counts down over the rounds.
+            room := coalesce((room_left ->> ready[i])::integer, per_channel);
+            IF room IS NOT NULL THEN
+                CONTINUE WHEN room = 0;
+                quota := least(quota, room);
+            END IF;
             -- The channel's pause fence, shared: httpq.pause takes it exclusively, so it
             -- waits for every claim serving the channel, and a claim that comes while pause
             -- waits is refused it and skips the channel. paused is then read after the
@@ -316,27 +337,37 @@ BEGIN
                 SELECT array_agg(p.id) FILTER (WHERE NOT p.late), array_agg(p.id) FILTER (WHERE p.late),
                        (array_agg(p.priority ORDER BY p.priority DESC, p.run_at DESC, p.id DESC))[1],
                        (array_agg(p.run_at ORDER BY p.priority DESC, p.run_at DESC, p.id DESC))[1],
-                       (array_agg(p.id ORDER BY p.priority DESC, p.run_at DESC, p.id DESC))[1]
-                INTO take_ids, late_ids, last_priority, last_run_at, last_id
+                       (array_agg(p.id ORDER BY p.priority DESC, p.run_at DESC, p.id DESC))[1],
+                       sum(p.size)
+                INTO take_ids, late_ids, last_priority, last_run_at, last_id, took_bytes
                 FROM (
-                    SELECT r.id, r.priority, r.run_at, coalesce(r.deadline <= now_at, false) AS late
-                    FROM httpq.request r
-                    WHERE r.channel = ch.name AND r.state = 'waiting' AND r.run_at <= now_at
-                    ORDER BY r.priority, r.run_at, r.id
-                    LIMIT allowed
-                    FOR UPDATE SKIP LOCKED
-                ) AS p;
+                    -- The bytes before each request, to stop at bytes_left (see below).
+                    SELECT p.*, sum(p.size) OVER (ORDER BY p.priority, p.run_at, p.id) - p.size AS before
+                    FROM (
+                        SELECT r.id, r.priority, r.run_at, coalesce(r.deadline <= now_at, false) AS late,
+                               coalesce(octet_length(r.body), 0) AS size
+                        FROM httpq.request r
+                        WHERE r.channel = ch.name AND r.state = 'waiting' AND r.run_at <= now_at
+                        ORDER BY r.priority, r.run_at, r.id
+                        LIMIT allowed
+                        FOR UPDATE SKIP LOCKED
+                    ) AS p
+                ) AS p
+                -- Within bytes_left, or the claim's first request, whatever its size.
+                WHERE bytes_left IS NULL OR p.before + p.size <= bytes_left OR (p.before = 0 AND bytes_left = max_bytes);
             ELSIF allowed > 0 THEN
                 -- From the position: what is after it, and the same priority's requests of the
                 -- 100 ms before it, each an index range of its own.
                 SELECT array_agg(p.id) FILTER (WHERE NOT p.late), array_agg(p.id) FILTER (WHERE p.late),
                        (array_agg(p.priority ORDER BY p.priority DESC, p.run_at DESC, p.id DESC))[1],
                        (array_agg(p.run_at ORDER BY p.priority DESC, p.run_at DESC, p.id DESC))[1],
-                       (array_agg(p.id ORDER BY p.priority DESC, p.run_at DESC, p.id DESC))[1]
-                INTO take_ids, late_ids, last_priority, last_run_at, last_id
-                FROM (
+                       (array_agg(p.id ORDER BY p.priority DESC, p.run_at DESC, p.id DESC))[1],
+                       sum(p.size)
+                INTO take_ids, late_ids, last_priority, last_run_at, last_id, took_bytes
+                FROM (SELECT p.*, sum(p.size) OVER (ORDER BY p.priority, p.run_at, p.id) - p.size AS before FROM (
                     SELECT * FROM (
-                        SELECT r.id, r.priority, r.run_at, coalesce(r.deadline <= now_at, false) AS late
+                        SELECT r.id, r.priority, r.run_at, coalesce(r.deadline <= now_at, false) AS late,
+                               coalesce(octet_length(r.body), 0) AS size
                         FROM httpq.request r
                         WHERE r.channel = ch.name AND r.state = 'waiting' AND r.run_at <= now_at
                           AND r.priority = pos.priority
@@ -347,7 +378,8 @@ BEGIN
                         FOR UPDATE SKIP LOCKED) AS just_before
                     UNION ALL
                     SELECT * FROM (
-                        SELECT r.id, r.priority, r.run_at, coalesce(r.deadline <= now_at, false) AS late
+                        SELECT r.id, r.priority, r.run_at, coalesce(r.deadline <= now_at, false) AS late,
+                               coalesce(octet_length(r.body), 0) AS size
                         FROM httpq.request r
                         WHERE r.channel = ch.name AND r.state = 'waiting' AND r.run_at <= now_at
                           AND (r.priority, r.run_at, r.id) > (pos.priority, pos.run_at, pos.id)
@@ -356,7 +388,8 @@ BEGIN
                         FOR UPDATE SKIP LOCKED) AS after
                     ORDER BY 2, 3, 1
                     LIMIT allowed
-                ) AS p;
+                ) AS p) AS p
+                WHERE bytes_left IS NULL OR p.before + p.size <= bytes_left OR (p.before = 0 AND bytes_left = max_bytes);
             END IF;
             walked := walked + (clock_timestamp() - walk_started);
             IF allowed > 0 THEN
@@ -371,8 +404,12 @@ BEGIN
                         lease_until = now_at + claim.lease
                     WHERE r.id = ANY (take_ids)
                     RETURNING r.id, r.attempt, r.channel, r.method, r.url, r.headers, r.body,
-                              coalesce(r.timeout_ms, ch.timeout_ms);
+                              coalesce(r.timeout_ms, ch.timeout_ms), ch.allowed_networks;
                 GET DIAGNOSTICS got = ROW_COUNT;
+                IF room IS NOT NULL THEN
+                    room_left := jsonb_set(room_left, ARRAY[ch.name], to_jsonb(room - got));
+                END IF;
+                bytes_left := bytes_left - coalesce(took_bytes, 0);
 
                 IF late_ids IS NOT NULL THEN
                     PERFORM httpq._finish(ARRAY(
@@ -380,8 +417,8 @@ BEGIN
                                    NULL, NULL, NULL, NULL, NULL)::httpq._ending
                         FROM unnest(late_ids) AS id));
                 END IF;
-                wanted := wanted - got;
-                IF got + cardinality(coalesce(late_ids, '{}')) = quota THEN
+                wanted := CASE WHEN bytes_left < 0 OR bytes_left = 0 THEN 0 ELSE wanted - got END;
+                IF got + cardinality(coalesce(late_ids, '{}')) = quota AND (room IS NULL OR room > got) THEN
                     hungry := hungry || ch.name;
                 END IF;
             END IF;
@@ -409,8 +446,8 @@ BEGIN
     END IF;
 END;
 $$;
-COMMENT ON FUNCTION httpq.claim(text, integer, text[], interval)
-    IS 'Claims up to max_count ready requests for a worker: fair across channels, within their limits, leased.';
+COMMENT ON FUNCTION httpq.claim(text, integer, text[], interval, bigint, integer, jsonb)
+    IS 'Claims up to max_count ready requests (max_bytes of bodies) for a worker: fair across channels, within their limits, leased.';
 
 -- The earliest moment a claim may find new work that is not ready yet: the next
 -- scheduled run_at, or when a rate-limited channel with waiting work earns its next token.

@@ -20,21 +20,49 @@ DECLARE
     retried integer;
     endings httpq._ending[];
 BEGIN
-    IF worker IS NULL OR worker = '' THEN
-        RAISE EXCEPTION 'worker must name the worker that claimed the requests' USING ERRCODE = 'null_value_not_allowed';
-    END IF;
+    PERFORM httpq._check_worker(worker);
     IF jsonb_typeof(outcomes) IS DISTINCT FROM 'array'
        OR EXISTS (SELECT 1 FROM jsonb_array_elements(outcomes) AS e WHERE jsonb_typeof(e) <> 'object') THEN
         RAISE EXCEPTION 'outcomes must be a JSON array of objects'
             USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'Each object: id, attempt, status, headers, body (base64), error, duration_ms.';
+                  HINT = 'Each object: id, attempt, status, headers, body (base64), error, duration_ms, refused.';
     END IF;
 
-    WITH o AS (
-        SELECT DISTINCT ON (o.id) o.*
+    -- Each outcome is read on its own: one a worker got wrong is recorded as a failed
+    -- attempt that says what is wrong with it (or, without a readable id and attempt,
+    -- matches nothing), and the rest of the batch applies.
+    WITH given AS (
+        SELECT CASE WHEN jsonb_typeof(g.id) = 'number' AND g.id::text ~ '^[0-9]{1,18}$' THEN g.id::text::bigint END AS id,
+               CASE WHEN jsonb_typeof(g.attempt) = 'number' AND g.attempt::text ~ '^[0-9]{1,9}$'
+                    THEN g.attempt::text::integer END AS attempt,
+               g.status, g.headers, g.body, g.error, g.duration_ms, g.refused,
+               CASE WHEN g.status IS NOT NULL AND (jsonb_typeof(g.status) <> 'number' OR g.status::text !~ '^[1-5][0-9][0-9]$')
+                        THEN 'status must be null or a whole number from 100 to 599'
+                    WHEN g.headers IS NOT NULL AND (jsonb_typeof(g.headers) <> 'object'
+                                                    OR jsonb_path_exists(g.headers, '$.* ? (@.type() != "string")'))
+                        THEN 'headers must be null or an object of strings'
+                    WHEN g.body IS NOT NULL AND (jsonb_typeof(g.body) <> 'string' OR length(g.body #>> '{}') > 139810136
+                                                 OR (g.body #>> '{}') !~ '^[A-Za-z0-9+/]*={0,2}$')
+                        THEN 'body must be null or the base64 of at most 104857600 bytes'
+                    WHEN g.error IS NOT NULL AND jsonb_typeof(g.error) <> 'string' THEN 'error must be null or a string'
+                    WHEN g.duration_ms IS NOT NULL AND jsonb_typeof(g.duration_ms) <> 'number' THEN 'duration_ms must be null or a number'
+                    WHEN g.refused IS NOT NULL AND jsonb_typeof(g.refused) <> 'boolean' THEN 'refused must be null or a boolean'
+               END AS problem
         FROM jsonb_to_recordset(outcomes)
-             AS o(id bigint, attempt integer, status integer, headers jsonb, body text, error text, duration_ms numeric)
-        ORDER BY o.id
+             AS g(id jsonb, attempt jsonb, status jsonb, headers jsonb, body jsonb, error jsonb, duration_ms jsonb, refused jsonb)
+    ), o AS (
+        SELECT DISTINCT ON (g.id) g.id, g.attempt,
+               CASE WHEN g.problem IS NULL THEN (g.status #>> '{}')::integer END AS status,
+               CASE WHEN g.problem IS NULL THEN g.headers END AS headers,
+               CASE WHEN g.problem IS NULL THEN g.body #>> '{}' END AS body,
+               CASE WHEN g.problem IS NULL THEN g.error #>> '{}'
+                    ELSE 'the worker reported an outcome httpq cannot read: ' || g.problem END AS error,
+               CASE WHEN g.problem IS NULL THEN (g.duration_ms #>> '{}')::numeric END AS duration_ms,
+               -- The worker refused the address (README, Security): dead at once, never retried.
+               coalesce(g.problem IS NULL AND g.status IS NULL AND g.refused = 'true', false) AS refused
+        FROM given AS g
+        WHERE g.id IS NOT NULL AND g.attempt IS NOT NULL
+        ORDER BY g.id
     ), decided AS (
         SELECT r.id, o.status, o.headers, o.body, v.state, v.run_at, v.reason,
                CASE WHEN o.status BETWEEN 200 AND 299 THEN NULL
@@ -55,16 +83,19 @@ BEGIN
         ) AS r
         -- A primary-key probe per outcome too (OFFSET 0 keeps it one): as a join, the plan
         -- cached for the session may read every channel once per outcome.
-        CROSS JOIN LATERAL (SELECT c.max_attempts, c.backoff_base, c.backoff_max FROM httpq.channel c
+        CROSS JOIN LATERAL (SELECT c.max_attempts, c.backoff_base, c.backoff_max, c.retry_after_max FROM httpq.channel c
                             WHERE c.name = r.channel OFFSET 0) AS c
         -- A 2xx needs no decision: the function call is for the others only.
         CROSS JOIN LATERAL (
             SELECT 'delivered', NULL::timestamptz, NULL::text WHERE o.status BETWEEN 200 AND 299
             UNION ALL
+            SELECT 'dead', NULL::timestamptz, o.error WHERE o.refused
+            UNION ALL
             SELECT * FROM httpq._verdict(o.status, o.headers ->> 'retry-after', r.attempt - r.attempt_floor,
                                          coalesce(r.max_attempts, c.max_attempts), r.deadline,
-                                         c.backoff_base, c.backoff_max, random(), now_at)
-            WHERE o.status IS NULL OR o.status NOT BETWEEN 200 AND 299
+                                         c.backoff_base, c.backoff_max, coalesce(c.retry_after_max, c.backoff_max),
+                                         random(), now_at)
+            WHERE (o.status IS NULL OR o.status NOT BETWEEN 200 AND 299) AND NOT o.refused
         ) AS v(state, run_at, reason)
     ), again AS (
         UPDATE httpq.request r

@@ -29,6 +29,39 @@ $$;
 COMMENT ON FUNCTION httpq._check_claims(bigint[], integer[])
     IS 'Raises an error unless ids and attempts are two NULL-free arrays of the same length.';
 
+-- Raises a clear error unless worker can name a worker: claims are held under the name,
+-- shown in views and logs, so it is bounded and free of control characters.
+CREATE FUNCTION httpq._check_worker(worker text) RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF worker IS NULL OR worker = '' THEN
+        RAISE EXCEPTION 'worker must name the worker (for example host:pid)' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF length(worker) > 200 OR worker ~ '[\x01-\x1f\x7f-\x9f]' THEN
+        RAISE EXCEPTION 'worker must be at most 200 characters, without control characters' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+END;
+$$;
+COMMENT ON FUNCTION httpq._check_worker(text) IS 'Raises a clear error unless worker is a usable worker name.';
+
+-- Raises a clear error unless lease is a lease a claim or heartbeat may take: from one
+-- second (shorter would expire under a busy server's own delays) to a day (longer keeps a
+-- dead worker's requests from everyone that long).
+CREATE FUNCTION httpq._check_lease(lease interval) RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF lease IS NULL OR lease < interval '1 second' OR lease > interval '1 day' THEN
+        RAISE EXCEPTION 'lease must be from 1 second to 1 day, got %', coalesce(lease::text, 'NULL')
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+END;
+$$;
+COMMENT ON FUNCTION httpq._check_lease(interval) IS 'Raises a clear error unless lease is from 1 second to 1 day.';
+
 -- Extends the leases of a worker's running claims; returns how many were extended.
 CREATE FUNCTION httpq.heartbeat(worker text, ids bigint[], attempts integer[], lease interval DEFAULT '1 minute')
 RETURNS integer
@@ -43,10 +76,8 @@ DECLARE
     now_at   constant timestamptz := httpq._now();
     extended integer;
 BEGIN
-    IF lease IS NULL OR lease <= '0' THEN
-        RAISE EXCEPTION 'lease must be a positive interval, got %', coalesce(lease::text, 'NULL')
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
+    PERFORM httpq._check_worker(worker);
+    PERFORM httpq._check_lease(lease);
     PERFORM httpq._check_claims(ids, attempts);
     UPDATE httpq.request r
     SET lease_until = now_at + heartbeat.lease
@@ -77,6 +108,7 @@ DECLARE
     now_at   constant timestamptz := httpq._now();
     released integer;
 BEGIN
+    PERFORM httpq._check_worker(worker);
     PERFORM httpq._check_claims(ids, attempts);
     UPDATE httpq.request r
     SET state = 'waiting', attempt_floor = r.attempt_floor + 1, worker = NULL, lease_until = NULL,

@@ -36,6 +36,15 @@ CREATE VIEW httpq.responses AS
     FROM httpq.history h;
 COMMENT ON VIEW httpq.responses IS 'The last response of each finished request: status, headers, body.';
 
+-- Every channel and its settings, as set_channel left them.
+CREATE VIEW httpq.channels AS
+    SELECT c.name AS channel, c.paused, c.max_concurrency, c.rate_per_second, c.max_attempts,
+           c.backoff_base, c.backoff_max, c.timeout_ms, c.ordering_on_dead, c.retention,
+           c.allowed_networks, c.max_body_bytes, coalesce(c.retry_after_max, c.backoff_max) AS retry_after_max,
+           c.created_at
+    FROM httpq.channel c;
+COMMENT ON VIEW httpq.channels IS 'Every channel and its settings (see httpq.set_channel).';
+
 -- Per channel: what waits, runs and died, how old the oldest waiting request is, and the
 -- last hour's deliveries and deaths.
 CREATE VIEW httpq.stats AS

@@ -54,10 +54,14 @@ FROM (VALUES
     (500, '30', 1, 5, NULL),
     (503, '30', 1, 5, '2030-01-01 00:00:20+00'),
     (503, '30', 1, 5, '2030-01-01 00:01:00+00'),
-    (500, NULL, 1, 5, '2030-01-01 00:00:01+00')
+    (500, NULL, 1, 5, '2030-01-01 00:00:01+00'),
+    -- Retry-After is obeyed up to retry_after_max (here 1 hour), in seconds or as a date
+    (429, '999999999', 1, 5, NULL),
+    (503, 'Fri, 01 Jan 2100 00:00:00 GMT', 1, 5, NULL),
+    (429, '3599', 1, 5, NULL)
 ) AS v(status, retry_after, attempts_used, max_attempts, deadline),
 LATERAL httpq._verdict(v.status, v.retry_after, v.attempts_used, v.max_attempts, v.deadline,
-                       '2 seconds', '2 hours', 1.0, '2030-01-01 00:00:00+00') AS d;
+                       '2 seconds', '2 hours', '1 hour', 1.0, '2030-01-01 00:00:00+00') AS d;
 
 -- The retry schedule of the default settings, printed by the backoff function itself
 SELECT * FROM httpq.retry_schedule('backoff-defaults');

@@ -16,7 +16,7 @@ SELECT httpq._now() = now() AS real_time;
 -- A role allowed only to claim
 CREATE ROLE regress_httpq_clock;
 GRANT USAGE ON SCHEMA httpq TO regress_httpq_clock;
-GRANT EXECUTE ON FUNCTION httpq.claim(text, integer, text[], interval) TO regress_httpq_clock;
+GRANT EXECUTE ON FUNCTION httpq.claim(text, integer, text[], interval, bigint, integer, jsonb) TO regress_httpq_clock;
 
 -- It can set httpq.now, but its claim runs at the real time: other workers' leases do not expire
 SET SESSION AUTHORIZATION regress_httpq_clock;

@@ -19,11 +19,11 @@ SELECT httpq.enqueue('https:///path', channel => 'val');
 SELECT httpq.enqueue('https://exa mple.com/', channel => 'val');
 SELECT httpq.enqueue('http://', channel => 'val');
 
--- http and https in any case, with port, path, query and userinfo, are accepted
+-- http and https in any case, with port, path and query, are accepted
 SELECT count(*) AS accepted FROM (VALUES
     (httpq.enqueue('http://example.com', channel => 'val-ok')),
     (httpq.enqueue('HTTPS://Example.COM:8443/a/b?c=d#e', channel => 'val-ok')),
-    (httpq.enqueue('https://user:pw@example.com/', channel => 'val-ok')),
+    (httpq.enqueue('https://example.com:8443/a?b=c#d', channel => 'val-ok')),
     (httpq.enqueue('http://[::1]:8080/x', channel => 'val-ok')),
     (httpq.enqueue('http://127.0.0.1/', channel => 'val-ok'))
 ) AS v(id);

@@ -73,7 +73,7 @@ SELECT count(*) AS enqueued_by_app FROM httpq.requests WHERE channel = 'priv';
 -- A worker role granted claim, report, heartbeat and release can work the queue, and not enqueue
 CREATE ROLE regress_httpq_worker;
 GRANT USAGE ON SCHEMA httpq TO regress_httpq_worker;
-GRANT EXECUTE ON FUNCTION httpq.claim(text, integer, text[], interval), httpq.report(text, jsonb),
+GRANT EXECUTE ON FUNCTION httpq.claim(text, integer, text[], interval, bigint, integer, jsonb), httpq.report(text, jsonb),
                           httpq.heartbeat(text, bigint[], integer[], interval), httpq.release(text, bigint[], integer[]),
                           httpq.idle(), httpq.busy()
     TO regress_httpq_worker;
