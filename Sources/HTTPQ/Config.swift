@@ -11,6 +11,14 @@ public struct Config: Sendable {
     public var concurrency = 100
     /// `--batch` / `HTTPQ_BATCH`: the most requests one claim takes. Default 100.
     public var batch = 100
+    /// `--channel-share` / `HTTPQ_CHANNEL_SHARE`: the most requests of one channel in flight in
+    /// this worker, so a slow or black-holed channel cannot take every slot. Default: half of
+    /// `concurrency`, rounded up.
+    public var channelShare: Int
+    /// `--in-flight-bytes` / `HTTPQ_IN_FLIGHT_BYTES`: the most request body bytes the worker
+    /// holds at once; it claims while at least 16 MiB (the largest body) of it is left, each
+    /// claim within what is left. Default 64 MiB, at least 32 MiB.
+    public var inFlightBytes = 64 << 20
     /// `--channels` / `HTTPQ_CHANNELS`: the channels to deliver, comma-separated. Default: all (nil).
     public var channels: [String]?
     /// `--lease` / `HTTPQ_LEASE`: how long a claim holds a request before another worker may
@@ -47,6 +55,8 @@ public struct Config: Sendable {
         databaseURL = try reader.string(.database)
         concurrency = try reader.integer(.concurrency, in: 1...10_000) ?? concurrency
         batch = try reader.integer(.batch, in: 1...1000) ?? batch
+        channelShare = try reader.integer(.channelShare, in: 1...concurrency) ?? (concurrency + 1) / 2
+        inFlightBytes = try reader.integer(.inFlightBytes, in: (32 << 20)...(1 << 36)) ?? inFlightBytes
         channels = try reader.list(.channels)
         lease = try reader.seconds(.lease, in: 1...86_400) ?? lease
         pollInterval = try reader.seconds(.pollInterval, in: 0.01...3600) ?? pollInterval
@@ -79,6 +89,8 @@ public struct Config: Sendable {
             ("channels", channels?.joined(separator: ",") ?? "all"),
             ("concurrency", String(concurrency)),
             ("batch", String(batch)),
+            ("channel_share", String(channelShare)),
+            ("in_flight_bytes", String(inFlightBytes)),
             ("lease", "\(lease.seconds)s"),
             ("poll_interval", "\(pollInterval.seconds)s"),
             ("grace", "\(grace.seconds)s"),

@@ -13,6 +13,8 @@ public struct Setting: Sendable, Hashable {
     public static let database = Setting(flag: "database", variable: "DATABASE_URL")
     public static let concurrency = Setting(flag: "concurrency")
     public static let batch = Setting(flag: "batch")
+    public static let channelShare = Setting(flag: "channel-share")
+    public static let inFlightBytes = Setting(flag: "in-flight-bytes")
     public static let channels = Setting(flag: "channels")
     public static let lease = Setting(flag: "lease")
     public static let pollInterval = Setting(flag: "poll-interval")

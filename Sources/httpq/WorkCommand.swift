@@ -52,6 +52,28 @@ struct WorkCommand: ParsableCommand {
     var batch: String?
 
     @Option(
+        name: .customLong("channel-share"),
+        help: ArgumentHelp(
+            """
+            The most requests of one channel in flight at once in this worker, so that a slow or \
+            unresponsive destination cannot take every slot from the others. Also \
+            HTTPQ_CHANNEL_SHARE. Defaults to half of --concurrency; set it to --concurrency when \
+            the worker serves one channel.
+            """, valueName: "n"))
+    var channelShare: String?
+
+    @Option(
+        name: .customLong("in-flight-bytes"),
+        help: ArgumentHelp(
+            """
+            The most request body bytes held at once: each claim stays within what is left, and \
+            the worker claims while at least 16 MiB (the largest body) is left, so a batch of \
+            large bodies cannot exhaust memory. Also HTTPQ_IN_FLIGHT_BYTES. Defaults to \
+            67108864 (64 MiB); at least 33554432 (32 MiB).
+            """, valueName: "bytes"))
+    var inFlightBytes: String?
+
+    @Option(
         help: ArgumentHelp(
             """
             The channels to deliver, separated by commas. Also HTTPQ_CHANNELS. Defaults to every \
@@ -153,6 +175,8 @@ struct WorkCommand: ParsableCommand {
         var flags = global.flags
         flags[Setting.concurrency.flag] = concurrency
         flags[Setting.batch.flag] = batch
+        flags[Setting.channelShare.flag] = channelShare
+        flags[Setting.inFlightBytes.flag] = inFlightBytes
         flags[Setting.channels.flag] = channels
         flags[Setting.lease.flag] = lease
         flags[Setting.pollInterval.flag] = pollInterval

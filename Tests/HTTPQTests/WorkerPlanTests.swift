@@ -61,7 +61,7 @@ func sqlError(_ sqlState: String) -> PostgresError {
         for _ in 0..<20 {
             now = now + poll
             switch plan.nextQuery(now: now, inFlight: 2) {
-            case .claim(let n)?: _ = plan.claimed([], asked: n, sentAt: now)
+            case .claim(let n, _)?: _ = plan.claimed([], asked: n, sentAt: now)
             case .idle?: marked = now
             default: break
             }

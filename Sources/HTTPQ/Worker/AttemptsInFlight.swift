@@ -16,20 +16,49 @@ struct AttemptsInFlight {
     /// The claim in flight for each request, so a finished transfer (which knows only its
     /// request) and a newer claim find it without a scan.
     private var claimOfRequest: [Int64: ClaimKey] = [:]
+    /// How many are in flight per channel, and their request bodies' bytes: what the next
+    /// claim must leave room for (`room`).
+    private var perChannel: [String: Int] = [:]
+    private(set) var bodyBytes = 0
 
     var count: Int { entries.count }
+
+    /// The room for the next claim, under a budget of `bytes` of request bodies in flight and
+    /// `share` requests per channel; nil while requests are in flight and less than the
+    /// largest body is left. (A claim always takes its first request, whatever its size: the
+    /// room left then holds it, and the bodies in flight stay within the budget.)
+    func room(bytes: Int, share: Int) -> ClaimRoom? {
+        let left = bytes - bodyBytes
+        guard left >= ClaimRoom.largestBody || entries.isEmpty else { return nil }
+        return ClaimRoom(
+            bytes: max(left, 1), perChannel: share, channels: perChannel.mapValues { max(share - $0, 0) })
+    }
+
+    private mutating func added(_ claim: ClaimedRequest) {
+        perChannel[claim.channel, default: 0] += 1
+        bodyBytes += claim.request.body?.count ?? 0
+    }
+
+    private mutating func removed(_ claim: ClaimedRequest) {
+        let left = (perChannel[claim.channel] ?? 1) - 1
+        perChannel[claim.channel] = left > 0 ? left : nil
+        bodyBytes -= claim.request.body?.count ?? 0
+    }
 
     /// Removes and returns the older attempt of `claim`'s request still in flight, if any.
     mutating func supersede(by claim: ClaimKey) -> Entry? {
         guard let older = claimOfRequest[claim.id], older != claim else { return nil }
         claimOfRequest[claim.id] = nil
-        return entries.removeValue(forKey: older)
+        guard let entry = entries.removeValue(forKey: older) else { return nil }
+        removed(entry.claim)
+        return entry
     }
 
     /// `transfer` now carries out `claim`.
     mutating func insert(_ claim: ClaimedRequest, _ transfer: Transfer) {
         entries[claim.key] = Entry(claim: claim, transfer: transfer)
         claimOfRequest[claim.id] = claim.key
+        added(claim)
     }
 
     /// Removes and returns the claim `transfer` carried out, now that libcurl finished it;
@@ -37,7 +66,9 @@ struct AttemptsInFlight {
     mutating func finished(_ transfer: Transfer) -> ClaimedRequest? {
         guard let key = claimOfRequest[transfer.id], entries[key]?.transfer === transfer else { return nil }
         claimOfRequest[transfer.id] = nil
-        return entries.removeValue(forKey: key)?.claim
+        guard let claim = entries.removeValue(forKey: key)?.claim else { return nil }
+        removed(claim)
+        return claim
     }
 
     /// Removes and returns every entry, in (id, attempt) order.
@@ -45,6 +76,8 @@ struct AttemptsInFlight {
         defer {
             entries = [:]
             claimOfRequest = [:]
+            perChannel = [:]
+            bodyBytes = 0
         }
         return entries.sorted { $0.key < $1.key }.map(\.value)
     }

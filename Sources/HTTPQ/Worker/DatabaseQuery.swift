@@ -3,8 +3,8 @@
 enum DatabaseQuery: Equatable, Sendable {
     /// `LISTEN httpq`, first on every new connection.
     case listen
-    /// `httpq.claim` for at most `count` requests.
-    case claim(count: Int)
+    /// `httpq.claim` for at most `count` requests, within `room` (nil: no bound but the count).
+    case claim(count: Int, room: ClaimRoom? = nil)
     /// `httpq.report` for finished attempts.
     case report([Outcome])
     /// `httpq.heartbeat`, extending the leases of exactly these claims.
@@ -31,11 +31,15 @@ enum DatabaseQuery: Equatable, Sendable {
         switch self {
         case .listen:
             return ("LISTEN \(Self.notifyChannel)", [])
-        case .claim(let count):
+        case .claim(let count, let room):
             return (
                 "SELECT id, attempt, channel, method, url, headers, body, timeout_ms FROM httpq.claim("
-                    + "worker => $1, max_count => $2::int, channels => $3::text[], lease => $4::interval)",
-                [identity.worker, String(count), identity.channelsArray, identity.leaseInterval]
+                    + "worker => $1, max_count => $2::int, channels => $3::text[], lease => $4::interval, "
+                    + "max_bytes => $5::bigint, per_channel => $6::int, channel_room => $7::jsonb)",
+                [
+                    identity.worker, String(count), identity.channelsArray, identity.leaseInterval,
+                    room.map { String($0.bytes) }, room.map { String($0.perChannel) }, room?.channelsJSON,
+                ]
             )
         case .report(let outcomes):
             return (

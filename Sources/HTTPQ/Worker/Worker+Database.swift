@@ -86,7 +86,7 @@ extension Worker {
 
     private func succeeded(_ query: DatabaseQuery, result: QueryResult, sentAt: Instant, now: Instant) {
         switch query {
-        case .claim(let count):
+        case .claim(let count, _):
             claimed(result.rows, asked: count, sentAt: sentAt, now: now)
         case .report(let outcomes):
             let applied = result.scalar.flatMap { Int($0) } ?? 0

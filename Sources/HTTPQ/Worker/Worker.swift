@@ -101,8 +101,8 @@ public final class Worker {
             if advanceShutdown(now: now) == .exit { break }
             var sent = false
             for lane in WorkerPlan.Lane.allCases where usable(lane) {
-                if let query = plan.nextQuery(now: now, inFlight: attempts.count, lane: lane) {
-                    handle(link(lane).send(query, identity: identity, now: now), lane: lane)
+                if let query = plan.nextQuery(now: now, inFlight: slotsTaken, lane: lane) {
+                    handle(link(lane).send(withRoom(query), identity: identity, now: now), lane: lane)
                     sent = true
                 }
             }
@@ -117,6 +117,22 @@ public final class Worker {
             }
         }
         return exitSummary()
+    }
+
+    /// The transfer slots the plan sees taken: all of them once the request bodies in flight
+    /// use up `--in-flight-bytes`, so no claim is due until some finish.
+    private var slotsTaken: Int {
+        claimRoom == nil ? config.concurrency : attempts.count
+    }
+
+    private var claimRoom: ClaimRoom? {
+        attempts.room(bytes: config.inFlightBytes, share: config.channelShare)
+    }
+
+    /// A claim bounded by what the worker already holds (`ClaimRoom`).
+    private func withRoom(_ query: DatabaseQuery) -> DatabaseQuery {
+        guard case .claim(let count, nil) = query else { return query }
+        return .claim(count: count, room: claimRoom)
     }
 
     /// The connection of a lane.
@@ -136,7 +152,7 @@ public final class Worker {
     private func deadline(now: Instant) -> Instant {
         var times = [plan.shutdown.deadline, maintenance?.deadline, now + .seconds(1)]
         for lane in WorkerPlan.Lane.allCases {
-            times.append(usable(lane) ? plan.queryDeadline(inFlight: attempts.count, lane: lane) : nil)
+            times.append(usable(lane) ? plan.queryDeadline(inFlight: slotsTaken, lane: lane) : nil)
             times.append(link(lane).deadline)
         }
         return times.compactMap { $0 }.min()!
