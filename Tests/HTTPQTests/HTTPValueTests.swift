@@ -109,8 +109,13 @@ import Testing
         let (sql, parameters) = DatabaseQuery.claim(count: 5).statement(identity)
         #expect(
             sql.contains(
-                "httpq.claim(worker => $1, max_count => $2::int, channels => $3::text[], lease => $4::interval)"))
-        #expect(parameters == ["w", "5", #"{"a","b\"c"}"#, "1500 milliseconds"])
+                "httpq.claim(worker => $1, max_count => $2::int, channels => $3::text[], lease => $4::interval, "
+                    + "max_bytes => $5::bigint, per_channel => $6::int, channel_room => $7::jsonb)"))
+        #expect(parameters == ["w", "5", #"{"a","b\"c"}"#, "1500 milliseconds", nil, nil, nil])
+        let room = ClaimRoom(bytes: 1000, perChannel: 3, channels: ["a": 1, #"b"c"#: 0])
+        #expect(
+            DatabaseQuery.claim(count: 5, room: room).statement(identity).parameters.suffix(3)
+                == ["1000", "3", #"{"a":1,"b\"c":0}"#])
         #expect(WorkerIdentity(worker: "w", channels: nil, lease: .seconds(1)).channelsArray == nil)
         let heartbeat = DatabaseQuery.heartbeat([ClaimKey(id: 1, attempt: 3), ClaimKey(id: 2, attempt: 1)])
         #expect(heartbeat.statement(identity).parameters == ["w", "{1,2}", "{3,1}", "1500 milliseconds"])

@@ -33,11 +33,13 @@ struct RequestRow {
 
 extension Connection {
     /// Makes retries of `channel` come quickly (10 ms base, 50 ms cap), plus any other settings.
+    /// A Retry-After is still obeyed up to a minute (not capped at the 50 ms).
     func fastRetries(_ channel: String, maxAttempts: Int? = nil) throws {
         _ = try execute(
             """
             SELECT httpq.set_channel(channel => $1, backoff_base => '10 milliseconds',
-                                     backoff_max => '50 milliseconds', max_attempts => $2::int)
+                                     backoff_max => '50 milliseconds', max_attempts => $2::int,
+                                     retry_after_max => '1 minute')
             """, [channel, maxAttempts.map(String.init)])
     }
 
