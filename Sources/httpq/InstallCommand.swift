@@ -36,21 +36,21 @@ struct InstallCommand: ParsableCommand {
 
         if let installed {
             guard let available, Self.isVersion(installed, olderThan: available) else {
-                print("httpq \(installed) is already installed")
+                say("httpq \(installed) is already installed")
                 return
             }
             _ = try database.rows("ALTER EXTENSION httpq UPDATE")
             let updated = try database.value("SELECT extversion FROM pg_extension WHERE extname = 'httpq'")
-            print("updated httpq \(installed) -> \(updated ?? available)")
+            say("updated httpq \(installed) -> \(updated ?? available)")
         } else if schemaExists {
             try updatePlain(database)
         } else if plain {
             try database.runScript(InstallScript.text)
-            print("installed httpq \(InstallScript.version) as plain SQL")
+            say("installed httpq \(InstallScript.version) as plain SQL")
         } else {
             try createExtension(database)
             let version = try database.value("SELECT extversion FROM pg_extension WHERE extname = 'httpq'")
-            print("installed httpq \(version ?? "")")
+            say("installed httpq \(version ?? "")")
         }
     }
 
@@ -63,7 +63,7 @@ struct InstallCommand: ParsableCommand {
         let installed = try Self.plainVersion(database)
         guard Self.isVersion(installed, olderThan: InstallScript.version) else {
             _ = try database.rows("ROLLBACK")
-            print("httpq \(installed) is already installed as plain SQL")
+            say("httpq \(installed) is already installed as plain SQL")
             return
         }
         guard let steps = InstallScript.upgradePath(from: installed) else {
@@ -75,7 +75,7 @@ struct InstallCommand: ParsableCommand {
             try database.runScript(step.text)
         }
         _ = try database.rows("COMMIT")
-        print("updated httpq \(installed) -> \(InstallScript.version) as plain SQL")
+        say("updated httpq \(installed) -> \(InstallScript.version) as plain SQL")
     }
 
     /// The version of a plain install: what httpq.version() says, and 0.1.0, which has no such
