@@ -27,12 +27,17 @@ struct InstallCommand: ParsableCommand {
 
     func run() throws {
         let database = try Database.open(connection)
+        // A plain install is found in the catalogs, as the script's first statement finds it:
+        // to_regclass would need USAGE on a schema httpq that may be another role's.
         let found = try database.rows("""
             SELECT (SELECT extversion FROM pg_extension WHERE extname = 'httpq'),
                    (SELECT default_version FROM pg_available_extensions WHERE name = 'httpq'),
-                   to_regnamespace('httpq') IS NOT NULL
+                   EXISTS (SELECT FROM pg_proc WHERE pronamespace = to_regnamespace('httpq')
+                                                 AND proname = 'version' AND pronargs = 0)
+                   OR EXISTS (SELECT FROM pg_class WHERE relnamespace = to_regnamespace('httpq')
+                                                     AND relname = 'request')
             """)[0]
-        let installed = found[0], available = found[1], schemaExists = found[2] == "t"
+        let installed = found[0], available = found[1], installedPlain = found[2] == "t"
 
         if let installed {
             guard let available, Self.isVersion(installed, olderThan: available) else {
@@ -42,9 +47,11 @@ struct InstallCommand: ParsableCommand {
             _ = try database.rows("ALTER EXTENSION httpq UPDATE")
             let updated = try database.value("SELECT extversion FROM pg_extension WHERE extname = 'httpq'")
             say("updated httpq \(installed) -> \(updated ?? available)")
-        } else if schemaExists {
+        } else if installedPlain {
             try updatePlain(database)
         } else if plain {
+            // An existing schema httpq is used only when it is empty and this role's; the
+            // script's first statement refuses any other, saying why.
             try database.runScript(InstallScript.text)
             say("installed httpq \(InstallScript.version) as plain SQL")
         } else {
