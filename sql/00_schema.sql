@@ -5,11 +5,55 @@
 -- named in httpq.control before running this script, and a plain `psql -f` on managed
 -- Postgres, where this block creates it. (CREATE SCHEMA IF NOT EXISTS would fail under
 -- CREATE EXTENSION: the schema exists but is not a member of the extension.)
-
+--
+-- Under CREATE EXTENSION the extension's pg_extension row exists when the script runs
+-- (the creating_extension flag is not visible from SQL), and Postgres's own rules for an
+-- existing schema apply. A plain install reuses an existing schema httpq only when the
+-- installing role owns it (a schema's owner can drop or replace anything in it) and it is
+-- empty, as a DBA may create it for httpq: other objects would sit among httpq's, under
+-- its names and privileges. Neither kind of install goes over an httpq install;
+-- `httpq install` upgrades one.
 DO $$
+DECLARE
+    schema       oid := (SELECT oid FROM pg_namespace WHERE nspname = 'httpq');
+    schema_owner name := (SELECT pg_get_userbyid(nspowner) FROM pg_namespace WHERE oid = schema);
+    extension    boolean := EXISTS (SELECT FROM pg_extension WHERE extname = 'httpq');
+    found        text;
+    others       bigint;
 BEGIN
-    IF to_regnamespace('httpq') IS NULL THEN
+    IF schema IS NULL THEN
         CREATE SCHEMA httpq;
+        RETURN;
+    END IF;
+    -- From the catalogs: to_regclass and friends need USAGE on the schema, which may be another role's.
+    IF EXISTS (SELECT FROM pg_proc WHERE pronamespace = schema AND proname = 'version' AND pronargs = 0)
+       OR EXISTS (SELECT FROM pg_class WHERE relnamespace = schema AND relname = 'request') THEN
+        RAISE EXCEPTION 'httpq is already installed in schema httpq: this script installs into a new or empty schema'
+            USING ERRCODE = 'duplicate_schema',
+                  HINT = 'Run `httpq install`, which upgrades it (or does nothing when it is current); see Upgrading in the README.';
+    END IF;
+    IF extension THEN
+        RETURN;  -- inside CREATE EXTENSION
+    END IF;
+    IF schema_owner <> current_user THEN
+        RAISE EXCEPTION 'schema httpq belongs to role %, but % is installing httpq: a plain install uses only a schema the installing role owns',
+                        quote_ident(schema_owner), quote_ident(current_user)
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = format('Install as role %s, or have that role run ALTER SCHEMA httpq OWNER TO %s.',
+                                quote_ident(schema_owner), quote_ident(current_user));
+    END IF;
+    SELECT pg_describe_object(classid, objid, objsubid), count(*) OVER () INTO found, others
+    FROM pg_depend
+    WHERE refclassid = 'pg_namespace'::regclass AND refobjid = schema
+    ORDER BY 1
+    LIMIT 1;
+    IF found IS NOT NULL THEN
+        found := found || CASE others WHEN 1 THEN '' WHEN 2 THEN ' and 1 other object'
+                                      ELSE format(' and %s other objects', others - 1) END;
+        RAISE EXCEPTION 'schema httpq already holds %, which httpq did not create: a plain install uses only an empty schema',
+                        found
+            USING ERRCODE = 'duplicate_schema',
+                  HINT = 'Rename that schema (ALTER SCHEMA httpq RENAME TO ...) or drop it, then install again.';
     END IF;
 END;
 $$;

@@ -27,7 +27,7 @@ struct CancelCommand: ParsableCommand {
             """, [id.parameter])[0]
         switch (row[0], row[1]) {
         case (let before?, "t"):
-            print("canceled request \(id.value) (it was \(before))")
+            say("canceled request \(id.value) (it was \(before))")
         case (let state?, _):
             throw Failure.exit("nothing to cancel: request \(id.value) is \(state)", ExitCode.failure)
         case (nil, _):

@@ -1,5 +1,4 @@
 import ArgumentParser
-import Glibc
 import HTTPQ
 
 extension Database {
@@ -87,7 +86,6 @@ extension Failure {
 
     /// Writes one warning line to standard error and carries on.
     static func warn(_ message: String) {
-        let line = Array("httpq: warning: \(message)\n".utf8)
-        _ = line.withUnsafeBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
+        writeLine("httpq: warning: \(message)")
     }
 }

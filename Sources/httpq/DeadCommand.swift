@@ -45,7 +45,7 @@ struct DeadCommand: ParsableCommand {
                 SELECT coalesce(array_to_json(array_agg(d ORDER BY d.finished_at DESC, d.id DESC)), '[]')
                 FROM (SELECT r.* \(filter)) AS d
                 """, [channel, String(limit)])
-            print(rows ?? "[]")
+            sayJSON(rows ?? "[]")
             return
         }
         let rows = try database.rows("""
@@ -53,10 +53,10 @@ struct DeadCommand: ParsableCommand {
             \(filter)
             """, [channel, String(limit)])
         guard !rows.isEmpty else {
-            print(channel.map { "no dead requests in channel \($0)" } ?? "no dead requests")
+            say(channel.map { "no dead requests in channel \($0)" } ?? "no dead requests")
             return
         }
-        print(Table([
+        say(Table([
             .column("id", numeric: true), .column("channel"), .column("died"), .column("attempts", numeric: true),
             .column("status", numeric: true), .column("last error"), .column("url"),
         ], rows: rows).render())

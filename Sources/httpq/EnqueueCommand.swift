@@ -154,7 +154,7 @@ struct EnqueueCommand: ParsableCommand {
         let database = try Database.open(connection)
         do {
             let id = try database.query(call.statement, call.parameters).first?.first ?? nil
-            print(id ?? "")
+            say(id ?? "")
         } catch .query(let sqlState, _, let detail, _) where json && sqlState == "22P02" {
             // invalid_text_representation: the jsonb cast of --data.
             throw Failure.exit("--data is not valid JSON" + (detail.map { " (\($0))" } ?? "")

@@ -7,8 +7,14 @@ enum Failure {
     static let configuration = ExitCode(2)
 
     static func exit(_ message: String, _ code: ExitCode) -> ExitCode {
-        let line = Array("httpq: \(message)\n".utf8)
-        _ = line.withUnsafeBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
+        writeLine("httpq: \(message)")
         return code
+    }
+
+    /// Writes `text` and a newline to standard error at once, control characters escaped:
+    /// a server's message can quote a value it was given (see `TerminalText`).
+    static func writeLine(_ text: String) {
+        let line = Array((TerminalText.lines(text) + "\n").utf8)
+        _ = line.withUnsafeBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
     }
 }

@@ -27,30 +27,37 @@ struct InstallCommand: ParsableCommand {
 
     func run() throws {
         let database = try Database.open(connection)
+        // A plain install is found in the catalogs, as the script's first statement finds it:
+        // to_regclass would need USAGE on a schema httpq that may be another role's.
         let found = try database.rows("""
             SELECT (SELECT extversion FROM pg_extension WHERE extname = 'httpq'),
                    (SELECT default_version FROM pg_available_extensions WHERE name = 'httpq'),
-                   to_regnamespace('httpq') IS NOT NULL
+                   EXISTS (SELECT FROM pg_proc WHERE pronamespace = to_regnamespace('httpq')
+                                                 AND proname = 'version' AND pronargs = 0)
+                   OR EXISTS (SELECT FROM pg_class WHERE relnamespace = to_regnamespace('httpq')
+                                                     AND relname = 'request')
             """)[0]
-        let installed = found[0], available = found[1], schemaExists = found[2] == "t"
+        let installed = found[0], available = found[1], installedPlain = found[2] == "t"
 
         if let installed {
             guard let available, Self.isVersion(installed, olderThan: available) else {
-                print("httpq \(installed) is already installed")
+                say("httpq \(installed) is already installed")
                 return
             }
             _ = try database.rows("ALTER EXTENSION httpq UPDATE")
             let updated = try database.value("SELECT extversion FROM pg_extension WHERE extname = 'httpq'")
-            print("updated httpq \(installed) -> \(updated ?? available)")
-        } else if schemaExists {
+            say("updated httpq \(installed) -> \(updated ?? available)")
+        } else if installedPlain {
             try updatePlain(database)
         } else if plain {
+            // An existing schema httpq is used only when it is empty and this role's; the
+            // script's first statement refuses any other, saying why.
             try database.runScript(InstallScript.text)
-            print("installed httpq \(InstallScript.version) as plain SQL")
+            say("installed httpq \(InstallScript.version) as plain SQL")
         } else {
             try createExtension(database)
             let version = try database.value("SELECT extversion FROM pg_extension WHERE extname = 'httpq'")
-            print("installed httpq \(version ?? "")")
+            say("installed httpq \(version ?? "")")
         }
     }
 
@@ -63,7 +70,7 @@ struct InstallCommand: ParsableCommand {
         let installed = try Self.plainVersion(database)
         guard Self.isVersion(installed, olderThan: InstallScript.version) else {
             _ = try database.rows("ROLLBACK")
-            print("httpq \(installed) is already installed as plain SQL")
+            say("httpq \(installed) is already installed as plain SQL")
             return
         }
         guard let steps = InstallScript.upgradePath(from: installed) else {
@@ -75,7 +82,7 @@ struct InstallCommand: ParsableCommand {
             try database.runScript(step.text)
         }
         _ = try database.rows("COMMIT")
-        print("updated httpq \(installed) -> \(InstallScript.version) as plain SQL")
+        say("updated httpq \(installed) -> \(InstallScript.version) as plain SQL")
     }
 
     /// The version of a plain install: what httpq.version() says, and 0.1.0, which has no such

@@ -20,6 +20,6 @@ struct PauseCommand: ParsableCommand {
     func run() throws {
         let database = try Database.open(connection)
         _ = try database.rows("SELECT httpq.pause(channel => $1)", [channel])
-        print("paused channel \(channel)")
+        say("paused channel \(channel)")
     }
 }

@@ -17,6 +17,6 @@ struct ResumeCommand: ParsableCommand {
     func run() throws {
         let database = try Database.open(connection)
         _ = try database.rows("SELECT httpq.resume(channel => $1)", [channel])
-        print("resumed channel \(channel)")
+        say("resumed channel \(channel)")
     }
 }

@@ -59,7 +59,7 @@ struct RetryCommand: ParsableCommand {
             call.add("until", until)
             let database = try Database.open(connection)
             let count = try database.value(call.statement, call.parameters) ?? "0"
-            print("replayed \(count) dead \(count == "1" ? "request" : "requests") of channel \(channel)")
+            say("replayed \(count) dead \(count == "1" ? "request" : "requests") of channel \(channel)")
             return
         }
         let id = try RequestID(id ?? "")
@@ -70,7 +70,7 @@ struct RetryCommand: ParsableCommand {
             """, [id.parameter])[0]
         switch (row[0], row[1]) {
         case (let before?, "t"):
-            print(before == "waiting" ? "request \(id.value) was waiting in backoff; it is due now"
+            say(before == "waiting" ? "request \(id.value) was waiting in backoff; it is due now"
                                       : "request \(id.value) was \(before); it is waiting again")
         case (let state?, _):
             throw Failure.exit("nothing to retry: request \(id.value) is \(state) (retry takes dead, "

@@ -9,8 +9,8 @@ struct SQLCommand: ParsableCommand {
         discussion: """
             Prints the script CREATE EXTENSION runs, as plain SQL: the same text make writes to \
             extension/httpq--<version>.sql. Review it, or install httpq where custom extensions \
-            are not allowed with `httpq sql | psql "$DATABASE_URL"` (which is what \
-            `httpq install --plain` does).
+            are not allowed with `httpq sql | psql "$DATABASE_URL" -1 -v ON_ERROR_STOP=1` \
+            (which is what `httpq install --plain` does).
             """
     )
 

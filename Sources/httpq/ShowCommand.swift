@@ -38,7 +38,7 @@ struct ShowCommand: ParsableCommand {
                 WHERE r.id = $1::bigint
                 """, [id.parameter])
             guard let object else { throw Self.unknown(id) }
-            print(object)
+            sayJSON(object)
             return
         }
 
@@ -81,7 +81,7 @@ struct ShowCommand: ParsableCommand {
                 ("body", response[2].map(Self.describeBody)),
             ]).render())
         }
-        print(sections.filter { !$0.isEmpty }.joined(separator: "\n\n"))
+        say(sections.filter { !$0.isEmpty }.joined(separator: "\n\n"))
     }
 
     /// The body (as hex digits) as text when it is UTF-8, else its size.

@@ -51,7 +51,14 @@ struct StatusCommand: ParsableCommand {
         let clear = watch && !output.json && isatty(STDOUT_FILENO) == 1
         while true {
             let text = try render(database)
-            print((clear ? "\u{1B}[H\u{1B}[2J" : "") + text)
+            if clear {
+                print("\u{1B}[H\u{1B}[2J", terminator: "")  // home and clear: the one sequence httpq writes
+            }
+            if output.json {
+                sayJSON(text)
+            } else {
+                say(text)
+            }
             fflush(nil)
             guard watch else { return }
             let wait = interval ?? 2

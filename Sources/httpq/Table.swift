@@ -1,6 +1,6 @@
 /// Rows for a terminal: upper-case titles, columns two spaces apart, numbers right-aligned.
-/// Line breaks and tabs inside a value become spaces and long values are cut, so every row
-/// stays on one line.
+/// Line breaks and tabs inside a value become spaces, other control characters are escaped
+/// (`TerminalText.line`) and long values are cut, so every row stays on one line.
 struct Table {
     struct Column {
         var title: String
@@ -24,7 +24,7 @@ struct Table {
     }
 
     func render() -> String {
-        let cells = rows.map { row in row.map { Self.oneLine($0 ?? "", widest: widest) } }
+        let cells = rows.map { row in row.map { TerminalText.line($0 ?? "", width: widest) } }
         let widths = columns.indices.map { index in
             cells.reduce(columns[index].title.count) { max($0, $1[index].count) }
         }
@@ -37,15 +37,11 @@ struct Table {
         }
         return ([line(columns.map { $0.title.uppercased() })] + cells.map(line)).joined(separator: "\n")
     }
-
-    static func oneLine(_ value: String, widest: Int) -> String {
-        let flat = String(value.map { $0.isNewline || $0 == "\t" ? " " : $0 })
-        return flat.count > widest ? flat.prefix(widest - 1) + "…" : flat
-    }
 }
 
 /// One record for a terminal: a name, then its value, one pair a line. Pairs with no value
-/// are left out; continuation lines of a value are indented under its first line.
+/// are left out; continuation lines of a value are indented under its first line, and its
+/// other control characters are escaped (`TerminalText.lines`).
 struct Fields {
     var pairs: [(String, String?)]
 
@@ -54,7 +50,7 @@ struct Fields {
         let width = shown.reduce(0) { max($0, $1.0.count) } + 2
         return shown.map { name, value in
             let indent = String(repeating: " ", count: width)
-            let lines = value.split(separator: "\n", omittingEmptySubsequences: false)
+            let lines = TerminalText.lines(value).split(separator: "\n", omittingEmptySubsequences: false)
             return name + String(repeating: " ", count: width - name.count) + lines.joined(separator: "\n" + indent)
         }.joined(separator: "\n")
     }

@@ -181,14 +181,47 @@ struct CLIInstallDatabaseTests {
         }
     }
 
-    @Test("A schema httpq without httpq in it is named, not upgraded")
-    func foreignSchema() throws {
+    @Test("Install --plain uses an empty schema httpq its role owns")
+    func emptySchema() throws {
         try withEmptyDatabase { name in
             _ = try TestDatabase.connect(url: "dbname=\(name)").execute("CREATE SCHEMA httpq")
             let run = try CLI.run(["install", "--plain"], database: "dbname=\(name)")
-            #expect(run.status == 2)
-            #expect(run.errorLines == ["httpq: schema httpq exists but holds no httpq install: drop it, "
-                                           + "or install into another database"])
+            #expect(run.status == 0, "\(run.stderr)")
+            #expect(run.stdout == "installed httpq \(InstallScript.version) as plain SQL\n")
+        }
+    }
+
+    @Test("Install --plain refuses a schema httpq holding other objects, names them and leaves them alone")
+    func foreignSchema() throws {
+        try withEmptyDatabase { name in
+            let database = try TestDatabase.connect(url: "dbname=\(name)")
+            _ = try database.execute("CREATE SCHEMA httpq")
+            _ = try database.execute("CREATE TABLE httpq.notes (note text)")
+            let run = try CLI.run(["install", "--plain"], database: "dbname=\(name)")
+            #expect(run.status == 1)
+            #expect(run.errorLines == ["httpq: schema httpq already holds table httpq.notes, which httpq did not "
+                                           + "create: a plain install uses only an empty schema; Rename that schema "
+                                           + "(ALTER SCHEMA httpq RENAME TO ...) or drop it, then install again."])
+            #expect(try database.execute("SELECT count(*) FROM pg_class WHERE relnamespace = 'httpq'::regnamespace")
+                        .scalar == "1")
+        }
+    }
+
+    @Test("Install --plain refuses a schema httpq another role owns, naming the role")
+    func otherOwnersSchema() throws {
+        // Dropped after the database that holds its schema.
+        let role = "httpq_other_\(UUID().uuidString.prefix(8).lowercased())"
+        let admin = try TestDatabase.connect()
+        _ = try admin.execute("CREATE ROLE \(role)")
+        defer { _ = try? admin.execute("DROP ROLE IF EXISTS \(role)") }
+        try withEmptyDatabase { name in
+            _ = try TestDatabase.connect(url: "dbname=\(name)").execute("CREATE SCHEMA httpq AUTHORIZATION \(role)")
+            let me = try admin.execute("SELECT current_user").scalar ?? ""
+            let run = try CLI.run(["install", "--plain"], database: "dbname=\(name)")
+            #expect(run.status == 1)
+            #expect(run.errorLines == ["httpq: schema httpq belongs to role \(role), but \(me) is installing httpq: "
+                                           + "a plain install uses only a schema the installing role owns; Install as "
+                                           + "role \(role), or have that role run ALTER SCHEMA httpq OWNER TO \(me)."])
         }
     }
 

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import HTTPQ
+@testable import httpq
 
 /// The `httpq` executable run as a child process, the way a shell runs it.
 struct CLI {
@@ -200,6 +201,52 @@ struct CLITests {
                                         as? [String: Any])
         #expect(response["status"] as? Int == 201)
         #expect(response["body_base64"] as? String == Data("created\n".utf8).base64EncodedString())
+    }
+
+    @Test("Show, dead and status escape a destination's control characters; --json keeps them exactly")
+    func hostileOutput() throws {
+        let database = try TestDatabase.connect()
+        let channel = TestDatabase.channel("cli-hostile")
+        let hostile = "\u{1B}[2Jgone\u{07}\u{08}\rover\u{7F}\u{9B}31m"
+        let escaped = #"\x1b[2Jgone\x07\x08\x0dover\x7f\x9b31m"#
+        let body = "first\r\n" + hostile + "\n"
+        let delivered = try enqueue(["http://127.0.0.1:1/", "--channel", channel, "--max-attempts", "1"])
+        let dead = try enqueue(["http://127.0.0.1:1/", "--channel", channel, "--max-attempts", "1"])
+        _ = try database.execute("SELECT count(*) FROM httpq.claim('cli-test', 10, ARRAY[$1])", [channel])
+        _ = try database.execute("""
+            SELECT httpq.report('cli-test', jsonb_build_array(
+                jsonb_build_object('id', $1::bigint, 'attempt', 1, 'status', 200,
+                                   'headers', jsonb_build_object('x-evil', $3::text), 'body', $4::text),
+                jsonb_build_object('id', $2::bigint, 'attempt', 1, 'error', $3::text)))
+            """, [String(delivered), String(dead), hostile, Data(body.utf8).base64EncodedString()])
+
+        let shown = try CLI.run(["show", String(delivered)])
+        #expect(shown.status == 0)
+        #expect(!shown.stdout.unicodeScalars.contains { TerminalText.isControl($0) && $0 != "\n" })
+        #expect(shown.stdout.hasSuffix("body      first\n          \(escaped)\n"))
+        #expect(shown.stdout.contains(#""x-evil": "\u001b[2Jgone\u0007\b\rover\x7f\x9b31m""#))
+
+        for run in [try CLI.run(["show", String(dead)]), try CLI.run(["dead", "--channel", channel]),
+                    try CLI.run(["status"])] {
+            #expect(run.status == 0)
+            #expect(!run.stdout.unicodeScalars.contains { TerminalText.isControl($0) && $0 != "\n" })
+            #expect(run.stdout.contains(escaped))
+        }
+
+        let json = try CLI.run(["show", String(delivered), "--json"])
+        #expect(!json.stdout.unicodeScalars.contains { TerminalText.isControl($0) && $0 != "\n" })
+        let response = try #require((try json.json() as? [String: Any])?["response"] as? [String: Any])
+        #expect((response["headers"] as? [String: String])?["x-evil"] == hostile)
+        #expect(response["body_base64"] as? String == Data(body.utf8).base64EncodedString())
+        let rows = try #require(try CLI.run(["dead", "--channel", channel, "--json"]).json() as? [[String: Any]])
+        #expect(rows.map { $0["last_error"] as? String } == [hostile])
+    }
+
+    @Test("A server error quoting a control character is escaped on standard error")
+    func hostileError() throws {
+        let run = try CLI.run(["pause", "\u{1B}[31mred\u{9B}"])
+        #expect(run.status == 1)
+        #expect(run.stderr.hasPrefix(#"httpq: channel '\x1b[31mred\x9b' is not a valid channel name"#), "\(run.stderr)")
     }
 
     @Test("Bad input ends with one line on standard error and a non-zero exit", arguments: [

@@ -24,11 +24,44 @@ FROM (
     FROM pg_constraint n WHERE n.connamespace = 'httpq'::regnamespace
 ) AS s \gset extension_
 
--- A database where an ordinary role may not create extensions: the same script with plain psql
+-- A database where an ordinary role may not create extensions
 CREATE ROLE regress_httpq_owner LOGIN;
 CREATE DATABASE httpq_plain OWNER regress_httpq_owner;
+
+-- The plain script's first statement: it creates the schema httpq, or decides whether to use one
+\set schema_guard `sed -n '/^DO \$\$$/,/^\$\$;$/p' sql/00_schema.sql`
+
+-- A plain install refuses a schema httpq that another role owns
+\c httpq_plain postgres
+SET client_min_messages = warning;
+CREATE SCHEMA httpq;
 \c httpq_plain regress_httpq_owner
 SET client_min_messages = warning;
+\set ECHO none
+SELECT :'schema_guard' \gexec
+\set ECHO all
+
+-- ... and a schema httpq of its own role that holds objects httpq did not create
+\c httpq_plain postgres
+ALTER SCHEMA httpq OWNER TO regress_httpq_owner;
+\c httpq_plain regress_httpq_owner
+SET client_min_messages = warning;
+CREATE TABLE httpq.notes (note text);
+CREATE FUNCTION httpq.note() RETURNS text LANGUAGE sql AS $$ SELECT 'mine' $$;
+\set ECHO none
+SELECT :'schema_guard' \gexec
+\set ECHO all
+SELECT count(*) AS notes_kept FROM httpq.notes;
+
+-- An empty schema httpq its role owns, as a DBA may create for httpq, is used
+DROP TABLE httpq.notes;
+DROP FUNCTION httpq.note();
+\set ECHO none
+SELECT :'schema_guard' \gexec
+\set ECHO all
+DROP SCHEMA httpq;
+
+-- Where there is no schema httpq: the same script as CREATE EXTENSION's, with plain psql
 \set ECHO none
 \i extension/httpq--0.2.0.sql
 \set ECHO all
@@ -67,6 +100,11 @@ SELECT httpq.enqueue('https://example.com/plain', '{"plain": true}', channel => 
 SELECT id = :p AS is_p, attempt, headers ->> 'Content-Type' AS content_type FROM httpq.claim('w1', 10, '{plain}');
 SELECT httpq.report('w1', jsonb_build_array(jsonb_build_object('id', :p, 'attempt', 1, 'status', 200))) AS applied;
 SELECT state FROM httpq.requests WHERE id = :p;
+
+-- Running the script over an install is refused: `httpq install` upgrades it
+\set ECHO none
+SELECT :'schema_guard' \gexec
+\set ECHO all
 
 \c httpq_regress postgres
 DROP DATABASE httpq_plain;
