@@ -338,6 +338,8 @@ class Producer(threading.Thread):
                  per_statement: int = 1000, between_statements: Callable[[], float] = lambda: 0.0):
         super().__init__(name=name, daemon=True)
         self.cluster, self.ledger, self.channel, self.url = cluster, ledger, channel, url
+        # The receiver listens on loopback, which a channel must allow (README, Security).
+        cluster.query("SELECT httpq.set_channel(%s, allowed_networks => '{127.0.0.0/8}')", (channel,))
         self.next_transaction = next_transaction
         self.deadline = deadline
         self.per_statement = per_statement

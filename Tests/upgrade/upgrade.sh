@@ -123,6 +123,13 @@ pending() {
                     WHERE r.state IS DISTINCT FROM u.final"
 }
 
+# This version's worker connects to public addresses only unless a channel allows more
+# (README, Security): the operator's step after the upgrade, here for the loopback server.
+for kind in "${upgraded[@]}"; do
+    sql -d "${database[$kind]}" -c "SELECT httpq.set_channel(channel, allowed_networks => '{127.0.0.0/8}') FROM httpq.channels" \
+        > /dev/null
+done
+
 # One worker per upgraded database, both at once, until nothing is left to do.
 declare -A worker=()
 for kind in "${upgraded[@]}"; do
