@@ -103,6 +103,7 @@ struct WorkerGuardTests {
         #expect(row.state == "dead")
         #expect(
             row.lastError
-                == "the transfer stalled: less than 1 byte per second for 1 seconds (--low-speed-limit, --low-speed-time)")
+                == "the transfer stalled: less than 1 byte per second for 1 seconds (--low-speed-limit, --low-speed-time)"
+        )
     }
 }
