@@ -206,7 +206,7 @@ struct CLITests {
     @Test("Show, dead and status escape a destination's control characters; --json keeps them exactly")
     func hostileOutput() throws {
         let database = try TestDatabase.connect()
-        let channel = TestDatabase.channel("cli-hostile")
+        let channel = try TestDatabase.channel("cli-hostile")
         let hostile = "\u{1B}[2Jgone\u{07}\u{08}\rover\u{7F}\u{9B}31m"
         let escaped = #"\x1b[2Jgone\x07\x08\x0dover\x7f\x9b31m"#
         let body = "first\r\n" + hostile + "\n"
