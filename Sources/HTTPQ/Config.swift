@@ -32,6 +32,19 @@ public struct Config: Sendable {
     /// `--max-response-bytes` / `HTTPQ_MAX_RESPONSE_BYTES`: how much of each response body is
     /// recorded. Default 65536.
     public var maxResponseBytes = 65536
+    /// `--proxy` / `HTTPQ_PROXY`: the proxy every request goes through, such as
+    /// `http://egress.internal:3128`. Default none; `http_proxy`, `https_proxy`, `ALL_PROXY`
+    /// and `NO_PROXY` are ignored either way, so only this setting decides. With a proxy,
+    /// the worker connects only to the proxy and cannot check destination addresses against
+    /// a channel's `allowed_networks`: the proxy must filter egress itself.
+    public var proxy: String?
+    /// `--low-speed-limit` / `HTTPQ_LOW_SPEED_LIMIT`: with `lowSpeedTime`, a transfer moving
+    /// fewer bytes per second than this ends as stalled. Default 1.
+    public var lowSpeedLimit = 1
+    /// `--low-speed-time` / `HTTPQ_LOW_SPEED_TIME`: how many seconds in a row a transfer may
+    /// stay under `lowSpeedLimit`, waiting for the response included; 0 turns the rule off.
+    /// Default 60. Requests whose timeout_ms is no longer than this are ended by it instead.
+    public var lowSpeedTime = 60
     /// `--worker-id` / `HTTPQ_WORKER_ID`: the name claims are held under. Default `host:pid`.
     public var workerID: String
     /// `--log-level` / `HTTPQ_LOG_LEVEL`: trace, debug, info, notice, warning, error or critical. Default info.
@@ -62,6 +75,9 @@ public struct Config: Sendable {
         pollInterval = try reader.seconds(.pollInterval, in: 0.01...3600) ?? pollInterval
         grace = try reader.seconds(.grace, in: 0...3600) ?? grace
         maxResponseBytes = try reader.integer(.maxResponseBytes, in: 0...104_857_600) ?? maxResponseBytes
+        proxy = try reader.proxy(.proxy)
+        lowSpeedLimit = try reader.integer(.lowSpeedLimit, in: 1...104_857_600) ?? lowSpeedLimit
+        lowSpeedTime = try reader.integer(.lowSpeedTime, in: 0...3600) ?? lowSpeedTime
         workerID = try reader.workerID(.workerID) ?? defaultWorkerID()
         logLevel =
             try reader.choice(.logLevel, Logger.Level.allCases.map(\.rawValue))
@@ -82,7 +98,22 @@ public struct Config: Sendable {
         return "\(host):\(getpid())"
     }
 
-    /// The settings worth logging at start. The database URL is left out: it may hold a password.
+    /// What every transfer is set up with, beside its request.
+    var transferSettings: TransferSettings {
+        TransferSettings(
+            maxResponseBytes: maxResponseBytes, proxy: proxy, lowSpeedLimit: lowSpeedLimit, lowSpeedTime: lowSpeedTime)
+    }
+
+    /// `url` with any user name and password replaced by `***`, for logs and errors.
+    static func withoutCredentials(_ url: String) -> String {
+        guard let scheme = url.firstRange(of: "://") else { return url }
+        let authority = url[scheme.upperBound...].prefix { $0 != "/" }
+        guard let at = authority.lastIndex(of: "@") else { return url }
+        return String(url[..<scheme.upperBound]) + "***" + String(url[at...])
+    }
+
+    /// The settings worth logging at start. The database URL is left out: it may hold a password;
+    /// the proxy's credentials are masked.
     public var summary: [(String, String)] {
         [
             ("database", databaseURL == nil ? "from PG* variables" : "from --database/DATABASE_URL"),
@@ -95,6 +126,8 @@ public struct Config: Sendable {
             ("poll_interval", "\(pollInterval.seconds)s"),
             ("grace", "\(grace.seconds)s"),
             ("max_response_bytes", String(maxResponseBytes)),
+            ("proxy", proxy.map(Self.withoutCredentials) ?? "none"),
+            ("low_speed", lowSpeedTime == 0 ? "off" : "\(lowSpeedLimit) B/s for \(lowSpeedTime)s"),
             ("maintenance", maintenance ? "on" : "off"),
         ]
     }

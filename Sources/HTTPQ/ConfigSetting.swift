@@ -20,6 +20,9 @@ public struct Setting: Sendable, Hashable {
     public static let pollInterval = Setting(flag: "poll-interval")
     public static let grace = Setting(flag: "grace")
     public static let maxResponseBytes = Setting(flag: "max-response-bytes")
+    public static let proxy = Setting(flag: "proxy")
+    public static let lowSpeedLimit = Setting(flag: "low-speed-limit")
+    public static let lowSpeedTime = Setting(flag: "low-speed-time")
     public static let workerID = Setting(flag: "worker-id")
     public static let logLevel = Setting(flag: "log-level")
     public static let logFormat = Setting(flag: "log-format")
@@ -77,6 +80,22 @@ struct SettingReader {
                     + "\(Self.format(range.upperBound)), such as 30 or 1.5")
         }
         return .nanoseconds(Int64((number * 1e9).rounded()))
+    }
+
+    /// A proxy URL with an explicit scheme libcurl speaks and a host.
+    func proxy(_ setting: Setting) throws(ConfigError) -> String? {
+        guard let (value, source) = lookup(setting) else { return nil }
+        let schemes = ["http", "https", "socks4", "socks4a", "socks5", "socks5h"]
+        let parts = value.split(separator: "://", maxSplits: 1, omittingEmptySubsequences: false)
+        guard parts.count == 2, schemes.contains(parts[0].lowercased()), !parts[1].isEmpty,
+            !value.unicodeScalars.contains(where: { $0.value <= 32 || $0.value == 127 })
+        else {
+            throw ConfigError(
+                source: source, value: Config.withoutCredentials(value),
+                rule: "must be a proxy URL such as http://proxy.internal:3128, with scheme "
+                    + schemes.joined(separator: ", "))
+        }
+        return value
     }
 
     func list(_ setting: Setting) throws(ConfigError) -> [String]? {

@@ -117,6 +117,40 @@ struct WorkCommand: ParsableCommand {
     var maxResponseBytes: String?
 
     @Option(
+        help: ArgumentHelp(
+            """
+            The proxy every request goes through, such as http://egress.internal:3128 (also \
+            https://, socks5://, socks5h://). Also HTTPQ_PROXY. Defaults to none. The variables \
+            http_proxy, https_proxy, ALL_PROXY and NO_PROXY are ignored either way. Without a \
+            proxy, the worker refuses to connect to loopback, private, link-local and other \
+            non-public addresses unless the channel's allowed_networks lists them; with one, it \
+            connects only to the proxy and cannot check destinations, so the proxy must filter \
+            egress itself.
+            """, valueName: "url"))
+    var proxy: String?
+
+    @Option(
+        name: .customLong("low-speed-limit"),
+        help: ArgumentHelp(
+            """
+            With --low-speed-time, the speed in bytes per second under which a transfer counts \
+            as stalled. Also HTTPQ_LOW_SPEED_LIMIT. Defaults to 1.
+            """, valueName: "bytes"))
+    var lowSpeedLimit: String?
+
+    @Option(
+        name: .customLong("low-speed-time"),
+        help: ArgumentHelp(
+            """
+            How many seconds in a row a transfer may stay under --low-speed-limit before it \
+            ends as stalled, the wait for the response included; 0 turns the rule off. Also \
+            HTTPQ_LOW_SPEED_TIME. Defaults to 60. A request whose timeout_ms is no longer ends \
+            by its timeout instead. Raise it for destinations that are silent for longer \
+            before they answer.
+            """, valueName: "seconds"))
+    var lowSpeedTime: String?
+
+    @Option(
         name: .customLong("worker-id"),
         help: ArgumentHelp(
             """
@@ -182,6 +216,9 @@ struct WorkCommand: ParsableCommand {
         flags[Setting.pollInterval.flag] = pollInterval
         flags[Setting.grace.flag] = grace
         flags[Setting.maxResponseBytes.flag] = maxResponseBytes
+        flags[Setting.proxy.flag] = proxy
+        flags[Setting.lowSpeedLimit.flag] = lowSpeedLimit
+        flags[Setting.lowSpeedTime.flag] = lowSpeedTime
         flags[Setting.workerID.flag] = workerID
         flags[Setting.maintenance.flag] = maintenance.map { $0 ? "on" : "off" }
         return flags

@@ -5,14 +5,14 @@ import Testing
 @Suite struct AttemptsInFlightTests {
     func claim(_ id: Int64, _ attempt: Int) throws -> ClaimedRequest {
         // id, attempt, channel, method, url, headers, body, timeout_ms
-        try ClaimedRequest(row: ["\(id)", "\(attempt)", "c", "GET", "http://127.0.0.1/", nil, nil, "1000"])
+        try ClaimedRequest(row: ["\(id)", "\(attempt)", "c", "GET", "http://127.0.0.1/", nil, nil, "1000", "{}"])
     }
 
     @Test("A newer attempt of a request supersedes the older one still in flight; a finished transfer finds its claim")
     func supersedes() throws {
         var attempts = AttemptsInFlight()
-        let old = try Transfer(id: 5, request: try claim(5, 3).request, maxResponseBytes: 0)
-        let other = try Transfer(id: 6, request: try claim(6, 1).request, maxResponseBytes: 0)
+        let old = try Transfer(id: 5, request: try claim(5, 3).request, settings: TransferSettings())
+        let other = try Transfer(id: 6, request: try claim(6, 1).request, settings: TransferSettings())
         attempts.insert(try claim(5, 3), old)
         attempts.insert(try claim(6, 1), other)
         #expect(attempts.supersede(by: key(6, 1)) == nil)  // the same claim: nothing older
@@ -21,7 +21,7 @@ import Testing
         #expect(stale?.transfer === old)
         #expect(attempts.count == 1)
         #expect(attempts.finished(old) == nil)  // superseded: its outcome is not wanted
-        let new = try Transfer(id: 5, request: try claim(5, 4).request, maxResponseBytes: 0)
+        let new = try Transfer(id: 5, request: try claim(5, 4).request, settings: TransferSettings())
         attempts.insert(try claim(5, 4), new)
         #expect(attempts.finished(new)?.key == key(5, 4))
         #expect(attempts.removeAll().map(\.claim.key) == [key(6, 1)])

@@ -65,7 +65,7 @@ struct CLITests {
 
     @Test("Enqueues a JSON body and prints only the id, which show then finds")
     func enqueueThenShow() throws {
-        let channel = TestDatabase.channel("cli-show")
+        let channel = try TestDatabase.channel("cli-show")
         let id = try enqueue(["http://127.0.0.1:1/hook", "--json", "--data", #"{"order": 42}"#, "--channel", channel,
                               "--key", "order-42", "-H", "X-Source: cli", "--max-attempts", "3", "--priority", "2"])
 
@@ -91,7 +91,7 @@ struct CLITests {
 
     @Test("Sends --data from a file or standard input as bytes with its content type")
     func enqueueBytes() throws {
-        let channel = TestDatabase.channel("cli-bytes")
+        let channel = try TestDatabase.channel("cli-bytes")
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("httpq-cli-\(UUID().uuidString)")
         try Data([0xff, 0x00, 0x41]).write(to: file)
         defer { try? FileManager.default.removeItem(at: file) }
@@ -113,7 +113,7 @@ struct CLITests {
 
     @Test("Status lists the channel, as a table and as JSON")
     func statusListsChannel() throws {
-        let channel = TestDatabase.channel("cli-status")
+        let channel = try TestDatabase.channel("cli-status")
         _ = try enqueue(["http://127.0.0.1:1/", "--channel", channel])
         let table = try CLI.run(["status"])
         #expect(table.status == 0)
@@ -130,7 +130,7 @@ struct CLITests {
     @Test("Cancel, retry, pause and resume change the request and the channel")
     func manageStates() throws {
         let database = try TestDatabase.connect()
-        let channel = TestDatabase.channel("cli-manage")
+        let channel = try TestDatabase.channel("cli-manage")
         let id = try enqueue(["http://127.0.0.1:1/", "--channel", channel])
 
         let cancel = try CLI.run(["cancel", String(id)])
@@ -156,7 +156,7 @@ struct CLITests {
     @Test("Dead lists a dead request with its error; retry --channel replays it; show has its attempt")
     func deadAndReplay() throws {
         let database = try TestDatabase.connect()
-        let channel = TestDatabase.channel("cli-dead")
+        let channel = try TestDatabase.channel("cli-dead")
         let id = try enqueue(["http://127.0.0.1:1/refused", "--channel", channel, "--max-attempts", "1"])
         let worker = try InProcessWorker(channels: [channel])
         #expect(try database.waitFinished([id]))
@@ -187,7 +187,7 @@ struct CLITests {
         let server = try TestHTTPServer { _ in .status(201, [("X-Reply", "yes")], body: "created\n") }
         defer { server.stop() }
         let database = try TestDatabase.connect()
-        let channel = TestDatabase.channel("cli-response")
+        let channel = try TestDatabase.channel("cli-response")
         let id = try enqueue([server.url("/made"), "--channel", channel])
         let worker = try InProcessWorker(channels: [channel])
         #expect(try database.waitFinished([id]))
@@ -206,7 +206,7 @@ struct CLITests {
     @Test("Show, dead and status escape a destination's control characters; --json keeps them exactly")
     func hostileOutput() throws {
         let database = try TestDatabase.connect()
-        let channel = TestDatabase.channel("cli-hostile")
+        let channel = try TestDatabase.channel("cli-hostile")
         let hostile = "\u{1B}[2Jgone\u{07}\u{08}\rover\u{7F}\u{9B}31m"
         let escaped = #"\x1b[2Jgone\x07\x08\x0dover\x7f\x9b31m"#
         let body = "first\r\n" + hostile + "\n"

@@ -8,7 +8,7 @@ import Testing
 @Suite struct ClaimRoomTests {
     private func claim(_ id: Int64, channel: String, bodyBytes: Int) throws -> ClaimedRequest {
         let body = "\\x" + String(repeating: "00", count: bodyBytes)
-        return try ClaimedRequest(row: [String(id), "1", channel, "POST", "http://127.0.0.1/", "{}", body, "1000"])
+        return try ClaimedRequest(row: [String(id), "1", channel, "POST", "http://127.0.0.1/", "{}", body, "1000", "{}"])
     }
 
     @Test("Each channel's room is its share less what it holds; the bytes left bound the claim")
@@ -19,7 +19,7 @@ import Testing
             try claim(1, channel: "slow", bodyBytes: 100), try claim(2, channel: "slow", bodyBytes: 100),
             try claim(3, channel: "slow", bodyBytes: 100), try claim(4, channel: "fast", bodyBytes: 10),
         ]
-        let transfers = try claims.map { try Transfer(id: $0.id, request: $0.request, maxResponseBytes: 0) }
+        let transfers = try claims.map { try Transfer(id: $0.id, request: $0.request, settings: TransferSettings()) }
         for (claim, transfer) in zip(claims, transfers) {
             attempts.insert(claim, transfer)
         }
@@ -56,8 +56,8 @@ struct ChannelShareTests {
         }
         defer { server.stop() }
         let database = try TestDatabase.connect()
-        let hole = TestDatabase.channel("hole")
-        let fast = TestDatabase.channel("fast")
+        let hole = try TestDatabase.channel("hole")
+        let fast = try TestDatabase.channel("fast")
         // The black hole's requests come first: without a share they would take every slot.
         let holeIDs = try (0..<6).map {
             try database.enqueue(url: server.url("/hole/\($0)"), channel: hole, timeoutMilliseconds: 5000)
@@ -82,7 +82,7 @@ struct ChannelShareTests {
         let server = try TestHTTPServer { _ in TestHTTPServer.Reply(hang: true) }
         defer { server.stop() }
         let database = try TestDatabase.connect()
-        let channel = TestDatabase.channel("bytes")
+        let channel = try TestDatabase.channel("bytes")
         let body = "\"" + String(repeating: "x", count: (1 << 20) - 8) + "\""  // about 1 MiB of JSON
         let ids = try (0..<40).map {
             try database.enqueue(url: server.url("/big/\($0)"), body: body, channel: channel, timeoutMilliseconds: 5000)

@@ -33,6 +33,10 @@ import Testing
         #expect(config.logLevel == .info)
         #expect(config.logFormat == .text)
         #expect(config.maintenance == true)
+        #expect(config.proxy == nil)
+        #expect(config.lowSpeedLimit == 1)
+        #expect(config.lowSpeedTime == 60)
+        #expect(config.transferSettings == TransferSettings())
     }
 
     @Test("Reads every setting from its HTTPQ_ variable, fractional seconds included")
@@ -42,7 +46,8 @@ import Testing
             "HTTPQ_BATCH": "50", "HTTPQ_CHANNELS": "billing, email", "HTTPQ_LEASE": "1.5",
             "HTTPQ_POLL_INTERVAL": "0.25", "HTTPQ_GRACE": "0", "HTTPQ_MAX_RESPONSE_BYTES": "1024",
             "HTTPQ_WORKER_ID": "w1", "HTTPQ_LOG_LEVEL": "debug", "HTTPQ_LOG_FORMAT": "json",
-            "HTTPQ_MAINTENANCE": "off",
+            "HTTPQ_MAINTENANCE": "off", "HTTPQ_PROXY": "http://egress.internal:3128",
+            "HTTPQ_LOW_SPEED_LIMIT": "100", "HTTPQ_LOW_SPEED_TIME": "0",
         ])
         #expect(config.databaseURL == "postgres://u:secret@db/app?sslmode=require")
         #expect(config.concurrency == 250)
@@ -56,6 +61,13 @@ import Testing
         #expect(config.logLevel == .debug)
         #expect(config.logFormat == .json)
         #expect(config.maintenance == false)
+        #expect(config.proxy == "http://egress.internal:3128")
+        #expect(config.lowSpeedLimit == 100)
+        #expect(config.lowSpeedTime == 0)
+        #expect(
+            config.transferSettings
+                == TransferSettings(
+                    maxResponseBytes: 1024, proxy: "http://egress.internal:3128", lowSpeedLimit: 100, lowSpeedTime: 0))
     }
 
     @Test("A flag overrides its variable")
@@ -93,6 +105,16 @@ import Testing
             ("HTTPQ_LOG_LEVEL", "loud", "must be one of trace, debug, info, notice, warning, error, critical"),
             ("HTTPQ_LOG_FORMAT", "xml", "must be one of text, json"),
             ("HTTPQ_MAINTENANCE", "no", "must be one of on, off"),
+            ("HTTPQ_LOW_SPEED_LIMIT", "0", "must be a whole number from 1 to 104857600"),
+            ("HTTPQ_LOW_SPEED_TIME", "1.5", "must be a whole number from 0 to 3600"),
+            (
+                "HTTPQ_PROXY", "egress.internal:3128",
+                "must be a proxy URL such as http://proxy.internal:3128, with scheme http, https, socks4, socks4a, socks5, socks5h"
+            ),
+            (
+                "HTTPQ_PROXY", "ftp://egress.internal",
+                "must be a proxy URL such as http://proxy.internal:3128, with scheme http, https, socks4, socks4a, socks5, socks5h"
+            ),
         ])
     func badVariable(variable: String, value: String, rule: String) {
         #expect(error([variable: value]) == ConfigError(source: variable, value: value, rule: rule))
@@ -111,5 +133,14 @@ import Testing
         let config = try config(["DATABASE_URL": "postgres://u:secret@db/app"])
         #expect(!config.summary.contains { $0.1.contains("secret") })
         #expect(config.summary.contains { $0 == ("maintenance", "on") })
+    }
+
+    @Test("The start-up summary shows the proxy without its credentials, and the low-speed rule")
+    func summaryMasksProxyCredentials() throws {
+        let config = try config(["HTTPQ_PROXY": "http://user:secret@egress.internal:3128/"])
+        #expect(config.summary.contains { $0 == ("proxy", "http://***@egress.internal:3128/") })
+        #expect(config.summary.contains { $0 == ("low_speed", "1 B/s for 60s") })
+        #expect(try self.config().summary.contains { $0 == ("proxy", "none") })
+        #expect(error(flags: ["proxy": "gopher://u:secret@x"])?.value == "gopher://***@x")
     }
 }

@@ -73,6 +73,16 @@ import Testing
             failure.json
                 == #"{"id":8,"attempt":1,"status":null,"headers":null,"body":null,"error":"Connection refused","duration_ms":3}"#
         )
+        let refused = Outcome(
+            id: 9, attempt: 1,
+            result: HTTPResult(
+                status: nil, headers: ResponseHeaders(), body: [], error: "refused", durationMilliseconds: 0,
+                refused: true))
+        #expect(
+            refused.json
+                == #"{"id":9,"attempt":1,"status":null,"headers":null,"body":null,"error":"refused","refused":true,"duration_ms":0}"#
+        )
+        #expect(refused.jsonLength == refused.json.utf8.count)
         #expect(Outcome.jsonArray([]) == "[]")
     }
 
@@ -81,6 +91,7 @@ import Testing
         let claim = try ClaimedRequest(row: [
             "5", "1", "billing", "PUT", "https://example.com/x",
             #"{"Idempotency-Key": "k1", "Content-Type": "text/plain"}"#, #"\x6869"#, "3000",
+            "{10.0.0.0/8,::1/128}",
         ])
         #expect(claim.id == 5)
         #expect(claim.attempt == 1)
@@ -89,17 +100,28 @@ import Testing
         #expect(claim.request.headers.map(\.name) == ["Idempotency-Key", "Content-Type"])
         #expect(claim.request.body == Array("hi".utf8))
         #expect(claim.request.timeoutMilliseconds == 3000)
-        let bodiless = try ClaimedRequest(row: ["6", "1", "c", "GET", "http://x/", "{}", nil, "10"])
+        #expect(claim.request.addressPolicy.channel == "billing")
+        #expect(claim.request.addressPolicy.allowedNetworks.map(\.description) == ["10.0.0.0/8", "::1/128"])
+        let bodiless = try ClaimedRequest(row: ["6", "1", "c", "GET", "http://x/", "{}", nil, "10", "{}"])
         #expect(bodiless.request.body == nil)
+        #expect(bodiless.request.addressPolicy.allowedNetworks.isEmpty)
+        let unlisted = try ClaimedRequest(row: ["7", "1", "c", "GET", "http://x/", "{}", nil, "10", nil])
+        #expect(unlisted.request.addressPolicy.allowedNetworks.isEmpty)
     }
 
     @Test("A claimed row that cannot be read still names its id and attempt, so the failure is reported")
     func unreadableRow() {
         #expect {
-            try ClaimedRequest(row: ["6", "2", "c", "GET", "http://x/", #"{"a": 1}"#, nil, "10"])
+            try ClaimedRequest(row: ["6", "2", "c", "GET", "http://x/", #"{"a": 1}"#, nil, "10", "{}"])
         } throws: { error in
             let unreadable = error as? ClaimedRequest.Unreadable
             return unreadable?.id == 6 && unreadable?.attempt == 2
+        }
+        #expect {
+            try ClaimedRequest(row: ["6", "2", "c", "GET", "http://x/", "{}", nil, "10", "{10.0.0.1/8}"])
+        } throws: { error in
+            let unreadable = error as? ClaimedRequest.Unreadable
+            return unreadable?.id == 6 && unreadable?.reason.contains("allowed_networks") == true
         }
     }
 

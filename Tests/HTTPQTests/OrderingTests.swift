@@ -16,7 +16,7 @@ struct OrderingTests {
         }
         defer { server.stop() }
         let database = try TestDatabase.connect()
-        let channel = TestDatabase.channel("order")
+        let channel = try TestDatabase.channel("order")
         try database.fastRetries(channel)
         let keys = ["a", "b", "c"]
         var ids: [Int64] = []

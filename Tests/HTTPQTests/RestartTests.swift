@@ -16,7 +16,7 @@ struct RestartTests {
         let server = try TestHTTPServer { _ in TestHTTPServer.Reply(delay: .milliseconds(30)) }
         defer { server.stop() }
         let database = try TestDatabase.connect(url: url)
-        let channel = TestDatabase.channel("restart")
+        let channel = try TestDatabase.channel("restart", url: url)
         try database.fastRetries(channel)
         let ids = try (0..<60).map { try database.enqueue(url: server.url("/r/\($0)"), channel: channel) }
 

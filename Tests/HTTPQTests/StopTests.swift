@@ -17,7 +17,7 @@ struct StopTests {
         }
         defer { server.stop() }
         let database = try TestDatabase.connect()
-        let channel = TestDatabase.channel("sigterm")
+        let channel = try TestDatabase.channel("sigterm")
         try database.fastRetries(channel)
         let fast = try (0..<3).map { try database.enqueue(url: server.url("/fast/\($0)"), channel: channel) }
         let slow = try (0..<4).map { try database.enqueue(url: server.url("/slow/\($0)"), channel: channel) }
@@ -66,7 +66,7 @@ struct StopTests {
         let server = try TestHTTPServer { _ in TestHTTPServer.Reply(delay: .seconds(20)) }
         defer { server.stop() }
         let database = try TestDatabase.connect()
-        let channel = TestDatabase.channel("twice")
+        let channel = try TestDatabase.channel("twice")
         let ids = try (0..<2).map { try database.enqueue(url: server.url("/wait/\($0)"), channel: channel) }
 
         let process = try WorkerProcess(["--channels", channel, "--grace", "30"])
@@ -93,7 +93,7 @@ struct StopTests {
         }
         defer { server.stop() }
         let database = try TestDatabase.connect()
-        let channel = TestDatabase.channel("kill")
+        let channel = try TestDatabase.channel("kill")
         try database.fastRetries(channel)
         let fast = try (0..<3).map { try database.enqueue(url: server.url("/fast/\($0)"), channel: channel) }
         let slow = try (0..<3).map { try database.enqueue(url: server.url("/slow/\($0)"), channel: channel) }

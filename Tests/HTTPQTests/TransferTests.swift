@@ -11,7 +11,7 @@ struct TransferTests {
         let server = try TestHTTPServer { _ in .status(200, body: String(repeating: "x", count: 5000)) }
         defer { server.stop() }
         let database = try TestDatabase.connect()
-        let channel = TestDatabase.channel("cap")
+        let channel = try TestDatabase.channel("cap")
         let ids = try (0..<3).map { try database.enqueue(url: server.url("/big/\($0)"), channel: channel) }
         let worker = try InProcessWorker(
             channels: [channel],
@@ -37,7 +37,7 @@ struct TransferTests {
         }
         defer { server.stop() }
         let database = try TestDatabase.connect()
-        let channel = TestDatabase.channel("reuse")
+        let channel = try TestDatabase.channel("reuse")
         let post = try database.execute(
             """
             SELECT httpq.enqueue(url => $1, body => '{"a":1}', headers => '{"X-Trace": "t1"}', channel => $2)
@@ -69,7 +69,7 @@ struct TransferTests {
         let server = try TestHTTPServer { _ in .status(204) }
         defer { server.stop() }
         let database = try TestDatabase.connect()
-        let channel = TestDatabase.channel("get")
+        let channel = try TestDatabase.channel("get")
         let id = try database.execute(
             """
             SELECT httpq.enqueue(url => $1, method => 'GET', headers => '{"X-Trace": "t1"}', channel => $2)
@@ -92,7 +92,7 @@ struct TransferTests {
         let server = try TestHTTPServer { _ in TestHTTPServer.Reply(delay: .milliseconds(2500)) }
         defer { server.stop() }
         let database = try TestDatabase.connect()
-        let channel = TestDatabase.channel("long")
+        let channel = try TestDatabase.channel("long")
         try database.fastRetries(channel)
         let id = try database.enqueue(url: server.url("/long"), channel: channel, timeoutMilliseconds: 10_000)
         let worker = try InProcessWorker(channels: [channel], flags: [Setting.lease.flag: "1"])

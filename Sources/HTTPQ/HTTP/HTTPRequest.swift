@@ -10,6 +10,8 @@ struct HTTPRequest: Sendable {
     var body: [UInt8]?
     /// The total time allowed, connect to last byte.
     var timeoutMilliseconds: Int
+    /// The addresses the request may connect to: its channel's allowed networks.
+    var addressPolicy = AddressPolicy()
 
     /// Why the request cannot be sent as claimed, or nil when it can. A line break in a header
     /// would let one header smuggle in others, so such a request is refused, never cleaned up.
@@ -44,4 +46,7 @@ struct HTTPResult: Equatable, Sendable {
     var error: String?
     /// Wall time from handing the transfer to libcurl to its completion.
     var durationMilliseconds: Int
+    /// Whether the attempt ended because its destination's address is not allowed (no packet
+    /// was sent to it); the database then ends the request at once rather than retrying.
+    var refused = false
 }

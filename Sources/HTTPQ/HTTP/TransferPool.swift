@@ -12,7 +12,7 @@ struct TransferPool {
     }
 
     /// A transfer set up for `request`, reused when one is idle.
-    mutating func take(id: Int64, request: HTTPRequest, maxResponseBytes: Int) throws(CurlError) -> Transfer {
+    mutating func take(id: Int64, request: HTTPRequest, settings: TransferSettings) throws(CurlError) -> Transfer {
         let transfer: Transfer
         if let spare = idle.popLast() {
             transfer = spare
@@ -20,7 +20,7 @@ struct TransferPool {
             transfer = try Transfer()
         }
         do {
-            try transfer.prepare(id: id, request: request, maxResponseBytes: maxResponseBytes)
+            try transfer.prepare(id: id, request: request, settings: settings)
         } catch {
             recycle(transfer)
             throw error

@@ -17,9 +17,10 @@ struct ClaimedRequest: Sendable {
     }
 
     /// Reads one row in the column order of the claim statement:
-    /// id, attempt, channel, method, url, headers (jsonb), body (bytea), timeout_ms.
+    /// id, attempt, channel, method, url, headers (jsonb), body (bytea), timeout_ms,
+    /// allowed_networks (cidr[]; NULL reads as none).
     init(row: [String?]) throws(Unreadable) {
-        guard row.count == 8, let id = row[0].flatMap({ Int64($0) }) else {
+        guard row.count == 9, let id = row[0].flatMap({ Int64($0) }) else {
             throw Unreadable(reason: "the claim returned a row without a request id")
         }
         guard let attempt = row[1].flatMap({ Int($0) }) else {
@@ -49,11 +50,20 @@ struct ClaimedRequest: Sendable {
         guard let timeout = row[7].flatMap({ Int($0) }) else {
             throw unreadable("the claimed request has no timeout")
         }
+        var allowedNetworks: [IPNetwork] = []
+        if let text = row[8] {
+            do {
+                allowedNetworks = try IPNetwork.list(postgresArray: text)
+            } catch {
+                throw unreadable("the claimed allowed_networks are not a cidr[]: \(error)")
+            }
+        }
         self.id = id
         self.attempt = attempt
         self.channel = row[2] ?? ""
         self.request = HTTPRequest(
             method: method, url: url, headers: headers.map { (name: $0.0, value: $0.1) },
-            body: body, timeoutMilliseconds: timeout)
+            body: body, timeoutMilliseconds: timeout,
+            addressPolicy: AddressPolicy(channel: channel, allowedNetworks: allowedNetworks))
     }
 }

@@ -7,7 +7,8 @@ struct Outcome: Equatable, Sendable {
     /// The claim this outcome ends.
     var key: ClaimKey { ClaimKey(id: id, attempt: attempt) }
 
-    /// The JSON object for `httpq.report`: status and response, or a null status and the error.
+    /// The JSON object for `httpq.report`: status and response, or a null status and the error,
+    /// plus `"refused":true` when the destination's address was not allowed.
     var json: String {
         var buffer = JSONBuffer()
         write(to: &buffer)
@@ -44,6 +45,9 @@ struct Outcome: Equatable, Sendable {
         } else {
             buffer.append(raw: ",\"status\":null,\"headers\":null,\"body\":null,\"error\":")
             buffer.append(quoted: result.error ?? "no response")
+            if result.refused {
+                buffer.append(raw: ",\"refused\":true")
+            }
         }
         buffer.append(raw: ",\"duration_ms\":")
         buffer.append(result.durationMilliseconds)

@@ -22,7 +22,7 @@ extension Worker {
         let transfer: Transfer
         do {
             transfer = try transfers.take(
-                id: claim.id, request: claim.request, maxResponseBytes: config.maxResponseBytes)
+                id: claim.id, request: claim.request, settings: config.transferSettings)
             try multi.add(transfer)
         } catch {
             fail(claim, error.description, now: now)

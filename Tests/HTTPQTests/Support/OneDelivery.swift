@@ -22,7 +22,7 @@ struct OneDelivery {
         let server = try TestHTTPServer(script: script)
         defer { server.stop() }
         database = try TestDatabase.connect()
-        let channel = TestDatabase.channel("one")
+        let channel = try TestDatabase.channel("one")
         try database.fastRetries(channel)
         id = try database.enqueue(
             url: url ?? server.url(path), body: body, channel: channel, maxAttempts: maxAttempts,

@@ -16,10 +16,17 @@ enum TestDatabase {
         try Connection.open(ConnectionParameters(url: url, environment: ProcessInfo.processInfo.environment))
     }
 
-    /// A channel name no other test uses.
-    static func channel(_ name: String) -> String {
-        "t-\(name)-\(UUID().uuidString.prefix(8).lowercased())"
+    /// A channel no other test uses, allowed to reach the loopback addresses the test servers
+    /// listen on (a channel's requests may reach only public addresses otherwise).
+    static func channel(_ name: String, url: String? = TestDatabase.url) throws -> String {
+        let channel = "t-\(name)-\(UUID().uuidString.prefix(8).lowercased())"
+        _ = try connect(url: url).execute(
+            "SELECT httpq.set_channel($1, allowed_networks => $2::cidr[])", [channel, loopbackNetworks])
+        return channel
     }
+
+    /// The loopback networks, as a cidr[].
+    static let loopbackNetworks = "{127.0.0.0/8,::1/128}"
 }
 
 /// One request as `httpq.requests` shows it.

@@ -2,8 +2,9 @@ import Foundation
 import Glibc
 import Synchronization
 
-/// A small real HTTP/1.1 server on 127.0.0.1 for tests: an ephemeral port, keep-alive, one
-/// thread per connection, and a script that decides each reply. It records every request.
+/// A small real HTTP/1.1 server on 127.0.0.1 (or ::1) for tests: an ephemeral port, keep-alive,
+/// one thread per connection, and a script that decides each reply. It records every request
+/// and counts every connection it accepts.
 final class TestHTTPServer: Sendable {
     /// A request as the server read it.
     struct Received: Sendable {
@@ -28,6 +29,10 @@ final class TestHTTPServer: Sendable {
         var delay: Duration = .zero
         /// Never answer; hold the connection until the client gives up.
         var hang = false
+        /// Send exactly this instead of a composed response.
+        var raw: [UInt8]?
+        /// After sending, keep the connection open and silent until the client gives up.
+        var holdOpen = false
 
         static func status(_ status: Int, _ headers: [(String, String)] = [], body: String = "") -> Reply {
             Reply(status: status, headers: headers, body: body)
@@ -37,38 +42,60 @@ final class TestHTTPServer: Sendable {
     typealias Script = @Sendable (Received) -> Reply
 
     let port: Int
+    /// The loopback address listened on: 127.0.0.1 or ::1.
+    let host: String
     private let listener: Int32
+    private let accepted = Atomic<Int>(0)
     private let script: Script
     private let received = Mutex<[Received]>([])
     private let open = Mutex<Set<Int32>>([])
     private let stopped = Atomic<Bool>(false)
 
-    init(script: @escaping Script) throws {
+    /// Listens on `host`, 127.0.0.1 or ::1 (IPv6 only, so a v4 listener may share the port number).
+    init(host: String = "127.0.0.1", script: @escaping Script) throws {
         self.script = script
-        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        self.host = host
+        let ipv6 = host.contains(":")
+        let listener = socket(ipv6 ? AF_INET6 : AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         self.listener = listener
         guard listener >= 0 else { throw TestFailure("socket failed") }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(listener, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+        var one: Int32 = 1
+        if ipv6 {
+            setsockopt(listener, Int32(IPPROTO_IPV6), IPV6_V6ONLY, &one, socklen_t(MemoryLayout<Int32>.size))
+        }
+        var address = sockaddr_storage()
+        let length = socklen_t(ipv6 ? MemoryLayout<sockaddr_in6>.size : MemoryLayout<sockaddr_in>.size)
+        withUnsafeMutableBytes(of: &address) { bytes in
+            if ipv6 {
+                let pointer = bytes.baseAddress!.assumingMemoryBound(to: sockaddr_in6.self)
+                pointer.pointee.sin6_family = sa_family_t(AF_INET6)
+                _ = inet_pton(AF_INET6, host, &pointer.pointee.sin6_addr)
+            } else {
+                let pointer = bytes.baseAddress!.assumingMemoryBound(to: sockaddr_in.self)
+                pointer.pointee.sin_family = sa_family_t(AF_INET)
+                pointer.pointee.sin_addr.s_addr = inet_addr(host)
             }
         }
-        guard bound == 0, listen(listener, 1024) == 0 else { throw TestFailure("bind/listen failed") }
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listener, $0, &length) }
+        var boundLength = length
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(listener, $0, length) == 0 && getsockname(listener, $0, &boundLength) == 0
+            }
         }
-        port = Int(UInt16(bigEndian: address.sin_port))
+        guard bound, listen(listener, 1024) == 0 else { throw TestFailure("bind/listen failed") }
+        // The port sits at the same offset in sockaddr_in and sockaddr_in6.
+        port = withUnsafeBytes(of: &address) { Int(UInt16(bigEndian: $0.load(fromByteOffset: 2, as: UInt16.self))) }
         Thread.detachNewThread { [self] in acceptLoop() }
     }
 
     /// The URL of `path` on this server.
     func url(_ path: String) -> String {
-        "http://127.0.0.1:\(port)\(path)"
+        host.contains(":") ? "http://[\(host)]:\(port)\(path)" : "http://\(host):\(port)\(path)"
+    }
+
+    /// How many connections the server has accepted.
+    var connections: Int {
+        accepted.load(ordering: .sequentiallyConsistent)
     }
 
     /// Every request received so far, in arrival order.
@@ -100,6 +127,7 @@ final class TestHTTPServer: Sendable {
                 if errno == EINTR || errno == ECONNABORTED { continue }
                 return
             }
+            accepted.add(1, ordering: .sequentiallyConsistent)
             var one: Int32 = 1
             setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
             open.withLock { _ = $0.insert(fd) }
@@ -125,7 +153,12 @@ final class TestHTTPServer: Sendable {
                     forTimeInterval: Double(reply.delay.components.seconds)
                         + Double(reply.delay.components.attoseconds) / 1e18)
             }
-            guard write(fd, response(reply, head: request.method == "HEAD")) else { return }
+            guard write(fd, reply.raw ?? response(reply, head: request.method == "HEAD")) else { return }
+            if reply.holdOpen {
+                var byte: UInt8 = 0
+                while recv(fd, &byte, 1, 0) > 0 {}  // until the client gives up
+                return
+            }
             if request.headers["connection"]?.lowercased() == "close" { return }
         }
     }
