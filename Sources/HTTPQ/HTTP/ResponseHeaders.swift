@@ -12,7 +12,7 @@ struct ResponseHeaders: Equatable, Sendable {
     /// request (Apache: 100 fields), so a real response stays well inside 500, and a flood of
     /// short lines ends long before it costs anything.
     static let maxLines = 500
-    /// The most header bytes one transfer may deliver: eight times Node's 16 KiB default, a
+    /// The most header bytes one transfer may deliver: four times Node's 16 KiB default, a
     /// large cookie and policy set fits, and the headers stored per attempt stay on the scale
     /// of the default body cap (`--max-response-bytes`, 65536). libcurl 7.88 caps a single
     /// line at 100 KiB but not the total.

@@ -6,7 +6,7 @@ CREATE EXTENSION IF NOT EXISTS httpq;
 -- the clock, httpq._now, and the name of a claim position's setting; both name everything
 -- with its schema
 SELECT count(*) AS functions,
-       array_agg(p.oid::regprocedure) FILTER (WHERE NOT EXISTS (SELECT 1 FROM unnest(p.proconfig) AS c WHERE c LIKE 'search_path=%')) AS without_search_path
+       array_agg(p.oid::regprocedure ORDER BY p.proname) FILTER (WHERE NOT EXISTS (SELECT 1 FROM unnest(p.proconfig) AS c WHERE c LIKE 'search_path=%')) AS without_search_path
 FROM pg_proc p WHERE p.pronamespace = 'httpq'::regnamespace;
 SELECT prosrc !~ '[^.]\m(current_setting|now)\(' AND prosrc ~ 'pg_catalog\.now\(\)' AS now_names_its_schema
 FROM pg_proc WHERE oid = 'httpq._now()'::regprocedure;
