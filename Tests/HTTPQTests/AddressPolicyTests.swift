@@ -114,6 +114,12 @@ import Testing
             policy.message(refusal, port: 5432)
                 == "refused to connect to 127.0.0.1 port 5432: loopback address (127.0.0.0/8); allow it with "
                 + "SELECT httpq.set_channel('it''s', allowed_networks => '{127.0.0.0/8}')")
+        // The advice keeps the networks the channel already allows: set_channel replaces the list.
+        let open = AddressPolicy(channel: "c", allowedNetworks: [try! IPNetwork("10.0.0.0/8")])
+        #expect(
+            open.message(open.refusal(of: IPAddress("::1")!)!, port: 80)
+                == "refused to connect to ::1 port 80: loopback address (::1/128); allow it with "
+                + "SELECT httpq.set_channel('c', allowed_networks => '{10.0.0.0/8,::1/128}')")
     }
 
     @Test("Reads cidr text as PostgreSQL prints it and rejects anything else")

@@ -48,10 +48,12 @@ struct AddressPolicy: Equatable, Sendable {
     /// The error an attempt ends with when its connection is refused: what, why, and the
     /// setting that would allow it.
     func message(_ refusal: AddressRefusal, port: Int) -> String {
-        // A quote in the channel name is doubled, so the advice runs as printed.
+        // A quote in the channel name is doubled, so the advice runs as printed; set_channel
+        // replaces the whole list, so the advice keeps the networks already allowed.
         let channel = String(channel.flatMap { $0 == "'" ? ["'", "'"] : [$0] })
+        let networks = (allowedNetworks.map(\.description) + [refusal.range.description]).joined(separator: ",")
         return "refused to connect to \(refusal.address) port \(port): \(refusal.reason); allow it with "
-            + "SELECT httpq.set_channel('\(channel)', allowed_networks => '{\(refusal.range)}')"
+            + "SELECT httpq.set_channel('\(channel)', allowed_networks => '{\(networks)}')"
     }
 
     // MARK: - Classification
