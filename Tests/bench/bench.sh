@@ -122,10 +122,14 @@ fi
 version=$(sed -n "s/^default_version = '\(.*\)'/\1/p" extension/httpq.control)
 script=$root/extension/httpq--$version.sql
 make -s "extension/httpq--$version.sql" >/dev/null
+loopback_channels="'default', 'enqueue', 'drain', 'overload', 'steady', 'longtx', 'slow', 'big', 'small', 'limited', 'soak'"
 for db in bench backlog; do
     psql -qX -v ON_ERROR_STOP=1 -c "CREATE DATABASE $db"
     psql -qX -v ON_ERROR_STOP=1 -d $db -f "$script" >/dev/null
     psql -qX -v ON_ERROR_STOP=1 -d $db -f "$bench/setup.sql"
+    # Every channel of the benchmark delivers to a sink on 127.0.0.1 (the channels of the
+    # isolation part are opened there).
+    psql -qXAt -v ON_ERROR_STOP=1 -d $db -c "SELECT bench.loopback($loopback_channels)" >/dev/null
     [ $profile = 1 ] && psql -qX -d $db -c 'CREATE EXTENSION pg_stat_statements'
 done
 export PGDATABASE=bench
