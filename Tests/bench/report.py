@@ -378,6 +378,14 @@ for tag in ("steady", "longtx", "isolation_base", "isolation_bad"):
         notes.append(f"{tag}: some requests arrived before their session read the clock after COMMIT returned "
                      f"(min {figures[f'{tag}_latency_min_ms']} ms): that session was not scheduled at once, so "
                      "latencies can be understated by up to about that much")
+# The isolation ratio means something only when the run without bad channels kept up.
+base_offered, base_rps = get("isolation_base_offered_rps"), get("isolation_base_arrival_rps")
+base_left = get("isolation_base_backlog_at_end")
+if base_offered and base_rps is not None and base_left is not None and (base_rps < 0.95 * base_offered
+                                                                       or base_left > base_rps):
+    notes.append(f"isolation: the run without bad channels did not keep up ({base_rps:,} of {base_offered:,} req/s "
+                 f"committed, {base_left:,} not yet arrived at the last COMMIT): its latency is mostly queueing, so "
+                 "isolation_p99_ratio compares two overloaded runs")
 if notes:
     print("\nNotes:")
     for n in notes:
