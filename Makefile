@@ -6,7 +6,8 @@
 #   make test         everything from nothing: packages, a throwaway cluster, SQL and Swift tests
 #   make run          a private cluster under .httpq/ (unless DATABASE_URL/PG* is set) and a worker
 #   make stop         stop the private cluster started by make run
-#   make bench        the benchmark (QUICK=1 for the quick mode, SOAK=1 to add the soak)
+#   make bench        the benchmark (QUICK=1 for the quick mode, SOAK=1 to add the soak,
+#                     ONLY=PART for one part of it)
 #   make chaos        faults injected, every request accounted for (QUICK=1 for the quick mode)
 
 EXTVERSION := $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" extension/httpq.control)
@@ -50,7 +51,7 @@ stop:
 	bash Tests/support/cluster.sh stop .httpq
 
 bench:
-	bash Tests/bench/bench.sh $(if $(QUICK),--quick) $(if $(LARGE),--large) $(if $(SOAK),--soak)
+	bash Tests/bench/bench.sh $(if $(QUICK),--quick) $(if $(LARGE),--large) $(if $(SOAK),--soak) $(if $(ONLY),--only $(ONLY))
 
 chaos:
 	bash Tests/chaos/chaos.sh $(if $(QUICK),--quick) $(if $(ONLY),--only $(ONLY))

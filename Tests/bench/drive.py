@@ -2,7 +2,7 @@
 """Paced arrivals for the benchmark: one row per transaction, from several sessions.
 
     drive.py --mode enqueue|plain --tag TAG --rate R --sessions S --seconds T
-             --receiver URL --arrivals FILE --postmaster PID [--wait SECONDS]
+             --receiver URL --arrivals FILE --postmaster PID [--wait SECONDS] [--channels N]
 
 Each session is a process of its own with one psycopg connection (the PG* variables),
 so no session waits for another's interpreter lock. Request g (0, 1, 2, ...) is due
@@ -15,6 +15,7 @@ to the offered one, with how late each send was.
 Each request is one transaction: BEGIN, the statement, COMMIT (psycopg's default
 transaction), and the time COMMIT returned is read from the wall clock (time.time()).
   enqueue  SELECT httpq.enqueue(URL/TAG/KEY, bench.payload(g), channel => TAG)
+           (with --channels N, channel => TAG-i for i = g mod N: the rate spread evenly)
   plain    INSERT INTO bench.plain (...) one row filled as httpq.enqueue fills httpq.request
            (same columns, headers with Content-Type and Idempotency-Key, the same body)
 
@@ -53,6 +54,7 @@ p.add_argument("--receiver-pid", type=int)
 p.add_argument("--arrivals", required=True)
 p.add_argument("--postmaster", type=int, required=True)
 p.add_argument("--wait", type=float, default=60.0)
+p.add_argument("--channels", type=int, default=1)
 args = p.parse_args()
 tag, rate, sessions = args.tag, args.rate, args.sessions
 total = int(rate * args.seconds)
@@ -103,6 +105,10 @@ def process_ticks(pid):
     return int(fields[11]) + int(fields[12])
 
 
+def channel(g):
+    return tag if args.channels == 1 else f"{tag}-{g % args.channels}"
+
+
 def session(s, t0, committed, results):
     records, errors, first_error = [], 0, None
     try:
@@ -123,7 +129,7 @@ def session(s, t0, committed, results):
         key = f"{s}-{g}"
         try:
             if args.mode == "enqueue":
-                cur.execute(ENQUEUE, (f"{args.receiver}/{tag}/{key}", g, tag))
+                cur.execute(ENQUEUE, (f"{args.receiver}/{tag}/{key}", g, channel(g)))
             else:
                 cur.execute(PLAIN, (tag, f"{args.receiver}/{tag}/{key}", g))
             conn.commit()

@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
 """Turns the figures bench.sh measured into the targets, a table and .build/bench/latest.json.
 
-    report.py RESULTS JSON MODE LARGE [SOAK]
+    report.py RESULTS JSON MODE LARGE [SOAK [ONLY]]
 
 RESULTS holds one `key value` line per measured figure and `note ...` lines. Only
 ratios of two measured figures (and the combined ceiling, from the two measured
 ceilings) are computed here; nothing is estimated. A figure that was not measured prints
-as "missing" and is null in the JSON. SOAK is 1 when the run included the soak.
+as "missing" and is null in the JSON. SOAK is 1 when the run included the soak; ONLY
+names the one part run (bench.sh --only), and the figures of the others are "not run".
 """
 import datetime
 import json
@@ -18,6 +19,7 @@ import sys
 
 results_path, json_path, mode, large = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4] == "1"
 soak = len(sys.argv) > 5 and sys.argv[5] == "1"
+only = sys.argv[6] if len(sys.argv) > 6 else ""
 
 figures, notes = {}, []
 with open(results_path) as f:
@@ -60,6 +62,7 @@ derived = {
     "overload_tail_ratio": ratio("overload_tail_rps", "drain_rps"),
     "scale2_ratio": ratio("scale2_rps", "drain_rps"),
     "scale4_ratio": ratio("scale4_rps", "drain_rps"),
+    "isolation_p99_ratio": ratio("isolation_bad_latency_p99_ms", "isolation_base_latency_p99_ms"),
 }
 biggest = "claim_ms_10m" if "claim_ms_10m" in figures else "claim_ms_1m" if "claim_ms_1m" in figures else "claim_ms_100k"
 derived["claim_growth"] = ratio(biggest, "claim_ms_10k", 2)
@@ -116,6 +119,10 @@ TARGETS = [
     ("8. Fairness: 10 next to a big channel, done after", "fairness_small_drain_ms", "ms", "< big / 10",
      lambda v: get("fairness_big_drain_s") is not None and v < 1000 * get("fairness_big_drain_s") / 10),
     ("8. Rate limit 50/s: delivered", "rate_limited_delivered_rps", "req/s", "50 +- 5", lambda v: 45 <= v <= 55),
+    ("9. Isolation: healthy p99 with bad channels / without", "isolation_p99_ratio", "x", "<= 2", lambda v: v <= 2),
+    ("9. Rate limit 10/s under 429s: sent", "isolation_throttled_rps", "req/s", "10 +- 5 %",
+     lambda v: get("isolation_throttled_limit_rps") is not None
+     and abs(v - get("isolation_throttled_limit_rps")) <= 0.05 * get("isolation_throttled_limit_rps")),
 ]
 SOAK_KEYS = {"soak_last_to_first", "soak_request_growth"}
 
@@ -125,8 +132,23 @@ REQUIRED = ["ceiling_http_rps", "ceiling_db_rows_per_s", "ceiling_combined_rps",
             "longtx_arrival_rps", "longtx_latency_p99_ms", "longtx_backlog_at_end", "longtx_pg_cpu_us_per_req",
             "overload_delivered_rps", "overload_tail_rps", "scale2_rps", "scale4_rps",
             "claim_ms_10k", "claim_ms_1m" if mode != "quick" else "claim_ms_100k"]
+REQUIRED += ["isolation_base_latency_p99_ms", "isolation_bad_latency_p99_ms"]
 REQUIRED += [key for _, key, *_ in TARGETS if key not in SOAK_KEYS or soak]
-REQUIRED = list(dict.fromkeys(REQUIRED))
+
+# Which part of bench.sh measures a figure, by the start of its key.
+PARTS = [("ceiling_", "ceilings"), ("plain_insert", "enqueue"), ("enqueue_", "enqueue"), ("drain_", "drain"),
+         ("worker_db_", "drain"), ("scale", "scale"), ("overload_", "overload"), ("steady_", "steady"),
+         ("longtx_", "longtx"), ("footprint_", "footprint"), ("worker_", "footprint"), ("fairness_", "fairness"),
+         ("rate_limited_", "fairness"), ("isolation_", "isolation"), ("claim_", "backlog"), ("maint_", "maintenance"),
+         ("soak_", "soak")]
+
+
+def ran(key):
+    """Whether the part that measures key was in this run."""
+    return not only or next((part for start, part in PARTS if key.startswith(start)), None) == only
+
+
+REQUIRED = [key for key in dict.fromkeys(REQUIRED) if ran(key)]
 
 
 def drain_rows(key, what):
@@ -143,9 +165,9 @@ def drain_rows(key, what):
     ]
 
 
-def paced_rows(tag):
+def paced_rows(tag, offered="Offered, 1 per transaction"):
     return [
-        (f"{tag}_offered_rps", "Offered, 1 per transaction", "req/s"),
+        (f"{tag}_offered_rps", offered, "req/s"),
         (f"{tag}_sessions", "  sessions", ""),
         (f"{tag}_arrival_rps", "  achieved (committed / time to the last COMMIT)", "req/s"),
         (f"{tag}_late_p99_ms", "  send later than its schedule: p99", "ms"),
@@ -226,6 +248,17 @@ ROWS = [
     ("fairness_small_drain_ms", "10 requests next to a big channel: all delivered after", "ms"),
     ("fairness_big_drain_s", "  the big channel: all delivered after", "s"),
     ("rate_limited_delivered_rps", "Channel limited to 50 req/s: delivered", "req/s"),
+    ("Isolation: 50 healthy channels from 8 sessions, 1 worker, to receiver.py; alone, then beside bad channels",
+     None, None),
+    *paced_rows("isolation_base", "Alone: offered, 1 per transaction, spread over the channels"),
+    *paced_rows("isolation_bad", "Beside a black hole and a 429 channel: offered"),
+    ("isolation_p99_ratio", "Healthy p99 beside the bad channels / alone", "x"),
+    ("isolation_hole_attempts", "Black hole (every attempt times out): attempts", "req"),
+    ("isolation_hole_inflight_max", "  in flight at once, most (connections held at the sink)", "req"),
+    ("isolation_throttled_rps", "429 channel, rate-limited: attempts at its sink", "req/s"),
+    ("isolation_throttled_limit_rps", "  its limit", "req/s"),
+    ("isolation_throttled_attempts", "  attempts in the window", "req"),
+    ("isolation_throttled_window_s", "  window: first to last healthy arrival of the run", "s"),
     ("History maintenance next to delivery (statement latency)", None, None),
     ("maint_heartbeat_alone_p50_ms", "Heartbeat of 10, alone: p50", "ms"),
     ("maint_heartbeat_alone_p99_ms", "  p99", "ms"),
@@ -285,6 +318,8 @@ target_lines = ["\nTargets"]
 for label, key, unit, text, check in TARGETS:
     if key in SOAK_KEYS and not soak:
         value, verdict = "not run", "(make bench SOAK=1)"
+    elif not ran(key):
+        value, verdict = "not run", f"(--only {only})"
     elif key not in figures:
         value, verdict = "missing", "missing"
     else:
@@ -294,13 +329,16 @@ for label, key, unit, text, check in TARGETS:
     shown_unit = unit if value not in ("missing", "not run") else ""
     target_lines.append(f"  {label:<54} {value:>10} {shown_unit:<5} target {text:<14} {verdict}")
 
-lines = []
+lines, heading = [], None
 for key, label, unit in ROWS:
     if label is None:
-        lines.append(f"\n{key}")
+        heading = key
         continue
     if key not in figures and key not in REQUIRED:
         continue
+    if heading:   # a section shows only when it has a figure to show
+        lines.append(f"\n{heading}")
+        heading = None
     value = show(figures[key]) if key in figures else "missing"
     lines.append(f"  {label:<62} {value:>12} {unit}")
 
@@ -326,7 +364,8 @@ commit = sh("git", "rev-parse", "--short", "HEAD")
 if commit and sh("git", "status", "--porcelain", "--", "sql", "Sources", "Package.swift"):
     commit += "+changes"
 
-header = (f"httpq benchmark ({mode}{', large' if large else ''}{', soak' if soak else ''}) at {commit}: "
+header = (f"httpq benchmark ({mode}{', large' if large else ''}{', soak' if soak else ''}"
+          f"{f', only {only}' if only else ''}) at {commit}: "
           f"{machine['cores']} cores, {machine['cpu']}, {machine['memory_gib']} GiB, {machine['postgres']}; "
           f"durable cluster (fsync, synchronous_commit on); payload {figures.get('payload_bytes', '?')} bytes of "
           f"JSON; load average {figures.get('load_avg_at_start', '?')} at start")
@@ -334,11 +373,19 @@ print("\n" + header + "\n".join(lines) + "\n" + "\n".join(target_lines))
 if figures.get("load_avg_at_start", 0) > 0.5:
     notes.insert(0, f"the machine was not idle at the start (load average {figures['load_avg_at_start']}): "
                     "other work shares the cores, so figures may be low")
-for tag in ("steady", "longtx"):
+for tag in ("steady", "longtx", "isolation_base", "isolation_bad"):
     if figures.get(f"{tag}_latency_min_ms", 0) < 0:
         notes.append(f"{tag}: some requests arrived before their session read the clock after COMMIT returned "
                      f"(min {figures[f'{tag}_latency_min_ms']} ms): that session was not scheduled at once, so "
                      "latencies can be understated by up to about that much")
+# The isolation ratio means something only when the run without bad channels kept up.
+base_offered, base_rps = get("isolation_base_offered_rps"), get("isolation_base_arrival_rps")
+base_left = get("isolation_base_backlog_at_end")
+if base_offered and base_rps is not None and base_left is not None and (base_rps < 0.95 * base_offered
+                                                                       or base_left > base_rps):
+    notes.append(f"isolation: the run without bad channels did not keep up ({base_rps:,} of {base_offered:,} req/s "
+                 f"committed, {base_left:,} not yet arrived at the last COMMIT): its latency is mostly queueing, so "
+                 "isolation_p99_ratio compares two overloaded runs")
 if notes:
     print("\nNotes:")
     for n in notes:
@@ -349,7 +396,7 @@ print(f"\n{figures.get('bench_seconds', '?')} s{soak_part}; figures in {json_pat
 document = {k: figures.get(k) for k in REQUIRED}
 document.update({k: v for k, v in figures.items() if k not in document})
 document.update({
-    "mode": mode + ("+large" if large else "") + ("+soak" if soak else ""),
+    "mode": mode + ("+large" if large else "") + ("+soak" if soak else "") + (f"+only:{only}" if only else ""),
     "commit": commit,
     "measured_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     "machine": machine,

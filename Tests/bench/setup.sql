@@ -73,3 +73,12 @@ $$;
 -- same rows a plain INSERT would: drive.py's plain mode and the pgbench plain scripts in
 -- bench.sh.
 CREATE TABLE bench.plain (LIKE httpq.request INCLUDING DEFAULTS INCLUDING IDENTITY, PRIMARY KEY (id));
+
+-- Lets the worker deliver a channel's requests to loopback, where every sink of the
+-- benchmark listens: the worker refuses private and loopback addresses unless the channel
+-- lists them. Creates the channels that do not exist yet.
+CREATE FUNCTION bench.loopback(VARIADIC channels text[]) RETURNS void
+LANGUAGE sql
+AS $$
+    SELECT httpq.set_channel(c, allowed_networks => '{127.0.0.0/8}') FROM unnest(channels) AS c
+$$;

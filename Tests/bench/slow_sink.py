@@ -13,8 +13,9 @@ how many are held now. The process stops on SIGTERM or after an hour at most.
 """
 import asyncio
 import json
-import signal
 import sys
+
+import loopback
 
 PORT = int(sys.argv[1])
 DELAY = float(sys.argv[2]) if len(sys.argv) > 2 else 1.0
@@ -62,17 +63,4 @@ async def serve(reader, writer):
         writer.close()
 
 
-async def main():
-    server = await asyncio.start_server(serve, "127.0.0.1", PORT, backlog=4096)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    loop.add_signal_handler(signal.SIGTERM, stop.set)
-    loop.add_signal_handler(signal.SIGINT, stop.set)
-    async with server:
-        try:
-            await asyncio.wait_for(stop.wait(), LIFETIME)
-        except asyncio.TimeoutError:
-            pass
-
-
-asyncio.run(main())
+loopback.serve(serve, PORT, LIFETIME)
