@@ -1,13 +1,13 @@
 """s1: kill -9 of a worker with its concurrency in flight, then a new worker.
 
-All requests are committed first. Worker A runs with --concurrency C against a receiver
-that answers after 50 to 500 ms; once C requests are held at the receiver and a fifth of
-the requests have arrived, A is killed with SIGKILL. The requests A had claimed and not
-reported (running under A's name, read once A's session is gone) are the ones that may
-arrive twice: worker B takes them after their lease. Every duplicate must be one of them,
-so duplicates are at most what was in flight. (That set is the transfers in flight, at
-most --concurrency, plus outcomes not yet reported: a slot is free again before its
-outcome's report commits.)
+All requests are committed first. Worker A runs with --concurrency C (and --channel-share C,
+so its one channel may use every slot) against a receiver that answers after 50 to 500 ms;
+once C requests are held at the receiver and a fifth of the requests have arrived, A is
+killed with SIGKILL. The requests A had claimed and not reported (running under A's name,
+read once A's session is gone) are the ones that may arrive twice: worker B takes them after
+their lease. Every duplicate must be one of them, so duplicates are at most what was in
+flight. (That set is the transfers in flight, at most --concurrency, plus outcomes not yet
+reported: a slot is free again before its outcome's report commits.)
 """
 import signal
 import time
@@ -43,7 +43,7 @@ def run(scope, result, quick):
         result.error = f"only {len(ledger.committed)} of {n} committed: {ledger.errors[:3]}"
         return
 
-    a = scope.worker(cluster, "s1-a", concurrency=inflight, lease=LEASE)
+    a = scope.worker(cluster, "s1-a", concurrency=inflight, channel_share=inflight, lease=LEASE)
     stats = wait_until(f"{inflight} held at the receiver and a fifth arrived",
                        lambda: (s := receiver.stats("s1"))["held"] >= inflight * 0.95 and s["arrivals"] >= n // 5
                        and s, 120, interval=0.02)
@@ -60,7 +60,7 @@ def run(scope, result, quick):
     result.note(f"at the kill: {stats['held']} held at the receiver, {stats['arrivals']:,} arrived; "
                 f"{len(at_risk)} claimed by A and not reported")
 
-    scope.worker(cluster, "s1-b", concurrency=inflight, lease=LEASE)
+    scope.worker(cluster, "s1-b", concurrency=inflight, channel_share=inflight, lease=LEASE)
     t = account(scope, cluster, channel, ledger, timeout=120 + n / 50)
     result.standard_checks(t, duplicates="any")
     outside = t.duplicated_keys - at_risk
