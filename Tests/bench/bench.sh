@@ -558,7 +558,7 @@ if runs footprint; then
             w1=$(ticks "$pid")
             delivered=$(q -c "SELECT count(*) FROM httpq.history WHERE channel = 'slow' AND state = 'delivered'")
             held=$(python3 -c "import json, urllib.request
-    print(json.load(urllib.request.urlopen('http://127.0.0.1:$slow_port/stats'))['held_max'])")
+print(json.load(urllib.request.urlopen('http://127.0.0.1:$slow_port/stats'))['held_max'])")
             record footprint_inflight_max "$held"
             record footprint_delivered "$delivered"
             record worker_rss_mib_1000_inflight "$(awk -v k="$(status_kib "$pid" VmHWM)" 'BEGIN { printf "%.1f", k / 1024 }')"
