@@ -28,41 +28,10 @@ BEGIN
                   HINT = 'Each object: id, attempt, status, headers, body (base64), error, duration_ms, refused.';
     END IF;
 
-    -- Each outcome is read on its own: one a worker got wrong is recorded as a failed
-    -- attempt that says what is wrong with it (or, without a readable id and attempt,
-    -- matches nothing), and the rest of the batch applies.
-    WITH given AS (
-        SELECT CASE WHEN jsonb_typeof(g.id) = 'number' AND g.id::text ~ '^[0-9]{1,18}$' THEN g.id::text::bigint END AS id,
-               CASE WHEN jsonb_typeof(g.attempt) = 'number' AND g.attempt::text ~ '^[0-9]{1,9}$'
-                    THEN g.attempt::text::integer END AS attempt,
-               g.status, g.headers, g.body, g.error, g.duration_ms, g.refused,
-               CASE WHEN g.status IS NOT NULL AND (jsonb_typeof(g.status) <> 'number' OR g.status::text !~ '^[1-5][0-9][0-9]$')
-                        THEN 'status must be null or a whole number from 100 to 599'
-                    WHEN g.headers IS NOT NULL AND (jsonb_typeof(g.headers) <> 'object'
-                                                    OR jsonb_path_exists(g.headers, '$.* ? (@.type() != "string")'))
-                        THEN 'headers must be null or an object of strings'
-                    WHEN g.body IS NOT NULL AND (jsonb_typeof(g.body) <> 'string' OR length(g.body #>> '{}') > 139810136
-                                                 OR (g.body #>> '{}') !~ '^[A-Za-z0-9+/]*={0,2}$')
-                        THEN 'body must be null or the base64 of at most 104857600 bytes'
-                    WHEN g.error IS NOT NULL AND jsonb_typeof(g.error) <> 'string' THEN 'error must be null or a string'
-                    WHEN g.duration_ms IS NOT NULL AND jsonb_typeof(g.duration_ms) <> 'number' THEN 'duration_ms must be null or a number'
-                    WHEN g.refused IS NOT NULL AND jsonb_typeof(g.refused) <> 'boolean' THEN 'refused must be null or a boolean'
-               END AS problem
-        FROM jsonb_to_recordset(outcomes)
-             AS g(id jsonb, attempt jsonb, status jsonb, headers jsonb, body jsonb, error jsonb, duration_ms jsonb, refused jsonb)
-    ), o AS (
-        SELECT DISTINCT ON (g.id) g.id, g.attempt,
-               CASE WHEN g.problem IS NULL THEN (g.status #>> '{}')::integer END AS status,
-               CASE WHEN g.problem IS NULL THEN g.headers END AS headers,
-               CASE WHEN g.problem IS NULL THEN g.body #>> '{}' END AS body,
-               CASE WHEN g.problem IS NULL THEN g.error #>> '{}'
-                    ELSE 'the worker reported an outcome httpq cannot read: ' || g.problem END AS error,
-               CASE WHEN g.problem IS NULL THEN (g.duration_ms #>> '{}')::numeric END AS duration_ms,
-               -- The worker refused the address (README, Security): dead at once, never retried.
-               coalesce(g.problem IS NULL AND g.status IS NULL AND g.refused = 'true', false) AS refused
-        FROM given AS g
-        WHERE g.id IS NOT NULL AND g.attempt IS NOT NULL
-        ORDER BY g.id
+    -- Each outcome is read on its own (httpq._read_outcomes): one a worker got wrong is a
+    -- failed attempt that says so, and the rest of the batch applies.
+    WITH o AS (
+        SELECT * FROM unnest(httpq._read_outcomes(outcomes)) AS o
     ), decided AS (
         SELECT r.id, o.status, o.headers, o.body, v.state, v.run_at, v.reason,
                CASE WHEN o.status BETWEEN 200 AND 299 THEN NULL
@@ -107,7 +76,7 @@ BEGIN
         RETURNING r.id
     )
     SELECT (SELECT count(*) FROM again),
-           array_agg(ROW(d.id, d.state, d.reason, d.status, d.headers, decode(d.body, 'base64'), d.error, d.entry)::httpq._ending)
+           array_agg(ROW(d.id, d.state, d.reason, d.status, d.headers, d.body, d.error, d.entry)::httpq._ending)
                FILTER (WHERE d.state <> 'waiting')
     INTO retried, endings
     FROM decided AS d;

@@ -21,6 +21,7 @@ enum InstallScript {
         PackageResources._5_finish_sql,        // 45_finish.sql
         PackageResources._8_claim_position_sql, // 48_claim_position.sql
         PackageResources._0_claim_sql,         // 50_claim.sql
+        PackageResources._2_outcome_sql,       // 52_outcome.sql
         PackageResources._5_report_sql,        // 55_report.sql
         PackageResources._0_lease_sql,         // 60_lease.sql
         PackageResources._5_manage_sql,        // 65_manage.sql

@@ -548,7 +548,7 @@ fi
 
 if runs footprint; then
     if reset_queue >/dev/null && pause slow && q -c "SELECT bench.fill('slow', $slow_n, '$slow_url')" >/dev/null &&
-        start_worker footprint --concurrency 1000; then
+        start_worker footprint --concurrency 1000 --channel-share 1000; then
         say "8. footprint: $slow_n requests, 1,000 in flight, each answered after 1 s"
         pid=${worker_pids[0]}
         record worker_rss_mib_idle "$(awk -v k="$(status_kib "$pid" VmRSS)" 'BEGIN { printf "%.1f", k / 1024 }')"

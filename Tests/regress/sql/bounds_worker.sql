@@ -57,9 +57,18 @@ SELECT httpq.report('w', jsonb_build_array(
     jsonb_build_object('id', :first + 1, 'attempt', 1, 'status', 999),
     jsonb_build_object('id', :first + 2, 'attempt', 1, 'status', 200, 'headers', '{"a": 1}'::jsonb),
     jsonb_build_object('id', :first + 3, 'attempt', 1, 'status', 200, 'body', 'not base64!'),
-    jsonb_build_object('id', :first + 4, 'attempt', 1, 'status', '200'),
+    jsonb_build_object('id', :first + 4, 'attempt', 1, 'status', 'two hundred'),
     jsonb_build_object('id', 'nonsense', 'attempt', 1, 'status', 200),
-    jsonb_build_object('id', :first + 5, 'attempt', 1, 'status', NULL, 'error', 'timeout', 'refused', 'yes'))) AS applied;
+    jsonb_build_object('id', :first + 5, 'attempt', 1, 'status', NULL, 'error', 'timeout', 'refused', 'maybe'))) AS applied;
+-- A batch that reads as typed takes the same checks: a status out of range, headers not of strings
+SELECT count(httpq.enqueue('https://example.com/typed/' || g, channel => 'outcomes-typed')) FROM generate_series(1, 3) AS g;
+SELECT count(*) AS claimed FROM httpq.claim('w', 10, '{outcomes-typed}');
+SELECT min(id) AS typed FROM httpq.requests WHERE channel = 'outcomes-typed' \gset
+SELECT httpq.report('w', jsonb_build_array(
+    jsonb_build_object('id', :typed, 'attempt', 1, 'status', 204, 'headers', '{"a": "1"}'::jsonb),
+    jsonb_build_object('id', :typed + 1, 'attempt', 1, 'status', 99),
+    jsonb_build_object('id', :typed + 2, 'attempt', 1, 'status', 200, 'headers', '{"a": ["1"]}'::jsonb))) AS applied;
+SELECT id - :typed AS n, state, last_status, last_error FROM httpq.requests WHERE channel = 'outcomes-typed' ORDER BY id;
 SELECT id - :first AS n, state, last_status, last_error FROM httpq.requests WHERE channel = 'outcomes' ORDER BY id;
 
 -- Retry-After is obeyed up to the channel's retry_after_max (by default its backoff_max)
