@@ -100,6 +100,15 @@ import Testing
         #expect(claims.deadline == t0 + poll * 3 + .seconds(1))
     }
 
+    @Test("Idle: a channel's share freed to half makes a claim due at once")
+    func roomFreedWakes() {
+        var claims = idlePlanner()
+        let t1 = t0 + .milliseconds(100)
+        #expect(claims.size(inFlight: 5, now: t1) == nil)  // idle, nothing woke it, the poll is a second away
+        claims.roomFreed()
+        #expect(claims.size(inFlight: 5, now: t1) == 4)
+    }
+
     @Test("Idle: claims on NOTIFY and after reports; two finds within idleAfter make it busy")
     func idleWakeUps() {
         var claims = idlePlanner()

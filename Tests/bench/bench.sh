@@ -49,7 +49,8 @@ if [ -n "$only" ] && [[ " $parts " != *" $only "* ]]; then
     exit 2
 fi
 [ "$only" = soak ] && soak=1
-runs() { [ -z "$only" ] || [ "$only" = "$1" ]; }   # part: whether this run includes it
+# part: whether this run includes it (overload offers 1.25 x the drain rate: it needs drain)
+runs() { [ -z "$only" ] || [ "$only" = "$1" ] || [ "$only $1" = "overload drain" ]; }
 
 if [ $mode = quick ]; then
     floor_rows=100000 wrk_s=2 enqueue_s=3 drain_n=20000 overload_s=15 tail_s=15 steady_s=15 hold_s=60

@@ -34,6 +34,11 @@ struct AttemptsInFlight {
             bytes: max(left, 1), perChannel: share, channels: perChannel.mapValues { max(share - $0, 0) })
     }
 
+    /// How many of `channel`'s requests are in flight.
+    func count(of channel: String) -> Int {
+        perChannel[channel] ?? 0
+    }
+
     private mutating func added(_ claim: ClaimedRequest) {
         perChannel[claim.channel, default: 0] += 1
         bodyBytes += claim.request.body?.count ?? 0

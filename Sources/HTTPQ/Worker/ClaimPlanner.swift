@@ -107,6 +107,13 @@ struct ClaimPlanner {
         wanted = true
     }
 
+    /// A channel's requests in flight fell to half its `--channel-share`: claims that found
+    /// nothing while it had all of it (an idle worker claims only when woken) may have left
+    /// its requests waiting.
+    mutating func roomFreed() {
+        wanted = true
+    }
+
     /// A report applied outcomes: they may have unblocked requests. A busy worker claims
     /// soon anyway.
     mutating func reported() {

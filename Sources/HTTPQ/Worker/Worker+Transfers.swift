@@ -50,6 +50,11 @@ extension Worker {
         for (transfer, result) in done {
             transfers.recycle(transfer)
             guard let claim = attempts.finished(transfer) else { continue }
+            // Half its share free again: claims that found nothing while the channel had all
+            // of it may have left its requests waiting. (Half, so those claims stay large.)
+            if attempts.count(of: claim.channel) == config.channelShare / 2 {
+                plan.claims.roomFreed()
+            }
             finished(claim, result, now: now)
         }
     }
