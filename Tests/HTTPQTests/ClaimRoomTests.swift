@@ -60,14 +60,14 @@ struct ChannelShareTests {
         let fast = try TestDatabase.channel("fast")
         // The black hole's requests come first: without a share they would take every slot.
         let holeIDs = try (0..<6).map {
-            try database.enqueue(url: server.url("/hole/\($0)"), channel: hole, timeoutMilliseconds: 5000)
+            try database.enqueue(url: server.url("/hole/\($0)"), channel: hole, timeoutMilliseconds: 20000)
         }
         let fastIDs = try (0..<10).map { try database.enqueue(url: server.url("/fast/\($0)"), channel: fast) }
         let worker = try InProcessWorker(
             channels: [hole, fast],
             flags: [Setting.concurrency.flag: "4", Setting.channelShare.flag: "2", Setting.grace.flag: "0"])
         #expect(try database.waitFinished(fastIDs))
-        // While the black hole's requests hang (5 s each), it has had two of the four slots.
+        // While the black hole's requests hang (20 s each), it has had two of the four slots.
         #expect(server.requests.filter { $0.path.hasPrefix("/hole") }.count == 2)
         let running = try database.execute(
             "SELECT count(*) FROM httpq.requests WHERE id = ANY ($1::bigint[]) AND state = 'running'",
