@@ -13,7 +13,8 @@ public struct Config: Sendable {
     public var batch = 100
     /// `--channel-share` / `HTTPQ_CHANNEL_SHARE`: the most requests of one channel in flight in
     /// this worker, so a slow or black-holed channel cannot take every slot. Default: half of
-    /// `concurrency`, rounded up.
+    /// `concurrency`, rounded up; all of it for a worker of one channel (`--channels a`), which
+    /// has no other channel to keep slots for.
     public var channelShare: Int
     /// `--in-flight-bytes` / `HTTPQ_IN_FLIGHT_BYTES`: the most request body bytes the worker
     /// holds at once; it claims while at least 16 MiB (the largest body) of it is left, each
@@ -68,9 +69,11 @@ public struct Config: Sendable {
         databaseURL = try reader.string(.database)
         concurrency = try reader.integer(.concurrency, in: 1...10_000) ?? concurrency
         batch = try reader.integer(.batch, in: 1...1000) ?? batch
-        channelShare = try reader.integer(.channelShare, in: 1...concurrency) ?? (concurrency + 1) / 2
-        inFlightBytes = try reader.integer(.inFlightBytes, in: (32 << 20)...(1 << 36)) ?? inFlightBytes
         channels = try reader.list(.channels)
+        channelShare =
+            try reader.integer(.channelShare, in: 1...concurrency)
+            ?? (channels?.count == 1 ? concurrency : (concurrency + 1) / 2)
+        inFlightBytes = try reader.integer(.inFlightBytes, in: (32 << 20)...(1 << 36)) ?? inFlightBytes
         lease = try reader.seconds(.lease, in: 1...86_400) ?? lease
         pollInterval = try reader.seconds(.pollInterval, in: 0.01...3600) ?? pollInterval
         grace = try reader.seconds(.grace, in: 0...3600) ?? grace

@@ -57,8 +57,8 @@ struct WorkCommand: ParsableCommand {
             """
             The most requests of one channel in flight at once in this worker, so that a slow or \
             unresponsive destination cannot take every slot from the others. Also \
-            HTTPQ_CHANNEL_SHARE. Defaults to half of --concurrency; set it to --concurrency when \
-            the worker serves one channel.
+            HTTPQ_CHANNEL_SHARE. Defaults to half of --concurrency, or all of it when --channels \
+            names one channel.
             """, valueName: "n"))
     var channelShare: String?
 

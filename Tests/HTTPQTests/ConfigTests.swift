@@ -70,6 +70,16 @@ import Testing
                     maxResponseBytes: 1024, proxy: "http://egress.internal:3128", lowSpeedLimit: 100, lowSpeedTime: 0))
     }
 
+    @Test("The channel share: half of --concurrency, all of it for a worker of one channel, at most --concurrency")
+    func channelShare() throws {
+        #expect(try config().channelShare == 50)
+        #expect(try config(["HTTPQ_CONCURRENCY": "7"]).channelShare == 4)
+        #expect(try config(["HTTPQ_CHANNELS": "a"]).channelShare == 100)
+        #expect(try config(["HTTPQ_CHANNELS": "a,b"]).channelShare == 50)
+        #expect(try config(["HTTPQ_CHANNELS": "a", "HTTPQ_CHANNEL_SHARE": "10"]).channelShare == 10)
+        #expect(error(flags: ["concurrency": "10", "channel-share": "11"])?.source == "--channel-share")
+    }
+
     @Test("A flag overrides its variable")
     func flagsWin() throws {
         let config = try config(

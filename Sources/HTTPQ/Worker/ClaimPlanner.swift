@@ -108,10 +108,11 @@ struct ClaimPlanner {
     }
 
     /// A channel's requests in flight fell to half its `--channel-share`: claims that found
-    /// nothing while it had all of it (an idle worker claims only when woken) may have left
-    /// its requests waiting.
+    /// nothing while it had all of it may have left its requests waiting. An idle worker
+    /// claims only when woken; a busy one claims soon anyway (more claims, each smaller,
+    /// would cost the database more per request).
     mutating func roomFreed() {
-        wanted = true
+        if mark == .idle { wanted = true }
     }
 
     /// A report applied outcomes: they may have unblocked requests. A busy worker claims
