@@ -227,12 +227,18 @@ DECLARE
     late_ids bigint[];
     got      integer;
 BEGIN
-    PERFORM httpq._check_worker(worker);
+    -- The rules of httpq._check_worker and _check_lease, which raise the errors: calling them
+    -- on every claim cost 20 and 8 us.
+    IF worker IS NULL OR worker = '' OR length(worker) > 200 OR worker ~ '[\x01-\x1f\x7f-\x9f]' THEN
+        PERFORM httpq._check_worker(worker);
+    END IF;
     IF max_count IS NULL OR max_count NOT BETWEEN 1 AND 10000 THEN
         RAISE EXCEPTION 'max_count must be between 1 and 10000, got %', coalesce(max_count::text, 'NULL')
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    PERFORM httpq._check_lease(lease);
+    IF lease IS NULL OR lease < interval '1 second' OR lease > interval '1 day' THEN
+        PERFORM httpq._check_lease(lease);
+    END IF;
     IF max_bytes < 1 THEN
         RAISE EXCEPTION 'max_bytes must be positive or NULL, got %', max_bytes USING ERRCODE = 'invalid_parameter_value';
     END IF;
