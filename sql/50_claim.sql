@@ -245,7 +245,7 @@ BEGIN
     IF per_channel < 1 THEN
         RAISE EXCEPTION 'per_channel must be positive or NULL, got %', per_channel USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    IF jsonb_typeof(room_left) <> 'object' OR jsonb_path_exists(room_left, '$.* ? (@.type() != "number" || @ < 0)') THEN
+    IF jsonb_typeof(room_left) <> 'object' OR jsonb_path_exists(room_left, '$.* ? (@.type() != "number" || @ < 0 || @.floor() != @)') THEN
         RAISE EXCEPTION 'channel_room must be a JSON object of channel names and whole numbers of at least 0'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;

@@ -15,6 +15,7 @@ SELECT * FROM httpq.claim('w', max_bytes => 0);
 SELECT * FROM httpq.claim('w', per_channel => 0);
 SELECT * FROM httpq.claim('w', channel_room => '{"a": -1}');
 SELECT * FROM httpq.claim('w', channel_room => '[1]');
+SELECT * FROM httpq.claim('w', channel_room => '{"a": 1.5}');
 
 -- A claim is bounded in bytes: it stops before the body that would pass max_bytes, but a
 -- claim always takes its first request, whatever its size
