@@ -47,13 +47,42 @@ public struct LineLogHandler: LogHandler {
         switch format {
         case .text:
             let pairs = fields.map { key, value in
-                "\(key)=\(value.contains(where: { $0 == " " || $0 == "\"" || $0 == "=" }) ? JSON.quote(value) : value)"
+                "\(key)=\(value.unicodeScalars.contains(where: needsQuotes) ? quote(value) : value)"
             }
             return ([time, level.rawValue, message] + pairs).joined(separator: " ")
         case .json:
             let pairs = [("time", time), ("level", level.rawValue), ("message", message)] + fields
-            return "{" + pairs.map { "\(JSON.quote($0.0)):\(JSON.quote($0.1))" }.joined(separator: ",") + "}"
+            return "{" + pairs.map { "\(quote($0.0)):\(quote($0.1))" }.joined(separator: ",") + "}"
         }
+    }
+
+    /// Whether a text value is quoted: a space, quote or `=` would blur where it ends, and a
+    /// control character would reach the terminal that shows the log.
+    private static func needsQuotes(_ scalar: Unicode.Scalar) -> Bool {
+        scalar == " " || scalar == "\"" || scalar == "=" || isControl(scalar)
+    }
+
+    /// C0, DEL and C1.
+    private static func isControl(_ scalar: Unicode.Scalar) -> Bool {
+        scalar.value < 0x20 || (0x7f...0x9f).contains(scalar.value)
+    }
+
+    /// A JSON string in which every control character is an escape: JSON escapes C0 but lets
+    /// DEL and C1 through, and an error or header a destination wrote may hold them. Still
+    /// exact JSON.
+    static func quote(_ value: String) -> String {
+        let quoted = JSON.quote(value)
+        guard quoted.unicodeScalars.contains(where: isControl) else { return quoted }
+        var escaped = ""
+        for scalar in quoted.unicodeScalars {
+            if isControl(scalar) {
+                let hex = String(scalar.value, radix: 16)
+                escaped += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            } else {
+                escaped.unicodeScalars.append(scalar)
+            }
+        }
+        return escaped
     }
 
     /// The current UTC time as ISO 8601 with milliseconds.
