@@ -43,6 +43,8 @@ import Testing
         attempts.insert(try claim(1, channel: "big", bodyBytes: 1 << 20), transfer)
         #expect(attempts.room(bytes: (16 << 20) + (1 << 20), share: 1) != nil)
         #expect(attempts.room(bytes: (16 << 20) + (1 << 20) - 1, share: 1) == nil)
+        #expect(attempts.mayClaim(bytes: (16 << 20) + (1 << 20)))
+        #expect(!attempts.mayClaim(bytes: (16 << 20) + (1 << 20) - 1))
     }
 }
 

@@ -28,10 +28,15 @@ struct AttemptsInFlight {
     /// largest body is left. (A claim always takes its first request, whatever its size: the
     /// room left then holds it, and the bodies in flight stay within the budget.)
     func room(bytes: Int, share: Int) -> ClaimRoom? {
-        let left = bytes - bodyBytes
-        guard left >= ClaimRoom.largestBody || entries.isEmpty else { return nil }
+        guard mayClaim(bytes: bytes) else { return nil }
         return ClaimRoom(
-            bytes: max(left, 1), perChannel: share, channels: perChannel.mapValues { max(share - $0, 0) })
+            bytes: max(bytes - bodyBytes, 1), perChannel: share, channels: perChannel.mapValues { max(share - $0, 0) })
+    }
+
+    /// Whether a claim may be made under a budget of `bytes`: `room`'s test alone, cheap
+    /// enough for every turn of the worker loop.
+    func mayClaim(bytes: Int) -> Bool {
+        bytes - bodyBytes >= ClaimRoom.largestBody || entries.isEmpty
     }
 
     /// How many of `channel`'s requests are in flight.

@@ -122,17 +122,13 @@ public final class Worker {
     /// The transfer slots the plan sees taken: all of them once the request bodies in flight
     /// use up `--in-flight-bytes`, so no claim is due until some finish.
     private var slotsTaken: Int {
-        claimRoom == nil ? config.concurrency : attempts.count
+        attempts.mayClaim(bytes: config.inFlightBytes) ? attempts.count : config.concurrency
     }
 
-    private var claimRoom: ClaimRoom? {
-        attempts.room(bytes: config.inFlightBytes, share: config.channelShare)
-    }
-
-    /// A claim bounded by what the worker already holds (`ClaimRoom`).
+    /// A claim bounded by what the worker already holds (`ClaimRoom`), made only when one is sent.
     private func withRoom(_ query: DatabaseQuery) -> DatabaseQuery {
         guard case .claim(let count, nil) = query else { return query }
-        return .claim(count: count, room: claimRoom)
+        return .claim(count: count, room: attempts.room(bytes: config.inFlightBytes, share: config.channelShare))
     }
 
     /// The connection of a lane.
