@@ -89,7 +89,9 @@ CREATE TYPE httpq.claimed AS (
     headers    jsonb,     -- the final set to send, Content-Type and Idempotency-Key included
     body       bytea,
     timeout_ms integer,
-    allowed_networks cidr[]   -- the channel's: where the worker may connect beyond public addresses
+    allowed_networks cidr[],  -- the channel's: where the worker may connect beyond public addresses
+    signing_keys     text[],  -- the channel's: secrets that sign the attempt (Standard Webhooks), in order
+    secrets          jsonb    -- the sealed secrets the headers and signing_keys name: {"name": {"key_id", "sealed"}}
 );
 
 -- How a request leaves the live queue: the input of httpq._finish.

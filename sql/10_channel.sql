@@ -26,6 +26,11 @@ CREATE TABLE httpq.channel (
     allowed_networks cidr[] NOT NULL DEFAULT '{}',
     max_body_bytes   integer NOT NULL DEFAULT 1048576,   -- 1 MiB
     retry_after_max  interval,                      -- the longest Retry-After obeyed; NULL: backoff_max
+    -- The role whose members (and admins) may enqueue into the channel, read its requests and
+    -- change its settings (sql/15_tenant.sql); NULL: shared by every role allowed to enqueue
+    -- (only channels made before 0.2.0, until an admin gives them an owner).
+    owner            name,
+    signing_keys     text[] NOT NULL DEFAULT '{}',  -- secrets that sign each attempt (Standard Webhooks)
     CONSTRAINT name_is_valid CHECK (name ~ '^[A-Za-z0-9][A-Za-z0-9._:@/-]*$' AND length(name) <= 200),
     CONSTRAINT max_concurrency_positive CHECK (max_concurrency > 0),
     CONSTRAINT rate_per_second_positive CHECK (rate_per_second > 0),
@@ -37,7 +42,8 @@ CREATE TABLE httpq.channel (
     CONSTRAINT retention_not_negative CHECK (retention >= '0'),
     CONSTRAINT allowed_networks_not_null CHECK (array_position(allowed_networks, NULL) IS NULL),
     CONSTRAINT max_body_bytes_in_range CHECK (max_body_bytes BETWEEN 0 AND 16777216),
-    CONSTRAINT retry_after_max_positive CHECK (retry_after_max > '0')
+    CONSTRAINT retry_after_max_positive CHECK (retry_after_max > '0'),
+    CONSTRAINT signing_keys_bounded CHECK (cardinality(signing_keys) <= 10 AND array_position(signing_keys, NULL) IS NULL)
 );
 -- Claim rewrites served_at and tokens on every claim: leave room for HOT updates.
 ALTER TABLE httpq.channel SET (fillfactor = 50);
@@ -60,7 +66,7 @@ END;
 $$;
 COMMENT ON FUNCTION httpq._check_channel(text) IS 'Raises invalid_parameter_value for a malformed channel name.';
 
--- Creates the channels that do not exist yet, with default settings.
+-- Creates the channels that do not exist yet, with default settings, owned by the caller.
 CREATE FUNCTION httpq._ensure_channels(names text[]) RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -68,13 +74,13 @@ AS $$
 BEGIN
     -- PL/pgSQL: every enqueue calls it, and its plan is then made once per session.
     -- The NOT EXISTS probe first: the common case (the channel exists) then writes nothing.
-    INSERT INTO httpq.channel (name)
-    SELECT DISTINCT n FROM unnest(names) AS n
+    INSERT INTO httpq.channel (name, owner)
+    SELECT DISTINCT n, httpq._caller() FROM unnest(names) AS n
     WHERE NOT EXISTS (SELECT 1 FROM httpq.channel c WHERE c.name = n)
     ON CONFLICT (name) DO NOTHING;
 END;
 $$;
-COMMENT ON FUNCTION httpq._ensure_channels(text[]) IS 'Creates missing channels with default settings.';
+COMMENT ON FUNCTION httpq._ensure_channels(text[]) IS 'Creates missing channels with default settings, owned by the caller.';
 
 -- Sets a channel's defaults and limits; NULL leaves a setting as it is.
 CREATE FUNCTION httpq.set_channel(
@@ -89,7 +95,9 @@ CREATE FUNCTION httpq.set_channel(
     retention        interval DEFAULT NULL,
     allowed_networks cidr[] DEFAULT NULL,
     max_body_bytes   integer DEFAULT NULL,
-    retry_after_max  interval DEFAULT NULL
+    retry_after_max  interval DEFAULT NULL,
+    signing_keys     text[] DEFAULT NULL,
+    owner            text DEFAULT NULL
 ) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -131,6 +139,24 @@ BEGIN
     IF retry_after_max <= '0' THEN
         RAISE EXCEPTION 'retry_after_max must be positive, got %', retry_after_max USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    IF cardinality(signing_keys) > 10 OR array_position(signing_keys, NULL) IS NOT NULL THEN
+        RAISE EXCEPTION 'signing_keys must name at most 10 secrets, without NULL' USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'Two sign at once while a key is rotated; ''{}'' signs nothing.';
+    END IF;
+    IF owner IS NOT NULL THEN
+        PERFORM httpq._check_admin('change a channel''s owner');
+        IF NOT EXISTS (SELECT 1 FROM pg_roles r WHERE r.rolname = set_channel.owner) THEN
+            RAISE EXCEPTION 'owner: role % does not exist', quote_ident(owner) USING ERRCODE = 'undefined_object';
+        END IF;
+    END IF;
+    IF allowed_networks IS NOT NULL THEN
+        -- Opening internal networks is the operator's decision, not a tenant's.
+        PERFORM httpq._check_admin('set allowed_networks');
+    END IF;
+    PERFORM httpq._check_owner(ARRAY[set_channel.channel], 'change the settings of');
+    IF cardinality(signing_keys) > 0 THEN
+        PERFORM httpq._check_secret_use(signing_keys, 'signing_keys');
+    END IF;
 
     PERFORM httpq._ensure_channels(ARRAY[set_channel.channel]);
     UPDATE httpq.channel c SET
@@ -144,7 +170,9 @@ BEGIN
         retention        = coalesce(set_channel.retention, c.retention),
         allowed_networks = coalesce(set_channel.allowed_networks, c.allowed_networks),
         max_body_bytes   = coalesce(set_channel.max_body_bytes, c.max_body_bytes),
-        retry_after_max  = coalesce(set_channel.retry_after_max, c.retry_after_max)
+        retry_after_max  = coalesce(set_channel.retry_after_max, c.retry_after_max),
+        signing_keys     = coalesce(set_channel.signing_keys, c.signing_keys),
+        owner            = coalesce(set_channel.owner, c.owner)
     WHERE c.name = set_channel.channel;
 EXCEPTION WHEN check_violation THEN
     -- Only backoff_max below backoff_base gets here: each value alone was checked above.
@@ -152,7 +180,7 @@ EXCEPTION WHEN check_violation THEN
         USING ERRCODE = 'invalid_parameter_value';
 END;
 $$;
-COMMENT ON FUNCTION httpq.set_channel(text, integer, numeric, integer, interval, interval, integer, text, interval, cidr[], integer, interval)
+COMMENT ON FUNCTION httpq.set_channel(text, integer, numeric, integer, interval, interval, integer, text, interval, cidr[], integer, interval, text[], text)
     IS 'Sets a channel''s defaults and limits, creating the channel if needed; NULL leaves a setting as it is.';
 
 -- Puts named settings of a channel back to their defaults (limits back to none).
@@ -163,7 +191,7 @@ AS $$
 DECLARE
     known constant text[] := ARRAY['max_concurrency', 'rate_per_second', 'max_attempts', 'backoff_base',
                                    'backoff_max', 'timeout_ms', 'ordering_on_dead', 'retention',
-                                   'allowed_networks', 'max_body_bytes', 'retry_after_max'];
+                                   'allowed_networks', 'max_body_bytes', 'retry_after_max', 'signing_keys', 'owner'];
     unknown text;
     setting text;
 BEGIN
@@ -173,6 +201,10 @@ BEGIN
         RAISE EXCEPTION 'unknown channel setting %', coalesce(quote_literal(unknown), 'NULL')
             USING ERRCODE = 'invalid_parameter_value', HINT = 'Channel settings are: ' || array_to_string(known, ', ') || '.';
     END IF;
+    IF 'owner' = ANY (settings) THEN
+        PERFORM httpq._check_admin('make a channel shared (unset its owner)');
+    END IF;
+    PERFORM httpq._check_owner(ARRAY[unset_channel.channel], 'change the settings of');
     PERFORM httpq._ensure_channels(ARRAY[unset_channel.channel]);
     FOREACH setting IN ARRAY settings LOOP
         -- setting is one of the known column names, checked above.
@@ -190,6 +222,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     PERFORM httpq._check_channel(pause.channel);
+    PERFORM httpq._check_operator(pause.channel, 'pause');
     PERFORM httpq._ensure_channels(ARRAY[pause.channel]);
     -- The channel's pause fence, exclusive (claims hold it shared while they serve the
     -- channel): this waits for every claim in flight, and turns away the ones that come
@@ -208,6 +241,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     PERFORM httpq._check_channel(resume.channel);
+    PERFORM httpq._check_operator(resume.channel, 'resume');
     PERFORM httpq._ensure_channels(ARRAY[resume.channel]);
     UPDATE httpq.channel c SET paused = false WHERE c.name = resume.channel;
     PERFORM httpq._wake_workers();

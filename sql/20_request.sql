@@ -39,6 +39,7 @@ CREATE TABLE httpq.request (
     last_status     integer,
     last_error      text,
     log             jsonb NOT NULL DEFAULT '[]',  -- one entry per finished attempt
+    secrets         text[],                       -- the secrets its headers refer to (0.2.0, so last); NULL: none
     CONSTRAINT state_is_live CHECK (state IN ('waiting', 'scheduled', 'blocked', 'running')),
     CONSTRAINT running_iff_leased CHECK ((state = 'running') = (lease_until IS NOT NULL AND worker IS NOT NULL)),
     CONSTRAINT attempt_not_below_floor CHECK (attempt >= attempt_floor AND attempt_floor >= 0),
@@ -137,6 +138,16 @@ CREATE TABLE httpq.held_key (
     PRIMARY KEY (channel, ordering_key)
 );
 
+-- One row per ordering key with unfinished or held requests: its row lock is the key's
+-- lock (sql/25_ordering.sql). A row lock, not an advisory lock: any session may take any
+-- advisory lock, and so make another application's enqueues wait forever; only httpq's
+-- own functions can lock these rows. httpq.maintain deletes the rows of keys left idle.
+CREATE TABLE httpq.key_lock (
+    channel      text NOT NULL,
+    ordering_key text NOT NULL,
+    PRIMARY KEY (channel, ordering_key)
+);
+
 -- Ordering keys whose next request could not be promoted when their head finished,
 -- because an application transaction enqueueing to the key held its lock; the next claim
 -- promotes them (httpq._promote_deferred).
@@ -158,6 +169,9 @@ BEGIN
         PERFORM pg_catalog.pg_extension_config_dump('httpq.history_default', '');
         PERFORM pg_catalog.pg_extension_config_dump('httpq.held_key', '');
         PERFORM pg_catalog.pg_extension_config_dump('httpq.deferred_key', '');
+        PERFORM pg_catalog.pg_extension_config_dump('httpq.key_lock', '');
+        PERFORM pg_catalog.pg_extension_config_dump('httpq.secret', '');
+        PERFORM pg_catalog.pg_extension_config_dump('httpq.role_grant', '');
         PERFORM pg_catalog.pg_extension_config_dump('httpq.request_id_seq', '');
     END IF;
 END;

@@ -1,37 +1,65 @@
 -- 25_ordering.sql: per-key order, settled at enqueue and when a request finishes.
 --
 -- Owns the rule "per (channel, ordering_key), at most one request is waiting, scheduled or
--- running (the head), and the others are blocked behind it", and httpq.deferred_key. Claim never
--- looks at keys. Whoever adds a request to a key or promotes its next request holds the
--- key's transaction-level advisory lock, so two concurrent enqueues cannot both become
+-- running (the head), and the others are blocked behind it", httpq.key_lock and
+-- httpq.deferred_key. Claim never looks at keys. Whoever adds a request to a key or
+-- promotes its next request holds the key's lock (its httpq.key_lock row, locked until
+-- the transaction ends), so two concurrent enqueues cannot both become
 -- heads and an enqueue cannot slip in behind a leaving head unseen. A worker never waits
 -- for that lock (an application may hold it for as long as its transaction lasts): when
 -- the key is busy, its promotion is deferred to the next claim.
 
--- The advisory lock of an ordering key: httpq's lock space (the first int) and the key.
-CREATE FUNCTION httpq._key_lock(channel text, ordering_key text) RETURNS integer
-LANGUAGE sql IMMUTABLE STRICT
-SET search_path = pg_catalog, pg_temp
-AS $$
-    SELECT hashtext(channel || E'\x1f' || ordering_key)
-$$;
-COMMENT ON FUNCTION httpq._key_lock(text, text) IS 'The advisory lock id of an ordering key (in lock space 1752461425).';
-
--- Takes the advisory locks of the given keys, waiting for them, in one global order (no
--- deadlock between two callers locking overlapping sets).
+-- Takes the locks of the given keys (their httpq.key_lock rows, made when missing),
+-- waiting for them, in one global order (no deadlock between two callers locking
+-- overlapping sets). A row httpq.maintain deletes meanwhile is made again.
 CREATE FUNCTION httpq._lock_keys(channels text[], keys text[]) RETURNS void
-LANGUAGE sql
+LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT count(pg_advisory_xact_lock(1752461425, k.lock_id))
-    FROM (
-        SELECT DISTINCT httpq._key_lock(c, k) AS lock_id
-        FROM unnest(channels, keys) AS u(c, k)
-        WHERE k IS NOT NULL
-        ORDER BY 1
-    ) AS k
+DECLARE
+    wanted integer;
+    locked integer;
+BEGIN
+    SELECT count(*) INTO wanted FROM (SELECT DISTINCT c, k FROM unnest(channels, keys) AS u(c, k) WHERE k IS NOT NULL) AS u;
+    IF wanted = 0 THEN
+        RETURN;
+    END IF;
+    FOR round IN 1 .. 3 LOOP
+        INSERT INTO httpq.key_lock (channel, ordering_key)
+        SELECT DISTINCT c, k FROM unnest(channels, keys) AS u(c, k)
+        WHERE k IS NOT NULL AND NOT EXISTS (SELECT 1 FROM httpq.key_lock l WHERE l.channel = u.c AND l.ordering_key = u.k)
+        ORDER BY 1, 2
+        ON CONFLICT DO NOTHING;
+        SELECT count(*) INTO locked FROM (
+            SELECT 1 FROM httpq.key_lock l
+            WHERE (l.channel, l.ordering_key) IN (SELECT c, k FROM unnest(channels, keys) AS u(c, k) WHERE k IS NOT NULL)
+            ORDER BY l.channel, l.ordering_key
+            FOR UPDATE) AS l;
+        IF locked = wanted THEN
+            RETURN;
+        END IF;
+    END LOOP;
+    RAISE EXCEPTION 'could not lock % ordering keys: their rows kept disappearing', wanted - locked
+        USING ERRCODE = 'lock_not_available', HINT = 'Retry the transaction.';
+END;
 $$;
-COMMENT ON FUNCTION httpq._lock_keys(text[], text[]) IS 'Takes the transaction-level advisory locks of ordering keys, in a fixed order.';
+COMMENT ON FUNCTION httpq._lock_keys(text[], text[]) IS 'Takes the row locks of ordering keys (httpq.key_lock), in a fixed order.';
+
+-- Takes the lock of one key if it is free now; true when taken. Never waits: a worker
+-- calls it, and an application transaction may hold the lock for as long as it lasts. A
+-- key without a row has no unfinished request enqueued, so nobody holds it.
+CREATE FUNCTION httpq._try_lock_key(channel text, ordering_key text) RETURNS boolean
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM FROM httpq.key_lock l WHERE l.channel = _try_lock_key.channel AND l.ordering_key = _try_lock_key.ordering_key
+    FOR UPDATE SKIP LOCKED;
+    RETURN FOUND OR NOT EXISTS (SELECT 1 FROM httpq.key_lock l
+                                WHERE l.channel = _try_lock_key.channel AND l.ordering_key = _try_lock_key.ordering_key);
+END;
+$$;
+COMMENT ON FUNCTION httpq._try_lock_key(text, text) IS 'Takes an ordering key''s row lock if it is free now; never waits.';
 
 -- Takes the locks of the keys an enqueue adds to. Under READ COMMITTED the enqueue's next
 -- statement then sees every head committed before the lock was granted. An older snapshot
@@ -113,7 +141,7 @@ BEGIN
     FOR key IN
         SELECT DISTINCT c, k FROM unnest(channels, keys) AS u(c, k) WHERE k IS NOT NULL
     LOOP
-        IF pg_try_advisory_xact_lock(1752461425, httpq._key_lock(key.c, key.k)) THEN
+        IF httpq._try_lock_key(key.c, key.k) THEN
             free_channels := free_channels || key.c;
             free_keys := free_keys || key.k;
         ELSE
@@ -135,7 +163,7 @@ DECLARE
     key httpq.deferred_key;
 BEGIN
     FOR key IN SELECT * FROM httpq.deferred_key FOR UPDATE SKIP LOCKED LOOP
-        IF pg_try_advisory_xact_lock(1752461425, httpq._key_lock(key.channel, key.ordering_key)) THEN
+        IF httpq._try_lock_key(key.channel, key.ordering_key) THEN
             PERFORM httpq._promote(ARRAY[key.channel], ARRAY[key.ordering_key]);
             DELETE FROM httpq.deferred_key d WHERE d.channel = key.channel AND d.ordering_key = key.ordering_key;
         END IF;

@@ -65,11 +65,12 @@ DECLARE
     -- (Also in the jsonpath below.)
     refused constant text := '^(host|content-length|transfer-encoding|connection|keep-alive|te|trailer|upgrade|expect'
                              '|proxy-authorization|proxy-authenticate|proxy-connection|http2-settings)$';
+    problem text;
 BEGIN
     IF headers IS NULL THEN
         RETURN ARRAY['22004', 'headers must not be NULL (use ''{}'' for none)'];
     ELSIF jsonb_typeof(headers) <> 'object' THEN
-        RETURN ARRAY['22023', 'headers must be a JSON object of strings, got a JSON ' || jsonb_typeof(headers)];
+        RETURN ARRAY['22023', 'headers must be a JSON object of strings or secret references, got a JSON ' || jsonb_typeof(headers)];
     ELSIF headers = '{}' THEN
         RETURN NULL;
     END IF;
@@ -79,21 +80,38 @@ BEGIN
                                    || @.value == ""
                                    || @.value like_regex "[\u0001-\u0008\u000a-\u001f\u007f-\u009f]"
                                    || @.key like_regex "^(host|content-length|transfer-encoding|connection|keep-alive|te|trailer|upgrade|expect|proxy-authorization|proxy-authenticate|proxy-connection|http2-settings)$" flag "i")') THEN
-        RETURN ARRAY['22023', 'headers: ' || (
-            SELECT CASE WHEN h.key !~ token THEN httpq._quoted(h.key) || ' is not a valid header name'
-                        WHEN jsonb_typeof(h.value) <> 'string'
-                            THEN quote_literal(h.key) || ' is not a string (headers must be a JSON object of strings)'
-                        WHEN h.value #>> '{}' = '' THEN 'the value of ' || quote_literal(h.key) || ' is empty: leave the header out'
-                        WHEN h.value #>> '{}' ~ '[\x01-\x08\x0a-\x1f\x7f-\x9f]'
-                            THEN 'the value of ' || quote_literal(h.key) || ' contains a control character (only tab is allowed)'
-                        WHEN lower(h.key) = 'host' THEN quote_literal(h.key) || ' must not be set: the worker sends the url''s host'
-                        WHEN lower(h.key) IN ('content-length', 'transfer-encoding')
-                            THEN quote_literal(h.key) || ' must not be set: the worker frames the body itself'
-                        ELSE quote_literal(h.key) || ' must not be set: it is a hop-by-hop or proxy header' END
-            FROM jsonb_each(headers) AS h
-            WHERE h.key !~ token OR jsonb_typeof(h.value) <> 'string' OR h.value #>> '{}' = ''
-               OR h.value #>> '{}' ~ '[\x01-\x08\x0a-\x1f\x7f-\x9f]' OR lower(h.key) ~ refused
-            LIMIT 1)];
+        -- A value may also be a secret reference, {"secret": "NAME"} with an optional
+        -- "prefix" (such as "Bearer "): the worker sends the prefix and the secret's value.
+        SELECT 'headers: ' || p.problem INTO problem
+        FROM jsonb_each(headers) AS h
+        CROSS JOIN LATERAL (SELECT CASE
+            WHEN h.key !~ token THEN httpq._quoted(h.key) || ' is not a valid header name'
+            WHEN lower(h.key) = 'host' THEN quote_literal(h.key) || ' must not be set: the worker sends the url''s host'
+            WHEN lower(h.key) IN ('content-length', 'transfer-encoding')
+                THEN quote_literal(h.key) || ' must not be set: the worker frames the body itself'
+            WHEN lower(h.key) ~ refused THEN quote_literal(h.key) || ' must not be set: it is a hop-by-hop or proxy header'
+            WHEN jsonb_typeof(h.value) = 'object' THEN CASE
+                WHEN h.value - 'secret' - 'prefix' <> '{}' OR NOT h.value ? 'secret'
+                    THEN 'the value of ' || quote_literal(h.key)
+                         || ' must be a string or a secret reference {"secret": "NAME"} with an optional "prefix"'
+                WHEN jsonb_typeof(h.value -> 'secret') <> 'string'
+                     OR h.value ->> 'secret' !~ '^[A-Za-z0-9][A-Za-z0-9._:@/-]*$' OR length(h.value ->> 'secret') > 200
+                    THEN 'the secret of ' || quote_literal(h.key) || ' must be a secret name'
+                WHEN h.value ? 'prefix' AND (jsonb_typeof(h.value -> 'prefix') <> 'string'
+                                             OR h.value ->> 'prefix' ~ '[\x01-\x08\x0a-\x1f\x7f-\x9f]')
+                    THEN 'the prefix of ' || quote_literal(h.key) || ' must be a string without control characters'
+                END
+            WHEN jsonb_typeof(h.value) <> 'string'
+                THEN quote_literal(h.key) || ' is not a string (headers must be a JSON object of strings or secret references)'
+            WHEN h.value #>> '{}' = '' THEN 'the value of ' || quote_literal(h.key) || ' is empty: leave the header out'
+            WHEN h.value #>> '{}' ~ '[\x01-\x08\x0a-\x1f\x7f-\x9f]'
+                THEN 'the value of ' || quote_literal(h.key) || ' contains a control character (only tab is allowed)'
+            END) AS p(problem)
+        WHERE p.problem IS NOT NULL
+        LIMIT 1;
+        IF problem IS NOT NULL THEN
+            RETURN ARRAY['22023', problem];
+        END IF;
     END IF;
     IF octet_length(headers::text) > 65536 THEN
         RETURN ARRAY['22023', 'headers must be at most 65536 bytes in all (as JSON), got ' || octet_length(headers::text)];

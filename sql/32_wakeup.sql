@@ -8,7 +8,8 @@
 -- A worker marks itself idle (httpq.idle) before it waits: a session-level advisory lock,
 -- shared, in lock space 1752461428, key 0. A transaction that makes work claimable
 -- (httpq._wake_workers) first takes key 1, shared, until it ends; then, if key 0 cannot be
--- taken exclusively, some worker is idle, and it notifies. The race between the two is
+-- taken exclusively, some worker is idle, and it notifies (as it does when key 1 is taken:
+-- it never waits for a lock any session could hold). The race between the two is
 -- closed by key 1: a worker that has marked itself idle asks whether key 1 is free; when
 -- it is, every transaction that looked for idle workers before the mark has ended, so its
 -- requests are visible to the claim the worker makes next, and every later one notifies.
@@ -22,10 +23,11 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     -- Conditions, not PERFORM: PL/pgSQL evaluates them without a round through the executor.
-    IF NOT pg_try_advisory_xact_lock_shared(1752461428, 1) THEN   -- a worker is looking (microseconds)
-        PERFORM pg_advisory_xact_lock_shared(1752461428, 1);
-    END IF;
-    IF NOT (pg_try_advisory_lock(1752461428, 0) AND pg_advisory_unlock(1752461428, 0)) THEN
+    -- Key 1 taken: a worker is marking itself idle this very moment (microseconds), so
+    -- notify rather than wait for it. Never a wait: any session may take any advisory lock,
+    -- and one holding key 1 must not stall every enqueue; it can only cost NOTIFYs.
+    IF NOT pg_try_advisory_xact_lock_shared(1752461428, 1)
+       OR NOT (pg_try_advisory_lock(1752461428, 0) AND pg_advisory_unlock(1752461428, 0)) THEN
         PERFORM pg_notify('httpq', '');   -- a worker is idle; merged into one per transaction
     END IF;
 END;

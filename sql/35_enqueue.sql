@@ -119,17 +119,25 @@ AS $$
 DECLARE
     problem    text[] := coalesce(httpq._problem(r, now_at), httpq._headers_problem(r.headers));
     max_body   integer;
+    owner      name;
     header_key text;
     key        text;
+    secret_names text[];
     new_id     bigint;
 BEGIN
     IF problem IS NOT NULL THEN
         RAISE EXCEPTION '%', problem[2] USING ERRCODE = problem[1];
     END IF;
-    SELECT c.max_body_bytes INTO max_body FROM httpq.channel c WHERE c.name = r.channel;
+    SELECT c.max_body_bytes, c.owner INTO max_body, owner FROM httpq.channel c WHERE c.name = r.channel;
     IF NOT FOUND THEN
         PERFORM httpq._ensure_channels(ARRAY[r.channel]);
         SELECT c.max_body_bytes INTO max_body FROM httpq.channel c WHERE c.name = r.channel;
+    ELSIF owner IS NOT NULL AND owner <> httpq._caller() AND NOT httpq._owns(owner) THEN
+        PERFORM httpq._refuse_channel(r.channel, owner, 'enqueue into');
+    END IF;
+    secret_names := httpq._secret_names(r.headers);
+    IF secret_names IS NOT NULL THEN
+        PERFORM httpq._check_secret_use(secret_names, 'headers');
     END IF;
     IF octet_length(r.body) > max_body THEN
         PERFORM httpq._refuse_body(r.channel, octet_length(r.body), max_body, NULL);
@@ -137,11 +145,11 @@ BEGIN
     header_key := httpq._header(r.headers, 'Idempotency-Key');
     key := coalesce(r.idempotency_key, header_key, gen_random_uuid()::text);
     INSERT INTO httpq.request (channel, state, priority, run_at, method, url, headers, body,
-                               idempotency_key, max_attempts, timeout_ms, deadline)
+                               idempotency_key, max_attempts, timeout_ms, deadline, secrets)
     VALUES (r.channel, CASE WHEN r.run_at > now_at THEN 'scheduled' ELSE 'waiting' END, r.priority, r.run_at,
             r.method, r.url,
             CASE WHEN header_key IS NULL THEN r.headers || jsonb_build_object('Idempotency-Key', key) ELSE r.headers END,
-            r.body, key, r.max_attempts, r.timeout_ms, r.deadline)
+            r.body, key, r.max_attempts, r.timeout_ms, r.deadline, secret_names)
     RETURNING id INTO new_id;
     PERFORM httpq._wake_workers();
     RETURN new_id;
@@ -171,6 +179,7 @@ DECLARE
     inserted integer;
     keyed    boolean;
     deduped  boolean;
+    secret_names text[];
 BEGIN
     IF requests IS NULL THEN
         RAISE EXCEPTION 'requests must not be NULL' USING ERRCODE = 'null_value_not_allowed';
@@ -191,6 +200,14 @@ BEGIN
     FROM unnest(requests) AS x;
 
     PERFORM httpq._ensure_channels(ARRAY(SELECT DISTINCT x.channel FROM unnest(requests) AS x));
+    -- Before anything that reads the channel's requests (dedupe keys, ordering keys): a
+    -- role may neither squat nor probe another tenant's keys.
+    PERFORM httpq._check_owner(ARRAY(SELECT DISTINCT x.channel FROM unnest(requests) AS x), 'enqueue into');
+    secret_names := ARRAY(SELECT DISTINCT unnest(httpq._secret_names(h.headers))
+                          FROM (SELECT DISTINCT x.headers FROM unnest(requests) AS x) AS h);
+    IF cardinality(secret_names) > 0 THEN
+        PERFORM httpq._check_secret_use(secret_names, 'headers');
+    END IF;
     PERFORM httpq._refuse_body(x.channel, octet_length(x.body), c.max_body_bytes,
                                CASE WHEN n > 1 THEN format('request %s of %s', x.position, n) END)
     FROM unnest(requests) WITH ORDINALITY AS x(url, method, headers, body, channel, ordering_key, run_at, max_attempts,
@@ -203,7 +220,7 @@ BEGIN
     END IF;
 
     INSERT INTO httpq.request AS r (id, channel, state, priority, run_at, method, url, headers, body,
-                                    ordering_key, dedupe_key, idempotency_key, max_attempts, timeout_ms, deadline)
+                                    ordering_key, dedupe_key, idempotency_key, max_attempts, timeout_ms, deadline, secrets)
     SELECT u.id, u.channel,
            CASE WHEN u.ordering_key IS NULL THEN u.unblocked_state
                 WHEN u.key_rank = 1
@@ -221,7 +238,8 @@ BEGIN
                 ELSE 'blocked' END,
            u.priority, u.run_at, u.method, u.url,
            CASE WHEN h.value IS NULL THEN u.headers || jsonb_build_object('Idempotency-Key', k.value) ELSE u.headers END,
-           u.body, u.ordering_key, u.dedupe_key, k.value, u.max_attempts, u.timeout_ms, u.deadline
+           u.body, u.ordering_key, u.dedupe_key, k.value, u.max_attempts, u.timeout_ms, u.deadline,
+           CASE WHEN cardinality(secret_names) > 0 THEN httpq._secret_names(u.headers) END
     FROM (
         SELECT y.*,
                CASE WHEN y.run_at > now_at THEN 'scheduled' ELSE 'waiting' END AS unblocked_state,

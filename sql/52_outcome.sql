@@ -13,7 +13,8 @@ CREATE TYPE httpq._outcome AS (
     body        bytea,
     error       text,
     duration_ms numeric,
-    refused     boolean
+    refused     boolean,
+    unsent      boolean   -- the worker could not send it (a secret it cannot open): retried, not counted
 );
 
 -- The outcomes of a report, one per id, or a failed attempt for one that cannot be read.
@@ -31,12 +32,14 @@ BEGIN
         RETURN ARRAY(
             SELECT CASE WHEN p.problem IS NULL
                         THEN ROW(o.id, o.attempt, o.status, o.headers, decode(o.body, 'base64'), o.error, o.duration_ms,
-                                 coalesce(o.refused AND o.status IS NULL, false))::httpq._outcome
+                                 coalesce(o.refused AND o.status IS NULL, false),
+                                 coalesce(o.unsent AND o.status IS NULL, false))::httpq._outcome
                         ELSE ROW(o.id, o.attempt, NULL, NULL, NULL,
-                                 'the worker reported an outcome httpq cannot read: ' || p.problem, NULL, false)::httpq._outcome END
+                                 'the worker reported an outcome httpq cannot read: ' || p.problem, NULL, false, false)::httpq._outcome END
             FROM (SELECT DISTINCT ON (o.id) o.*
                   FROM jsonb_to_recordset(outcomes) AS o(id bigint, attempt integer, status integer, headers jsonb,
-                                                         body text, error text, duration_ms numeric, refused boolean)
+                                                         body text, error text, duration_ms numeric, refused boolean,
+                                                         unsent boolean)
                   WHERE o.id IS NOT NULL AND o.attempt IS NOT NULL
                   ORDER BY o.id) AS o
             CROSS JOIN LATERAL (SELECT CASE
@@ -56,14 +59,15 @@ BEGIN
         SELECT CASE WHEN g.problem IS NULL
                     THEN ROW(g.id, g.attempt, (g.status #>> '{}')::integer, g.headers, decode(g.body #>> '{}', 'base64'),
                              g.error #>> '{}', (g.duration_ms #>> '{}')::numeric,
-                             coalesce(g.status IS NULL AND g.refused = 'true', false))::httpq._outcome
+                             coalesce(g.status IS NULL AND g.refused = 'true', false),
+                             coalesce(g.status IS NULL AND g.unsent = 'true', false))::httpq._outcome
                     ELSE ROW(g.id, g.attempt, NULL, NULL, NULL,
-                             'the worker reported an outcome httpq cannot read: ' || g.problem, NULL, false)::httpq._outcome END
+                             'the worker reported an outcome httpq cannot read: ' || g.problem, NULL, false, false)::httpq._outcome END
         FROM (SELECT DISTINCT ON (g.id) g.*
               FROM (SELECT CASE WHEN jsonb_typeof(g.id) = 'number' AND g.id::text ~ '^[0-9]{1,18}$' THEN g.id::text::bigint END AS id,
                            CASE WHEN jsonb_typeof(g.attempt) = 'number' AND g.attempt::text ~ '^[0-9]{1,9}$'
                                 THEN g.attempt::text::integer END AS attempt,
-                           g.status, g.headers, g.body, g.error, g.duration_ms, g.refused,
+                           g.status, g.headers, g.body, g.error, g.duration_ms, g.refused, g.unsent,
                            CASE WHEN g.status IS NOT NULL AND (jsonb_typeof(g.status) <> 'number' OR g.status::text !~ '^[1-5][0-9][0-9]$')
                                     THEN 'status must be null or a whole number from 100 to 599'
                                 WHEN g.headers IS NOT NULL AND (jsonb_typeof(g.headers) <> 'object'
@@ -78,10 +82,11 @@ BEGIN
                                 WHEN g.duration_ms IS NOT NULL AND jsonb_typeof(g.duration_ms) <> 'number'
                                     THEN 'duration_ms must be null or a number'
                                 WHEN g.refused IS NOT NULL AND jsonb_typeof(g.refused) <> 'boolean' THEN 'refused must be null or a boolean'
+                                WHEN g.unsent IS NOT NULL AND jsonb_typeof(g.unsent) <> 'boolean' THEN 'unsent must be null or a boolean'
                            END AS problem
                     FROM jsonb_to_recordset(outcomes)
                          AS g(id jsonb, attempt jsonb, status jsonb, headers jsonb, body jsonb, error jsonb, duration_ms jsonb,
-                              refused jsonb)) AS g
+                              refused jsonb, unsent jsonb)) AS g
               WHERE g.id IS NOT NULL AND g.attempt IS NOT NULL
               ORDER BY g.id) AS g);
 END;

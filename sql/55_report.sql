@@ -28,7 +28,7 @@ BEGIN
        OR EXISTS (SELECT 1 FROM jsonb_array_elements(outcomes) AS e WHERE jsonb_typeof(e) <> 'object') THEN
         RAISE EXCEPTION 'outcomes must be a JSON array of objects'
             USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'Each object: id, attempt, status, headers, body (base64), error, duration_ms, refused.';
+                  HINT = 'Each object: id, attempt, status, headers, body (base64), error, duration_ms, refused, unsent.';
     END IF;
 
     -- Each outcome is read on its own (httpq._read_outcomes): one a worker got wrong is a
@@ -36,7 +36,7 @@ BEGIN
     WITH o AS (
         SELECT * FROM unnest(httpq._read_outcomes(outcomes)) AS o
     ), decided AS (
-        SELECT r.id, o.status, o.headers, o.body, v.state, v.run_at, v.reason,
+        SELECT r.id, o.status, o.headers, o.body, v.state, v.run_at, v.reason, o.unsent,
                CASE WHEN o.status BETWEEN 200 AND 299 THEN NULL
                     ELSE coalesce(o.error, 'HTTP ' || o.status, 'no response') END AS error,
                jsonb_build_object('attempt', o.attempt, 'at', now_at, 'worker', report.worker,
@@ -63,16 +63,26 @@ BEGIN
             UNION ALL
             SELECT 'dead', NULL::timestamptz, o.error WHERE o.refused
             UNION ALL
+            -- Not sent (the worker cannot open a secret it names): the configuration is at
+            -- fault, not the request, so the attempt does not count; it waits a minute (at
+            -- most backoff_max) for the configuration to be fixed, unless its deadline is past.
+            SELECT CASE WHEN r.deadline <= now_at THEN 'dead' ELSE 'waiting' END,
+                   CASE WHEN r.deadline > now_at OR r.deadline IS NULL
+                        THEN now_at + least(c.backoff_max, interval '1 minute') END,
+                   CASE WHEN r.deadline <= now_at THEN 'deadline passed' END
+            WHERE o.unsent AND NOT o.refused
+            UNION ALL
             SELECT * FROM httpq._verdict(o.status, o.headers ->> 'retry-after', r.attempt - r.attempt_floor,
                                          coalesce(r.max_attempts, c.max_attempts), r.deadline,
                                          c.backoff_base, c.backoff_max, coalesce(c.retry_after_max, c.backoff_max),
                                          random(), now_at)
-            WHERE (o.status IS NULL OR o.status NOT BETWEEN 200 AND 299) AND NOT o.refused
+            WHERE (o.status IS NULL OR o.status NOT BETWEEN 200 AND 299) AND NOT o.refused AND NOT o.unsent
         ) AS v(state, run_at, reason)
     ), again AS (
         UPDATE httpq.request r
         SET state = CASE WHEN d.run_at > now_at THEN 'scheduled' ELSE 'waiting' END,
             run_at = d.run_at, worker = NULL, lease_until = NULL,
+            attempt_floor = r.attempt_floor + CASE WHEN d.unsent THEN 1 ELSE 0 END,
             last_status = d.status, last_error = d.error, log = r.log || jsonb_build_array(d.entry)
         FROM decided AS d
         WHERE r.id = d.id AND d.state = 'waiting'

@@ -4,6 +4,23 @@
 -- history with its id, idempotency key and attempt count kept (attempt numbers stay
 -- unique per request, which report's fencing relies on) and a fresh attempt budget.
 
+-- Raises unless the caller may operate the channel of request id (see
+-- httpq._check_operator); no such request passes (the caller then learns nothing).
+CREATE FUNCTION httpq._check_request_operator(id bigint, action text) RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    channel text := coalesce((SELECT r.channel FROM httpq.request r WHERE r.id = _check_request_operator.id),
+                             (SELECT h.channel FROM httpq.history h WHERE h.id = _check_request_operator.id));
+BEGIN
+    IF channel IS NOT NULL THEN
+        PERFORM httpq._check_operator(channel, action);
+    END IF;
+END;
+$$;
+COMMENT ON FUNCTION httpq._check_request_operator(bigint, text) IS 'Raises unless the caller may operate the channel of a request.';
+
 -- Cancels a request that is not delivered: a waiting, running (a late report is then
 -- ignored) or dead one. A dead request that held its ordering key releases it.
 CREATE FUNCTION httpq.cancel(id bigint) RETURNS boolean
@@ -16,6 +33,7 @@ BEGIN
     IF id IS NULL THEN
         RAISE EXCEPTION 'id must not be NULL' USING ERRCODE = 'null_value_not_allowed';
     END IF;
+    PERFORM httpq._check_request_operator(cancel.id, 'cancel requests of');
     -- The key's lock before the row's (the order report and enqueue use): locking the row
     -- first deadlocks with a report promoting this very row.
     PERFORM httpq._lock_keys(ARRAY(SELECT r.channel FROM httpq.request r WHERE r.id = cancel.id),
@@ -76,10 +94,11 @@ BEGIN
     END IF;
     INSERT INTO httpq.request (id, channel, state, priority, run_at, attempt, attempt_floor, method, url, headers, body,
                                ordering_key, dedupe_key, idempotency_key, max_attempts, timeout_ms, deadline,
-                               created_at, last_status, last_error, log)
+                               created_at, last_status, last_error, log, secrets)
     VALUES (h.id, h.channel, CASE WHEN head THEN 'waiting' ELSE 'blocked' END, h.priority, now_at, h.attempt,
             h.attempt, h.method, h.url, h.headers, h.body, h.ordering_key, h.dedupe_key, h.idempotency_key,
-            h.max_attempts, h.timeout_ms, h.deadline, h.created_at, h.last_status, h.last_error, h.log);
+            h.max_attempts, h.timeout_ms, h.deadline, h.created_at, h.last_status, h.last_error, h.log,
+            httpq._secret_names(h.headers));
     DELETE FROM httpq.history x WHERE x.id = h.id;
     IF NOT head THEN
         -- A key this request held has only blocked requests left: the oldest, often this
@@ -105,6 +124,7 @@ BEGIN
     IF id IS NULL THEN
         RAISE EXCEPTION 'id must not be NULL' USING ERRCODE = 'null_value_not_allowed';
     END IF;
+    PERFORM httpq._check_request_operator(retry.id, 'retry requests of');
     UPDATE httpq.request r SET run_at = httpq._now(), state = 'waiting'
     WHERE r.id = retry.id AND r.state = 'scheduled';
     IF FOUND THEN
@@ -136,6 +156,7 @@ DECLARE
     skipped  text[] := '{}';
 BEGIN
     PERFORM httpq._check_channel(replay.channel);
+    PERFORM httpq._check_operator(replay.channel, 'replay');
     FOR dead_id IN
         SELECT h.id FROM httpq.history h
         WHERE h.channel = replay.channel AND h.state = 'dead'

@@ -334,6 +334,41 @@ $$;
 COMMENT ON FUNCTION httpq._history_drop(regclass[], bigint[])
     IS 'Drops the history partitions httpq._history_doom locked; says which it kept.';
 
+-- Deletes the httpq.key_lock rows (at most max_rows) of ordering keys without unfinished,
+-- held or deferred requests; returns how many. A row some transaction holds is skipped.
+CREATE FUNCTION httpq._release_idle_keys(max_rows integer) RETURNS integer
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    channels text[];
+    keys     text[];
+    released integer;
+BEGIN
+    SELECT array_agg(l.channel), array_agg(l.ordering_key) INTO channels, keys
+    FROM (SELECT l.channel, l.ordering_key FROM httpq.key_lock l
+          WHERE NOT EXISTS (SELECT 1 FROM httpq.request r WHERE r.channel = l.channel AND r.ordering_key = l.ordering_key
+                                                            AND r.state IN ('waiting', 'scheduled', 'running'))
+            AND NOT EXISTS (SELECT 1 FROM httpq.request r WHERE r.channel = l.channel AND r.ordering_key = l.ordering_key
+                                                            AND r.state = 'blocked')
+          LIMIT max_rows
+          FOR UPDATE SKIP LOCKED) AS l;
+    -- Checked again now that the rows are locked: this statement sees every request
+    -- committed by a transaction that held one of them.
+    DELETE FROM httpq.key_lock l
+    USING unnest(channels, keys) AS u(c, k)
+    WHERE l.channel = u.c AND l.ordering_key = u.k
+      AND NOT EXISTS (SELECT 1 FROM httpq.request r WHERE r.channel = u.c AND r.ordering_key = u.k
+                                                      AND r.state IN ('waiting', 'scheduled', 'running'))
+      AND NOT EXISTS (SELECT 1 FROM httpq.request r WHERE r.channel = u.c AND r.ordering_key = u.k AND r.state = 'blocked')
+      AND NOT EXISTS (SELECT 1 FROM httpq.held_key h WHERE h.channel = u.c AND h.ordering_key = u.k)
+      AND NOT EXISTS (SELECT 1 FROM httpq.deferred_key d WHERE d.channel = u.c AND d.ordering_key = u.k);
+    GET DIAGNOSTICS released = ROW_COUNT;
+    RETURN released;
+END;
+$$;
+COMMENT ON FUNCTION httpq._release_idle_keys(integer) IS 'Deletes the lock rows of ordering keys left without requests.';
+
 -- One short step of history upkeep, for the worker's maintenance connection (about once a
 -- minute, and again at once while "more" is true) or for cron. Creates the partitions of
 -- today and 3 days ahead, then trims at most max_rows rows, then drops expired partitions.
@@ -358,7 +393,7 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
     -- One maintainer at a time, and a second one never waits: it has nothing to add. The
-    -- lock space is httpq's maintenance; the ordering keys' locks use 1752461425.
+    -- lock space is httpq's maintenance.
     IF NOT pg_try_advisory_xact_lock(1752461426, 0) THEN
         RETURN jsonb_build_object('ran', false);
     END IF;
@@ -370,6 +405,7 @@ BEGIN
         RETURN jsonb_build_object('ran', true, 'more', true, 'partitions_created', created,
                                   'partitions_dropped', 0, 'rows_deleted', 0);
     END IF;
+    PERFORM httpq._release_idle_keys(max_rows);
     expired := ARRAY(SELECT httpq._history_expired(NULL, NULL));
     deleted := httpq._history_trim(NULL, max_rows, false, expired);
     SELECT d.doomed, d.doomed_rows, d.kept INTO doomed, doomed_rows, kept FROM httpq._history_doom(expired, NULL, false) AS d;

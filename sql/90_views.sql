@@ -2,7 +2,9 @@
 --
 -- Owns the read-only views over the tables: httpq.requests (every request, live and
 -- finished), httpq.attempts (each attempt's outcome), httpq.responses (a finished
--- request's last response) and httpq.stats (per channel).
+-- request's last response), httpq.stats (per channel), httpq.channels, httpq.secrets and
+-- httpq.roles. Each shows a tenant only its own channels' rows, and bodies and response
+-- headers only to their tenant and admins (httpq._visible_channels, _readable_channels).
 
 -- Every request, live and finished. A request scheduled for later, or blocked behind an
 -- earlier one of its ordering key, is 'waiting' here (blocked = true for the latter).
@@ -14,26 +16,35 @@ CREATE VIEW httpq.requests AS
            r.method, r.url, r.run_at, r.deadline, r.created_at, NULL::timestamptz AS finished_at,
            r.last_status, r.last_error, NULL::text AS reason, r.worker, r.lease_until
     FROM httpq.request r
+    WHERE (SELECT httpq._visible_channels()) IS NULL OR r.channel = ANY ((SELECT httpq._visible_channels())::text[])
     UNION ALL
     SELECT h.id, h.channel, h.state, false, h.attempt, h.priority, h.ordering_key, h.dedupe_key,
            h.idempotency_key, h.method, h.url, h.run_at, h.deadline, h.created_at, h.finished_at,
            h.last_status, h.last_error, h.reason, NULL, NULL
-    FROM httpq.history h;
+    FROM httpq.history h
+    WHERE (SELECT httpq._visible_channels()) IS NULL OR h.channel = ANY ((SELECT httpq._visible_channels())::text[]);
 COMMENT ON VIEW httpq.requests IS 'Every request, live and finished, with its state and last outcome.';
 
 -- Each finished attempt of every request: when, by which worker, and what came back.
 CREATE VIEW httpq.attempts AS
     SELECT x.id, a.attempt, a.at, a.worker, a.status, a.error, a.duration_ms
-    FROM (SELECT r.id, r.log FROM httpq.request r UNION ALL SELECT h.id, h.log FROM httpq.history h) AS x,
+    FROM (SELECT r.id, r.channel, r.log FROM httpq.request r
+          UNION ALL SELECT h.id, h.channel, h.log FROM httpq.history h) AS x,
          jsonb_to_recordset(x.log) AS a(attempt integer, at timestamptz, worker text, status integer, error text,
-                                        duration_ms numeric);
+                                        duration_ms numeric)
+    WHERE (SELECT httpq._visible_channels()) IS NULL OR x.channel = ANY ((SELECT httpq._visible_channels())::text[]);
 COMMENT ON VIEW httpq.attempts IS 'Each finished attempt of every request: when, which worker, status or error, duration.';
 
 -- The last response of each finished request (body as the worker reported it, capped).
 CREATE VIEW httpq.responses AS
-    SELECT h.id, h.channel, h.state, h.last_status AS status, h.response_headers AS headers,
-           h.response_body AS body, h.finished_at
-    FROM httpq.history h;
+    SELECT h.id, h.channel, h.state, h.last_status AS status,
+           CASE WHEN (SELECT httpq._readable_channels()) IS NULL OR h.channel = ANY ((SELECT httpq._readable_channels())::text[])
+                THEN h.response_headers END AS headers,
+           CASE WHEN (SELECT httpq._readable_channels()) IS NULL OR h.channel = ANY ((SELECT httpq._readable_channels())::text[])
+                THEN h.response_body END AS body,
+           h.finished_at
+    FROM httpq.history h
+    WHERE (SELECT httpq._visible_channels()) IS NULL OR h.channel = ANY ((SELECT httpq._visible_channels())::text[]);
 COMMENT ON VIEW httpq.responses IS 'The last response of each finished request: status, headers, body.';
 
 -- Every channel and its settings, as set_channel left them.
@@ -41,8 +52,9 @@ CREATE VIEW httpq.channels AS
     SELECT c.name AS channel, c.paused, c.max_concurrency, c.rate_per_second, c.max_attempts,
            c.backoff_base, c.backoff_max, c.timeout_ms, c.ordering_on_dead, c.retention,
            c.allowed_networks, c.max_body_bytes, coalesce(c.retry_after_max, c.backoff_max) AS retry_after_max,
-           c.created_at
-    FROM httpq.channel c;
+           c.created_at, c.owner, c.signing_keys
+    FROM httpq.channel c
+    WHERE (SELECT httpq._visible_channels()) IS NULL OR c.name = ANY ((SELECT httpq._visible_channels())::text[]);
 COMMENT ON VIEW httpq.channels IS 'Every channel and its settings (see httpq.set_channel).';
 
 -- Per channel: what waits, runs and died, how old the oldest waiting request is, and the
@@ -70,5 +82,18 @@ CREATE VIEW httpq.stats AS
                min(r.created_at) FILTER (WHERE r.state <> 'running') AS oldest_waiting
         FROM httpq.request r
         GROUP BY r.channel
-    ) AS l ON l.channel = c.name;
+    ) AS l ON l.channel = c.name
+    WHERE (SELECT httpq._visible_channels()) IS NULL OR c.name = ANY ((SELECT httpq._visible_channels())::text[]);
 COMMENT ON VIEW httpq.stats IS 'Per channel: waiting, running, dead, last hour''s deliveries and deaths, oldest waiting age.';
+
+-- The secret store's names: never a value, not even sealed. Admins only.
+CREATE VIEW httpq.secrets AS
+    SELECT s.name, s.owner, s.key_id, s.set_at, s.set_by
+    FROM httpq.secret s;
+COMMENT ON VIEW httpq.secrets IS 'The stored secrets: name, owner, sealing key id, when and by whom set (never a value).';
+
+-- The roles httpq.grant_role made app, worker, ops or admin roles.
+CREATE VIEW httpq.roles AS
+    SELECT g.role, g.kind, g.granted_at
+    FROM httpq.role_grant g;
+COMMENT ON VIEW httpq.roles IS 'The roles made httpq''s app, worker, ops or admin roles (httpq.grant_role).';
