@@ -292,6 +292,7 @@ DECLARE
     took_bytes bigint;
     allowed  integer;
     bucket   numeric;
+    sealed   jsonb;
     take_ids bigint[];
     late_ids bigint[];
     got      integer;
@@ -402,6 +403,8 @@ BEGIN
             CONTINUE WHEN ch.paused;
 
             SELECT a.allowed, a.bucket INTO allowed, bucket FROM httpq._allowance(ch, quota, now_at) AS a;
+            -- The channel's signing keys, sealed, read once per channel and handed with each request.
+            sealed := CASE WHEN cardinality(ch.signing_keys) > 0 THEN httpq._sealed(ch.signing_keys) END;
 
             got := 0;
             take_ids := NULL;
@@ -479,7 +482,9 @@ BEGIN
                         lease_until = now_at + claim.lease
                     WHERE r.id = ANY (take_ids)
                     RETURNING r.id, r.attempt, r.channel, r.method, r.url, r.headers, r.body,
-                              coalesce(r.timeout_ms, ch.timeout_ms), ch.allowed_networks;
+                              coalesce(r.timeout_ms, ch.timeout_ms), ch.allowed_networks, ch.signing_keys,
+                              CASE WHEN r.secrets IS NULL THEN sealed
+                                   ELSE coalesce(sealed, '{}') || httpq._sealed(r.secrets) END;
                 GET DIAGNOSTICS got = ROW_COUNT;
                 IF room IS NOT NULL THEN
                     room_left := jsonb_set(room_left, ARRAY[ch.name], to_jsonb(room - got));
@@ -637,6 +642,7 @@ DECLARE
     inserted integer;
     keyed    boolean;
     deduped  boolean;
+    secret_names text[];
 BEGIN
     IF requests IS NULL THEN
         RAISE EXCEPTION 'requests must not be NULL' USING ERRCODE = 'null_value_not_allowed';
@@ -657,6 +663,14 @@ BEGIN
     FROM unnest(requests) AS x;
 
     PERFORM httpq._ensure_channels(ARRAY(SELECT DISTINCT x.channel FROM unnest(requests) AS x));
+    -- Before anything that reads the channel's requests (dedupe keys, ordering keys): a
+    -- role may neither squat nor probe another tenant's keys.
+    PERFORM httpq._check_owner(ARRAY(SELECT DISTINCT x.channel FROM unnest(requests) AS x), 'enqueue into');
+    secret_names := ARRAY(SELECT DISTINCT unnest(httpq._secret_names(h.headers))
+                          FROM (SELECT DISTINCT x.headers FROM unnest(requests) AS x) AS h);
+    IF cardinality(secret_names) > 0 THEN
+        PERFORM httpq._check_secret_use(secret_names, 'headers');
+    END IF;
     PERFORM httpq._refuse_body(x.channel, octet_length(x.body), c.max_body_bytes,
                                CASE WHEN n > 1 THEN format('request %s of %s', x.position, n) END)
     FROM unnest(requests) WITH ORDINALITY AS x(url, method, headers, body, channel, ordering_key, run_at, max_attempts,
@@ -669,7 +683,7 @@ BEGIN
     END IF;
 
     INSERT INTO httpq.request AS r (id, channel, state, priority, run_at, method, url, headers, body,
-                                    ordering_key, dedupe_key, idempotency_key, max_attempts, timeout_ms, deadline)
+                                    ordering_key, dedupe_key, idempotency_key, max_attempts, timeout_ms, deadline, secrets)
     SELECT u.id, u.channel,
            CASE WHEN u.ordering_key IS NULL THEN u.unblocked_state
                 WHEN u.key_rank = 1
@@ -687,7 +701,8 @@ BEGIN
                 ELSE 'blocked' END,
            u.priority, u.run_at, u.method, u.url,
            CASE WHEN h.value IS NULL THEN u.headers || jsonb_build_object('Idempotency-Key', k.value) ELSE u.headers END,
-           u.body, u.ordering_key, u.dedupe_key, k.value, u.max_attempts, u.timeout_ms, u.deadline
+           u.body, u.ordering_key, u.dedupe_key, k.value, u.max_attempts, u.timeout_ms, u.deadline,
+           CASE WHEN cardinality(secret_names) > 0 THEN httpq._secret_names(u.headers) END
     FROM (
         SELECT y.*,
                CASE WHEN y.run_at > now_at THEN 'scheduled' ELSE 'waiting' END AS unblocked_state,
@@ -762,7 +777,7 @@ BEGIN
        OR EXISTS (SELECT 1 FROM jsonb_array_elements(outcomes) AS e WHERE jsonb_typeof(e) <> 'object') THEN
         RAISE EXCEPTION 'outcomes must be a JSON array of objects'
             USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'Each object: id, attempt, status, headers, body (base64), error, duration_ms, refused.';
+                  HINT = 'Each object: id, attempt, status, headers, body (base64), error, duration_ms, refused, unsent.';
     END IF;
 
     -- Each outcome is read on its own (httpq._read_outcomes): one a worker got wrong is a
@@ -770,7 +785,7 @@ BEGIN
     WITH o AS (
         SELECT * FROM unnest(httpq._read_outcomes(outcomes)) AS o
     ), decided AS (
-        SELECT r.id, o.status, o.headers, o.body, v.state, v.run_at, v.reason,
+        SELECT r.id, o.status, o.headers, o.body, v.state, v.run_at, v.reason, o.unsent,
                CASE WHEN o.status BETWEEN 200 AND 299 THEN NULL
                     ELSE coalesce(o.error, 'HTTP ' || o.status, 'no response') END AS error,
                jsonb_build_object('attempt', o.attempt, 'at', now_at, 'worker', report.worker,
@@ -797,16 +812,26 @@ BEGIN
             UNION ALL
             SELECT 'dead', NULL::timestamptz, o.error WHERE o.refused
             UNION ALL
+            -- Not sent (the worker cannot open a secret it names): the configuration is at
+            -- fault, not the request, so the attempt does not count; it waits a minute (at
+            -- most backoff_max) for the configuration to be fixed, unless its deadline is past.
+            SELECT CASE WHEN r.deadline <= now_at THEN 'dead' ELSE 'waiting' END,
+                   CASE WHEN r.deadline > now_at OR r.deadline IS NULL
+                        THEN now_at + least(c.backoff_max, interval '1 minute') END,
+                   CASE WHEN r.deadline <= now_at THEN 'deadline passed' END
+            WHERE o.unsent AND NOT o.refused
+            UNION ALL
             SELECT * FROM httpq._verdict(o.status, o.headers ->> 'retry-after', r.attempt - r.attempt_floor,
                                          coalesce(r.max_attempts, c.max_attempts), r.deadline,
                                          c.backoff_base, c.backoff_max, coalesce(c.retry_after_max, c.backoff_max),
                                          random(), now_at)
-            WHERE (o.status IS NULL OR o.status NOT BETWEEN 200 AND 299) AND NOT o.refused
+            WHERE (o.status IS NULL OR o.status NOT BETWEEN 200 AND 299) AND NOT o.refused AND NOT o.unsent
         ) AS v(state, run_at, reason)
     ), again AS (
         UPDATE httpq.request r
         SET state = CASE WHEN d.run_at > now_at THEN 'scheduled' ELSE 'waiting' END,
             run_at = d.run_at, worker = NULL, lease_until = NULL,
+            attempt_floor = r.attempt_floor + CASE WHEN d.unsent THEN 1 ELSE 0 END,
             last_status = d.status, last_error = d.error, log = r.log || jsonb_build_array(d.entry)
         FROM decided AS d
         WHERE r.id = d.id AND d.state = 'waiting'
@@ -858,10 +883,11 @@ BEGIN
     END IF;
     INSERT INTO httpq.request (id, channel, state, priority, run_at, attempt, attempt_floor, method, url, headers, body,
                                ordering_key, dedupe_key, idempotency_key, max_attempts, timeout_ms, deadline,
-                               created_at, last_status, last_error, log)
+                               created_at, last_status, last_error, log, secrets)
     VALUES (h.id, h.channel, CASE WHEN head THEN 'waiting' ELSE 'blocked' END, h.priority, now_at, h.attempt,
             h.attempt, h.method, h.url, h.headers, h.body, h.ordering_key, h.dedupe_key, h.idempotency_key,
-            h.max_attempts, h.timeout_ms, h.deadline, h.created_at, h.last_status, h.last_error, h.log);
+            h.max_attempts, h.timeout_ms, h.deadline, h.created_at, h.last_status, h.last_error, h.log,
+            httpq._secret_names(h.headers));
     DELETE FROM httpq.history x WHERE x.id = h.id;
     IF NOT head THEN
         -- A key this request held has only blocked requests left: the oldest, often this
@@ -887,6 +913,7 @@ BEGIN
     IF id IS NULL THEN
         RAISE EXCEPTION 'id must not be NULL' USING ERRCODE = 'null_value_not_allowed';
     END IF;
+    PERFORM httpq._check_request_operator(retry.id, 'retry requests of');
     UPDATE httpq.request r SET run_at = httpq._now(), state = 'waiting'
     WHERE r.id = retry.id AND r.state = 'scheduled';
     IF FOUND THEN
@@ -910,6 +937,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     PERFORM httpq._check_channel(pause.channel);
+    PERFORM httpq._check_operator(pause.channel, 'pause');
     PERFORM httpq._ensure_channels(ARRAY[pause.channel]);
     -- The channel's pause fence, exclusive (claims hold it shared while they serve the
     -- channel): this waits for every claim in flight, and turns away the ones that come
@@ -1643,7 +1671,7 @@ AS $$
 $$;
 COMMENT ON FUNCTION httpq._now() IS 'Transaction time, or the test-only setting httpq.now when set.';
 
--- Creates the channels that do not exist yet, with default settings.
+-- Creates the channels that do not exist yet, with default settings, owned by the caller.
 CREATE OR REPLACE FUNCTION httpq._ensure_channels(names text[]) RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -1651,13 +1679,13 @@ AS $$
 BEGIN
     -- PL/pgSQL: every enqueue calls it, and its plan is then made once per session.
     -- The NOT EXISTS probe first: the common case (the channel exists) then writes nothing.
-    INSERT INTO httpq.channel (name)
-    SELECT DISTINCT n FROM unnest(names) AS n
+    INSERT INTO httpq.channel (name, owner)
+    SELECT DISTINCT n, httpq._caller() FROM unnest(names) AS n
     WHERE NOT EXISTS (SELECT 1 FROM httpq.channel c WHERE c.name = n)
     ON CONFLICT (name) DO NOTHING;
 END;
 $$;
-COMMENT ON FUNCTION httpq._ensure_channels(text[]) IS 'Creates missing channels with default settings.';
+COMMENT ON FUNCTION httpq._ensure_channels(text[]) IS 'Creates missing channels with default settings, owned by the caller.';
 
 -- Called by every transaction that makes requests claimable: notifies if a worker is idle.
 CREATE OR REPLACE FUNCTION httpq._wake_workers() RETURNS void
@@ -1666,10 +1694,11 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     -- Conditions, not PERFORM: PL/pgSQL evaluates them without a round through the executor.
-    IF NOT pg_try_advisory_xact_lock_shared(1752461428, 1) THEN   -- a worker is looking (microseconds)
-        PERFORM pg_advisory_xact_lock_shared(1752461428, 1);
-    END IF;
-    IF NOT (pg_try_advisory_lock(1752461428, 0) AND pg_advisory_unlock(1752461428, 0)) THEN
+    -- Key 1 taken: a worker is marking itself idle this very moment (microseconds), so
+    -- notify rather than wait for it. Never a wait: any session may take any advisory lock,
+    -- and one holding key 1 must not stall every enqueue; it can only cost NOTIFYs.
+    IF NOT pg_try_advisory_xact_lock_shared(1752461428, 1)
+       OR NOT (pg_try_advisory_lock(1752461428, 0) AND pg_advisory_unlock(1752461428, 0)) THEN
         PERFORM pg_notify('httpq', '');   -- a worker is idle; merged into one per transaction
     END IF;
 END;
@@ -1734,17 +1763,25 @@ AS $$
 DECLARE
     problem    text[] := coalesce(httpq._problem(r, now_at), httpq._headers_problem(r.headers));
     max_body   integer;
+    owner      name;
     header_key text;
     key        text;
+    secret_names text[];
     new_id     bigint;
 BEGIN
     IF problem IS NOT NULL THEN
         RAISE EXCEPTION '%', problem[2] USING ERRCODE = problem[1];
     END IF;
-    SELECT c.max_body_bytes INTO max_body FROM httpq.channel c WHERE c.name = r.channel;
+    SELECT c.max_body_bytes, c.owner INTO max_body, owner FROM httpq.channel c WHERE c.name = r.channel;
     IF NOT FOUND THEN
         PERFORM httpq._ensure_channels(ARRAY[r.channel]);
         SELECT c.max_body_bytes INTO max_body FROM httpq.channel c WHERE c.name = r.channel;
+    ELSIF owner IS NOT NULL AND owner <> httpq._caller() AND NOT httpq._owns(owner) THEN
+        PERFORM httpq._refuse_channel(r.channel, owner, 'enqueue into');
+    END IF;
+    secret_names := httpq._secret_names(r.headers);
+    IF secret_names IS NOT NULL THEN
+        PERFORM httpq._check_secret_use(secret_names, 'headers');
     END IF;
     IF octet_length(r.body) > max_body THEN
         PERFORM httpq._refuse_body(r.channel, octet_length(r.body), max_body, NULL);
@@ -1752,11 +1789,11 @@ BEGIN
     header_key := httpq._header(r.headers, 'Idempotency-Key');
     key := coalesce(r.idempotency_key, header_key, gen_random_uuid()::text);
     INSERT INTO httpq.request (channel, state, priority, run_at, method, url, headers, body,
-                               idempotency_key, max_attempts, timeout_ms, deadline)
+                               idempotency_key, max_attempts, timeout_ms, deadline, secrets)
     VALUES (r.channel, CASE WHEN r.run_at > now_at THEN 'scheduled' ELSE 'waiting' END, r.priority, r.run_at,
             r.method, r.url,
             CASE WHEN header_key IS NULL THEN r.headers || jsonb_build_object('Idempotency-Key', key) ELSE r.headers END,
-            r.body, key, r.max_attempts, r.timeout_ms, r.deadline)
+            r.body, key, r.max_attempts, r.timeout_ms, r.deadline, secret_names)
     RETURNING id INTO new_id;
     PERFORM httpq._wake_workers();
     RETURN new_id;
@@ -1843,6 +1880,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     PERFORM httpq._check_channel(resume.channel);
+    PERFORM httpq._check_operator(resume.channel, 'resume');
     PERFORM httpq._ensure_channels(ARRAY[resume.channel]);
     UPDATE httpq.channel c SET paused = false WHERE c.name = resume.channel;
     PERFORM httpq._wake_workers();
@@ -2111,6 +2149,56 @@ ALTER TABLE httpq.channel
 -- The claim hands the worker each request's allowed networks.
 ALTER TYPE httpq.claimed ADD ATTRIBUTE allowed_networks cidr[];
 
+-- Tenants and secrets (sql/10_channel.sql, 12_secret.sql, 15_tenant.sql, 20_request.sql):
+-- a channel's owner and signing keys, added after the settings above as a fresh install
+-- has them. Channels of 0.1.0 get no owner: they stay shared by every role allowed to
+-- enqueue, as before, until an admin gives each one (README, Upgrading).
+ALTER TABLE httpq.channel
+    ADD COLUMN owner name,
+    ADD COLUMN signing_keys text[] NOT NULL DEFAULT '{}',
+    ADD CONSTRAINT signing_keys_bounded CHECK (cardinality(signing_keys) <= 10 AND array_position(signing_keys, NULL) IS NULL);
+ALTER TABLE httpq.request ADD COLUMN secrets text[];
+ALTER TYPE httpq.claimed ADD ATTRIBUTE signing_keys text[], ADD ATTRIBUTE secrets jsonb;
+
+CREATE TABLE httpq.secret (
+    name   text PRIMARY KEY,
+    owner  name NOT NULL,
+    key_id text NOT NULL,
+    sealed bytea NOT NULL,
+    set_at timestamptz NOT NULL DEFAULT now(),
+    set_by name NOT NULL,
+    CONSTRAINT name_is_valid CHECK (name ~ '^[A-Za-z0-9][A-Za-z0-9._:@/-]*$' AND length(name) <= 200),
+    CONSTRAINT key_id_is_valid CHECK (key_id ~ '^[0-9a-f]{16}$'),
+    CONSTRAINT sealed_length CHECK (octet_length(sealed) BETWEEN 29 AND 65564)
+);
+CREATE TABLE httpq.role_grant (
+    role       name NOT NULL,
+    kind       text NOT NULL,
+    granted_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (role, kind),
+    CONSTRAINT kind_known CHECK (kind IN ('app', 'worker', 'ops', 'admin'))
+);
+-- Ordering keys lock rows of their own now, not advisory locks any session could hold:
+-- every key with unfinished, held or deferred requests gets its row.
+CREATE TABLE httpq.key_lock (
+    channel      text NOT NULL,
+    ordering_key text NOT NULL,
+    PRIMARY KEY (channel, ordering_key)
+);
+INSERT INTO httpq.key_lock (channel, ordering_key)
+SELECT r.channel, r.ordering_key FROM httpq.request r WHERE r.ordering_key IS NOT NULL
+UNION SELECT k.channel, k.ordering_key FROM httpq.held_key k
+UNION SELECT k.channel, k.ordering_key FROM httpq.deferred_key k;
+DO $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'httpq') THEN
+        PERFORM pg_catalog.pg_extension_config_dump('httpq.key_lock', '');
+        PERFORM pg_catalog.pg_extension_config_dump('httpq.secret', '');
+        PERFORM pg_catalog.pg_extension_config_dump('httpq.role_grant', '');
+    END IF;
+END;
+$$;
+
 -- One outcome as httpq.report applies it (sql/52_outcome.sql).
 CREATE TYPE httpq._outcome AS (
     id          bigint,
@@ -2120,7 +2208,8 @@ CREATE TYPE httpq._outcome AS (
     body        bytea,
     error       text,
     duration_ms numeric,
-    refused     boolean
+    refused     boolean,
+    unsent      boolean   -- the worker could not send it (a secret it cannot open): retried, not counted
 );
 
 -- The outcomes of a report, one per id, or a failed attempt for one that cannot be read.
@@ -2138,12 +2227,14 @@ BEGIN
         RETURN ARRAY(
             SELECT CASE WHEN p.problem IS NULL
                         THEN ROW(o.id, o.attempt, o.status, o.headers, decode(o.body, 'base64'), o.error, o.duration_ms,
-                                 coalesce(o.refused AND o.status IS NULL, false))::httpq._outcome
+                                 coalesce(o.refused AND o.status IS NULL, false),
+                                 coalesce(o.unsent AND o.status IS NULL, false))::httpq._outcome
                         ELSE ROW(o.id, o.attempt, NULL, NULL, NULL,
-                                 'the worker reported an outcome httpq cannot read: ' || p.problem, NULL, false)::httpq._outcome END
+                                 'the worker reported an outcome httpq cannot read: ' || p.problem, NULL, false, false)::httpq._outcome END
             FROM (SELECT DISTINCT ON (o.id) o.*
                   FROM jsonb_to_recordset(outcomes) AS o(id bigint, attempt integer, status integer, headers jsonb,
-                                                         body text, error text, duration_ms numeric, refused boolean)
+                                                         body text, error text, duration_ms numeric, refused boolean,
+                                                         unsent boolean)
                   WHERE o.id IS NOT NULL AND o.attempt IS NOT NULL
                   ORDER BY o.id) AS o
             CROSS JOIN LATERAL (SELECT CASE
@@ -2163,14 +2254,15 @@ BEGIN
         SELECT CASE WHEN g.problem IS NULL
                     THEN ROW(g.id, g.attempt, (g.status #>> '{}')::integer, g.headers, decode(g.body #>> '{}', 'base64'),
                              g.error #>> '{}', (g.duration_ms #>> '{}')::numeric,
-                             coalesce(g.status IS NULL AND g.refused = 'true', false))::httpq._outcome
+                             coalesce(g.status IS NULL AND g.refused = 'true', false),
+                             coalesce(g.status IS NULL AND g.unsent = 'true', false))::httpq._outcome
                     ELSE ROW(g.id, g.attempt, NULL, NULL, NULL,
-                             'the worker reported an outcome httpq cannot read: ' || g.problem, NULL, false)::httpq._outcome END
+                             'the worker reported an outcome httpq cannot read: ' || g.problem, NULL, false, false)::httpq._outcome END
         FROM (SELECT DISTINCT ON (g.id) g.*
               FROM (SELECT CASE WHEN jsonb_typeof(g.id) = 'number' AND g.id::text ~ '^[0-9]{1,18}$' THEN g.id::text::bigint END AS id,
                            CASE WHEN jsonb_typeof(g.attempt) = 'number' AND g.attempt::text ~ '^[0-9]{1,9}$'
                                 THEN g.attempt::text::integer END AS attempt,
-                           g.status, g.headers, g.body, g.error, g.duration_ms, g.refused,
+                           g.status, g.headers, g.body, g.error, g.duration_ms, g.refused, g.unsent,
                            CASE WHEN g.status IS NOT NULL AND (jsonb_typeof(g.status) <> 'number' OR g.status::text !~ '^[1-5][0-9][0-9]$')
                                     THEN 'status must be null or a whole number from 100 to 599'
                                 WHEN g.headers IS NOT NULL AND (jsonb_typeof(g.headers) <> 'object'
@@ -2185,10 +2277,11 @@ BEGIN
                                 WHEN g.duration_ms IS NOT NULL AND jsonb_typeof(g.duration_ms) <> 'number'
                                     THEN 'duration_ms must be null or a number'
                                 WHEN g.refused IS NOT NULL AND jsonb_typeof(g.refused) <> 'boolean' THEN 'refused must be null or a boolean'
+                                WHEN g.unsent IS NOT NULL AND jsonb_typeof(g.unsent) <> 'boolean' THEN 'unsent must be null or a boolean'
                            END AS problem
                     FROM jsonb_to_recordset(outcomes)
                          AS g(id jsonb, attempt jsonb, status jsonb, headers jsonb, body jsonb, error jsonb, duration_ms jsonb,
-                              refused jsonb)) AS g
+                              refused jsonb, unsent jsonb)) AS g
               WHERE g.id IS NOT NULL AND g.attempt IS NOT NULL
               ORDER BY g.id) AS g);
 END;
@@ -2233,11 +2326,12 @@ DECLARE
     -- (Also in the jsonpath below.)
     refused constant text := '^(host|content-length|transfer-encoding|connection|keep-alive|te|trailer|upgrade|expect'
                              '|proxy-authorization|proxy-authenticate|proxy-connection|http2-settings)$';
+    problem text;
 BEGIN
     IF headers IS NULL THEN
         RETURN ARRAY['22004', 'headers must not be NULL (use ''{}'' for none)'];
     ELSIF jsonb_typeof(headers) <> 'object' THEN
-        RETURN ARRAY['22023', 'headers must be a JSON object of strings, got a JSON ' || jsonb_typeof(headers)];
+        RETURN ARRAY['22023', 'headers must be a JSON object of strings or secret references, got a JSON ' || jsonb_typeof(headers)];
     ELSIF headers = '{}' THEN
         RETURN NULL;
     END IF;
@@ -2247,21 +2341,38 @@ BEGIN
                                    || @.value == ""
                                    || @.value like_regex "[\u0001-\u0008\u000a-\u001f\u007f-\u009f]"
                                    || @.key like_regex "^(host|content-length|transfer-encoding|connection|keep-alive|te|trailer|upgrade|expect|proxy-authorization|proxy-authenticate|proxy-connection|http2-settings)$" flag "i")') THEN
-        RETURN ARRAY['22023', 'headers: ' || (
-            SELECT CASE WHEN h.key !~ token THEN httpq._quoted(h.key) || ' is not a valid header name'
-                        WHEN jsonb_typeof(h.value) <> 'string'
-                            THEN quote_literal(h.key) || ' is not a string (headers must be a JSON object of strings)'
-                        WHEN h.value #>> '{}' = '' THEN 'the value of ' || quote_literal(h.key) || ' is empty: leave the header out'
-                        WHEN h.value #>> '{}' ~ '[\x01-\x08\x0a-\x1f\x7f-\x9f]'
-                            THEN 'the value of ' || quote_literal(h.key) || ' contains a control character (only tab is allowed)'
-                        WHEN lower(h.key) = 'host' THEN quote_literal(h.key) || ' must not be set: the worker sends the url''s host'
-                        WHEN lower(h.key) IN ('content-length', 'transfer-encoding')
-                            THEN quote_literal(h.key) || ' must not be set: the worker frames the body itself'
-                        ELSE quote_literal(h.key) || ' must not be set: it is a hop-by-hop or proxy header' END
-            FROM jsonb_each(headers) AS h
-            WHERE h.key !~ token OR jsonb_typeof(h.value) <> 'string' OR h.value #>> '{}' = ''
-               OR h.value #>> '{}' ~ '[\x01-\x08\x0a-\x1f\x7f-\x9f]' OR lower(h.key) ~ refused
-            LIMIT 1)];
+        -- A value may also be a secret reference, {"secret": "NAME"} with an optional
+        -- "prefix" (such as "Bearer "): the worker sends the prefix and the secret's value.
+        SELECT 'headers: ' || p.problem INTO problem
+        FROM jsonb_each(headers) AS h
+        CROSS JOIN LATERAL (SELECT CASE
+            WHEN h.key !~ token THEN httpq._quoted(h.key) || ' is not a valid header name'
+            WHEN lower(h.key) = 'host' THEN quote_literal(h.key) || ' must not be set: the worker sends the url''s host'
+            WHEN lower(h.key) IN ('content-length', 'transfer-encoding')
+                THEN quote_literal(h.key) || ' must not be set: the worker frames the body itself'
+            WHEN lower(h.key) ~ refused THEN quote_literal(h.key) || ' must not be set: it is a hop-by-hop or proxy header'
+            WHEN jsonb_typeof(h.value) = 'object' THEN CASE
+                WHEN h.value - 'secret' - 'prefix' <> '{}' OR NOT h.value ? 'secret'
+                    THEN 'the value of ' || quote_literal(h.key)
+                         || ' must be a string or a secret reference {"secret": "NAME"} with an optional "prefix"'
+                WHEN jsonb_typeof(h.value -> 'secret') <> 'string'
+                     OR h.value ->> 'secret' !~ '^[A-Za-z0-9][A-Za-z0-9._:@/-]*$' OR length(h.value ->> 'secret') > 200
+                    THEN 'the secret of ' || quote_literal(h.key) || ' must be a secret name'
+                WHEN h.value ? 'prefix' AND (jsonb_typeof(h.value -> 'prefix') <> 'string'
+                                             OR h.value ->> 'prefix' ~ '[\x01-\x08\x0a-\x1f\x7f-\x9f]')
+                    THEN 'the prefix of ' || quote_literal(h.key) || ' must be a string without control characters'
+                END
+            WHEN jsonb_typeof(h.value) <> 'string'
+                THEN quote_literal(h.key) || ' is not a string (headers must be a JSON object of strings or secret references)'
+            WHEN h.value #>> '{}' = '' THEN 'the value of ' || quote_literal(h.key) || ' is empty: leave the header out'
+            WHEN h.value #>> '{}' ~ '[\x01-\x08\x0a-\x1f\x7f-\x9f]'
+                THEN 'the value of ' || quote_literal(h.key) || ' contains a control character (only tab is allowed)'
+            END) AS p(problem)
+        WHERE p.problem IS NOT NULL
+        LIMIT 1;
+        IF problem IS NOT NULL THEN
+            RETURN ARRAY['22023', problem];
+        END IF;
     END IF;
     IF octet_length(headers::text) > 65536 THEN
         RETURN ARRAY['22023', 'headers must be at most 65536 bytes in all (as JSON), got ' || octet_length(headers::text)];
@@ -2541,7 +2652,9 @@ CREATE OR REPLACE FUNCTION httpq.set_channel(
     retention        interval DEFAULT NULL,
     allowed_networks cidr[] DEFAULT NULL,
     max_body_bytes   integer DEFAULT NULL,
-    retry_after_max  interval DEFAULT NULL
+    retry_after_max  interval DEFAULT NULL,
+    signing_keys     text[] DEFAULT NULL,
+    owner            text DEFAULT NULL
 ) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -2583,6 +2696,24 @@ BEGIN
     IF retry_after_max <= '0' THEN
         RAISE EXCEPTION 'retry_after_max must be positive, got %', retry_after_max USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    IF cardinality(signing_keys) > 10 OR array_position(signing_keys, NULL) IS NOT NULL THEN
+        RAISE EXCEPTION 'signing_keys must name at most 10 secrets, without NULL' USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'Two sign at once while a key is rotated; ''{}'' signs nothing.';
+    END IF;
+    IF owner IS NOT NULL THEN
+        PERFORM httpq._check_admin('change a channel''s owner');
+        IF NOT EXISTS (SELECT 1 FROM pg_roles r WHERE r.rolname = set_channel.owner) THEN
+            RAISE EXCEPTION 'owner: role % does not exist', quote_ident(owner) USING ERRCODE = 'undefined_object';
+        END IF;
+    END IF;
+    IF allowed_networks IS NOT NULL THEN
+        -- Opening internal networks is the operator's decision, not a tenant's.
+        PERFORM httpq._check_admin('set allowed_networks');
+    END IF;
+    PERFORM httpq._check_owner(ARRAY[set_channel.channel], 'change the settings of');
+    IF cardinality(signing_keys) > 0 THEN
+        PERFORM httpq._check_secret_use(signing_keys, 'signing_keys');
+    END IF;
 
     PERFORM httpq._ensure_channels(ARRAY[set_channel.channel]);
     UPDATE httpq.channel c SET
@@ -2596,7 +2727,9 @@ BEGIN
         retention        = coalesce(set_channel.retention, c.retention),
         allowed_networks = coalesce(set_channel.allowed_networks, c.allowed_networks),
         max_body_bytes   = coalesce(set_channel.max_body_bytes, c.max_body_bytes),
-        retry_after_max  = coalesce(set_channel.retry_after_max, c.retry_after_max)
+        retry_after_max  = coalesce(set_channel.retry_after_max, c.retry_after_max),
+        signing_keys     = coalesce(set_channel.signing_keys, c.signing_keys),
+        owner            = coalesce(set_channel.owner, c.owner)
     WHERE c.name = set_channel.channel;
 EXCEPTION WHEN check_violation THEN
     -- Only backoff_max below backoff_base gets here: each value alone was checked above.
@@ -2604,7 +2737,7 @@ EXCEPTION WHEN check_violation THEN
         USING ERRCODE = 'invalid_parameter_value';
 END;
 $$;
-COMMENT ON FUNCTION httpq.set_channel(text, integer, numeric, integer, interval, interval, integer, text, interval, cidr[], integer, interval)
+COMMENT ON FUNCTION httpq.set_channel(text, integer, numeric, integer, interval, interval, integer, text, interval, cidr[], integer, interval, text[], text)
     IS 'Sets a channel''s defaults and limits, creating the channel if needed; NULL leaves a setting as it is.';
 
 -- Puts named settings of a channel back to their defaults (limits back to none).
@@ -2615,7 +2748,7 @@ AS $$
 DECLARE
     known constant text[] := ARRAY['max_concurrency', 'rate_per_second', 'max_attempts', 'backoff_base',
                                    'backoff_max', 'timeout_ms', 'ordering_on_dead', 'retention',
-                                   'allowed_networks', 'max_body_bytes', 'retry_after_max'];
+                                   'allowed_networks', 'max_body_bytes', 'retry_after_max', 'signing_keys', 'owner'];
     unknown text;
     setting text;
 BEGIN
@@ -2625,6 +2758,10 @@ BEGIN
         RAISE EXCEPTION 'unknown channel setting %', coalesce(quote_literal(unknown), 'NULL')
             USING ERRCODE = 'invalid_parameter_value', HINT = 'Channel settings are: ' || array_to_string(known, ', ') || '.';
     END IF;
+    IF 'owner' = ANY (settings) THEN
+        PERFORM httpq._check_admin('make a channel shared (unset its owner)');
+    END IF;
+    PERFORM httpq._check_owner(ARRAY[unset_channel.channel], 'change the settings of');
     PERFORM httpq._ensure_channels(ARRAY[unset_channel.channel]);
     FOREACH setting IN ARRAY settings LOOP
         -- setting is one of the known column names, checked above.
@@ -2651,7 +2788,7 @@ REVOKE ALL ON FUNCTION httpq._quoted(text, integer), httpq._headers_problem(json
     httpq._check_requests(httpq.new_request[], timestamptz), httpq._refuse_body(text, bigint, integer, text),
     httpq._verdict(integer, text, integer, integer, timestamptz, interval, interval, interval, float8, timestamptz),
     httpq._check_worker(text), httpq._check_lease(interval),
-    httpq.set_channel(text, integer, numeric, integer, interval, interval, integer, text, interval, cidr[], integer, interval),
+    httpq.set_channel(text, integer, numeric, integer, interval, interval, integer, text, interval, cidr[], integer, interval, text[], text),
     httpq.claim(text, integer, text[], interval, bigint, integer, jsonb) FROM PUBLIC;
 REVOKE ALL ON httpq.channels FROM PUBLIC;
 
@@ -2664,7 +2801,7 @@ BEGIN
     FOR g IN
         SELECT CASE p.proname
                    WHEN 'claim' THEN 'httpq.claim(text, integer, text[], interval, bigint, integer, jsonb)'
-                   ELSE 'httpq.set_channel(text, integer, numeric, integer, interval, interval, integer, text, interval, cidr[], integer, interval)'
+                   ELSE 'httpq.set_channel(text, integer, numeric, integer, interval, interval, integer, text, interval, cidr[], integer, interval, text[], text)'
                END AS function,
                a.grantee::regrole AS grantee
         FROM pg_catalog.pg_proc p, pg_catalog.aclexplode(p.proacl) AS a
@@ -2682,6 +2819,821 @@ DROP FUNCTION httpq._problem(httpq.new_request);
 DROP FUNCTION httpq._check_requests(httpq.new_request[]);
 DROP FUNCTION httpq._verdict(integer, text, integer, integer, timestamptz, interval, interval, float8, timestamptz);
 -- (end of Hostile input)
+
+-- Tenants and secrets: channel owners and role kinds, the sealed secret store, signing
+-- keys and secret headers handed to the worker, and ordering-key locks no other session
+-- can hold. (The tables, columns and types are added above, after the channel settings.)
+
+-- Raises a clear error for a secret name, key id or sealed value that cannot be one.
+CREATE OR REPLACE FUNCTION httpq._check_secret(name text, key_id text, sealed bytea) RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF name IS NULL OR name !~ '^[A-Za-z0-9][A-Za-z0-9._:@/-]*$' OR length(name) > 200 THEN
+        RAISE EXCEPTION 'secret name % is not a valid name', coalesce(httpq._quoted(name), 'NULL')
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Use 1 to 200 characters: letters, digits and . _ : @ / -, starting with a letter or digit.';
+    END IF;
+    IF key_id IS NULL OR key_id !~ '^[0-9a-f]{16}$' THEN
+        RAISE EXCEPTION 'key_id must be the 16 hex digits of the sealing key''s id'
+            USING ERRCODE = 'invalid_parameter_value', HINT = '`httpq secret set` seals values and names the key.';
+    END IF;
+    IF sealed IS NULL OR octet_length(sealed) NOT BETWEEN 29 AND 65564 THEN
+        RAISE EXCEPTION 'sealed must be a sealed value of 1 byte to 64 KiB (29 to 65564 bytes sealed), got %',
+                        coalesce(octet_length(sealed)::text || ' bytes', 'NULL')
+            USING ERRCODE = 'invalid_parameter_value', HINT = '`httpq secret set` seals values.';
+    END IF;
+END;
+$$;
+COMMENT ON FUNCTION httpq._check_secret(text, text, bytea) IS 'Raises a clear error for a malformed secret name, key id or sealed value.';
+
+-- Stores a sealed secret under a name, replacing its value if it exists. owner: the role
+-- whose tenants may use it (NULL: the existing owner, or the caller for a new secret).
+-- Use `httpq secret set`, which seals the value; this function never sees it.
+CREATE OR REPLACE FUNCTION httpq.set_secret(name text, key_id text, sealed bytea, owner text DEFAULT NULL) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM httpq._check_admin('set secrets');
+    PERFORM httpq._check_secret(name, key_id, sealed);
+    IF owner IS NOT NULL AND NOT EXISTS (SELECT 1 FROM pg_roles r WHERE r.rolname = set_secret.owner) THEN
+        RAISE EXCEPTION 'owner: role % does not exist', quote_ident(owner) USING ERRCODE = 'undefined_object';
+    END IF;
+    INSERT INTO httpq.secret AS s (name, owner, key_id, sealed, set_at, set_by)
+    VALUES (set_secret.name, coalesce(set_secret.owner, httpq._caller()), set_secret.key_id, set_secret.sealed,
+            httpq._now(), httpq._caller())
+    ON CONFLICT ON CONSTRAINT secret_pkey DO UPDATE
+        SET owner = coalesce(set_secret.owner, s.owner), key_id = excluded.key_id, sealed = excluded.sealed,
+            set_at = excluded.set_at, set_by = excluded.set_by;
+END;
+$$;
+COMMENT ON FUNCTION httpq.set_secret(text, text, bytea, text)
+    IS 'Stores a sealed secret (use `httpq secret set`, which seals it); admin only.';
+
+-- Replaces a secret's sealed value with the same value sealed under another key, unless
+-- it changed since it was read (previous); true when replaced. For `httpq secret rekey`.
+CREATE OR REPLACE FUNCTION httpq.reseal_secret(name text, key_id text, sealed bytea, previous bytea) RETURNS boolean
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM httpq._check_admin('reseal secrets');
+    PERFORM httpq._check_secret(name, key_id, sealed);
+    UPDATE httpq.secret s SET key_id = reseal_secret.key_id, sealed = reseal_secret.sealed
+    WHERE s.name = reseal_secret.name AND s.sealed = reseal_secret.previous;
+    RETURN FOUND;
+END;
+$$;
+COMMENT ON FUNCTION httpq.reseal_secret(text, text, bytea, bytea)
+    IS 'Replaces a secret''s sealed value by the same value under another key, unless it changed; admin only.';
+
+-- Deletes a secret; false when there is none. A secret a channel signs with is refused:
+-- its deliveries would stop.
+CREATE OR REPLACE FUNCTION httpq.delete_secret(name text) RETURNS boolean
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    users text;
+BEGIN
+    PERFORM httpq._check_admin('delete secrets');
+    SELECT string_agg(quote_literal(c.name), ', ' ORDER BY c.name) INTO users
+    FROM httpq.channel c WHERE delete_secret.name = ANY (c.signing_keys);
+    IF users IS NOT NULL THEN
+        RAISE EXCEPTION 'secret % signs the deliveries of channel %', quote_literal(name), users
+            USING ERRCODE = 'dependent_objects_still_exist',
+                  HINT = 'Take it out of their signing_keys first: SELECT httpq.set_channel(channel, signing_keys => ...).';
+    END IF;
+    DELETE FROM httpq.secret s WHERE s.name = delete_secret.name;
+    RETURN FOUND;
+END;
+$$;
+COMMENT ON FUNCTION httpq.delete_secret(text) IS 'Deletes a secret; admin only. Refused while a channel signs with it.';
+
+-- Every secret's sealed value, for `httpq secret rekey` (which opens and seals them again).
+CREATE OR REPLACE FUNCTION httpq.sealed_secrets() RETURNS TABLE (name text, key_id text, sealed bytea)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM httpq._check_admin('read sealed secrets');
+    RETURN QUERY SELECT s.name, s.key_id, s.sealed FROM httpq.secret s ORDER BY s.name;
+END;
+$$;
+COMMENT ON FUNCTION httpq.sealed_secrets() IS 'Every secret''s sealed value, for re-sealing under a new key; admin only.';
+
+-- The sealed values of the named secrets, for the worker: {"name": {"key_id": ..., "sealed":
+-- base64}}. A name without a secret is left out (the worker then says so, and sends nothing).
+CREATE OR REPLACE FUNCTION httpq._sealed(names text[]) RETURNS jsonb
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT coalesce(jsonb_object_agg(s.name, jsonb_build_object('key_id', s.key_id, 'sealed', encode(s.sealed, 'base64'))),
+                    '{}')
+    FROM httpq.secret s
+    WHERE s.name = ANY (names)
+$$;
+COMMENT ON FUNCTION httpq._sealed(text[]) IS 'The sealed values of the named secrets, as the worker reads them.';
+
+-- The secret names a set of request headers refers to ({"secret": "NAME", "prefix": ...}
+-- values), or NULL when none.
+CREATE OR REPLACE FUNCTION httpq._secret_names(headers jsonb) RETURNS text[]
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    names text[];
+BEGIN
+    IF headers IS NULL OR NOT jsonb_path_exists(headers, '$.* ? (@.type() == "object")') THEN
+        RETURN NULL;
+    END IF;
+    names := ARRAY(SELECT DISTINCT h.value ->> 'secret' FROM jsonb_each(headers) AS h
+                   WHERE jsonb_typeof(h.value) = 'object' ORDER BY 1);
+    RETURN CASE WHEN cardinality(names) > 0 THEN names END;
+END;
+$$;
+COMMENT ON FUNCTION httpq._secret_names(jsonb) IS 'The names of the secrets request headers refer to, or NULL.';
+
+-- Raises unless every named secret exists and the caller may use it (owns it, or is an
+-- admin). what: where the names come from, for the message.
+CREATE OR REPLACE FUNCTION httpq._check_secret_use(names text[], what text) RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    missing text;
+    foreign_secret httpq.secret;
+BEGIN
+    SELECT n INTO missing FROM unnest(names) AS n
+    WHERE NOT EXISTS (SELECT 1 FROM httpq.secret s WHERE s.name = n) ORDER BY n LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION '%: there is no secret %', what, httpq._quoted(missing)
+            USING ERRCODE = 'undefined_object', HINT = 'An admin stores it first: httpq secret set NAME < value-file';
+    END IF;
+    FOR foreign_secret IN SELECT s.* FROM httpq.secret s WHERE s.name = ANY (names) ORDER BY s.name LOOP
+        IF NOT httpq._owns(foreign_secret.owner) THEN
+            RAISE EXCEPTION '%: secret % belongs to role %, and role % may not use it', what,
+                            quote_literal(foreign_secret.name), quote_ident(foreign_secret.owner), quote_ident(httpq._caller())
+                USING ERRCODE = 'insufficient_privilege',
+                      HINT = 'An admin gives it an owner: httpq secret set NAME --owner ROLE';
+        END IF;
+    END LOOP;
+END;
+$$;
+COMMENT ON FUNCTION httpq._check_secret_use(text[], text) IS 'Raises unless the named secrets exist and the caller may use them.';
+
+-- The role httpq acts for: the session's role (SET ROLE's, or the login role), not the
+-- owner of the SECURITY DEFINER function that calls this. A security-definer function may
+-- not SET ROLE, so no caller can change the answer from inside one. (An application's own
+-- SECURITY DEFINER function that calls httpq acts for its session's role, too.)
+CREATE OR REPLACE FUNCTION httpq._caller() RETURNS name
+LANGUAGE sql STABLE
+-- No SET clause, names qualified: inlined into each statement (see httpq._now).
+AS $$
+    SELECT CASE WHEN pg_catalog.current_setting('role') OPERATOR(pg_catalog.=) 'none'
+                THEN pg_catalog.session_user()
+                ELSE pg_catalog.current_setting('role')::pg_catalog.name END
+$$;
+COMMENT ON FUNCTION httpq._caller() IS 'The role httpq acts for: the session''s current role.';
+
+-- Whether role is a member of (or is) of; false when either role does not exist (a dropped
+-- owner makes its channels admin-only, not an error for everyone).
+CREATE OR REPLACE FUNCTION httpq._member(role name, of name) RETURNS boolean
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF role = of THEN
+        RETURN true;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_roles r WHERE r.rolname = _member.role)
+       OR NOT EXISTS (SELECT 1 FROM pg_roles r WHERE r.rolname = _member.of) THEN
+        RETURN false;
+    END IF;
+    RETURN pg_has_role(role, of, 'MEMBER');
+END;
+$$;
+COMMENT ON FUNCTION httpq._member(name, name) IS 'Whether a role is a member of another (false when either is missing).';
+
+-- Whether role has a kind through httpq.grant_role (itself or a role it belongs to). A
+-- superuser has every kind; admin implies ops.
+CREATE OR REPLACE FUNCTION httpq._has_kind(role name, kind text) RETURNS boolean
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RETURN coalesce((SELECT r.rolsuper FROM pg_roles r WHERE r.rolname = _has_kind.role), false)
+        OR EXISTS (SELECT 1 FROM httpq.role_grant g
+                   WHERE (g.kind = _has_kind.kind OR (g.kind = 'admin' AND _has_kind.kind = 'ops'))
+                     AND httpq._member(_has_kind.role, g.role));
+END;
+$$;
+COMMENT ON FUNCTION httpq._has_kind(name, text) IS 'Whether a role is httpq''s app, worker, ops or admin role (admin implies ops).';
+
+-- Whether the caller may act on a channel owned by owner as its tenant: enqueue, read its
+-- bodies, change its settings. NULL owner: a shared channel (one made before 0.2.0).
+CREATE OR REPLACE FUNCTION httpq._owns(owner name) RETURNS boolean
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    caller constant name := httpq._caller();
+BEGIN
+    RETURN owner IS NULL OR owner = caller OR httpq._member(caller, owner) OR httpq._has_kind(caller, 'admin');
+END;
+$$;
+COMMENT ON FUNCTION httpq._owns(name) IS 'Whether the caller may act as the tenant of a channel with this owner.';
+
+-- Raises the error for a caller who is not the tenant of a channel.
+CREATE OR REPLACE FUNCTION httpq._refuse_channel(channel text, owner name, action text) RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RAISE EXCEPTION 'channel % belongs to role %: role % may not % it', quote_literal(channel),
+                    quote_ident(owner), quote_ident(httpq._caller()), action
+        USING ERRCODE = 'insufficient_privilege',
+              HINT = 'Use a channel of your own (the first enqueue into a new channel makes the caller its owner), '
+                     'or have an admin run SELECT httpq.set_channel(channel, owner => ...).';
+END;
+$$;
+COMMENT ON FUNCTION httpq._refuse_channel(text, name, text) IS 'Raises insufficient_privilege for a caller who does not own a channel.';
+
+-- Raises unless the caller may act on the given channels as their tenant (missing
+-- channels pass: the caller's enqueue creates them as their owner).
+CREATE OR REPLACE FUNCTION httpq._check_owner(channels text[], action text) RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    caller  constant name := httpq._caller();
+    refused httpq.channel;
+BEGIN
+    FOR refused IN
+        SELECT c.* FROM httpq.channel c
+        WHERE c.name = ANY (channels) AND c.owner IS NOT NULL AND c.owner <> caller
+        ORDER BY c.name
+    LOOP
+        IF NOT httpq._owns(refused.owner) THEN
+            PERFORM httpq._refuse_channel(refused.name, refused.owner, action);
+        END IF;
+    END LOOP;
+END;
+$$;
+COMMENT ON FUNCTION httpq._check_owner(text[], text) IS 'Raises unless the caller owns each of the channels (or is an admin).';
+
+-- Raises unless the caller may operate a channel (pause, resume, retry, cancel, replay):
+-- its tenant, an ops role or an admin.
+CREATE OR REPLACE FUNCTION httpq._check_operator(channel text, action text) RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    owner name := (SELECT c.owner FROM httpq.channel c WHERE c.name = channel);
+BEGIN
+    IF NOT httpq._owns(owner) AND NOT httpq._has_kind(httpq._caller(), 'ops') THEN
+        PERFORM httpq._refuse_channel(channel, owner, action);
+    END IF;
+END;
+$$;
+COMMENT ON FUNCTION httpq._check_operator(text, text) IS 'Raises unless the caller owns the channel or is an ops or admin role.';
+
+-- Raises unless the caller is an admin role (or a superuser).
+CREATE OR REPLACE FUNCTION httpq._check_admin(action text) RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NOT httpq._has_kind(httpq._caller(), 'admin') THEN
+        RAISE EXCEPTION 'only an httpq admin role may %; role % is none', action, quote_ident(httpq._caller())
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'A superuser or admin makes one: SELECT httpq.grant_role(''admin'', ''role_name'').';
+    END IF;
+END;
+$$;
+COMMENT ON FUNCTION httpq._check_admin(text) IS 'Raises insufficient_privilege unless the caller is an httpq admin role.';
+
+-- The channels whose rows the caller may read in the views: NULL for all (ops, admin),
+-- else the channels it owns and the shared ones. Evaluated once per view query.
+CREATE OR REPLACE FUNCTION httpq._visible_channels() RETURNS text[]
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF httpq._has_kind(httpq._caller(), 'ops') THEN
+        RETURN NULL;
+    END IF;
+    RETURN ARRAY(SELECT c.name FROM httpq.channel c WHERE httpq._owns(c.owner));
+END;
+$$;
+COMMENT ON FUNCTION httpq._visible_channels() IS 'The channels the caller may see in the views; NULL for all.';
+
+-- The channels whose bodies (and response headers) the caller may read: NULL for all
+-- (admin), else its own and the shared ones. Ops roles see no bodies.
+CREATE OR REPLACE FUNCTION httpq._readable_channels() RETURNS text[]
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF httpq._has_kind(httpq._caller(), 'admin') THEN
+        RETURN NULL;
+    END IF;
+    RETURN ARRAY(SELECT c.name FROM httpq.channel c WHERE httpq._owns(c.owner));
+END;
+$$;
+COMMENT ON FUNCTION httpq._readable_channels() IS 'The channels whose bodies the caller may read; NULL for all.';
+
+-- What each kind of role may call and read, by name (every overload). Views are listed
+-- with a leading 'view:'.
+CREATE OR REPLACE FUNCTION httpq._kind_privileges(kind text) RETURNS text[]
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE kind
+        WHEN 'app' THEN ARRAY['enqueue', 'enqueue_bytes', 'enqueue_many', 'new_request', 'new_request_bytes',
+                              'set_channel', 'unset_channel', 'version',
+                              'view:requests', 'view:attempts', 'view:responses', 'view:channels']
+        WHEN 'worker' THEN ARRAY['claim', 'report', 'heartbeat', 'release', 'idle', 'busy', 'next_run_at',
+                                 'maintain', 'purge', 'version']
+        WHEN 'ops' THEN ARRAY['cancel', 'retry', 'replay', 'pause', 'resume', 'retry_schedule', 'version',
+                              'view:requests', 'view:attempts', 'view:responses', 'view:stats', 'view:channels']
+        WHEN 'admin' THEN ARRAY['enqueue', 'enqueue_bytes', 'enqueue_many', 'new_request', 'new_request_bytes',
+                                'cancel', 'retry', 'replay', 'pause', 'resume', 'retry_schedule', 'version',
+                                'set_channel', 'unset_channel', 'set_secret', 'reseal_secret', 'delete_secret',
+                                'sealed_secrets', 'grant_role', 'revoke_role', 'maintain', 'purge',
+                                'view:requests', 'view:attempts', 'view:responses', 'view:stats', 'view:channels',
+                                'view:secrets', 'view:roles']
+    END
+$$;
+COMMENT ON FUNCTION httpq._kind_privileges(text) IS 'The functions and views each kind of role is granted.';
+
+-- Grants or revokes the privileges of the named kinds.
+CREATE OR REPLACE FUNCTION httpq._apply_privileges(role name, kinds text[], give boolean) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    item text;
+    fn   regprocedure;
+BEGIN
+    IF give THEN
+        EXECUTE format('GRANT USAGE ON SCHEMA httpq TO %I', role);
+    END IF;
+    FOR item IN SELECT DISTINCT unnest(httpq._kind_privileges(k)) FROM unnest(kinds) AS k LOOP
+        IF item LIKE 'view:%' THEN
+            EXECUTE format(CASE WHEN give THEN 'GRANT SELECT ON httpq.%I TO %I' ELSE 'REVOKE SELECT ON httpq.%I FROM %I' END,
+                           substr(item, 6), role);
+        ELSE
+            FOR fn IN SELECT p.oid::regprocedure FROM pg_proc p
+                      WHERE p.pronamespace = 'httpq'::regnamespace AND p.proname = item LOOP
+                EXECUTE format(CASE WHEN give THEN 'GRANT EXECUTE ON FUNCTION %s TO %I' ELSE 'REVOKE EXECUTE ON FUNCTION %s FROM %I' END,
+                               fn, role);
+            END LOOP;
+        END IF;
+    END LOOP;
+END;
+$$;
+COMMENT ON FUNCTION httpq._apply_privileges(name, text[], boolean) IS 'Grants or revokes the privileges of kinds of role.';
+
+-- Makes role an httpq role of a kind: grants what the kind may call and read (see the
+-- README, Tenants) and records it. Safe to run again (after an upgrade adds functions).
+CREATE OR REPLACE FUNCTION httpq.grant_role(kind text, role text) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM httpq._check_admin('grant roles');
+    IF kind IS NULL OR kind NOT IN ('app', 'worker', 'ops', 'admin') THEN
+        RAISE EXCEPTION 'kind must be ''app'', ''worker'', ''ops'' or ''admin'', got %', coalesce(quote_literal(kind), 'NULL')
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF role IS NULL OR NOT EXISTS (SELECT 1 FROM pg_roles r WHERE r.rolname = grant_role.role) THEN
+        RAISE EXCEPTION 'role % does not exist', coalesce(quote_ident(role), 'NULL')
+            USING ERRCODE = 'undefined_object', HINT = 'Create it first: CREATE ROLE ... ;';
+    END IF;
+    PERFORM httpq._apply_privileges(role, ARRAY[kind], true);
+    INSERT INTO httpq.role_grant (role, kind) VALUES (grant_role.role, grant_role.kind) ON CONFLICT DO NOTHING;
+END;
+$$;
+COMMENT ON FUNCTION httpq.grant_role(text, text) IS 'Makes a role httpq''s app, worker, ops or admin role, with the grants that kind needs.';
+
+-- Takes a kind back from a role; what its other kinds need stays granted.
+CREATE OR REPLACE FUNCTION httpq.revoke_role(kind text, role text) RETURNS boolean
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    kept text[];
+BEGIN
+    PERFORM httpq._check_admin('revoke roles');
+    DELETE FROM httpq.role_grant g WHERE g.role = revoke_role.role AND g.kind = revoke_role.kind;
+    IF NOT FOUND THEN
+        RETURN false;
+    END IF;
+    kept := ARRAY(SELECT g.kind FROM httpq.role_grant g WHERE g.role = revoke_role.role);
+    PERFORM httpq._apply_privileges(role, ARRAY[kind], false);
+    IF cardinality(kept) > 0 THEN
+        PERFORM httpq._apply_privileges(role, kept, true);
+    ELSE
+        EXECUTE format('REVOKE USAGE ON SCHEMA httpq FROM %I', role);
+    END IF;
+    RETURN true;
+END;
+$$;
+COMMENT ON FUNCTION httpq.revoke_role(text, text) IS 'Takes a kind back from a role; false when it did not have it.';
+
+-- Takes the locks of the given keys (their httpq.key_lock rows, made when missing),
+-- waiting for them, in one global order (no deadlock between two callers locking
+-- overlapping sets). A row httpq.maintain deletes meanwhile is made again.
+CREATE OR REPLACE FUNCTION httpq._lock_keys(channels text[], keys text[]) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    wanted integer;
+    locked integer;
+BEGIN
+    SELECT count(*) INTO wanted FROM (SELECT DISTINCT c, k FROM unnest(channels, keys) AS u(c, k) WHERE k IS NOT NULL) AS u;
+    IF wanted = 0 THEN
+        RETURN;
+    END IF;
+    FOR round IN 1 .. 3 LOOP
+        INSERT INTO httpq.key_lock (channel, ordering_key)
+        SELECT DISTINCT c, k FROM unnest(channels, keys) AS u(c, k)
+        WHERE k IS NOT NULL AND NOT EXISTS (SELECT 1 FROM httpq.key_lock l WHERE l.channel = u.c AND l.ordering_key = u.k)
+        ORDER BY 1, 2
+        ON CONFLICT DO NOTHING;
+        SELECT count(*) INTO locked FROM (
+            SELECT 1 FROM httpq.key_lock l
+            WHERE (l.channel, l.ordering_key) IN (SELECT c, k FROM unnest(channels, keys) AS u(c, k) WHERE k IS NOT NULL)
+            ORDER BY l.channel, l.ordering_key
+            FOR UPDATE) AS l;
+        IF locked = wanted THEN
+            RETURN;
+        END IF;
+    END LOOP;
+    RAISE EXCEPTION 'could not lock % ordering keys: their rows kept disappearing', wanted - locked
+        USING ERRCODE = 'lock_not_available', HINT = 'Retry the transaction.';
+END;
+$$;
+COMMENT ON FUNCTION httpq._lock_keys(text[], text[]) IS 'Takes the row locks of ordering keys (httpq.key_lock), in a fixed order.';
+
+-- Takes the lock of one key if it is free now; true when taken. Never waits: a worker
+-- calls it, and an application transaction may hold the lock for as long as it lasts. A
+-- key without a row has no unfinished request enqueued, so nobody holds it.
+CREATE OR REPLACE FUNCTION httpq._try_lock_key(channel text, ordering_key text) RETURNS boolean
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM FROM httpq.key_lock l WHERE l.channel = _try_lock_key.channel AND l.ordering_key = _try_lock_key.ordering_key
+    FOR UPDATE SKIP LOCKED;
+    RETURN FOUND OR NOT EXISTS (SELECT 1 FROM httpq.key_lock l
+                                WHERE l.channel = _try_lock_key.channel AND l.ordering_key = _try_lock_key.ordering_key);
+END;
+$$;
+COMMENT ON FUNCTION httpq._try_lock_key(text, text) IS 'Takes an ordering key''s row lock if it is free now; never waits.';
+
+-- Promotes the next request of each given key whose lock is free now; a key whose lock is
+-- taken (an application transaction enqueueing to it is still open) is deferred to the
+-- next claim, so a worker's report never waits for an application.
+CREATE OR REPLACE FUNCTION httpq._promote_or_defer(channels text[], keys text[]) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    key record;
+    free_channels text[] := '{}';
+    free_keys text[] := '{}';
+BEGIN
+    FOR key IN
+        SELECT DISTINCT c, k FROM unnest(channels, keys) AS u(c, k) WHERE k IS NOT NULL
+    LOOP
+        IF httpq._try_lock_key(key.c, key.k) THEN
+            free_channels := free_channels || key.c;
+            free_keys := free_keys || key.k;
+        ELSE
+            INSERT INTO httpq.deferred_key (channel, ordering_key) VALUES (key.c, key.k) ON CONFLICT DO NOTHING;
+        END IF;
+    END LOOP;
+    PERFORM httpq._promote(free_channels, free_keys);
+END;
+$$;
+COMMENT ON FUNCTION httpq._promote_or_defer(text[], text[])
+    IS 'Promotes the next request of keys whose lock is free; defers the others to the next claim.';
+
+-- Promotes the keys deferred earlier whose lock is free now (called by claim).
+CREATE OR REPLACE FUNCTION httpq._promote_deferred() RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    key httpq.deferred_key;
+BEGIN
+    FOR key IN SELECT * FROM httpq.deferred_key FOR UPDATE SKIP LOCKED LOOP
+        IF httpq._try_lock_key(key.channel, key.ordering_key) THEN
+            PERFORM httpq._promote(ARRAY[key.channel], ARRAY[key.ordering_key]);
+            DELETE FROM httpq.deferred_key d WHERE d.channel = key.channel AND d.ordering_key = key.ordering_key;
+        END IF;
+    END LOOP;
+END;
+$$;
+COMMENT ON FUNCTION httpq._promote_deferred() IS 'Promotes the deferred ordering keys whose lock is free now.';
+
+-- Raises unless the caller may operate the channel of request id (see
+-- httpq._check_operator); no such request passes (the caller then learns nothing).
+CREATE OR REPLACE FUNCTION httpq._check_request_operator(id bigint, action text) RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    channel text := coalesce((SELECT r.channel FROM httpq.request r WHERE r.id = _check_request_operator.id),
+                             (SELECT h.channel FROM httpq.history h WHERE h.id = _check_request_operator.id));
+BEGIN
+    IF channel IS NOT NULL THEN
+        PERFORM httpq._check_operator(channel, action);
+    END IF;
+END;
+$$;
+COMMENT ON FUNCTION httpq._check_request_operator(bigint, text) IS 'Raises unless the caller may operate the channel of a request.';
+
+-- Cancels a request that is not delivered: a waiting, running (a late report is then
+-- ignored) or dead one. A dead request that held its ordering key releases it.
+CREATE OR REPLACE FUNCTION httpq.cancel(id bigint) RETURNS boolean
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    released httpq.held_key;
+BEGIN
+    IF id IS NULL THEN
+        RAISE EXCEPTION 'id must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    PERFORM httpq._check_request_operator(cancel.id, 'cancel requests of');
+    -- The key's lock before the row's (the order report and enqueue use): locking the row
+    -- first deadlocks with a report promoting this very row.
+    PERFORM httpq._lock_keys(ARRAY(SELECT r.channel FROM httpq.request r WHERE r.id = cancel.id),
+                             ARRAY(SELECT r.ordering_key FROM httpq.request r WHERE r.id = cancel.id));
+    PERFORM FROM httpq.request r WHERE r.id = cancel.id FOR UPDATE;
+    IF FOUND THEN
+        PERFORM httpq._finish(ARRAY[ROW(cancel.id, 'canceled', 'canceled', NULL, NULL, NULL, NULL, NULL)::httpq._ending]);
+        RETURN true;
+    END IF;
+
+    UPDATE httpq.history h SET state = 'canceled', reason = 'canceled after it died: ' || coalesce(h.reason, 'unknown')
+    WHERE h.id = cancel.id AND h.state = 'dead';
+    IF NOT FOUND THEN
+        RETURN false;
+    END IF;
+    DELETE FROM httpq.held_key k WHERE k.request_id = cancel.id RETURNING * INTO released;
+    IF FOUND THEN
+        PERFORM httpq._lock_keys(ARRAY[released.channel], ARRAY[released.ordering_key]);
+        PERFORM httpq._promote(ARRAY[released.channel], ARRAY[released.ordering_key]);
+    END IF;
+    RETURN true;
+END;
+$$;
+COMMENT ON FUNCTION httpq.cancel(bigint)
+    IS 'Cancels a waiting, running or dead request; returns false when there is none to cancel.';
+
+-- Replays the dead requests of a channel that died in [since, until); returns how many
+-- went back to waiting. Those that cannot (past their deadline, dedupe_key taken) stay
+-- dead and are named in a warning.
+CREATE OR REPLACE FUNCTION httpq.replay(channel text, since timestamptz DEFAULT NULL, until timestamptz DEFAULT NULL)
+RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    dead_id  bigint;
+    problem  text;
+    replayed integer := 0;
+    skipped  text[] := '{}';
+BEGIN
+    PERFORM httpq._check_channel(replay.channel);
+    PERFORM httpq._check_operator(replay.channel, 'replay');
+    FOR dead_id IN
+        SELECT h.id FROM httpq.history h
+        WHERE h.channel = replay.channel AND h.state = 'dead'
+          AND (replay.since IS NULL OR h.finished_at >= replay.since)
+          AND (replay.until IS NULL OR h.finished_at < replay.until)
+        ORDER BY h.id
+    LOOP
+        problem := httpq._revive(dead_id);
+        IF problem IS NULL THEN
+            replayed := replayed + 1;
+        ELSE
+            skipped := skipped || problem;
+        END IF;
+    END LOOP;
+    IF cardinality(skipped) > 0 THEN
+        RAISE WARNING '% dead requests were not replayed', cardinality(skipped)
+            USING DETAIL = array_to_string(skipped[1:10], E'\n');
+    END IF;
+    RETURN replayed;
+END;
+$$;
+COMMENT ON FUNCTION httpq.replay(text, timestamptz, timestamptz)
+    IS 'Sends the dead requests of a channel that died in [since, until) again; returns how many.';
+
+-- Deletes the httpq.key_lock rows (at most max_rows) of ordering keys without unfinished,
+-- held or deferred requests; returns how many. A row some transaction holds is skipped.
+CREATE OR REPLACE FUNCTION httpq._release_idle_keys(max_rows integer) RETURNS integer
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    channels text[];
+    keys     text[];
+    released integer;
+BEGIN
+    SELECT array_agg(l.channel), array_agg(l.ordering_key) INTO channels, keys
+    FROM (SELECT l.channel, l.ordering_key FROM httpq.key_lock l
+          WHERE NOT EXISTS (SELECT 1 FROM httpq.request r WHERE r.channel = l.channel AND r.ordering_key = l.ordering_key
+                                                            AND r.state IN ('waiting', 'scheduled', 'running'))
+            AND NOT EXISTS (SELECT 1 FROM httpq.request r WHERE r.channel = l.channel AND r.ordering_key = l.ordering_key
+                                                            AND r.state = 'blocked')
+          LIMIT max_rows
+          FOR UPDATE SKIP LOCKED) AS l;
+    -- Checked again now that the rows are locked: this statement sees every request
+    -- committed by a transaction that held one of them.
+    DELETE FROM httpq.key_lock l
+    USING unnest(channels, keys) AS u(c, k)
+    WHERE l.channel = u.c AND l.ordering_key = u.k
+      AND NOT EXISTS (SELECT 1 FROM httpq.request r WHERE r.channel = u.c AND r.ordering_key = u.k
+                                                      AND r.state IN ('waiting', 'scheduled', 'running'))
+      AND NOT EXISTS (SELECT 1 FROM httpq.request r WHERE r.channel = u.c AND r.ordering_key = u.k AND r.state = 'blocked')
+      AND NOT EXISTS (SELECT 1 FROM httpq.held_key h WHERE h.channel = u.c AND h.ordering_key = u.k)
+      AND NOT EXISTS (SELECT 1 FROM httpq.deferred_key d WHERE d.channel = u.c AND d.ordering_key = u.k);
+    GET DIAGNOSTICS released = ROW_COUNT;
+    RETURN released;
+END;
+$$;
+COMMENT ON FUNCTION httpq._release_idle_keys(integer) IS 'Deletes the lock rows of ordering keys left without requests.';
+
+-- One short step of history upkeep, for the worker's maintenance connection (about once a
+-- minute, and again at once while "more" is true) or for cron. Creates the partitions of
+-- today and 3 days ahead, then trims at most max_rows rows, then drops expired partitions.
+CREATE OR REPLACE FUNCTION httpq.maintain(max_rows integer DEFAULT 10000) RETURNS jsonb
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET DateStyle = 'ISO, YMD'
+SET TimeZone = 'UTC'
+AS $$
+DECLARE
+    created     integer;
+    expired     regclass[];
+    deleted     bigint;
+    doomed      regclass[];
+    doomed_rows bigint[];
+    dropped     integer;
+    kept        regclass[];
+    undropped   regclass[];
+BEGIN
+    IF max_rows IS NULL OR max_rows <= 0 THEN
+        RAISE EXCEPTION 'max_rows must be positive, got %', coalesce(max_rows::text, 'NULL')
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- One maintainer at a time, and a second one never waits: it has nothing to add. The
+    -- lock space is httpq's maintenance.
+    IF NOT pg_try_advisory_xact_lock(1752461426, 0) THEN
+        RETURN jsonb_build_object('ran', false);
+    END IF;
+    -- Three days ahead: an idle system, or a worker stopped over a weekend, still finds each
+    -- day's partition ready, and reports never land in the default partition.
+    created := httpq._history_add(3, max_rows);
+    IF created > 0 THEN
+        -- The default partition stays locked until commit: trim and drop in the next call.
+        RETURN jsonb_build_object('ran', true, 'more', true, 'partitions_created', created,
+                                  'partitions_dropped', 0, 'rows_deleted', 0);
+    END IF;
+    PERFORM httpq._release_idle_keys(max_rows);
+    expired := ARRAY(SELECT httpq._history_expired(NULL, NULL));
+    deleted := httpq._history_trim(NULL, max_rows, false, expired);
+    SELECT d.doomed, d.doomed_rows, d.kept INTO doomed, doomed_rows, kept FROM httpq._history_doom(expired, NULL, false) AS d;
+    SELECT d.dropped, d.kept INTO dropped, undropped FROM httpq._history_drop(doomed, doomed_rows) AS d;
+    kept := kept || undropped;
+    -- Partitions that could not be dropped (a long transaction holding a lock on the
+    -- history, objects depending on them) lose their rows at retention all the same, by
+    -- trimming; dropped once empty and free. Only while nothing was dropped: a drop holds
+    -- httpq.history until commit, and reports would wait for the trim.
+    IF dropped = 0 AND cardinality(kept) > 0 AND deleted < max_rows THEN
+        deleted := deleted + httpq._history_trim(NULL, max_rows - deleted, false,
+                                                 ARRAY(SELECT x.part FROM httpq._history_partitions() x
+                                                       WHERE x.part <> ALL (kept)));
+    END IF;
+    RETURN jsonb_build_object('ran', true, 'more', deleted >= max_rows, 'partitions_created', 0,
+                              'partitions_dropped', dropped, 'rows_deleted', deleted);
+END;
+$$;
+COMMENT ON FUNCTION httpq.maintain(integer)
+    IS 'One bounded step of history upkeep: creates, trims (at most max_rows rows) and drops partitions.';
+
+
+-- The ordering keys' advisory lock ids are gone with their locks.
+DROP FUNCTION httpq._key_lock(text, text);
+
+-- The views show a tenant only its own channels' rows, and bodies to their tenant only.
+-- Every request, live and finished. A request scheduled for later, or blocked behind an
+-- earlier one of its ordering key, is 'waiting' here (blocked = true for the latter).
+CREATE OR REPLACE VIEW httpq.requests AS
+    SELECT r.id, r.channel,
+           CASE WHEN r.state IN ('blocked', 'scheduled') THEN 'waiting' ELSE r.state END AS state,
+           r.state = 'blocked' AS blocked,
+           r.attempt AS attempts, r.priority, r.ordering_key, r.dedupe_key, r.idempotency_key,
+           r.method, r.url, r.run_at, r.deadline, r.created_at, NULL::timestamptz AS finished_at,
+           r.last_status, r.last_error, NULL::text AS reason, r.worker, r.lease_until
+    FROM httpq.request r
+    WHERE (SELECT httpq._visible_channels()) IS NULL OR r.channel = ANY ((SELECT httpq._visible_channels())::text[])
+    UNION ALL
+    SELECT h.id, h.channel, h.state, false, h.attempt, h.priority, h.ordering_key, h.dedupe_key,
+           h.idempotency_key, h.method, h.url, h.run_at, h.deadline, h.created_at, h.finished_at,
+           h.last_status, h.last_error, h.reason, NULL, NULL
+    FROM httpq.history h
+    WHERE (SELECT httpq._visible_channels()) IS NULL OR h.channel = ANY ((SELECT httpq._visible_channels())::text[]);
+COMMENT ON VIEW httpq.requests IS 'Every request, live and finished, with its state and last outcome.';
+
+-- Each finished attempt of every request: when, by which worker, and what came back.
+CREATE OR REPLACE VIEW httpq.attempts AS
+    SELECT x.id, a.attempt, a.at, a.worker, a.status, a.error, a.duration_ms
+    FROM (SELECT r.id, r.channel, r.log FROM httpq.request r
+          UNION ALL SELECT h.id, h.channel, h.log FROM httpq.history h) AS x,
+         jsonb_to_recordset(x.log) AS a(attempt integer, at timestamptz, worker text, status integer, error text,
+                                        duration_ms numeric)
+    WHERE (SELECT httpq._visible_channels()) IS NULL OR x.channel = ANY ((SELECT httpq._visible_channels())::text[]);
+COMMENT ON VIEW httpq.attempts IS 'Each finished attempt of every request: when, which worker, status or error, duration.';
+
+-- The last response of each finished request (body as the worker reported it, capped).
+CREATE OR REPLACE VIEW httpq.responses AS
+    SELECT h.id, h.channel, h.state, h.last_status AS status,
+           CASE WHEN (SELECT httpq._readable_channels()) IS NULL OR h.channel = ANY ((SELECT httpq._readable_channels())::text[])
+                THEN h.response_headers END AS headers,
+           CASE WHEN (SELECT httpq._readable_channels()) IS NULL OR h.channel = ANY ((SELECT httpq._readable_channels())::text[])
+                THEN h.response_body END AS body,
+           h.finished_at
+    FROM httpq.history h
+    WHERE (SELECT httpq._visible_channels()) IS NULL OR h.channel = ANY ((SELECT httpq._visible_channels())::text[]);
+COMMENT ON VIEW httpq.responses IS 'The last response of each finished request: status, headers, body.';
+
+-- Every channel and its settings, as set_channel left them.
+CREATE OR REPLACE VIEW httpq.channels AS
+    SELECT c.name AS channel, c.paused, c.max_concurrency, c.rate_per_second, c.max_attempts,
+           c.backoff_base, c.backoff_max, c.timeout_ms, c.ordering_on_dead, c.retention,
+           c.allowed_networks, c.max_body_bytes, coalesce(c.retry_after_max, c.backoff_max) AS retry_after_max,
+           c.created_at, c.owner, c.signing_keys
+    FROM httpq.channel c
+    WHERE (SELECT httpq._visible_channels()) IS NULL OR c.name = ANY ((SELECT httpq._visible_channels())::text[]);
+COMMENT ON VIEW httpq.channels IS 'Every channel and its settings (see httpq.set_channel).';
+
+-- Per channel: what waits, runs and died, how old the oldest waiting request is, and the
+-- last hour's deliveries and deaths.
+CREATE OR REPLACE VIEW httpq.stats AS
+    SELECT c.name AS channel, c.paused,
+           coalesce(l.waiting, 0) AS waiting,
+           coalesce(l.running, 0) AS running,
+           (SELECT count(*) FROM httpq.history h WHERE h.channel = c.name AND h.state = 'dead') AS dead,
+           (SELECT count(*) FROM httpq.history h
+            WHERE h.channel = c.name AND h.state = 'delivered' AND h.finished_at > now() - interval '1 hour')
+               AS delivered_last_hour,
+           (SELECT count(*) FROM httpq.history h
+            WHERE h.channel = c.name AND h.state = 'dead' AND h.finished_at > now() - interval '1 hour')
+               AS dead_last_hour,
+           now() - l.oldest_waiting AS oldest_waiting_age,
+           (SELECT h.last_error FROM httpq.history h
+            WHERE h.channel = c.name AND h.state = 'dead' ORDER BY h.finished_at DESC LIMIT 1) AS last_error,
+           c.max_concurrency, c.rate_per_second
+    FROM httpq.channel c
+    LEFT JOIN (
+        SELECT r.channel,
+               count(*) FILTER (WHERE r.state <> 'running') AS waiting,
+               count(*) FILTER (WHERE r.state = 'running') AS running,
+               min(r.created_at) FILTER (WHERE r.state <> 'running') AS oldest_waiting
+        FROM httpq.request r
+        GROUP BY r.channel
+    ) AS l ON l.channel = c.name
+    WHERE (SELECT httpq._visible_channels()) IS NULL OR c.name = ANY ((SELECT httpq._visible_channels())::text[]);
+COMMENT ON VIEW httpq.stats IS 'Per channel: waiting, running, dead, last hour''s deliveries and deaths, oldest waiting age.';
+
+-- The secret store's names: never a value, not even sealed. Admins only.
+CREATE OR REPLACE VIEW httpq.secrets AS
+    SELECT s.name, s.owner, s.key_id, s.set_at, s.set_by
+    FROM httpq.secret s;
+COMMENT ON VIEW httpq.secrets IS 'The stored secrets: name, owner, sealing key id, when and by whom set (never a value).';
+
+-- The roles httpq.grant_role made app, worker, ops or admin roles.
+CREATE OR REPLACE VIEW httpq.roles AS
+    SELECT g.role, g.kind, g.granted_at
+    FROM httpq.role_grant g;
+COMMENT ON VIEW httpq.roles IS 'The roles made httpq''s app, worker, ops or admin roles (httpq.grant_role).';
+
+
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA httpq FROM PUBLIC;
+REVOKE ALL ON httpq.secret, httpq.role_grant, httpq.key_lock, httpq.secrets, httpq.roles FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION httpq._visible_channels() TO PUBLIC;
+GRANT EXECUTE ON FUNCTION httpq._readable_channels() TO PUBLIC;
+-- (end of Tenants and secrets)
 
 -- Ownership
 --
@@ -2722,7 +3674,8 @@ $$;
 -- own initial privileges (pg_init_privs), which pg_dump leaves out: the grants carried over
 -- to the new heartbeat, release, maintain and history would be lost in a dump and restore,
 -- and objects handed to the install's owner would keep the upgrader's. Record what a fresh
--- install by the owner records instead: the owner's own privileges on each member. Writing
+-- install by the owner records instead: the owner's own privileges on each member, and the
+-- two functions every role may call (sql/99_privileges.sql). Writing
 -- the catalog takes a superuser; anyone else is told what to grant again after a restore.
 DO $$
 DECLARE
@@ -2748,7 +3701,7 @@ BEGIN
                                  ELSE (SELECT a.attacl FROM pg_catalog.pg_attribute a
                                        WHERE a.attrelid = p.objoid AND a.attnum = p.objsubid) END
                         END) AS x
-                    WHERE EXISTS (SELECT 1 FROM pg_catalog.aclexplode(ARRAY[x]) AS e WHERE e.grantee = owner)) AS acl
+                    WHERE EXISTS (SELECT 1 FROM pg_catalog.aclexplode(ARRAY[x]) AS e WHERE e.grantee IN (owner, 0))) AS acl
             FROM pg_catalog.pg_init_privs p
             JOIN pg_catalog.pg_depend d ON d.classid = p.classoid AND d.objid = p.objoid AND d.objsubid = 0
                                         AND d.refclassid = 'pg_catalog.pg_extension'::regclass AND d.refobjid = httpq
