@@ -71,6 +71,8 @@ let package = Package(
                 "HTTPQ",
                 "httpq",
                 .product(name: "Logging", package: "swift-log"),
+                // To check Ed25519 signatures against the public key.
+                .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
     ]
