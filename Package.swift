@@ -28,6 +28,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         .systemLibrary(
@@ -49,6 +50,7 @@ let package = Package(
                 "CCurl",
                 "CLinux",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
         .executableTarget(
@@ -69,6 +71,8 @@ let package = Package(
                 "HTTPQ",
                 "httpq",
                 .product(name: "Logging", package: "swift-log"),
+                // To check Ed25519 signatures against the public key.
+                .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
     ]
