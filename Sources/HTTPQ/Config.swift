@@ -56,6 +56,12 @@ public struct Config: Sendable {
     /// (partitions ahead, expired history) on a second connection, about once a minute. Turn
     /// it off when cron runs `SELECT httpq.maintain()` instead. Default on.
     public var maintenance = true
+    /// `HTTPQ_SECRET_KEY`, or the file named by `--secret-key-file` / `HTTPQ_SECRET_KEY_FILE`:
+    /// the keys that open the secret store's values (README, Secrets). The first seals, the
+    /// others only open, while the store is resealed under a new key. Never a flag's value,
+    /// which any user of the machine could read in the process list. Default none: requests
+    /// that need a secret are then not sent, and say why.
+    public var secretKeyring: SecretKeyring?
     /// How to reach the database (the URL plus libpq defaults).
     var connection: ConnectionParameters
 
@@ -89,6 +95,7 @@ public struct Config: Sendable {
             try reader.choice(.logFormat, LogFormat.allCases.map(\.rawValue))
             .flatMap { LogFormat(rawValue: $0) } ?? logFormat
         maintenance = try reader.choice(.maintenance, ["on", "off"]).map { $0 == "on" } ?? maintenance
+        secretKeyring = try reader.secretKeyring()
         connection = ConnectionParameters(url: databaseURL, environment: environment)
     }
 
@@ -132,6 +139,7 @@ public struct Config: Sendable {
             ("proxy", proxy.map(Self.withoutCredentials) ?? "none"),
             ("low_speed", lowSpeedTime == 0 ? "off" : "\(lowSpeedLimit) B/s for \(lowSpeedTime)s"),
             ("maintenance", maintenance ? "on" : "off"),
+            ("secret_keys", secretKeyring?.ids.joined(separator: ",") ?? "none"),
         ]
     }
 }

@@ -27,6 +27,9 @@ public struct Setting: Sendable, Hashable {
     public static let logLevel = Setting(flag: "log-level")
     public static let logFormat = Setting(flag: "log-format")
     public static let maintenance = Setting(flag: "maintenance")
+    public static let secretKeyFile = Setting(flag: "secret-key-file")
+    /// The secret keys themselves: a variable only, never a flag.
+    public static let secretKeyVariable = "HTTPQ_SECRET_KEY"
 }
 
 extension String {
@@ -59,6 +62,19 @@ struct SettingReader {
                 source: source, value: value, rule: "must not be empty; leave it unset to use the default")
         }
         return value
+    }
+
+    /// The secret keyring from `HTTPQ_SECRET_KEY` or the key file; errors never quote a key.
+    func secretKeyring() throws(ConfigError) -> SecretKeyring? {
+        let variable = environment[Setting.secretKeyVariable].flatMap { $0.isEmpty ? nil : $0 }
+        let file = lookup(.secretKeyFile)
+        do {
+            return try SecretKeyring.load(environment: variable, file: file?.value)
+        } catch {
+            throw ConfigError(
+                source: file?.source ?? Setting.secretKeyVariable, value: file?.value ?? "(not shown)",
+                rule: error.description)
+        }
     }
 
     func integer(_ setting: Setting, in range: ClosedRange<Int>) throws(ConfigError) -> Int? {

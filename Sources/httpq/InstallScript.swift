@@ -12,6 +12,8 @@ enum InstallScript {
     static let parts: [[UInt8]] = [
         PackageResources._0_schema_sql,        // 00_schema.sql
         PackageResources._0_channel_sql,       // 10_channel.sql
+        PackageResources._2_secret_sql,        // 12_secret.sql
+        PackageResources._5_tenant_sql,        // 15_tenant.sql
         PackageResources._0_request_sql,       // 20_request.sql
         PackageResources._5_ordering_sql,      // 25_ordering.sql
         PackageResources._0_validate_sql,      // 30_validate.sql

@@ -1,5 +1,5 @@
 /// The little JSON the worker needs: quoting strings for the report, and reading the claimed
-/// headers, a flat object of string values.
+/// headers and sealed secrets, objects whose values are strings or objects of strings.
 enum JSON {
     /// `text` as a JSON string literal, quotes included.
     static func quote(_ text: String) -> String {
@@ -16,7 +16,31 @@ enum JSON {
     /// Reads a JSON object whose values are all strings, keeping the members' order.
     static func parseStringObject(_ text: String) throws(ParseError) -> [(String, String)] {
         var reader = Reader(bytes: Array(text.utf8))
-        return try reader.stringObject()
+        let members = try reader.stringObject()
+        try reader.end()
+        return members
+    }
+
+    /// A member's value in `parseObject`: a string, or an object of strings.
+    enum Value {
+        case string(String)
+        case object([(String, String)])
+    }
+
+    /// Reads a JSON object whose values are strings or objects of strings (a claimed header
+    /// may be a secret reference, `{"secret": ..., "prefix": ...}`), keeping the order.
+    static func parseObject(_ text: String) throws(ParseError) -> [(String, Value)] {
+        var reader = Reader(bytes: Array(text.utf8))
+        var members: [(String, Value)] = []
+        try reader.members { (name, reader) throws(ParseError) in
+            if reader.peek() == UInt8(ascii: "{") {
+                members.append((name, .object(try reader.stringObject())))
+            } else {
+                members.append((name, .string(try reader.string())))
+            }
+        }
+        try reader.end()
+        return members
     }
 }
 
@@ -31,24 +55,37 @@ private struct Reader {
 
     mutating func stringObject() throws(JSON.ParseError) -> [(String, String)] {
         var members: [(String, String)] = []
+        try self.members { (name, reader) throws(JSON.ParseError) in
+            members.append((name, try reader.string()))
+        }
+        return members
+    }
+
+    /// Reads one object, handing each member's name to `value`, which reads its value.
+    mutating func members(
+        _ value: (String, inout Reader) throws(JSON.ParseError) -> Void
+    ) throws(JSON.ParseError) {
         try expect(UInt8(ascii: "{"))
         if peek() == UInt8(ascii: "}") {
             position += 1
-        } else {
-            while true {
-                let name = try string()
-                try expect(UInt8(ascii: ":"))
-                members.append((name, try string()))
-                if peek() == UInt8(ascii: ",") {
-                    position += 1
-                    continue
-                }
-                try expect(UInt8(ascii: "}"))
-                break
-            }
+            return
         }
+        while true {
+            let name = try string()
+            try expect(UInt8(ascii: ":"))
+            try value(name, &self)
+            if peek() == UInt8(ascii: ",") {
+                position += 1
+                continue
+            }
+            try expect(UInt8(ascii: "}"))
+            return
+        }
+    }
+
+    /// Throws unless only blanks are left.
+    mutating func end() throws(JSON.ParseError) {
         guard peek() == nil else { throw failure("unexpected text after the object") }
-        return members
     }
 
     /// The next non-blank byte, not consumed.

@@ -49,4 +49,8 @@ struct HTTPResult: Equatable, Sendable {
     /// Whether the attempt ended because its destination's address is not allowed (no packet
     /// was sent to it); the database then ends the request at once rather than retrying.
     var refused = false
+    /// Whether the request was not sent because a secret it needs could not be opened (the
+    /// worker's keys, or the store, are wrong): the attempt does not count, and the request
+    /// is tried again once the configuration may have been fixed.
+    var unsent = false
 }

@@ -1,8 +1,20 @@
-/// Decoding of `bytea` values as they arrive in text result format.
-enum Bytea {
+/// `bytea` values in text format: decoding them as they arrive, encoding parameters.
+public enum Bytea {
+    /// The hex format of `bytes` (`\x48656c6c6f`), as a text parameter for a `bytea`.
+    public static func hex(_ bytes: [UInt8]) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var text: [UInt8] = [UInt8(ascii: "\\"), UInt8(ascii: "x")]
+        text.reserveCapacity(2 + 2 * bytes.count)
+        for byte in bytes {
+            text.append(digits[Int(byte >> 4)])
+            text.append(digits[Int(byte & 0x0f)])
+        }
+        return String(decoding: text, as: UTF8.self)
+    }
+
     /// Decodes the hex format (`\x48656c6c6f`), the server's default `bytea_output`.
     /// Returns nil for anything else, including the legacy escape format.
-    static func decodeHex(_ text: String) -> [UInt8]? {
+    public static func decodeHex(_ text: String) -> [UInt8]? {
         var text = text
         // Every claimed body passes through here, so it works on the contiguous UTF-8 directly.
         return text.withUTF8 { utf8 -> [UInt8]? in

@@ -1,8 +1,8 @@
 import Glibc
 
 /// Reads a whole file with the C library, so that a failure carries errno's text.
-enum FileContents {
-    static func read(path: String) throws(SystemError) -> [UInt8] {
+public enum FileContents {
+    public static func read(path: String) throws(SystemError) -> [UInt8] {
         guard let file = fopen(path, "r") else { throw SystemError(call: "open \(path)") }
         defer { fclose(file) }
         var bytes: [UInt8] = []

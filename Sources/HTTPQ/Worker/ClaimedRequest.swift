@@ -3,7 +3,10 @@ struct ClaimedRequest: Sendable {
     var id: Int64
     var attempt: Int
     var channel: String
+    /// The request as claimed; headers that refer to secrets are not in it yet (`secrets`).
     var request: HTTPRequest
+    /// What the worker must open and add before sending: secret headers and signatures.
+    var secrets = ClaimedSecrets()
 
     /// The claim this row is: what its lease, heartbeats and report are fenced by.
     var key: ClaimKey { ClaimKey(id: id, attempt: attempt) }
@@ -18,9 +21,9 @@ struct ClaimedRequest: Sendable {
 
     /// Reads one row in the column order of the claim statement:
     /// id, attempt, channel, method, url, headers (jsonb), body (bytea), timeout_ms,
-    /// allowed_networks (cidr[]; NULL reads as none).
+    /// allowed_networks (cidr[]; NULL reads as none), signing_keys (text[]), secrets (jsonb).
     init(row: [String?]) throws(Unreadable) {
-        guard row.count == 9, let id = row[0].flatMap({ Int64($0) }) else {
+        guard row.count == 11, let id = row[0].flatMap({ Int64($0) }) else {
             throw Unreadable(reason: "the claim returned a row without a request id")
         }
         guard let attempt = row[1].flatMap({ Int($0) }) else {
@@ -32,12 +35,27 @@ struct ClaimedRequest: Sendable {
         guard let method = row[3], let url = row[4] else {
             throw unreadable("the claimed request has no method or URL")
         }
-        var headers: [(String, String)] = []
+        var headers: [(name: String, value: String)] = []
+        var secrets = ClaimedSecrets()
         if let text = row[5] {
+            let members: [(String, JSON.Value)]
             do {
-                headers = try JSON.parseStringObject(text)
+                members = try JSON.parseObject(text)
             } catch {
-                throw unreadable("the claimed headers are not an object of strings: \(error)")
+                throw unreadable("the claimed headers are not an object of strings and secret references: \(error)")
+            }
+            for (name, value) in members {
+                switch value {
+                case .string(let text):
+                    headers.append((name, text))
+                case .object(let reference):
+                    guard let secret = reference.first(where: { $0.0 == "secret" })?.1 else {
+                        throw unreadable("the claimed header \(name) is an object without a secret name")
+                    }
+                    let prefix = reference.first(where: { $0.0 == "prefix" })?.1 ?? ""
+                    secrets.headers.append(
+                        SecretHeader(position: headers.count, name: name, secret: secret, prefix: prefix))
+                }
             }
         }
         var body: [UInt8]?
@@ -58,11 +76,22 @@ struct ClaimedRequest: Sendable {
                 throw unreadable("the claimed allowed_networks are not a cidr[]: \(error)")
             }
         }
+        if let text = row[9] {
+            secrets.signingKeys = PostgresArray.simpleElements(text)
+        }
+        if let text = row[10] {
+            do {
+                secrets.sealed = try ClaimedSecrets.readSealed(text)
+            } catch {
+                throw unreadable("the claimed secrets are not an object of sealed values: \(error)")
+            }
+        }
         self.id = id
         self.attempt = attempt
+        self.secrets = secrets
         self.channel = row[2] ?? ""
         self.request = HTTPRequest(
-            method: method, url: url, headers: headers.map { (name: $0.0, value: $0.1) },
+            method: method, url: url, headers: headers,
             body: body, timeoutMilliseconds: timeout,
             addressPolicy: AddressPolicy(channel: channel, allowedNetworks: allowedNetworks))
     }

@@ -8,7 +8,8 @@ struct Outcome: Equatable, Sendable {
     var key: ClaimKey { ClaimKey(id: id, attempt: attempt) }
 
     /// The JSON object for `httpq.report`: status and response, or a null status and the error,
-    /// plus `"refused":true` when the destination's address was not allowed.
+    /// plus `"refused":true` when the destination's address was not allowed, or `"unsent":true`
+    /// when a secret the request needs could not be opened.
     var json: String {
         var buffer = JSONBuffer()
         write(to: &buffer)
@@ -47,6 +48,9 @@ struct Outcome: Equatable, Sendable {
             buffer.append(quoted: result.error ?? "no response")
             if result.refused {
                 buffer.append(raw: ",\"refused\":true")
+            }
+            if result.unsent {
+                buffer.append(raw: ",\"unsent\":true")
             }
         }
         buffer.append(raw: ",\"duration_ms\":")

@@ -1,3 +1,4 @@
+import Glibc
 import Logging
 
 /// Starting transfers, collecting their outcomes, and stopping.
@@ -15,14 +16,23 @@ extension Worker {
                 "claimed again while an older attempt was still sending (its lease lapsed); dropped the older one",
                 metadata: metadata(claim))
         }
-        if let problem = claim.request.problem {
+        var request = claim.request
+        if !claim.secrets.isEmpty {
+            do {
+                request = try secrets.resolve(claim, unixTime: Int64(time(nil)))
+            } catch {
+                fail(claim, error.description, now: now, unsent: true)
+                return
+            }
+        }
+        if let problem = request.problem {
             fail(claim, problem, now: now)
             return
         }
         let transfer: Transfer
         do {
             transfer = try transfers.take(
-                id: claim.id, request: claim.request, settings: config.transferSettings)
+                id: claim.id, request: request, settings: config.transferSettings)
             try multi.add(transfer)
         } catch {
             fail(claim, error.description, now: now)
@@ -31,9 +41,18 @@ extension Worker {
         attempts.insert(claim, transfer)
     }
 
-    private func fail(_ claim: ClaimedRequest, _ reason: String, now: Instant) {
-        let result = HTTPResult(
+    /// Reports an attempt that sent nothing; `unsent`: for want of a secret, so it does not count.
+    private func fail(_ claim: ClaimedRequest, _ reason: String, now: Instant, unsent: Bool = false) {
+        var result = HTTPResult(
             status: nil, headers: ResponseHeaders(), body: [], error: reason, durationMilliseconds: 0)
+        result.unsent = unsent
+        if unsent {
+            logger.error("not sent: a secret it needs cannot be opened", metadata: {
+                var metadata = metadata(claim)
+                metadata[LogKey.error] = "\(reason)"
+                return metadata
+            }())
+        }
         finished(claim, result, now: now)
     }
 

@@ -39,6 +39,8 @@ public final class Worker {
     var transfers: TransferPool
     /// How many claims were handed back during shutdown (for the exit log line).
     var releasedCount = 0
+    /// Opens the secrets claimed requests name, and signs them.
+    var secrets: SecretResolver
 
     private init(
         config: Config, connections: (claims: Connection, reports: Connection), stopSources: [StopSource],
@@ -51,6 +53,7 @@ public final class Worker {
         self.identity = WorkerIdentity(worker: config.workerID, channels: config.channels, lease: config.lease)
         self.stopSources = stopSources
         transfers = TransferPool(limit: config.concurrency)
+        secrets = SecretResolver(keyring: config.secretKeyring)
         do {
             multi = try Multi(idleConnections: config.concurrency)
             claimsLink = try DatabaseLink(connection: connections.claims, parameters: config.connection)
