@@ -121,12 +121,14 @@ $$;
 COMMENT ON FUNCTION httpq.sealed_secrets() IS 'Every secret''s sealed value, for re-sealing under a new key; admin only.';
 
 -- The sealed values of the named secrets, for the worker: {"name": {"key_id": ..., "sealed":
--- base64}}. A name without a secret is left out (the worker then says so, and sends nothing).
+-- base64 on one line}}. A name without a secret is left out (the worker then says so, and
+-- sends nothing).
 CREATE FUNCTION httpq._sealed(names text[]) RETURNS jsonb
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT coalesce(jsonb_object_agg(s.name, jsonb_build_object('key_id', s.key_id, 'sealed', encode(s.sealed, 'base64'))),
+    SELECT coalesce(jsonb_object_agg(s.name, jsonb_build_object(
+                        'key_id', s.key_id, 'sealed', translate(encode(s.sealed, 'base64'), E'\n', ''))),
                     '{}')
     FROM httpq.secret s
     WHERE s.name = ANY (names)

@@ -10,9 +10,12 @@ final class InProcessWorker: Sendable {
     private let exit = Mutex<WorkerExit?>(nil)
     private let done = DispatchSemaphore(value: 0)
 
-    /// Starts a worker for `channels` with a short poll interval; `flags` add or override settings.
-    /// Throws when the worker cannot start.
-    init(channels: [String], flags: [String: String] = [:], url: String? = TestDatabase.url) throws {
+    /// Starts a worker for `channels` with a short poll interval; `flags` add or override settings,
+    /// `environment` is all the worker sees of one. Throws when the worker cannot start.
+    init(
+        channels: [String], flags: [String: String] = [:], environment: [String: String] = [:],
+        url: String? = TestDatabase.url
+    ) throws {
         var settings = [
             Setting.channels.flag: channels.joined(separator: ","),
             Setting.pollInterval.flag: "0.2",
@@ -20,7 +23,7 @@ final class InProcessWorker: Sendable {
         ]
         if let url { settings[Setting.database.flag] = url }
         settings.merge(flags) { _, new in new }
-        let config = try Config(environment: [:], flags: settings)
+        let config = try Config(environment: environment, flags: settings)
         let stopRequest = try StopRequest()
         self.stopRequest = stopRequest
         let started = DispatchSemaphore(value: 0)
