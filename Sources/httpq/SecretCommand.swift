@@ -182,6 +182,7 @@ struct RekeySecrets: ParsableCommand {
         var resealed = 0
         var already = 0
         var changed = 0
+        var unopened: [String] = []
         for row in try database.rows("SELECT name, key_id, sealed FROM httpq.sealed_secrets()") {
             guard let name = row[0], let keyID = row[1], let hex = row[2], let sealed = Bytea.decodeHex(hex) else { continue }
             if keyID == current {
@@ -192,7 +193,9 @@ struct RekeySecrets: ParsableCommand {
             do {
                 value = try SecretBox.open(sealed, name: name, keyID: keyID, keyring: keyring)
             } catch {
-                throw Failure.exit("\(error)", Failure.configuration)
+                // The others are resealed all the same; this one keeps its old key.
+                unopened.append("\(error)")
+                continue
             }
             let replaced = try database.value(
                 "SELECT httpq.reseal_secret(name => $1, key_id => $2, sealed => $3::bytea, previous => $4::bytea)",
@@ -202,6 +205,10 @@ struct RekeySecrets: ParsableCommand {
         say(
             "resealed \(resealed) secrets under key \(current); \(already) were already under it"
                 + (changed > 0 ? "; \(changed) changed meanwhile and kept their new value" : ""))
+        guard unopened.isEmpty else {
+            unopened.forEach(Failure.writeLine)
+            throw Failure.exit("\(unopened.count) secrets could not be opened and keep their old key", .failure)
+        }
     }
 }
 

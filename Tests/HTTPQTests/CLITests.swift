@@ -16,7 +16,10 @@ struct CLI {
 
     /// Runs `httpq arguments` against the test database (or `database`), feeding `input` on
     /// standard input, and waits for it to exit.
-    static func run(_ arguments: [String], input: [UInt8] = [], database: String? = TestDatabase.url) throws -> CLI {
+    static func run(
+        _ arguments: [String], input: [UInt8] = [], database: String? = TestDatabase.url,
+        environment extra: [String: String] = [:]
+    ) throws -> CLI {
         let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
             .deletingLastPathComponent().appendingPathComponent("httpq")
         guard FileManager.default.isExecutableFile(atPath: executable.path) else {
@@ -35,6 +38,8 @@ struct CLI {
         process.arguments = arguments
         var environment = ProcessInfo.processInfo.environment
         environment["DATABASE_URL"] = database
+        environment.removeValue(forKey: Setting.secretKeyVariable)
+        environment.merge(extra) { _, new in new }
         process.environment = environment
         process.standardInput = try FileHandle(forReadingFrom: files[0])
         process.standardOutput = try FileHandle(forWritingTo: files[1])
