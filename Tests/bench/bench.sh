@@ -11,7 +11,7 @@
 #   --profile  load pg_stat_statements (track = all) and write the top statements of the
 #              drain and of the backlog claims next to latest.json; it costs a few per
 #              cent, so the default run leaves it off
-#   --only     run one part: ceilings, enqueue, drain, scale, overload, steady, longtx,
+#   --only     run one part: ceilings, enqueue, drain, scale, signing, overload, steady, longtx,
 #              footprint, fairness, isolation, backlog, maintenance or soak (the figures
 #              of the others are then "not run"; overload and soak need the drain's rate)
 #
@@ -29,7 +29,7 @@ cd "$(dirname "$0")/../.."
 root=$PWD
 bench=$root/Tests/bench
 
-parts="ceilings enqueue drain scale overload steady longtx footprint fairness isolation backlog maintenance soak"
+parts="ceilings enqueue drain scale signing overload steady longtx footprint fairness isolation backlog maintenance soak"
 mode=default large=0 soak=0 profile=0 only=
 while [ $# -gt 0 ]; do
     case $1 in
@@ -433,6 +433,63 @@ if runs scale; then
     say "4. scale: the same backlog, 2 workers, then 4"
     drain scale2 2 || true
     drain scale4 4 || true
+fi
+
+# ---------------------------------------------------------------------------------------
+# 4b. Signing and secrets: the drain's backlog (half of it) delivered by one worker from a
+#     plain channel, a channel that signs every request (one whsec_ key, Standard Webhooks)
+#     and one whose requests carry a secret header, each twice, interleaved; the worker's
+#     and Postgres's CPU per request of each, and the ratios to plain.
+
+# variant: fills the paused channel sign-VARIANT, drains it with one worker, and appends
+# the worker's and Postgres's CPU ticks and the count to $work/signing-VARIANT.
+sign_drain() {
+    local variant=$1 ch=sign-$1 n=$((drain_n / 2)) w0 p0 w1 p1 delivered
+    q -c 'TRUNCATE httpq.request, httpq.history' >/dev/null
+    pause "$ch"
+    q -c "SELECT bench.fill('$ch', $n, '$url')" >/dev/null
+    if [ "$variant" = header ]; then
+        # The fixture, written directly: every request names the secret, as an enqueue with
+        # headers => '{"Authorization": {"secret": "bench-token", "prefix": "Bearer "}}' would.
+        q -c "UPDATE httpq.request SET headers = headers || '{\"Authorization\": {\"secret\": \"bench-token\", \"prefix\": \"Bearer \"}}',
+                                       secrets = '{bench-token}' WHERE channel = '$ch'" >/dev/null
+    fi
+    q -c 'VACUUM ANALYZE httpq.request' -c 'CHECKPOINT' >/dev/null
+    start_worker "sign-$variant" --channels "$ch" || return 1
+    w0=$(workers_ticks) p0=$(pg_ticks)
+    resume "$ch" >/dev/null
+    if wait_drained "$ch" $((60 + n / 500)); then
+        w1=$(workers_ticks) p1=$(pg_ticks)
+        delivered=$(q -c "SELECT count(*) FROM httpq.history WHERE channel = '$ch' AND state = 'delivered'")
+        echo "$((w1 - w0)) $((p1 - p0)) $delivered" >>"$work/signing-$variant"
+    fi
+    stop_workers
+}
+
+if runs signing; then
+    say "4b. signing: $((drain_n / 2)) delivered plain, signed and with a secret header, twice each"
+    export HTTPQ_SECRET_KEY
+    HTTPQ_SECRET_KEY=$("$httpq" secret generate-key 2>/dev/null)
+    printf 'whsec_%s' "$(head -c 32 /dev/urandom | base64)" | "$httpq" secret set bench-signing >/dev/null
+    printf 'bench-token-%s' "$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')" | "$httpq" secret set bench-token >/dev/null
+    q -c "SELECT bench.loopback('sign-plain', 'sign-signed', 'sign-header')" \
+      -c "SELECT httpq.set_channel('sign-signed', signing_keys => '{bench-signing}')" >/dev/null
+    rm -f "$work"/signing-*
+    for round in 1 2; do
+        for variant in plain signed header; do sign_drain $variant || true; done
+    done
+    for variant in plain signed header; do
+        if [ "$(wc -l <"$work/signing-$variant" 2>/dev/null || echo 0)" = 2 ]; then
+            read -r wt pt n < <(awk '{ w += $1; p += $2; n += $3 } END { print w, p, n }' "$work/signing-$variant")
+            record "signing_${variant}_worker_cpu_us_per_req" "$(us_per "$wt" "$n")"
+            record "signing_${variant}_pg_cpu_us_per_req" "$(us_per "$pt" "$n")"
+        else
+            note "signing: the $variant drains did not both finish"
+        fi
+    done
+    unset HTTPQ_SECRET_KEY
+    q -c "SELECT httpq.set_channel('sign-signed', signing_keys => '{}')" -c 'DELETE FROM httpq.secret' >/dev/null
+    reset_queue >/dev/null
 fi
 
 # ---------------------------------------------------------------------------------------

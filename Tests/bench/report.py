@@ -63,6 +63,10 @@ derived = {
     "scale2_ratio": ratio("scale2_rps", "drain_rps"),
     "scale4_ratio": ratio("scale4_rps", "drain_rps"),
     "isolation_p99_ratio": ratio("isolation_bad_latency_p99_ms", "isolation_base_latency_p99_ms"),
+    "signing_signed_worker_ratio": ratio("signing_signed_worker_cpu_us_per_req", "signing_plain_worker_cpu_us_per_req"),
+    "signing_header_worker_ratio": ratio("signing_header_worker_cpu_us_per_req", "signing_plain_worker_cpu_us_per_req"),
+    "signing_signed_pg_ratio": ratio("signing_signed_pg_cpu_us_per_req", "signing_plain_pg_cpu_us_per_req"),
+    "signing_header_pg_ratio": ratio("signing_header_pg_cpu_us_per_req", "signing_plain_pg_cpu_us_per_req"),
 }
 biggest = "claim_ms_10m" if "claim_ms_10m" in figures else "claim_ms_1m" if "claim_ms_1m" in figures else "claim_ms_100k"
 derived["claim_growth"] = ratio(biggest, "claim_ms_10k", 2)
@@ -137,7 +141,7 @@ REQUIRED += [key for _, key, *_ in TARGETS if key not in SOAK_KEYS or soak]
 
 # Which part of bench.sh measures a figure, by the start of its key.
 PARTS = [("ceiling_", "ceilings"), ("plain_insert", "enqueue"), ("enqueue_", "enqueue"), ("drain_", "drain"),
-         ("worker_db_", "drain"), ("scale", "scale"), ("overload_", "overload"), ("steady_", "steady"),
+         ("worker_db_", "drain"), ("scale", "scale"), ("signing_", "signing"), ("overload_", "overload"), ("steady_", "steady"),
          ("longtx_", "longtx"), ("footprint_", "footprint"), ("worker_", "footprint"), ("fairness_", "fairness"),
          ("rate_limited_", "fairness"), ("isolation_", "isolation"), ("claim_", "backlog"), ("maint_", "maintenance"),
          ("soak_", "soak")]
@@ -209,6 +213,17 @@ ROWS = [
     ("scale2_ratio", "  ratio to 1 worker", "x"),
     *drain_rows("scale4", "4 workers"),
     ("scale4_ratio", "  ratio to 1 worker", "x"),
+    ("Signing and secrets: half the backlog, 1 worker, each variant twice", None, None),
+    ("signing_plain_worker_cpu_us_per_req", "Plain channel: worker CPU per request", "us"),
+    ("signing_plain_pg_cpu_us_per_req", "  Postgres CPU per request", "us"),
+    ("signing_signed_worker_cpu_us_per_req", "Signed (one whsec_ key): worker CPU per request", "us"),
+    ("signing_signed_worker_ratio", "  / plain", "x"),
+    ("signing_signed_pg_cpu_us_per_req", "  Postgres CPU per request", "us"),
+    ("signing_signed_pg_ratio", "  / plain", "x"),
+    ("signing_header_worker_cpu_us_per_req", "Secret header: worker CPU per request", "us"),
+    ("signing_header_worker_ratio", "  / plain", "x"),
+    ("signing_header_pg_cpu_us_per_req", "  Postgres CPU per request", "us"),
+    ("signing_header_pg_ratio", "  / plain", "x"),
     ("Overload: 1.25 x the drain rate arriving (100 per transaction), 1 worker", None, None),
     ("overload_offered_rps", "Offered", "req/s"),
     ("overload_arrival_rps", "  achieved", "req/s"),
