@@ -130,6 +130,16 @@ struct WorkCommand: ParsableCommand {
     var proxy: String?
 
     @Option(
+        help: ArgumentHelp(
+            """
+            A file holding the keys that open the secret store's values (README, Secrets). Also \
+            HTTPQ_SECRET_KEY_FILE, or the keys themselves in HTTPQ_SECRET_KEY. Defaults to none: \
+            requests that name a secret or a signing key are then not sent, and their attempts \
+            say why without counting.
+            """, valueName: "path"))
+    var secretKeyFile: String?
+
+    @Option(
         name: .customLong("low-speed-limit"),
         help: ArgumentHelp(
             """
@@ -217,6 +227,7 @@ struct WorkCommand: ParsableCommand {
         flags[Setting.grace.flag] = grace
         flags[Setting.maxResponseBytes.flag] = maxResponseBytes
         flags[Setting.proxy.flag] = proxy
+        flags[Setting.secretKeyFile.flag] = secretKeyFile
         flags[Setting.lowSpeedLimit.flag] = lowSpeedLimit
         flags[Setting.lowSpeedTime.flag] = lowSpeedTime
         flags[Setting.workerID.flag] = workerID

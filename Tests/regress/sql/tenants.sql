@@ -61,19 +61,20 @@ RESET ROLE;
 
 -- The worker claims and reports for every tenant, and enqueues or reads nothing
 SET ROLE regress_httpq_worker;
-SELECT channel, url FROM httpq.claim('regress-worker', 10) ORDER BY id;
+SELECT channel, url FROM httpq.claim('regress-worker', 10, '{tenant-a,tenant-b}') ORDER BY id;
 SELECT httpq.enqueue('https://w.example/', channel => 'tenant-w');
 SELECT count(*) FROM httpq.requests;
 SELECT httpq.set_channel('tenant-a', max_attempts => 3);
 RESET ROLE;
 SELECT httpq.report('regress-worker', jsonb_agg(jsonb_build_object('id', id, 'attempt', attempt, 'status', 200,
                                                                   'body', encode('{"answer": "a-response"}', 'base64'))))
-FROM httpq.request WHERE state = 'running';
+FROM httpq.request WHERE state = 'running' AND channel LIKE 'tenant-%';
 
 -- Ops sees every channel and operates it, but no bodies, settings or secrets
 SET ROLE regress_httpq_ops;
-SELECT channel, count(*) FROM httpq.requests GROUP BY 1 ORDER BY 1;
-SELECT channel, status, headers IS NULL AS no_headers, body IS NULL AS no_body FROM httpq.responses ORDER BY id LIMIT 2;
+SELECT channel, count(*) FROM httpq.requests WHERE channel LIKE 'tenant-%' GROUP BY 1 ORDER BY 1;
+SELECT channel, status, headers IS NULL AS no_headers, body IS NULL AS no_body FROM httpq.responses
+WHERE channel LIKE 'tenant-%' ORDER BY id LIMIT 2;
 SELECT httpq.pause('tenant-a');
 SELECT httpq.resume('tenant-a');
 SELECT httpq.set_channel('tenant-a', max_attempts => 3);
