@@ -2928,14 +2928,18 @@ COMMENT ON FUNCTION httpq.sealed_secrets() IS 'Every secret''s sealed value, for
 -- base64 on one line}}. A name without a secret is left out (the worker then says so, and
 -- sends nothing).
 CREATE OR REPLACE FUNCTION httpq._sealed(names text[]) RETURNS jsonb
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT coalesce(jsonb_object_agg(s.name, jsonb_build_object(
-                        'key_id', s.key_id, 'sealed', translate(encode(s.sealed, 'base64'), E'\n', ''))),
-                    '{}')
-    FROM httpq.secret s
-    WHERE s.name = ANY (names)
+BEGIN
+    -- PL/pgSQL: a claim calls it per request that names a secret, and a SQL body that pins
+    -- search_path is planned anew on every call.
+    RETURN (SELECT coalesce(jsonb_object_agg(s.name, jsonb_build_object(
+                                'key_id', s.key_id, 'sealed', translate(encode(s.sealed, 'base64'), E'\n', ''))),
+                            '{}')
+            FROM httpq.secret s
+            WHERE s.name = ANY (names));
+END;
 $$;
 COMMENT ON FUNCTION httpq._sealed(text[]) IS 'The sealed values of the named secrets, as the worker reads them.';
 
