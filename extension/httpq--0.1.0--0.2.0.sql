@@ -3121,35 +3121,22 @@ END;
 $$;
 COMMENT ON FUNCTION httpq._check_admin(text) IS 'Raises insufficient_privilege unless the caller is an httpq admin role.';
 
--- The channels whose rows the caller may read in the views: NULL for all (ops, admin),
--- else the channels it owns and the shared ones. Evaluated once per view query.
-CREATE OR REPLACE FUNCTION httpq._visible_channels() RETURNS text[]
+-- The channels a view shows the caller rows (or bodies) of: NULL for all when the caller
+-- has the kind ('ops' for rows, 'admin' for bodies), else the channels it is the tenant of,
+-- shared ones included. A view evaluates it once per query.
+CREATE OR REPLACE FUNCTION httpq._tenant_channels(unless_kind text) RETURNS text[]
 LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    IF httpq._has_kind(httpq._caller(), 'ops') THEN
+    IF httpq._has_kind(httpq._caller(), unless_kind) THEN
         RETURN NULL;
     END IF;
     RETURN ARRAY(SELECT c.name FROM httpq.channel c WHERE httpq._owns(c.owner));
 END;
 $$;
-COMMENT ON FUNCTION httpq._visible_channels() IS 'The channels the caller may see in the views; NULL for all.';
+COMMENT ON FUNCTION httpq._tenant_channels(text) IS 'The channels whose rows a view shows the caller; NULL for all when it has the kind.';
 
--- The channels whose bodies (and response headers) the caller may read: NULL for all
--- (admin), else its own and the shared ones. Ops roles see no bodies.
-CREATE OR REPLACE FUNCTION httpq._readable_channels() RETURNS text[]
-LANGUAGE plpgsql STABLE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    IF httpq._has_kind(httpq._caller(), 'admin') THEN
-        RETURN NULL;
-    END IF;
-    RETURN ARRAY(SELECT c.name FROM httpq.channel c WHERE httpq._owns(c.owner));
-END;
-$$;
-COMMENT ON FUNCTION httpq._readable_channels() IS 'The channels whose bodies the caller may read; NULL for all.';
 
 -- What each kind of role may call and read, by name (every overload). Views are listed
 -- with a leading 'view:'.
@@ -3552,13 +3539,13 @@ CREATE OR REPLACE VIEW httpq.requests AS
            r.method, r.url, r.run_at, r.deadline, r.created_at, NULL::timestamptz AS finished_at,
            r.last_status, r.last_error, NULL::text AS reason, r.worker, r.lease_until
     FROM httpq.request r
-    WHERE (SELECT httpq._visible_channels()) IS NULL OR r.channel = ANY ((SELECT httpq._visible_channels())::text[])
+    WHERE (SELECT httpq._tenant_channels('ops')) IS NULL OR r.channel = ANY ((SELECT httpq._tenant_channels('ops'))::text[])
     UNION ALL
     SELECT h.id, h.channel, h.state, false, h.attempt, h.priority, h.ordering_key, h.dedupe_key,
            h.idempotency_key, h.method, h.url, h.run_at, h.deadline, h.created_at, h.finished_at,
            h.last_status, h.last_error, h.reason, NULL, NULL
     FROM httpq.history h
-    WHERE (SELECT httpq._visible_channels()) IS NULL OR h.channel = ANY ((SELECT httpq._visible_channels())::text[]);
+    WHERE (SELECT httpq._tenant_channels('ops')) IS NULL OR h.channel = ANY ((SELECT httpq._tenant_channels('ops'))::text[]);
 COMMENT ON VIEW httpq.requests IS 'Every request, live and finished, with its state and last outcome.';
 
 -- Each finished attempt of every request: when, by which worker, and what came back.
@@ -3568,19 +3555,19 @@ CREATE OR REPLACE VIEW httpq.attempts AS
           UNION ALL SELECT h.id, h.channel, h.log FROM httpq.history h) AS x,
          jsonb_to_recordset(x.log) AS a(attempt integer, at timestamptz, worker text, status integer, error text,
                                         duration_ms numeric)
-    WHERE (SELECT httpq._visible_channels()) IS NULL OR x.channel = ANY ((SELECT httpq._visible_channels())::text[]);
+    WHERE (SELECT httpq._tenant_channels('ops')) IS NULL OR x.channel = ANY ((SELECT httpq._tenant_channels('ops'))::text[]);
 COMMENT ON VIEW httpq.attempts IS 'Each finished attempt of every request: when, which worker, status or error, duration.';
 
 -- The last response of each finished request (body as the worker reported it, capped).
 CREATE OR REPLACE VIEW httpq.responses AS
     SELECT h.id, h.channel, h.state, h.last_status AS status,
-           CASE WHEN (SELECT httpq._readable_channels()) IS NULL OR h.channel = ANY ((SELECT httpq._readable_channels())::text[])
+           CASE WHEN (SELECT httpq._tenant_channels('admin')) IS NULL OR h.channel = ANY ((SELECT httpq._tenant_channels('admin'))::text[])
                 THEN h.response_headers END AS headers,
-           CASE WHEN (SELECT httpq._readable_channels()) IS NULL OR h.channel = ANY ((SELECT httpq._readable_channels())::text[])
+           CASE WHEN (SELECT httpq._tenant_channels('admin')) IS NULL OR h.channel = ANY ((SELECT httpq._tenant_channels('admin'))::text[])
                 THEN h.response_body END AS body,
            h.finished_at
     FROM httpq.history h
-    WHERE (SELECT httpq._visible_channels()) IS NULL OR h.channel = ANY ((SELECT httpq._visible_channels())::text[]);
+    WHERE (SELECT httpq._tenant_channels('ops')) IS NULL OR h.channel = ANY ((SELECT httpq._tenant_channels('ops'))::text[]);
 COMMENT ON VIEW httpq.responses IS 'The last response of each finished request: status, headers, body.';
 
 -- Every channel and its settings, as set_channel left them.
@@ -3590,7 +3577,7 @@ CREATE OR REPLACE VIEW httpq.channels AS
            c.allowed_networks, c.max_body_bytes, coalesce(c.retry_after_max, c.backoff_max) AS retry_after_max,
            c.created_at, c.owner, c.signing_keys
     FROM httpq.channel c
-    WHERE (SELECT httpq._visible_channels()) IS NULL OR c.name = ANY ((SELECT httpq._visible_channels())::text[]);
+    WHERE (SELECT httpq._tenant_channels('ops')) IS NULL OR c.name = ANY ((SELECT httpq._tenant_channels('ops'))::text[]);
 COMMENT ON VIEW httpq.channels IS 'Every channel and its settings (see httpq.set_channel).';
 
 -- Per channel: what waits, runs and died, how old the oldest waiting request is, and the
@@ -3619,7 +3606,7 @@ CREATE OR REPLACE VIEW httpq.stats AS
         FROM httpq.request r
         GROUP BY r.channel
     ) AS l ON l.channel = c.name
-    WHERE (SELECT httpq._visible_channels()) IS NULL OR c.name = ANY ((SELECT httpq._visible_channels())::text[]);
+    WHERE (SELECT httpq._tenant_channels('ops')) IS NULL OR c.name = ANY ((SELECT httpq._tenant_channels('ops'))::text[]);
 COMMENT ON VIEW httpq.stats IS 'Per channel: waiting, running, dead, last hour''s deliveries and deaths, oldest waiting age.';
 
 -- The secret store's names: never a value, not even sealed. Admins only.
@@ -3637,8 +3624,7 @@ COMMENT ON VIEW httpq.roles IS 'The roles made httpq''s app, worker, ops or admi
 
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA httpq FROM PUBLIC;
 REVOKE ALL ON httpq.secret, httpq.role_grant, httpq.key_lock, httpq.secrets, httpq.roles FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION httpq._visible_channels() TO PUBLIC;
-GRANT EXECUTE ON FUNCTION httpq._readable_channels() TO PUBLIC;
+GRANT EXECUTE ON FUNCTION httpq._tenant_channels(text) TO PUBLIC;
 -- (end of Tenants and secrets)
 
 -- Ownership
@@ -3681,7 +3667,7 @@ $$;
 -- to the new heartbeat, release, maintain and history would be lost in a dump and restore,
 -- and objects handed to the install's owner would keep the upgrader's. Record what a fresh
 -- install by the owner records instead: the owner's own privileges on each member, and the
--- two functions every role may call (sql/99_privileges.sql). Writing
+-- one function every role may call (sql/99_privileges.sql). Writing
 -- the catalog takes a superuser; anyone else is told what to grant again after a restore.
 DO $$
 DECLARE

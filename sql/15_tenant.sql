@@ -148,35 +148,21 @@ END;
 $$;
 COMMENT ON FUNCTION httpq._check_admin(text) IS 'Raises insufficient_privilege unless the caller is an httpq admin role.';
 
--- The channels whose rows the caller may read in the views: NULL for all (ops, admin),
--- else the channels it owns and the shared ones. Evaluated once per view query.
-CREATE FUNCTION httpq._visible_channels() RETURNS text[]
+-- The channels a view shows the caller rows (or bodies) of: NULL for all when the caller
+-- has the kind ('ops' for rows, 'admin' for bodies), else the channels it is the tenant of,
+-- shared ones included. A view evaluates it once per query.
+CREATE FUNCTION httpq._tenant_channels(unless_kind text) RETURNS text[]
 LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    IF httpq._has_kind(httpq._caller(), 'ops') THEN
+    IF httpq._has_kind(httpq._caller(), unless_kind) THEN
         RETURN NULL;
     END IF;
     RETURN ARRAY(SELECT c.name FROM httpq.channel c WHERE httpq._owns(c.owner));
 END;
 $$;
-COMMENT ON FUNCTION httpq._visible_channels() IS 'The channels the caller may see in the views; NULL for all.';
-
--- The channels whose bodies (and response headers) the caller may read: NULL for all
--- (admin), else its own and the shared ones. Ops roles see no bodies.
-CREATE FUNCTION httpq._readable_channels() RETURNS text[]
-LANGUAGE plpgsql STABLE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    IF httpq._has_kind(httpq._caller(), 'admin') THEN
-        RETURN NULL;
-    END IF;
-    RETURN ARRAY(SELECT c.name FROM httpq.channel c WHERE httpq._owns(c.owner));
-END;
-$$;
-COMMENT ON FUNCTION httpq._readable_channels() IS 'The channels whose bodies the caller may read; NULL for all.';
+COMMENT ON FUNCTION httpq._tenant_channels(text) IS 'The channels whose rows a view shows the caller; NULL for all when it has the kind.';
 
 -- What each kind of role may call and read, by name (every overload). Views are listed
 -- with a leading 'view:'.

@@ -4,7 +4,7 @@
 -- finished), httpq.attempts (each attempt's outcome), httpq.responses (a finished
 -- request's last response), httpq.stats (per channel), httpq.channels, httpq.secrets and
 -- httpq.roles. Each shows a tenant only its own channels' rows, and bodies and response
--- headers only to their tenant and admins (httpq._visible_channels, _readable_channels).
+-- headers only to their tenant and admins (httpq._tenant_channels).
 
 -- Every request, live and finished. A request scheduled for later, or blocked behind an
 -- earlier one of its ordering key, is 'waiting' here (blocked = true for the latter).
@@ -16,13 +16,13 @@ CREATE VIEW httpq.requests AS
            r.method, r.url, r.run_at, r.deadline, r.created_at, NULL::timestamptz AS finished_at,
            r.last_status, r.last_error, NULL::text AS reason, r.worker, r.lease_until
     FROM httpq.request r
-    WHERE (SELECT httpq._visible_channels()) IS NULL OR r.channel = ANY ((SELECT httpq._visible_channels())::text[])
+    WHERE (SELECT httpq._tenant_channels('ops')) IS NULL OR r.channel = ANY ((SELECT httpq._tenant_channels('ops'))::text[])
     UNION ALL
     SELECT h.id, h.channel, h.state, false, h.attempt, h.priority, h.ordering_key, h.dedupe_key,
            h.idempotency_key, h.method, h.url, h.run_at, h.deadline, h.created_at, h.finished_at,
            h.last_status, h.last_error, h.reason, NULL, NULL
     FROM httpq.history h
-    WHERE (SELECT httpq._visible_channels()) IS NULL OR h.channel = ANY ((SELECT httpq._visible_channels())::text[]);
+    WHERE (SELECT httpq._tenant_channels('ops')) IS NULL OR h.channel = ANY ((SELECT httpq._tenant_channels('ops'))::text[]);
 COMMENT ON VIEW httpq.requests IS 'Every request, live and finished, with its state and last outcome.';
 
 -- Each finished attempt of every request: when, by which worker, and what came back.
@@ -32,19 +32,19 @@ CREATE VIEW httpq.attempts AS
           UNION ALL SELECT h.id, h.channel, h.log FROM httpq.history h) AS x,
          jsonb_to_recordset(x.log) AS a(attempt integer, at timestamptz, worker text, status integer, error text,
                                         duration_ms numeric)
-    WHERE (SELECT httpq._visible_channels()) IS NULL OR x.channel = ANY ((SELECT httpq._visible_channels())::text[]);
+    WHERE (SELECT httpq._tenant_channels('ops')) IS NULL OR x.channel = ANY ((SELECT httpq._tenant_channels('ops'))::text[]);
 COMMENT ON VIEW httpq.attempts IS 'Each finished attempt of every request: when, which worker, status or error, duration.';
 
 -- The last response of each finished request (body as the worker reported it, capped).
 CREATE VIEW httpq.responses AS
     SELECT h.id, h.channel, h.state, h.last_status AS status,
-           CASE WHEN (SELECT httpq._readable_channels()) IS NULL OR h.channel = ANY ((SELECT httpq._readable_channels())::text[])
+           CASE WHEN (SELECT httpq._tenant_channels('admin')) IS NULL OR h.channel = ANY ((SELECT httpq._tenant_channels('admin'))::text[])
                 THEN h.response_headers END AS headers,
-           CASE WHEN (SELECT httpq._readable_channels()) IS NULL OR h.channel = ANY ((SELECT httpq._readable_channels())::text[])
+           CASE WHEN (SELECT httpq._tenant_channels('admin')) IS NULL OR h.channel = ANY ((SELECT httpq._tenant_channels('admin'))::text[])
                 THEN h.response_body END AS body,
            h.finished_at
     FROM httpq.history h
-    WHERE (SELECT httpq._visible_channels()) IS NULL OR h.channel = ANY ((SELECT httpq._visible_channels())::text[]);
+    WHERE (SELECT httpq._tenant_channels('ops')) IS NULL OR h.channel = ANY ((SELECT httpq._tenant_channels('ops'))::text[]);
 COMMENT ON VIEW httpq.responses IS 'The last response of each finished request: status, headers, body.';
 
 -- Every channel and its settings, as set_channel left them.
@@ -54,7 +54,7 @@ CREATE VIEW httpq.channels AS
            c.allowed_networks, c.max_body_bytes, coalesce(c.retry_after_max, c.backoff_max) AS retry_after_max,
            c.created_at, c.owner, c.signing_keys
     FROM httpq.channel c
-    WHERE (SELECT httpq._visible_channels()) IS NULL OR c.name = ANY ((SELECT httpq._visible_channels())::text[]);
+    WHERE (SELECT httpq._tenant_channels('ops')) IS NULL OR c.name = ANY ((SELECT httpq._tenant_channels('ops'))::text[]);
 COMMENT ON VIEW httpq.channels IS 'Every channel and its settings (see httpq.set_channel).';
 
 -- Per channel: what waits, runs and died, how old the oldest waiting request is, and the
@@ -83,7 +83,7 @@ CREATE VIEW httpq.stats AS
         FROM httpq.request r
         GROUP BY r.channel
     ) AS l ON l.channel = c.name
-    WHERE (SELECT httpq._visible_channels()) IS NULL OR c.name = ANY ((SELECT httpq._visible_channels())::text[]);
+    WHERE (SELECT httpq._tenant_channels('ops')) IS NULL OR c.name = ANY ((SELECT httpq._tenant_channels('ops'))::text[]);
 COMMENT ON VIEW httpq.stats IS 'Per channel: waiting, running, dead, last hour''s deliveries and deaths, oldest waiting age.';
 
 -- The secret store's names: never a value, not even sealed. Admins only.

@@ -9,6 +9,5 @@ REVOKE ALL ON ALL FUNCTIONS IN SCHEMA httpq FROM PUBLIC;
 REVOKE ALL ON ALL TABLES IN SCHEMA httpq FROM PUBLIC;
 REVOKE ALL ON ALL SEQUENCES IN SCHEMA httpq FROM PUBLIC;
 
--- The views call these to know whose rows the caller may see; they tell a role only that.
-GRANT EXECUTE ON FUNCTION httpq._visible_channels() TO PUBLIC;
-GRANT EXECUTE ON FUNCTION httpq._readable_channels() TO PUBLIC;
+-- The views call it to know whose rows the caller may see; it tells a role only that.
+GRANT EXECUTE ON FUNCTION httpq._tenant_channels(text) TO PUBLIC;

@@ -37,7 +37,7 @@ SELECT state FROM httpq.requests WHERE id = :owned;
 SELECT has_function_privilege('regress_httpq_worker_role', 'httpq.heartbeat(text, bigint[], integer[], interval)', 'EXECUTE')
     AS worker_may_heartbeat,
        has_function_privilege('regress_httpq_worker_role', 'httpq.idle()', 'EXECUTE') AS worker_may_mark_idle;
--- (PUBLIC's two, on the views' row filters, are the extension's own, as in a fresh install)
+-- (PUBLIC's, on the views' row filter, is the extension's own, as in a fresh install)
 SELECT count(*) AS initial_grants_to_others
 FROM pg_init_privs i, unnest(i.initprivs) AS x, aclexplode(ARRAY[x]) AS e
 WHERE i.privtype = 'e' AND e.grantee NOT IN ('regress_httpq_app_owner'::regrole, 0);
