@@ -130,4 +130,49 @@ struct SecretDeliveryTests {
         }
         #expect(received.first?.headers["webhook-id"] == (try database.request(both).idempotencyKey))
     }
+
+    @Test("A secret deleted after the enqueue stops the request, uncounted, until it is stored again")
+    func missingSecret() throws {
+        let server = try TestHTTPServer { _ in .status(204) }
+        defer { server.stop() }
+        let channel = try TestDatabase.channel("secret-missing")
+        try database.fastRetries(channel, maxAttempts: 1)
+        let name = secretName("token")
+        try store(name, "first")
+        let id = try enqueue(server.url("/missing"), channel: channel, headers: #"{"X-Key": {"secret": "\#(name)"}}"#)
+        _ = try database.execute("SELECT httpq.delete_secret($1)", [name])
+        let worker = try InProcessWorker(channels: [channel], environment: [Setting.secretKeyVariable: keyText])
+        let stopped = try eventually(timeout: .seconds(20)) {
+            try database.request(id).lastError == "secret '\(name)' is not in the store (store it with: httpq secret set \(name))"
+        }
+        #expect(stopped)
+        #expect(server.requests.isEmpty)
+        #expect(try database.request(id).state == "waiting")
+        try store(name, "second")
+        #expect(try database.waitFinished([id]))
+        #expect(worker.stop() == .clean)
+        #expect(try database.request(id).state == "delivered")
+        #expect(server.requests.map { $0.headers["x-key"] } == ["second"])
+    }
+
+    @Test("A whsk_ key signs with Ed25519 (v1a), verifiable with its public key")
+    func signsWithEd25519() throws {
+        let server = try TestHTTPServer { _ in .status(204) }
+        defer { server.stop() }
+        let channel = try TestDatabase.channel("signed-ed25519")
+        let name = secretName("whsk")
+        let privateKey = Curve25519.Signing.PrivateKey()
+        try store(name, "whsk_" + privateKey.rawRepresentation.base64EncodedString())
+        _ = try database.execute("SELECT httpq.set_channel($1, signing_keys => $2::text[])", [channel, "{\(name)}"])
+        let id = try enqueue(server.url("/ed25519"), channel: channel)
+        let worker = try InProcessWorker(channels: [channel], environment: [Setting.secretKeyVariable: keyText])
+        #expect(try database.waitFinished([id]))
+        #expect(worker.stop() == .clean)
+        let request = try #require(server.requests.first)
+        let signature = try #require(request.headers["webhook-signature"])
+        #expect(signature.hasPrefix("v1a,"))
+        let bytes = try #require(Data(base64Encoded: String(signature.dropFirst(4))))
+        let content = Array("\(request.headers["webhook-id"] ?? "").\(request.headers["webhook-timestamp"] ?? "").".utf8) + request.body
+        #expect(privateKey.publicKey.isValidSignature(bytes, for: content))
+    }
 }
