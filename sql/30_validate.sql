@@ -146,7 +146,7 @@ BEGIN
             format('url must not contain spaces or control characters (character %s is one): percent-encode them',
                    length(substring(url FROM '^[^\x01-\x20\x7f-\x9f]*')) + 1)
         WHEN authority LIKE '%@%' THEN
-            'url must not contain user-info (user:password@): send credentials in a header such as Authorization'
+            'url must not contain user-info (user:password@): send credentials in a secret header, such as {"Authorization": {"secret": "NAME", "prefix": "Basic "}} (README, Secrets)'
         WHEN host = '' THEN
             'url must name a host'
         WHEN host ~ '[^\x01-\x7e]' THEN
