@@ -8,7 +8,8 @@ struct PauseCommand: ParsableCommand {
         abstract: "Stop workers from claiming a channel's requests.",
         discussion: """
             Calls httpq.pause: the channel's requests keep waiting (attempts in flight finish) \
-            until `httpq resume`. A channel not seen before is created paused.
+            until `httpq resume`. A channel not seen before is created paused, owned by the role \
+            that paused it (an admin gives it to its tenant: httpq.set_channel(owner => ...)).
             """
     )
 
