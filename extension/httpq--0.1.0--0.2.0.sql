@@ -404,7 +404,7 @@ BEGIN
 
             SELECT a.allowed, a.bucket INTO allowed, bucket FROM httpq._allowance(ch, quota, now_at) AS a;
             -- The channel's signing keys, sealed, read once per channel and handed with each request.
-            sealed := CASE WHEN cardinality(ch.signing_keys) > 0 THEN httpq._sealed(ch.signing_keys) END;
+            sealed := CASE WHEN cardinality(ch.signing_keys) > 0 THEN httpq._sealed(ch.signing_keys, ch.owner) END;
 
             got := 0;
             take_ids := NULL;
@@ -484,7 +484,7 @@ BEGIN
                     RETURNING r.id, r.attempt, r.channel, r.method, r.url, r.headers, r.body,
                               coalesce(r.timeout_ms, ch.timeout_ms), ch.allowed_networks, ch.signing_keys,
                               CASE WHEN r.secrets IS NULL THEN sealed
-                                   ELSE coalesce(sealed, '{}') || httpq._sealed(r.secrets) END;
+                                   ELSE coalesce(sealed, '{}') || httpq._sealed(r.secrets, ch.owner) END;
                 GET DIAGNOSTICS got = ROW_COUNT;
                 IF room IS NOT NULL THEN
                     room_left := jsonb_set(room_left, ARRAY[ch.name], to_jsonb(room - got));
@@ -669,7 +669,13 @@ BEGIN
     secret_names := ARRAY(SELECT DISTINCT unnest(httpq._secret_names(h.headers))
                           FROM (SELECT DISTINCT x.headers FROM unnest(requests) AS x) AS h);
     IF cardinality(secret_names) > 0 THEN
-        PERFORM httpq._check_secret_use(secret_names, 'headers');
+        -- Each channel's owner (the caller, for a shared one) must be able to use its secrets.
+        PERFORM httpq._check_secret_use(u.names, 'headers', u.role)
+        FROM (SELECT coalesce(c.owner, httpq._caller()) AS role, array_agg(DISTINCT n.name) AS names
+              FROM unnest(requests) AS x
+              JOIN httpq.channel c ON c.name = x.channel
+              CROSS JOIN LATERAL unnest(httpq._secret_names(x.headers)) AS n(name)
+              GROUP BY 1) AS u;
     END IF;
     PERFORM httpq._refuse_body(x.channel, octet_length(x.body), c.max_body_bytes,
                                CASE WHEN n > 1 THEN format('request %s of %s', x.position, n) END)
@@ -789,7 +795,8 @@ BEGIN
                CASE WHEN o.status BETWEEN 200 AND 299 THEN NULL
                     ELSE coalesce(o.error, 'HTTP ' || o.status, 'no response') END AS error,
                jsonb_build_object('attempt', o.attempt, 'at', now_at, 'worker', report.worker,
-                                  'status', o.status, 'error', o.error, 'duration_ms', o.duration_ms) AS entry
+                                  'status', o.status, 'error', o.error, 'duration_ms', o.duration_ms)
+                   || CASE WHEN o.unsent THEN '{"unsent": true}'::jsonb ELSE '{}' END AS entry
         FROM o
         -- LATERAL: one primary-key probe per outcome, whatever the planner guesses of the
         -- JSON's row count (a join was planned as a rescan of the outcomes per running row).
@@ -832,7 +839,13 @@ BEGIN
         SET state = CASE WHEN d.run_at > now_at THEN 'scheduled' ELSE 'waiting' END,
             run_at = d.run_at, worker = NULL, lease_until = NULL,
             attempt_floor = r.attempt_floor + CASE WHEN d.unsent THEN 1 ELSE 0 END,
-            last_status = d.status, last_error = d.error, log = r.log || jsonb_build_array(d.entry)
+            last_status = d.status, last_error = d.error,
+            -- Unsent again for the same reason: the last entry counts it (repeated), so a
+            -- request waiting a day for its secret keeps one entry, not one a minute.
+            log = CASE WHEN d.unsent AND r.log -> -1 ->> 'unsent' = 'true' AND r.log -> -1 ->> 'error' = d.error
+                       THEN jsonb_set(r.log, '{-1}', d.entry || jsonb_build_object(
+                                'repeated', coalesce((r.log -> -1 ->> 'repeated')::integer, 1) + 1))
+                       ELSE r.log || jsonb_build_array(d.entry) END
         FROM decided AS d
         WHERE r.id = d.id AND d.state = 'waiting'
         RETURNING r.id
@@ -937,8 +950,8 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     PERFORM httpq._check_channel(pause.channel);
-    PERFORM httpq._check_operator(pause.channel, 'pause');
     PERFORM httpq._ensure_channels(ARRAY[pause.channel]);
+    PERFORM httpq._check_operator(pause.channel, 'pause');
     -- The channel's pause fence, exclusive (claims hold it shared while they serve the
     -- channel): this waits for every claim in flight, and turns away the ones that come
     -- meanwhile, so once pause returns no claim takes from the channel. A lock waiting in
@@ -1774,14 +1787,16 @@ BEGIN
     END IF;
     SELECT c.max_body_bytes, c.owner INTO max_body, owner FROM httpq.channel c WHERE c.name = r.channel;
     IF NOT FOUND THEN
+        -- Read again: another role may have created it meanwhile (the insert waited for it).
         PERFORM httpq._ensure_channels(ARRAY[r.channel]);
-        SELECT c.max_body_bytes INTO max_body FROM httpq.channel c WHERE c.name = r.channel;
-    ELSIF owner IS NOT NULL AND owner <> httpq._caller() AND NOT httpq._owns(owner) THEN
-        PERFORM httpq._refuse_channel(r.channel, owner, 'enqueue into');
+        SELECT c.max_body_bytes, c.owner INTO max_body, owner FROM httpq.channel c WHERE c.name = r.channel;
+    END IF;
+    IF owner IS NOT NULL AND owner <> httpq._caller() AND NOT httpq._owns(owner) THEN
+        PERFORM httpq._refuse_channel(r.channel, 'enqueue into');
     END IF;
     secret_names := httpq._secret_names(r.headers);
     IF secret_names IS NOT NULL THEN
-        PERFORM httpq._check_secret_use(secret_names, 'headers');
+        PERFORM httpq._check_secret_use(secret_names, 'headers', coalesce(owner, httpq._caller()));
     END IF;
     IF octet_length(r.body) > max_body THEN
         PERFORM httpq._refuse_body(r.channel, octet_length(r.body), max_body, NULL);
@@ -1880,8 +1895,8 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     PERFORM httpq._check_channel(resume.channel);
-    PERFORM httpq._check_operator(resume.channel, 'resume');
     PERFORM httpq._ensure_channels(ARRAY[resume.channel]);
+    PERFORM httpq._check_operator(resume.channel, 'resume');
     UPDATE httpq.channel c SET paused = false WHERE c.name = resume.channel;
     PERFORM httpq._wake_workers();
 END;
@@ -2352,6 +2367,8 @@ BEGIN
                 THEN quote_literal(h.key) || ' must not be set: the worker frames the body itself'
             WHEN lower(h.key) ~ refused THEN quote_literal(h.key) || ' must not be set: it is a hop-by-hop or proxy header'
             WHEN jsonb_typeof(h.value) = 'object' THEN CASE
+                WHEN lower(h.key) IN ('idempotency-key', 'content-type')
+                    THEN quote_literal(h.key) || ' cannot be a secret reference: httpq reads its value'
                 WHEN h.value - 'secret' - 'prefix' <> '{}' OR NOT h.value ? 'secret'
                     THEN 'the value of ' || quote_literal(h.key)
                          || ' must be a string or a secret reference {"secret": "NAME"} with an optional "prefix"'
@@ -2710,12 +2727,17 @@ BEGIN
         -- Opening internal networks is the operator's decision, not a tenant's.
         PERFORM httpq._check_admin('set allowed_networks');
     END IF;
-    PERFORM httpq._check_owner(ARRAY[set_channel.channel], 'change the settings of');
-    IF cardinality(signing_keys) > 0 THEN
-        PERFORM httpq._check_secret_use(signing_keys, 'signing_keys');
-    END IF;
-
+    -- Owner checked after the channel surely exists: one another role created meanwhile is
+    -- that role's.
     PERFORM httpq._ensure_channels(ARRAY[set_channel.channel]);
+    PERFORM httpq._check_settings(set_channel.channel);
+    IF cardinality(signing_keys) > 0 THEN
+        -- The keys of the channel's owner (the one set now, if any), which claims check again.
+        PERFORM httpq._check_secret_use(signing_keys, 'signing_keys',
+                                        coalesce(set_channel.owner::name,
+                                                 (SELECT c.owner FROM httpq.channel c WHERE c.name = set_channel.channel),
+                                                 httpq._caller()));
+    END IF;
     UPDATE httpq.channel c SET
         max_concurrency  = coalesce(set_channel.max_concurrency, c.max_concurrency),
         rate_per_second  = coalesce(set_channel.rate_per_second, c.rate_per_second),
@@ -2761,8 +2783,8 @@ BEGIN
     IF 'owner' = ANY (settings) THEN
         PERFORM httpq._check_admin('make a channel shared (unset its owner)');
     END IF;
-    PERFORM httpq._check_owner(ARRAY[unset_channel.channel], 'change the settings of');
     PERFORM httpq._ensure_channels(ARRAY[unset_channel.channel]);
+    PERFORM httpq._check_settings(unset_channel.channel);
     FOREACH setting IN ARRAY settings LOOP
         -- setting is one of the known column names, checked above.
         EXECUTE format('UPDATE httpq.channel SET %I = DEFAULT WHERE name = $1', setting) USING unset_channel.channel;
@@ -2925,9 +2947,11 @@ $$;
 COMMENT ON FUNCTION httpq.sealed_secrets() IS 'Every secret''s sealed value, for re-sealing under a new key; admin only.';
 
 -- The sealed values of the named secrets, for the worker: {"name": {"key_id": ..., "sealed":
--- base64 on one line}}. A name without a secret is left out (the worker then says so, and
--- sends nothing).
-CREATE OR REPLACE FUNCTION httpq._sealed(names text[]) RETURNS jsonb
+-- base64 on one line}}, only of secrets the channel's owner may use (checked again at each
+-- claim: a secret's owner may have changed since the request was enqueued; a shared
+-- channel, owner NULL, takes any). A name left out is reported by the worker as not in
+-- the store, and nothing is sent.
+CREATE OR REPLACE FUNCTION httpq._sealed(names text[], channel_owner name) RETURNS jsonb
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -2938,10 +2962,12 @@ BEGIN
                                 'key_id', s.key_id, 'sealed', translate(encode(s.sealed, 'base64'), E'\n', ''))),
                             '{}')
             FROM httpq.secret s
-            WHERE s.name = ANY (names));
+            WHERE s.name = ANY (names)
+              AND (channel_owner IS NULL OR s.owner = channel_owner OR httpq._member(channel_owner, s.owner)
+                   OR httpq._has_kind(channel_owner, 'admin')));
 END;
 $$;
-COMMENT ON FUNCTION httpq._sealed(text[]) IS 'The sealed values of the named secrets, as the worker reads them.';
+COMMENT ON FUNCTION httpq._sealed(text[], name) IS 'The sealed values of the named secrets a channel''s owner may use, as the worker reads them.';
 
 -- The secret names a set of request headers refers to ({"secret": "NAME", "prefix": ...}
 -- values), or NULL when none.
@@ -2962,33 +2988,30 @@ END;
 $$;
 COMMENT ON FUNCTION httpq._secret_names(jsonb) IS 'The names of the secrets request headers refer to, or NULL.';
 
--- Raises unless every named secret exists and the caller may use it (owns it, or is an
--- admin). what: where the names come from, for the message.
-CREATE OR REPLACE FUNCTION httpq._check_secret_use(names text[], what text) RETURNS void
+-- Raises unless every named secret exists and role may use it: role owns it (or belongs
+-- to its owner), or is an admin. role is the owner of the channel the secrets are for (the
+-- caller, for a shared channel), as each claim checks again (httpq._sealed). One message
+-- for a missing and a foreign secret: a role cannot learn which of others' secrets exist.
+-- what: where the names come from, for the message.
+CREATE OR REPLACE FUNCTION httpq._check_secret_use(names text[], what text, role name) RETURNS void
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    missing text;
-    foreign_secret httpq.secret;
+    refused text;
 BEGIN
-    SELECT n INTO missing FROM unnest(names) AS n
-    WHERE NOT EXISTS (SELECT 1 FROM httpq.secret s WHERE s.name = n) ORDER BY n LIMIT 1;
+    SELECT n INTO refused FROM unnest(names) AS n
+    WHERE NOT EXISTS (SELECT 1 FROM httpq.secret s
+                      WHERE s.name = n AND (s.owner = role OR httpq._member(role, s.owner) OR httpq._has_kind(role, 'admin')))
+    ORDER BY n LIMIT 1;
     IF FOUND THEN
-        RAISE EXCEPTION '%: there is no secret %', what, httpq._quoted(missing)
-            USING ERRCODE = 'undefined_object', HINT = 'An admin stores it first: httpq secret set NAME < value-file';
+        RAISE EXCEPTION '%: role % has no secret %', what, quote_ident(role), httpq._quoted(refused)
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'An admin stores it for the role: httpq secret set NAME --owner ROLE';
     END IF;
-    FOR foreign_secret IN SELECT s.* FROM httpq.secret s WHERE s.name = ANY (names) ORDER BY s.name LOOP
-        IF NOT httpq._owns(foreign_secret.owner) THEN
-            RAISE EXCEPTION '%: secret % belongs to role %, and role % may not use it', what,
-                            quote_literal(foreign_secret.name), quote_ident(foreign_secret.owner), quote_ident(httpq._caller())
-                USING ERRCODE = 'insufficient_privilege',
-                      HINT = 'An admin gives it an owner: httpq secret set NAME --owner ROLE';
-        END IF;
-    END LOOP;
 END;
 $$;
-COMMENT ON FUNCTION httpq._check_secret_use(text[], text) IS 'Raises unless the named secrets exist and the caller may use them.';
+COMMENT ON FUNCTION httpq._check_secret_use(text[], text, name) IS 'Raises unless the named secrets exist and a role may use them.';
 
 -- The role httpq acts for: the session's role (SET ROLE's, or the login role), not the
 -- owner of the SECURITY DEFINER function that calls this. A security-definer function may
@@ -3053,19 +3076,19 @@ $$;
 COMMENT ON FUNCTION httpq._owns(name) IS 'Whether the caller may act as the tenant of a channel with this owner.';
 
 -- Raises the error for a caller who is not the tenant of a channel.
-CREATE OR REPLACE FUNCTION httpq._refuse_channel(channel text, owner name, action text) RETURNS void
+CREATE OR REPLACE FUNCTION httpq._refuse_channel(channel text, action text) RETURNS void
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    RAISE EXCEPTION 'channel % belongs to role %: role % may not % it', quote_literal(channel),
-                    quote_ident(owner), quote_ident(httpq._caller()), action
+    RAISE EXCEPTION 'channel % belongs to another role: role % may not % it', quote_literal(channel),
+                    quote_ident(httpq._caller()), action
         USING ERRCODE = 'insufficient_privilege',
               HINT = 'Use a channel of your own (the first enqueue into a new channel makes the caller its owner), '
                      'or have an admin run SELECT httpq.set_channel(channel, owner => ...).';
 END;
 $$;
-COMMENT ON FUNCTION httpq._refuse_channel(text, name, text) IS 'Raises insufficient_privilege for a caller who does not own a channel.';
+COMMENT ON FUNCTION httpq._refuse_channel(text, text) IS 'Raises insufficient_privilege for a caller who does not own a channel.';
 
 -- Raises unless the caller may act on the given channels as their tenant (missing
 -- channels pass: the caller's enqueue creates them as their owner).
@@ -3083,12 +3106,32 @@ BEGIN
         ORDER BY c.name
     LOOP
         IF NOT httpq._owns(refused.owner) THEN
-            PERFORM httpq._refuse_channel(refused.name, refused.owner, action);
+            PERFORM httpq._refuse_channel(refused.name, action);
         END IF;
     END LOOP;
 END;
 $$;
 COMMENT ON FUNCTION httpq._check_owner(text[], text) IS 'Raises unless the caller owns each of the channels (or is an admin).';
+
+-- Raises unless the caller may change a channel's settings: its tenant, or an admin. A
+-- shared channel's (no owner) are an admin's: every tenant uses it, and one must not
+-- point its signing_keys at a key of its own, or change what the others get.
+CREATE OR REPLACE FUNCTION httpq._check_settings(channel text) RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    owner name := (SELECT c.owner FROM httpq.channel c WHERE c.name = channel);
+BEGIN
+    IF owner IS NULL THEN
+        PERFORM httpq._check_admin('change the settings of shared channel ' || quote_literal(channel));
+    ELSIF NOT httpq._owns(owner) THEN
+        PERFORM httpq._refuse_channel(channel, 'change the settings of');
+    END IF;
+END;
+$$;
+COMMENT ON FUNCTION httpq._check_settings(text) IS 'Raises unless the caller may change a channel''s settings (its tenant or an admin).';
+
 
 -- Raises unless the caller may operate a channel (pause, resume, retry, cancel, replay):
 -- its tenant, an ops role or an admin.
@@ -3100,7 +3143,7 @@ DECLARE
     owner name := (SELECT c.owner FROM httpq.channel c WHERE c.name = channel);
 BEGIN
     IF NOT httpq._owns(owner) AND NOT httpq._has_kind(httpq._caller(), 'ops') THEN
-        PERFORM httpq._refuse_channel(channel, owner, action);
+        PERFORM httpq._refuse_channel(channel, action);
     END IF;
 END;
 $$;
@@ -3237,38 +3280,20 @@ END;
 $$;
 COMMENT ON FUNCTION httpq.revoke_role(text, text) IS 'Takes a kind back from a role; false when it did not have it.';
 
--- Takes the locks of the given keys (their httpq.key_lock rows, made when missing),
--- waiting for them, in one global order (no deadlock between two callers locking
--- overlapping sets). A row httpq.maintain deletes meanwhile is made again.
+-- Takes the locks of the given keys, waiting for them, in one global order (no deadlock
+-- between two callers locking overlapping sets): one statement makes each key's
+-- httpq.key_lock row or, when it exists, locks it by a no-op update, key after key in
+-- order. A row httpq.maintain deletes meanwhile is made again.
 CREATE OR REPLACE FUNCTION httpq._lock_keys(channels text[], keys text[]) RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-    wanted integer;
-    locked integer;
 BEGIN
-    SELECT count(*) INTO wanted FROM (SELECT DISTINCT c, k FROM unnest(channels, keys) AS u(c, k) WHERE k IS NOT NULL) AS u;
-    IF wanted = 0 THEN
-        RETURN;
-    END IF;
-    FOR round IN 1 .. 3 LOOP
-        INSERT INTO httpq.key_lock (channel, ordering_key)
-        SELECT DISTINCT c, k FROM unnest(channels, keys) AS u(c, k)
-        WHERE k IS NOT NULL AND NOT EXISTS (SELECT 1 FROM httpq.key_lock l WHERE l.channel = u.c AND l.ordering_key = u.k)
-        ORDER BY 1, 2
-        ON CONFLICT DO NOTHING;
-        SELECT count(*) INTO locked FROM (
-            SELECT 1 FROM httpq.key_lock l
-            WHERE (l.channel, l.ordering_key) IN (SELECT c, k FROM unnest(channels, keys) AS u(c, k) WHERE k IS NOT NULL)
-            ORDER BY l.channel, l.ordering_key
-            FOR UPDATE) AS l;
-        IF locked = wanted THEN
-            RETURN;
-        END IF;
-    END LOOP;
-    RAISE EXCEPTION 'could not lock % ordering keys: their rows kept disappearing', wanted - locked
-        USING ERRCODE = 'lock_not_available', HINT = 'Retry the transaction.';
+    -- PL/pgSQL: its plan is made once per session (a SQL body pinning search_path is
+    -- planned on every call).
+    INSERT INTO httpq.key_lock AS l (channel, ordering_key)
+    SELECT DISTINCT u.c, u.k FROM unnest(channels, keys) AS u(c, k) WHERE u.k IS NOT NULL ORDER BY 1, 2
+    ON CONFLICT (channel, ordering_key) DO UPDATE SET channel = excluded.channel;
 END;
 $$;
 COMMENT ON FUNCTION httpq._lock_keys(text[], text[]) IS 'Takes the row locks of ordering keys (httpq.key_lock), in a fixed order.';
@@ -3432,7 +3457,8 @@ COMMENT ON FUNCTION httpq.replay(text, timestamptz, timestamptz)
     IS 'Sends the dead requests of a channel that died in [since, until) again; returns how many.';
 
 -- Deletes the httpq.key_lock rows (at most max_rows) of ordering keys without unfinished,
--- held or deferred requests; returns how many. A row some transaction holds is skipped.
+-- held or deferred requests; returns how many. A row some transaction holds is skipped, and
+-- nothing is deleted outside READ COMMITTED.
 CREATE OR REPLACE FUNCTION httpq._release_idle_keys(max_rows integer) RETURNS integer
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -3442,6 +3468,10 @@ DECLARE
     keys     text[];
     released integer;
 BEGIN
+    -- The check again below needs a snapshot taken after the rows are locked: READ COMMITTED.
+    IF current_setting('transaction_isolation') <> 'read committed' THEN
+        RETURN 0;
+    END IF;
     SELECT array_agg(l.channel), array_agg(l.ordering_key) INTO channels, keys
     FROM (SELECT l.channel, l.ordering_key FROM httpq.key_lock l
           WHERE NOT EXISTS (SELECT 1 FROM httpq.request r WHERE r.channel = l.channel AND r.ordering_key = l.ordering_key
@@ -3528,28 +3558,31 @@ COMMENT ON FUNCTION httpq.maintain(integer)
 -- The ordering keys' advisory lock ids are gone with their locks.
 DROP FUNCTION httpq._key_lock(text, text);
 
--- The views show a tenant only its own channels' rows, and bodies to their tenant only.
 -- Every request, live and finished. A request scheduled for later, or blocked behind an
 -- earlier one of its ordering key, is 'waiting' here (blocked = true for the latter).
-CREATE OR REPLACE VIEW httpq.requests AS
-    SELECT r.id, r.channel,
-           CASE WHEN r.state IN ('blocked', 'scheduled') THEN 'waiting' ELSE r.state END AS state,
-           r.state = 'blocked' AS blocked,
-           r.attempt AS attempts, r.priority, r.ordering_key, r.dedupe_key, r.idempotency_key,
-           r.method, r.url, r.run_at, r.deadline, r.created_at, NULL::timestamptz AS finished_at,
-           r.last_status, r.last_error, NULL::text AS reason, r.worker, r.lease_until
-    FROM httpq.request r
-    WHERE (SELECT httpq._tenant_channels('ops')) IS NULL OR r.channel = ANY ((SELECT httpq._tenant_channels('ops'))::text[])
-    UNION ALL
-    SELECT h.id, h.channel, h.state, false, h.attempt, h.priority, h.ordering_key, h.dedupe_key,
-           h.idempotency_key, h.method, h.url, h.run_at, h.deadline, h.created_at, h.finished_at,
-           h.last_status, h.last_error, h.reason, NULL, NULL
-    FROM httpq.history h
-    WHERE (SELECT httpq._tenant_channels('ops')) IS NULL OR h.channel = ANY ((SELECT httpq._tenant_channels('ops'))::text[]);
+CREATE OR REPLACE VIEW httpq.requests WITH (security_barrier) AS
+    -- The union one level down: a view that is itself a UNION ALL is planned as its arms,
+    -- and the caller's conditions would then reach them beside the filters.
+    SELECT x.* FROM (
+        SELECT r.id, r.channel,
+               CASE WHEN r.state IN ('blocked', 'scheduled') THEN 'waiting' ELSE r.state END AS state,
+               r.state = 'blocked' AS blocked,
+               r.attempt AS attempts, r.priority, r.ordering_key, r.dedupe_key, r.idempotency_key,
+               r.method, r.url, r.run_at, r.deadline, r.created_at, NULL::timestamptz AS finished_at,
+               r.last_status, r.last_error, NULL::text AS reason, r.worker, r.lease_until
+        FROM httpq.request r
+        WHERE (SELECT httpq._tenant_channels('ops')) IS NULL OR r.channel = ANY ((SELECT httpq._tenant_channels('ops'))::text[])
+        UNION ALL
+        SELECT h.id, h.channel, h.state, false, h.attempt, h.priority, h.ordering_key, h.dedupe_key,
+               h.idempotency_key, h.method, h.url, h.run_at, h.deadline, h.created_at, h.finished_at,
+               h.last_status, h.last_error, h.reason, NULL, NULL
+        FROM httpq.history h
+        WHERE (SELECT httpq._tenant_channels('ops')) IS NULL OR h.channel = ANY ((SELECT httpq._tenant_channels('ops'))::text[])
+    ) AS x;
 COMMENT ON VIEW httpq.requests IS 'Every request, live and finished, with its state and last outcome.';
 
 -- Each finished attempt of every request: when, by which worker, and what came back.
-CREATE OR REPLACE VIEW httpq.attempts AS
+CREATE OR REPLACE VIEW httpq.attempts WITH (security_barrier) AS
     SELECT x.id, a.attempt, a.at, a.worker, a.status, a.error, a.duration_ms
     FROM (SELECT r.id, r.channel, r.log FROM httpq.request r
           UNION ALL SELECT h.id, h.channel, h.log FROM httpq.history h) AS x,
@@ -3559,7 +3592,7 @@ CREATE OR REPLACE VIEW httpq.attempts AS
 COMMENT ON VIEW httpq.attempts IS 'Each finished attempt of every request: when, which worker, status or error, duration.';
 
 -- The last response of each finished request (body as the worker reported it, capped).
-CREATE OR REPLACE VIEW httpq.responses AS
+CREATE OR REPLACE VIEW httpq.responses WITH (security_barrier) AS
     SELECT h.id, h.channel, h.state, h.last_status AS status,
            CASE WHEN (SELECT httpq._tenant_channels('admin')) IS NULL OR h.channel = ANY ((SELECT httpq._tenant_channels('admin'))::text[])
                 THEN h.response_headers END AS headers,
@@ -3571,7 +3604,7 @@ CREATE OR REPLACE VIEW httpq.responses AS
 COMMENT ON VIEW httpq.responses IS 'The last response of each finished request: status, headers, body.';
 
 -- Every channel and its settings, as set_channel left them.
-CREATE OR REPLACE VIEW httpq.channels AS
+CREATE OR REPLACE VIEW httpq.channels WITH (security_barrier) AS
     SELECT c.name AS channel, c.paused, c.max_concurrency, c.rate_per_second, c.max_attempts,
            c.backoff_base, c.backoff_max, c.timeout_ms, c.ordering_on_dead, c.retention,
            c.allowed_networks, c.max_body_bytes, coalesce(c.retry_after_max, c.backoff_max) AS retry_after_max,
@@ -3582,7 +3615,7 @@ COMMENT ON VIEW httpq.channels IS 'Every channel and its settings (see httpq.set
 
 -- Per channel: what waits, runs and died, how old the oldest waiting request is, and the
 -- last hour's deliveries and deaths.
-CREATE OR REPLACE VIEW httpq.stats AS
+CREATE OR REPLACE VIEW httpq.stats WITH (security_barrier) AS
     SELECT c.name AS channel, c.paused,
            coalesce(l.waiting, 0) AS waiting,
            coalesce(l.running, 0) AS running,

@@ -153,12 +153,17 @@ BEGIN
         -- Opening internal networks is the operator's decision, not a tenant's.
         PERFORM httpq._check_admin('set allowed_networks');
     END IF;
-    PERFORM httpq._check_owner(ARRAY[set_channel.channel], 'change the settings of');
-    IF cardinality(signing_keys) > 0 THEN
-        PERFORM httpq._check_secret_use(signing_keys, 'signing_keys');
-    END IF;
-
+    -- Owner checked after the channel surely exists: one another role created meanwhile is
+    -- that role's.
     PERFORM httpq._ensure_channels(ARRAY[set_channel.channel]);
+    PERFORM httpq._check_settings(set_channel.channel);
+    IF cardinality(signing_keys) > 0 THEN
+        -- The keys of the channel's owner (the one set now, if any), which claims check again.
+        PERFORM httpq._check_secret_use(signing_keys, 'signing_keys',
+                                        coalesce(set_channel.owner::name,
+                                                 (SELECT c.owner FROM httpq.channel c WHERE c.name = set_channel.channel),
+                                                 httpq._caller()));
+    END IF;
     UPDATE httpq.channel c SET
         max_concurrency  = coalesce(set_channel.max_concurrency, c.max_concurrency),
         rate_per_second  = coalesce(set_channel.rate_per_second, c.rate_per_second),
@@ -204,8 +209,8 @@ BEGIN
     IF 'owner' = ANY (settings) THEN
         PERFORM httpq._check_admin('make a channel shared (unset its owner)');
     END IF;
-    PERFORM httpq._check_owner(ARRAY[unset_channel.channel], 'change the settings of');
     PERFORM httpq._ensure_channels(ARRAY[unset_channel.channel]);
+    PERFORM httpq._check_settings(unset_channel.channel);
     FOREACH setting IN ARRAY settings LOOP
         -- setting is one of the known column names, checked above.
         EXECUTE format('UPDATE httpq.channel SET %I = DEFAULT WHERE name = $1', setting) USING unset_channel.channel;
@@ -222,8 +227,8 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     PERFORM httpq._check_channel(pause.channel);
-    PERFORM httpq._check_operator(pause.channel, 'pause');
     PERFORM httpq._ensure_channels(ARRAY[pause.channel]);
+    PERFORM httpq._check_operator(pause.channel, 'pause');
     -- The channel's pause fence, exclusive (claims hold it shared while they serve the
     -- channel): this waits for every claim in flight, and turns away the ones that come
     -- meanwhile, so once pause returns no claim takes from the channel. A lock waiting in
@@ -241,8 +246,8 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     PERFORM httpq._check_channel(resume.channel);
-    PERFORM httpq._check_operator(resume.channel, 'resume');
     PERFORM httpq._ensure_channels(ARRAY[resume.channel]);
+    PERFORM httpq._check_operator(resume.channel, 'resume');
     UPDATE httpq.channel c SET paused = false WHERE c.name = resume.channel;
     PERFORM httpq._wake_workers();
 END;

@@ -121,9 +121,11 @@ $$;
 COMMENT ON FUNCTION httpq.sealed_secrets() IS 'Every secret''s sealed value, for re-sealing under a new key; admin only.';
 
 -- The sealed values of the named secrets, for the worker: {"name": {"key_id": ..., "sealed":
--- base64 on one line}}. A name without a secret is left out (the worker then says so, and
--- sends nothing).
-CREATE FUNCTION httpq._sealed(names text[]) RETURNS jsonb
+-- base64 on one line}}, only of secrets the channel's owner may use (checked again at each
+-- claim: a secret's owner may have changed since the request was enqueued; a shared
+-- channel, owner NULL, takes any). A name left out is reported by the worker as not in
+-- the store, and nothing is sent.
+CREATE FUNCTION httpq._sealed(names text[], channel_owner name) RETURNS jsonb
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -134,10 +136,12 @@ BEGIN
                                 'key_id', s.key_id, 'sealed', translate(encode(s.sealed, 'base64'), E'\n', ''))),
                             '{}')
             FROM httpq.secret s
-            WHERE s.name = ANY (names));
+            WHERE s.name = ANY (names)
+              AND (channel_owner IS NULL OR s.owner = channel_owner OR httpq._member(channel_owner, s.owner)
+                   OR httpq._has_kind(channel_owner, 'admin')));
 END;
 $$;
-COMMENT ON FUNCTION httpq._sealed(text[]) IS 'The sealed values of the named secrets, as the worker reads them.';
+COMMENT ON FUNCTION httpq._sealed(text[], name) IS 'The sealed values of the named secrets a channel''s owner may use, as the worker reads them.';
 
 -- The secret names a set of request headers refers to ({"secret": "NAME", "prefix": ...}
 -- values), or NULL when none.
@@ -158,30 +162,27 @@ END;
 $$;
 COMMENT ON FUNCTION httpq._secret_names(jsonb) IS 'The names of the secrets request headers refer to, or NULL.';
 
--- Raises unless every named secret exists and the caller may use it (owns it, or is an
--- admin). what: where the names come from, for the message.
-CREATE FUNCTION httpq._check_secret_use(names text[], what text) RETURNS void
+-- Raises unless every named secret exists and role may use it: role owns it (or belongs
+-- to its owner), or is an admin. role is the owner of the channel the secrets are for (the
+-- caller, for a shared channel), as each claim checks again (httpq._sealed). One message
+-- for a missing and a foreign secret: a role cannot learn which of others' secrets exist.
+-- what: where the names come from, for the message.
+CREATE FUNCTION httpq._check_secret_use(names text[], what text, role name) RETURNS void
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    missing text;
-    foreign_secret httpq.secret;
+    refused text;
 BEGIN
-    SELECT n INTO missing FROM unnest(names) AS n
-    WHERE NOT EXISTS (SELECT 1 FROM httpq.secret s WHERE s.name = n) ORDER BY n LIMIT 1;
+    SELECT n INTO refused FROM unnest(names) AS n
+    WHERE NOT EXISTS (SELECT 1 FROM httpq.secret s
+                      WHERE s.name = n AND (s.owner = role OR httpq._member(role, s.owner) OR httpq._has_kind(role, 'admin')))
+    ORDER BY n LIMIT 1;
     IF FOUND THEN
-        RAISE EXCEPTION '%: there is no secret %', what, httpq._quoted(missing)
-            USING ERRCODE = 'undefined_object', HINT = 'An admin stores it first: httpq secret set NAME < value-file';
+        RAISE EXCEPTION '%: role % has no secret %', what, quote_ident(role), httpq._quoted(refused)
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'An admin stores it for the role: httpq secret set NAME --owner ROLE';
     END IF;
-    FOR foreign_secret IN SELECT s.* FROM httpq.secret s WHERE s.name = ANY (names) ORDER BY s.name LOOP
-        IF NOT httpq._owns(foreign_secret.owner) THEN
-            RAISE EXCEPTION '%: secret % belongs to role %, and role % may not use it', what,
-                            quote_literal(foreign_secret.name), quote_ident(foreign_secret.owner), quote_ident(httpq._caller())
-                USING ERRCODE = 'insufficient_privilege',
-                      HINT = 'An admin gives it an owner: httpq secret set NAME --owner ROLE';
-        END IF;
-    END LOOP;
 END;
 $$;
-COMMENT ON FUNCTION httpq._check_secret_use(text[], text) IS 'Raises unless the named secrets exist and the caller may use them.';
+COMMENT ON FUNCTION httpq._check_secret_use(text[], text, name) IS 'Raises unless the named secrets exist and a role may use them.';

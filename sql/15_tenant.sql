@@ -80,19 +80,19 @@ $$;
 COMMENT ON FUNCTION httpq._owns(name) IS 'Whether the caller may act as the tenant of a channel with this owner.';
 
 -- Raises the error for a caller who is not the tenant of a channel.
-CREATE FUNCTION httpq._refuse_channel(channel text, owner name, action text) RETURNS void
+CREATE FUNCTION httpq._refuse_channel(channel text, action text) RETURNS void
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    RAISE EXCEPTION 'channel % belongs to role %: role % may not % it', quote_literal(channel),
-                    quote_ident(owner), quote_ident(httpq._caller()), action
+    RAISE EXCEPTION 'channel % belongs to another role: role % may not % it', quote_literal(channel),
+                    quote_ident(httpq._caller()), action
         USING ERRCODE = 'insufficient_privilege',
               HINT = 'Use a channel of your own (the first enqueue into a new channel makes the caller its owner), '
                      'or have an admin run SELECT httpq.set_channel(channel, owner => ...).';
 END;
 $$;
-COMMENT ON FUNCTION httpq._refuse_channel(text, name, text) IS 'Raises insufficient_privilege for a caller who does not own a channel.';
+COMMENT ON FUNCTION httpq._refuse_channel(text, text) IS 'Raises insufficient_privilege for a caller who does not own a channel.';
 
 -- Raises unless the caller may act on the given channels as their tenant (missing
 -- channels pass: the caller's enqueue creates them as their owner).
@@ -110,12 +110,31 @@ BEGIN
         ORDER BY c.name
     LOOP
         IF NOT httpq._owns(refused.owner) THEN
-            PERFORM httpq._refuse_channel(refused.name, refused.owner, action);
+            PERFORM httpq._refuse_channel(refused.name, action);
         END IF;
     END LOOP;
 END;
 $$;
 COMMENT ON FUNCTION httpq._check_owner(text[], text) IS 'Raises unless the caller owns each of the channels (or is an admin).';
+
+-- Raises unless the caller may change a channel's settings: its tenant, or an admin. A
+-- shared channel's (no owner) are an admin's: every tenant uses it, and one must not
+-- point its signing_keys at a key of its own, or change what the others get.
+CREATE FUNCTION httpq._check_settings(channel text) RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    owner name := (SELECT c.owner FROM httpq.channel c WHERE c.name = channel);
+BEGIN
+    IF owner IS NULL THEN
+        PERFORM httpq._check_admin('change the settings of shared channel ' || quote_literal(channel));
+    ELSIF NOT httpq._owns(owner) THEN
+        PERFORM httpq._refuse_channel(channel, 'change the settings of');
+    END IF;
+END;
+$$;
+COMMENT ON FUNCTION httpq._check_settings(text) IS 'Raises unless the caller may change a channel''s settings (its tenant or an admin).';
 
 -- Raises unless the caller may operate a channel (pause, resume, retry, cancel, replay):
 -- its tenant, an ops role or an admin.
@@ -127,7 +146,7 @@ DECLARE
     owner name := (SELECT c.owner FROM httpq.channel c WHERE c.name = channel);
 BEGIN
     IF NOT httpq._owns(owner) AND NOT httpq._has_kind(httpq._caller(), 'ops') THEN
-        PERFORM httpq._refuse_channel(channel, owner, action);
+        PERFORM httpq._refuse_channel(channel, action);
     END IF;
 END;
 $$;

@@ -9,38 +9,20 @@
 -- for that lock (an application may hold it for as long as its transaction lasts): when
 -- the key is busy, its promotion is deferred to the next claim.
 
--- Takes the locks of the given keys (their httpq.key_lock rows, made when missing),
--- waiting for them, in one global order (no deadlock between two callers locking
--- overlapping sets). A row httpq.maintain deletes meanwhile is made again.
+-- Takes the locks of the given keys, waiting for them, in one global order (no deadlock
+-- between two callers locking overlapping sets): one statement makes each key's
+-- httpq.key_lock row or, when it exists, locks it by a no-op update, key after key in
+-- order. A row httpq.maintain deletes meanwhile is made again.
 CREATE FUNCTION httpq._lock_keys(channels text[], keys text[]) RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-    wanted integer;
-    locked integer;
 BEGIN
-    SELECT count(*) INTO wanted FROM (SELECT DISTINCT c, k FROM unnest(channels, keys) AS u(c, k) WHERE k IS NOT NULL) AS u;
-    IF wanted = 0 THEN
-        RETURN;
-    END IF;
-    FOR round IN 1 .. 3 LOOP
-        INSERT INTO httpq.key_lock (channel, ordering_key)
-        SELECT DISTINCT c, k FROM unnest(channels, keys) AS u(c, k)
-        WHERE k IS NOT NULL AND NOT EXISTS (SELECT 1 FROM httpq.key_lock l WHERE l.channel = u.c AND l.ordering_key = u.k)
-        ORDER BY 1, 2
-        ON CONFLICT DO NOTHING;
-        SELECT count(*) INTO locked FROM (
-            SELECT 1 FROM httpq.key_lock l
-            WHERE (l.channel, l.ordering_key) IN (SELECT c, k FROM unnest(channels, keys) AS u(c, k) WHERE k IS NOT NULL)
-            ORDER BY l.channel, l.ordering_key
-            FOR UPDATE) AS l;
-        IF locked = wanted THEN
-            RETURN;
-        END IF;
-    END LOOP;
-    RAISE EXCEPTION 'could not lock % ordering keys: their rows kept disappearing', wanted - locked
-        USING ERRCODE = 'lock_not_available', HINT = 'Retry the transaction.';
+    -- PL/pgSQL: its plan is made once per session (a SQL body pinning search_path is
+    -- planned on every call).
+    INSERT INTO httpq.key_lock AS l (channel, ordering_key)
+    SELECT DISTINCT u.c, u.k FROM unnest(channels, keys) AS u(c, k) WHERE u.k IS NOT NULL ORDER BY 1, 2
+    ON CONFLICT (channel, ordering_key) DO UPDATE SET channel = excluded.channel;
 END;
 $$;
 COMMENT ON FUNCTION httpq._lock_keys(text[], text[]) IS 'Takes the row locks of ordering keys (httpq.key_lock), in a fixed order.';

@@ -91,6 +91,8 @@ BEGIN
                 THEN quote_literal(h.key) || ' must not be set: the worker frames the body itself'
             WHEN lower(h.key) ~ refused THEN quote_literal(h.key) || ' must not be set: it is a hop-by-hop or proxy header'
             WHEN jsonb_typeof(h.value) = 'object' THEN CASE
+                WHEN lower(h.key) IN ('idempotency-key', 'content-type')
+                    THEN quote_literal(h.key) || ' cannot be a secret reference: httpq reads its value'
                 WHEN h.value - 'secret' - 'prefix' <> '{}' OR NOT h.value ? 'secret'
                     THEN 'the value of ' || quote_literal(h.key)
                          || ' must be a string or a secret reference {"secret": "NAME"} with an optional "prefix"'

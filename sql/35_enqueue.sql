@@ -130,14 +130,16 @@ BEGIN
     END IF;
     SELECT c.max_body_bytes, c.owner INTO max_body, owner FROM httpq.channel c WHERE c.name = r.channel;
     IF NOT FOUND THEN
+        -- Read again: another role may have created it meanwhile (the insert waited for it).
         PERFORM httpq._ensure_channels(ARRAY[r.channel]);
-        SELECT c.max_body_bytes INTO max_body FROM httpq.channel c WHERE c.name = r.channel;
-    ELSIF owner IS NOT NULL AND owner <> httpq._caller() AND NOT httpq._owns(owner) THEN
-        PERFORM httpq._refuse_channel(r.channel, owner, 'enqueue into');
+        SELECT c.max_body_bytes, c.owner INTO max_body, owner FROM httpq.channel c WHERE c.name = r.channel;
+    END IF;
+    IF owner IS NOT NULL AND owner <> httpq._caller() AND NOT httpq._owns(owner) THEN
+        PERFORM httpq._refuse_channel(r.channel, 'enqueue into');
     END IF;
     secret_names := httpq._secret_names(r.headers);
     IF secret_names IS NOT NULL THEN
-        PERFORM httpq._check_secret_use(secret_names, 'headers');
+        PERFORM httpq._check_secret_use(secret_names, 'headers', coalesce(owner, httpq._caller()));
     END IF;
     IF octet_length(r.body) > max_body THEN
         PERFORM httpq._refuse_body(r.channel, octet_length(r.body), max_body, NULL);
@@ -206,7 +208,13 @@ BEGIN
     secret_names := ARRAY(SELECT DISTINCT unnest(httpq._secret_names(h.headers))
                           FROM (SELECT DISTINCT x.headers FROM unnest(requests) AS x) AS h);
     IF cardinality(secret_names) > 0 THEN
-        PERFORM httpq._check_secret_use(secret_names, 'headers');
+        -- Each channel's owner (the caller, for a shared one) must be able to use its secrets.
+        PERFORM httpq._check_secret_use(u.names, 'headers', u.role)
+        FROM (SELECT coalesce(c.owner, httpq._caller()) AS role, array_agg(DISTINCT n.name) AS names
+              FROM unnest(requests) AS x
+              JOIN httpq.channel c ON c.name = x.channel
+              CROSS JOIN LATERAL unnest(httpq._secret_names(x.headers)) AS n(name)
+              GROUP BY 1) AS u;
     END IF;
     PERFORM httpq._refuse_body(x.channel, octet_length(x.body), c.max_body_bytes,
                                CASE WHEN n > 1 THEN format('request %s of %s', x.position, n) END)

@@ -335,7 +335,7 @@ BEGIN
 
             SELECT a.allowed, a.bucket INTO allowed, bucket FROM httpq._allowance(ch, quota, now_at) AS a;
             -- The channel's signing keys, sealed, read once per channel and handed with each request.
-            sealed := CASE WHEN cardinality(ch.signing_keys) > 0 THEN httpq._sealed(ch.signing_keys) END;
+            sealed := CASE WHEN cardinality(ch.signing_keys) > 0 THEN httpq._sealed(ch.signing_keys, ch.owner) END;
 
             got := 0;
             take_ids := NULL;
@@ -415,7 +415,7 @@ BEGIN
                     RETURNING r.id, r.attempt, r.channel, r.method, r.url, r.headers, r.body,
                               coalesce(r.timeout_ms, ch.timeout_ms), ch.allowed_networks, ch.signing_keys,
                               CASE WHEN r.secrets IS NULL THEN sealed
-                                   ELSE coalesce(sealed, '{}') || httpq._sealed(r.secrets) END;
+                                   ELSE coalesce(sealed, '{}') || httpq._sealed(r.secrets, ch.owner) END;
                 GET DIAGNOSTICS got = ROW_COUNT;
                 IF room IS NOT NULL THEN
                     room_left := jsonb_set(room_left, ARRAY[ch.name], to_jsonb(room - got));

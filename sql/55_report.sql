@@ -40,7 +40,8 @@ BEGIN
                CASE WHEN o.status BETWEEN 200 AND 299 THEN NULL
                     ELSE coalesce(o.error, 'HTTP ' || o.status, 'no response') END AS error,
                jsonb_build_object('attempt', o.attempt, 'at', now_at, 'worker', report.worker,
-                                  'status', o.status, 'error', o.error, 'duration_ms', o.duration_ms) AS entry
+                                  'status', o.status, 'error', o.error, 'duration_ms', o.duration_ms)
+                   || CASE WHEN o.unsent THEN '{"unsent": true}'::jsonb ELSE '{}' END AS entry
         FROM o
         -- LATERAL: one primary-key probe per outcome, whatever the planner guesses of the
         -- JSON's row count (a join was planned as a rescan of the outcomes per running row).
@@ -83,7 +84,13 @@ BEGIN
         SET state = CASE WHEN d.run_at > now_at THEN 'scheduled' ELSE 'waiting' END,
             run_at = d.run_at, worker = NULL, lease_until = NULL,
             attempt_floor = r.attempt_floor + CASE WHEN d.unsent THEN 1 ELSE 0 END,
-            last_status = d.status, last_error = d.error, log = r.log || jsonb_build_array(d.entry)
+            last_status = d.status, last_error = d.error,
+            -- Unsent again for the same reason: the last entry counts it (repeated), so a
+            -- request waiting a day for its secret keeps one entry, not one a minute.
+            log = CASE WHEN d.unsent AND r.log -> -1 ->> 'unsent' = 'true' AND r.log -> -1 ->> 'error' = d.error
+                       THEN jsonb_set(r.log, '{-1}', d.entry || jsonb_build_object(
+                                'repeated', coalesce((r.log -> -1 ->> 'repeated')::integer, 1) + 1))
+                       ELSE r.log || jsonb_build_array(d.entry) END
         FROM decided AS d
         WHERE r.id = d.id AND d.state = 'waiting'
         RETURNING r.id

@@ -335,7 +335,8 @@ COMMENT ON FUNCTION httpq._history_drop(regclass[], bigint[])
     IS 'Drops the history partitions httpq._history_doom locked; says which it kept.';
 
 -- Deletes the httpq.key_lock rows (at most max_rows) of ordering keys without unfinished,
--- held or deferred requests; returns how many. A row some transaction holds is skipped.
+-- held or deferred requests; returns how many. A row some transaction holds is skipped, and
+-- nothing is deleted outside READ COMMITTED.
 CREATE FUNCTION httpq._release_idle_keys(max_rows integer) RETURNS integer
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -345,6 +346,10 @@ DECLARE
     keys     text[];
     released integer;
 BEGIN
+    -- The check again below needs a snapshot taken after the rows are locked: READ COMMITTED.
+    IF current_setting('transaction_isolation') <> 'read committed' THEN
+        RETURN 0;
+    END IF;
     SELECT array_agg(l.channel), array_agg(l.ordering_key) INTO channels, keys
     FROM (SELECT l.channel, l.ordering_key FROM httpq.key_lock l
           WHERE NOT EXISTS (SELECT 1 FROM httpq.request r WHERE r.channel = l.channel AND r.ordering_key = l.ordering_key

@@ -4,29 +4,35 @@
 -- finished), httpq.attempts (each attempt's outcome), httpq.responses (a finished
 -- request's last response), httpq.stats (per channel), httpq.channels, httpq.secrets and
 -- httpq.roles. Each shows a tenant only its own channels' rows, and bodies and response
--- headers only to their tenant and admins (httpq._tenant_channels).
+-- headers only to their tenant and admins (httpq._tenant_channels). Those filtering a
+-- tenant's rows are security barriers: a condition of the caller's own (one that fails on
+-- a value, or a function that prints it) runs only on rows the filter let through.
 
 -- Every request, live and finished. A request scheduled for later, or blocked behind an
 -- earlier one of its ordering key, is 'waiting' here (blocked = true for the latter).
-CREATE VIEW httpq.requests AS
-    SELECT r.id, r.channel,
-           CASE WHEN r.state IN ('blocked', 'scheduled') THEN 'waiting' ELSE r.state END AS state,
-           r.state = 'blocked' AS blocked,
-           r.attempt AS attempts, r.priority, r.ordering_key, r.dedupe_key, r.idempotency_key,
-           r.method, r.url, r.run_at, r.deadline, r.created_at, NULL::timestamptz AS finished_at,
-           r.last_status, r.last_error, NULL::text AS reason, r.worker, r.lease_until
-    FROM httpq.request r
-    WHERE (SELECT httpq._tenant_channels('ops')) IS NULL OR r.channel = ANY ((SELECT httpq._tenant_channels('ops'))::text[])
-    UNION ALL
-    SELECT h.id, h.channel, h.state, false, h.attempt, h.priority, h.ordering_key, h.dedupe_key,
-           h.idempotency_key, h.method, h.url, h.run_at, h.deadline, h.created_at, h.finished_at,
-           h.last_status, h.last_error, h.reason, NULL, NULL
-    FROM httpq.history h
-    WHERE (SELECT httpq._tenant_channels('ops')) IS NULL OR h.channel = ANY ((SELECT httpq._tenant_channels('ops'))::text[]);
+CREATE VIEW httpq.requests WITH (security_barrier) AS
+    -- The union one level down: a view that is itself a UNION ALL is planned as its arms,
+    -- and the caller's conditions would then reach them beside the filters.
+    SELECT x.* FROM (
+        SELECT r.id, r.channel,
+               CASE WHEN r.state IN ('blocked', 'scheduled') THEN 'waiting' ELSE r.state END AS state,
+               r.state = 'blocked' AS blocked,
+               r.attempt AS attempts, r.priority, r.ordering_key, r.dedupe_key, r.idempotency_key,
+               r.method, r.url, r.run_at, r.deadline, r.created_at, NULL::timestamptz AS finished_at,
+               r.last_status, r.last_error, NULL::text AS reason, r.worker, r.lease_until
+        FROM httpq.request r
+        WHERE (SELECT httpq._tenant_channels('ops')) IS NULL OR r.channel = ANY ((SELECT httpq._tenant_channels('ops'))::text[])
+        UNION ALL
+        SELECT h.id, h.channel, h.state, false, h.attempt, h.priority, h.ordering_key, h.dedupe_key,
+               h.idempotency_key, h.method, h.url, h.run_at, h.deadline, h.created_at, h.finished_at,
+               h.last_status, h.last_error, h.reason, NULL, NULL
+        FROM httpq.history h
+        WHERE (SELECT httpq._tenant_channels('ops')) IS NULL OR h.channel = ANY ((SELECT httpq._tenant_channels('ops'))::text[])
+    ) AS x;
 COMMENT ON VIEW httpq.requests IS 'Every request, live and finished, with its state and last outcome.';
 
 -- Each finished attempt of every request: when, by which worker, and what came back.
-CREATE VIEW httpq.attempts AS
+CREATE VIEW httpq.attempts WITH (security_barrier) AS
     SELECT x.id, a.attempt, a.at, a.worker, a.status, a.error, a.duration_ms
     FROM (SELECT r.id, r.channel, r.log FROM httpq.request r
           UNION ALL SELECT h.id, h.channel, h.log FROM httpq.history h) AS x,
@@ -36,7 +42,7 @@ CREATE VIEW httpq.attempts AS
 COMMENT ON VIEW httpq.attempts IS 'Each finished attempt of every request: when, which worker, status or error, duration.';
 
 -- The last response of each finished request (body as the worker reported it, capped).
-CREATE VIEW httpq.responses AS
+CREATE VIEW httpq.responses WITH (security_barrier) AS
     SELECT h.id, h.channel, h.state, h.last_status AS status,
            CASE WHEN (SELECT httpq._tenant_channels('admin')) IS NULL OR h.channel = ANY ((SELECT httpq._tenant_channels('admin'))::text[])
                 THEN h.response_headers END AS headers,
@@ -48,7 +54,7 @@ CREATE VIEW httpq.responses AS
 COMMENT ON VIEW httpq.responses IS 'The last response of each finished request: status, headers, body.';
 
 -- Every channel and its settings, as set_channel left them.
-CREATE VIEW httpq.channels AS
+CREATE VIEW httpq.channels WITH (security_barrier) AS
     SELECT c.name AS channel, c.paused, c.max_concurrency, c.rate_per_second, c.max_attempts,
            c.backoff_base, c.backoff_max, c.timeout_ms, c.ordering_on_dead, c.retention,
            c.allowed_networks, c.max_body_bytes, coalesce(c.retry_after_max, c.backoff_max) AS retry_after_max,
@@ -59,7 +65,7 @@ COMMENT ON VIEW httpq.channels IS 'Every channel and its settings (see httpq.set
 
 -- Per channel: what waits, runs and died, how old the oldest waiting request is, and the
 -- last hour's deliveries and deaths.
-CREATE VIEW httpq.stats AS
+CREATE VIEW httpq.stats WITH (security_barrier) AS
     SELECT c.name AS channel, c.paused,
            coalesce(l.waiting, 0) AS waiting,
            coalesce(l.running, 0) AS running,

@@ -64,7 +64,8 @@ struct SecretResolver {
     private mutating func open(_ name: String, in secrets: ClaimedSecrets) throws(Unsendable) -> [UInt8] {
         guard let sealed = secrets.sealed[name] else {
             throw Unsendable(
-                description: "secret '\(name)' is not in the store (store it with: httpq secret set \(name))")
+                description: "secret '\(name)' is not in the store, or is not one its channel's owner may use "
+                    + "(store it with: httpq secret set \(name) --owner ROLE)")
         }
         if let known = values[name], known.sealed == sealed { return known.value }
         guard let keyring else {

@@ -27,6 +27,7 @@ SELECT httpq.enqueue('https://example.com/', headers => '{"Authorization": {"nam
 SELECT httpq.enqueue('https://example.com/', headers => '{"Authorization": {"secret": 7}}', channel => 'sec');
 SELECT httpq.enqueue('https://example.com/', headers => '{"Authorization": {"secret": "api-token", "prefix": "a\nb"}}', channel => 'sec');
 SELECT httpq.enqueue('https://example.com/', headers => '{"Authorization": {"secret": "no-such-secret"}}', channel => 'sec');
+SELECT httpq.enqueue('https://example.com/', headers => '{"Idempotency-Key": {"secret": "api-token"}}', channel => 'sec');
 SELECT httpq.enqueue_many(ARRAY[httpq.new_request('https://example.com/', channel => 'sec'),
                                 httpq.new_request('https://example.com/', headers => '{"X-Key": {"secret": "no-such-secret"}}', channel => 'sec')]);
 -- A URL with user-info is refused, pointing to secret headers
@@ -48,6 +49,12 @@ SELECT httpq.set_channel('sec', signing_keys => '{a,b,c,d,e,f,g,h,i,j,k}');
 SELECT id = :s1 AS first, signing_keys, jsonb_object_keys(secrets) AS sealed, secrets -> 'api-token' ->> 'key_id' AS key_id
 FROM httpq.claim('w', 10, '{sec}') ORDER BY 1, 3;
 SELECT channel, signing_keys FROM httpq.channels WHERE channel = 'sec';
+-- A claim hands over only the secrets the channel's owner may use: one given to another
+-- role since the request was enqueued is left out (the worker then sends nothing)
+UPDATE httpq.secret SET owner = 'regress_httpq_other' WHERE name = 'whsec-1';
+SELECT count(*) AS claims, bool_and(secrets ? 'whsec-1') AS whsec_1_handed_over
+FROM httpq.claim('w', 10, '{tenant-sec}');
+UPDATE httpq.secret SET owner = 'regress_httpq_tenant' WHERE name = 'whsec-1';
 -- A secret a channel signs with cannot be deleted
 SELECT httpq.delete_secret('whsec-1');
 SELECT httpq.unset_channel('sec', '{signing_keys}');
@@ -57,6 +64,15 @@ SELECT httpq.unset_channel('sec', '{signing_keys}');
 SELECT httpq.report('w', jsonb_build_array(jsonb_build_object('id', :s1, 'attempt', 1, 'status', NULL, 'unsent', true,
     'error', 'secret ''api-token'' is sealed with key 0123456789abcdef, which this worker does not have')));
 SELECT state, attempt, attempt_floor, run_at - '2030-01-01 00:00:00+00' AS waits, last_error FROM httpq.request WHERE id = :s1;
+-- Unsent again for the same reason: the log's last entry counts the repeats
+SET httpq.now = '2030-01-01 00:01:00+00';
+SELECT attempt FROM httpq.claim('w', 10, '{sec}') WHERE id = :s1;
+SELECT httpq.report('w', jsonb_build_array(jsonb_build_object('id', :s1, 'attempt', 2, 'status', NULL, 'unsent', true,
+    'error', 'secret ''api-token'' is sealed with key 0123456789abcdef, which this worker does not have')));
+SELECT attempt, attempt_floor, jsonb_array_length(log) AS entries, log -> -1 ->> 'repeated' AS repeated,
+       log -> -1 ->> 'attempt' AS last_attempt
+FROM httpq.request WHERE id = :s1;
+SET httpq.now = '2030-01-01 00:00:00+00';
 
 -- Resealing replaces a value only if it did not change since it was read
 SELECT httpq.reseal_secret('api-token', '1111111111111111', decode(repeat('ef', 40), 'hex'), decode(repeat('00', 40), 'hex')) AS changed_meanwhile;

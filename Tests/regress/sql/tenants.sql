@@ -40,6 +40,10 @@ SELECT httpq.enqueue('https://b.example/1', channel => 'tenant-b', dedupe_key =>
 SELECT DISTINCT channel FROM httpq.requests ORDER BY 1;
 SELECT channel, owner FROM httpq.channels ORDER BY 1;
 SELECT count(*) AS foreign_responses FROM httpq.responses WHERE channel = 'tenant-a';
+-- The views are security barriers: a condition of the caller's own meets only the rows it
+-- may see (without them, this cast would fail quoting tenant a's url and owner)
+SELECT count(*) FROM httpq.requests WHERE channel = 'tenant-a' AND url::integer = 0;
+SELECT count(*) FROM httpq.channels WHERE channel = 'tenant-a' AND owner::text::integer = 0;
 SELECT httpq.set_channel('tenant-a', max_attempts => 3);
 SELECT httpq.unset_channel('tenant-a', '{max_attempts}');
 SELECT httpq.set_channel('tenant-b', max_attempts => 3);
@@ -104,6 +108,8 @@ RESET ROLE;
 UPDATE httpq.channel SET owner = NULL WHERE name = 'tenant-a';
 SET ROLE regress_httpq_app_a;
 SELECT httpq.enqueue('https://a.example/5', channel => 'tenant-a') > 0 AS shared_enqueued;
+-- but only an admin changes a shared channel's settings (its signing keys sign for everyone)
+SELECT httpq.set_channel('tenant-a', max_attempts => 3);
 RESET ROLE;
 
 -- Revoking a kind takes its grants back, keeping those of the role's other kinds
