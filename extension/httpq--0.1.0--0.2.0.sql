@@ -3478,6 +3478,8 @@ BEGIN
                                                             AND r.state IN ('waiting', 'scheduled', 'running'))
             AND NOT EXISTS (SELECT 1 FROM httpq.request r WHERE r.channel = l.channel AND r.ordering_key = l.ordering_key
                                                             AND r.state = 'blocked')
+            AND NOT EXISTS (SELECT 1 FROM httpq.held_key h WHERE h.channel = l.channel AND h.ordering_key = l.ordering_key)
+            AND NOT EXISTS (SELECT 1 FROM httpq.deferred_key d WHERE d.channel = l.channel AND d.ordering_key = l.ordering_key)
           LIMIT max_rows
           FOR UPDATE SKIP LOCKED) AS l;
     -- Checked again now that the rows are locked: this statement sees every request
