@@ -1954,7 +1954,8 @@ COMMENT ON FUNCTION httpq._expire_leases(timestamptz) IS 'Returns requests whose
 -- httpq._finish is the one way out of httpq.request: delivered, dead and canceled requests
 -- move to httpq.history with their last response, a dead head holds its key where the
 -- channel asks for that, and the next request of each key the finished ones headed is
--- promoted. report, claim (deadlines, expired leases) and cancel all end here.
+-- promoted. report, claim (deadlines, expired leases) and cancel all end here. A delivered
+-- or dead request of a channel with an on_finish hook is then handed to it.
 CREATE OR REPLACE FUNCTION httpq._finish(endings httpq._ending[]) RETURNS integer
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -1968,6 +1969,7 @@ DECLARE
     moved    integer;
     channels text[];
     keys     text[];
+    ended    bigint[];
 BEGIN
     IF cardinality(endings) IS NULL OR cardinality(endings) = 0 THEN
         RETURN 0;
@@ -2004,8 +2006,9 @@ BEGIN
         ON CONFLICT DO NOTHING
     )
     SELECT count(*), array_agg(k.channel) FILTER (WHERE k.ordering_key IS NOT NULL),
-           array_agg(k.ordering_key) FILTER (WHERE k.ordering_key IS NOT NULL)
-    INTO moved, channels, keys
+           array_agg(k.ordering_key) FILTER (WHERE k.ordering_key IS NOT NULL),
+           array_agg(k.id) FILTER (WHERE k.state <> 'canceled')
+    INTO moved, channels, keys, ended
     FROM kept AS k;
 
     -- The heads are gone: promote the next of each key under its lock (a concurrent
@@ -2013,6 +2016,10 @@ BEGIN
     -- while an application holds the lock, at the next claim.
     IF keys IS NOT NULL THEN
         PERFORM httpq._promote_or_defer(channels, keys);
+    END IF;
+    -- One probe of an index that lists only the channels with a hook: none, nothing more.
+    IF ended IS NOT NULL AND EXISTS (SELECT 1 FROM httpq.channel c WHERE c.on_finish IS NOT NULL) THEN
+        PERFORM httpq._call_hooks(ended, now_at);
     END IF;
     RETURN moved;
 END;
@@ -2171,9 +2178,32 @@ ALTER TYPE httpq.claimed ADD ATTRIBUTE allowed_networks cidr[];
 ALTER TABLE httpq.channel
     ADD COLUMN owner name,
     ADD COLUMN signing_keys text[] NOT NULL DEFAULT '{}',
+    ADD COLUMN on_finish text,
     ADD CONSTRAINT signing_keys_bounded CHECK (cardinality(signing_keys) <= 10 AND array_position(signing_keys, NULL) IS NULL);
 ALTER TABLE httpq.request ADD COLUMN secrets text[];
 ALTER TYPE httpq.claimed ADD ATTRIBUTE signing_keys text[], ADD ATTRIBUTE secrets jsonb;
+-- Completion hooks: the channels that have one, a finished request's hook error, and the
+-- request a hook is called with (sql/00_schema.sql, 10_channel.sql, 45_finish.sql).
+CREATE INDEX channel_on_finish_idx ON httpq.channel (name) WHERE on_finish IS NOT NULL;
+ALTER TABLE httpq.history ADD COLUMN hook_error text;
+CREATE TYPE httpq.finished AS (
+    id              bigint,
+    channel         text,
+    state           text,         -- delivered or dead
+    attempts        integer,
+    status          integer,
+    headers         jsonb,
+    body            bytea,
+    error           text,
+    reason          text,
+    method          text,
+    url             text,
+    ordering_key    text,
+    dedupe_key      text,
+    idempotency_key text,
+    created_at      timestamptz,
+    finished_at     timestamptz
+);
 
 CREATE TABLE httpq.secret (
     name   text PRIMARY KEY,
@@ -2671,7 +2701,8 @@ CREATE OR REPLACE FUNCTION httpq.set_channel(
     max_body_bytes   integer DEFAULT NULL,
     retry_after_max  interval DEFAULT NULL,
     signing_keys     text[] DEFAULT NULL,
-    owner            text DEFAULT NULL
+    owner            text DEFAULT NULL,
+    on_finish        text DEFAULT NULL
 ) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -2731,6 +2762,9 @@ BEGIN
     -- that role's.
     PERFORM httpq._ensure_channels(ARRAY[set_channel.channel]);
     PERFORM httpq._check_settings(set_channel.channel);
+    IF on_finish IS NOT NULL THEN
+        on_finish := httpq._check_hook(set_channel.channel, on_finish);
+    END IF;
     IF cardinality(signing_keys) > 0 THEN
         -- The keys of the channel's owner (the one set now, if any), which claims check again.
         PERFORM httpq._check_secret_use(signing_keys, 'signing_keys',
@@ -2751,7 +2785,8 @@ BEGIN
         max_body_bytes   = coalesce(set_channel.max_body_bytes, c.max_body_bytes),
         retry_after_max  = coalesce(set_channel.retry_after_max, c.retry_after_max),
         signing_keys     = coalesce(set_channel.signing_keys, c.signing_keys),
-        owner            = coalesce(set_channel.owner, c.owner)
+        owner            = coalesce(set_channel.owner, c.owner),
+        on_finish        = coalesce(set_channel.on_finish, c.on_finish)
     WHERE c.name = set_channel.channel;
 EXCEPTION WHEN check_violation THEN
     -- Only backoff_max below backoff_base gets here: each value alone was checked above.
@@ -2759,7 +2794,7 @@ EXCEPTION WHEN check_violation THEN
         USING ERRCODE = 'invalid_parameter_value';
 END;
 $$;
-COMMENT ON FUNCTION httpq.set_channel(text, integer, numeric, integer, interval, interval, integer, text, interval, cidr[], integer, interval, text[], text)
+COMMENT ON FUNCTION httpq.set_channel(text, integer, numeric, integer, interval, interval, integer, text, interval, cidr[], integer, interval, text[], text, text)
     IS 'Sets a channel''s defaults and limits, creating the channel if needed; NULL leaves a setting as it is.';
 
 -- Puts named settings of a channel back to their defaults (limits back to none).
@@ -2770,7 +2805,8 @@ AS $$
 DECLARE
     known constant text[] := ARRAY['max_concurrency', 'rate_per_second', 'max_attempts', 'backoff_base',
                                    'backoff_max', 'timeout_ms', 'ordering_on_dead', 'retention',
-                                   'allowed_networks', 'max_body_bytes', 'retry_after_max', 'signing_keys', 'owner'];
+                                   'allowed_networks', 'max_body_bytes', 'retry_after_max', 'signing_keys', 'owner',
+                                   'on_finish'];
     unknown text;
     setting text;
 BEGIN
@@ -2810,7 +2846,7 @@ REVOKE ALL ON FUNCTION httpq._quoted(text, integer), httpq._headers_problem(json
     httpq._check_requests(httpq.new_request[], timestamptz), httpq._refuse_body(text, bigint, integer, text),
     httpq._verdict(integer, text, integer, integer, timestamptz, interval, interval, interval, float8, timestamptz),
     httpq._check_worker(text), httpq._check_lease(interval),
-    httpq.set_channel(text, integer, numeric, integer, interval, interval, integer, text, interval, cidr[], integer, interval, text[], text),
+    httpq.set_channel(text, integer, numeric, integer, interval, interval, integer, text, interval, cidr[], integer, interval, text[], text, text),
     httpq.claim(text, integer, text[], interval, bigint, integer, jsonb) FROM PUBLIC;
 REVOKE ALL ON httpq.channels FROM PUBLIC;
 
@@ -2823,7 +2859,7 @@ BEGIN
     FOR g IN
         SELECT CASE p.proname
                    WHEN 'claim' THEN 'httpq.claim(text, integer, text[], interval, bigint, integer, jsonb)'
-                   ELSE 'httpq.set_channel(text, integer, numeric, integer, interval, interval, integer, text, interval, cidr[], integer, interval, text[], text)'
+                   ELSE 'httpq.set_channel(text, integer, numeric, integer, interval, interval, integer, text, interval, cidr[], integer, interval, text[], text, text)'
                END AS function,
                a.grantee::regrole AS grantee
         FROM pg_catalog.pg_proc p, pg_catalog.aclexplode(p.proacl) AS a
@@ -3557,6 +3593,101 @@ COMMENT ON FUNCTION httpq.maintain(integer)
     IS 'One bounded step of history upkeep: creates, trims (at most max_rows rows) and drops partitions.';
 
 
+-- The function on_finish names, as its signature, or the error for one that cannot be a
+-- hook: it takes one httpq.finished and returns void, and is SECURITY DEFINER (it runs with
+-- its owner's rights, never the worker's), owned by the channel's owner (the caller's, for
+-- a shared channel) or a role that one belongs to, unless an admin sets it.
+CREATE OR REPLACE FUNCTION httpq._check_hook(channel text, hook text) RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    fn    oid;
+    proc  pg_proc;
+    owner name := coalesce((SELECT c.owner FROM httpq.channel c WHERE c.name = _check_hook.channel), httpq._caller());
+BEGIN
+    BEGIN
+        -- A name alone means the function of that name taking one httpq.finished.
+        fn := to_regprocedure(CASE WHEN hook ~ '\(' THEN hook ELSE hook || '(httpq.finished)' END);
+    EXCEPTION WHEN OTHERS THEN
+        fn := NULL;   -- not a function's name or signature at all
+    END;
+    IF fn IS NULL THEN
+        RAISE EXCEPTION 'on_finish: there is no function %', httpq._quoted(hook)
+            USING ERRCODE = 'undefined_function',
+                  HINT = 'Name a function taking one httpq.finished, such as ''app.order_notified'' or ''app.order_notified(httpq.finished)''.';
+    END IF;
+    SELECT * INTO proc FROM pg_proc p WHERE p.oid = fn;
+    IF proc.pronargs <> 1 OR proc.proargtypes[0] <> 'httpq.finished'::regtype OR proc.prokind <> 'f' THEN
+        RAISE EXCEPTION 'on_finish: function % must take one argument of type httpq.finished', fn::regprocedure
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF proc.prorettype <> 'void'::regtype OR proc.proretset THEN
+        RAISE EXCEPTION 'on_finish: function % must return void', fn::regprocedure USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF NOT proc.prosecdef THEN
+        RAISE EXCEPTION 'on_finish: function % must be SECURITY DEFINER, so that it runs with its owner''s rights', fn::regprocedure
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'ALTER FUNCTION ... SECURITY DEFINER SET search_path = ...; it is called by the worker''s report.';
+    END IF;
+    IF NOT httpq._member(owner, pg_get_userbyid(proc.proowner)) AND NOT httpq._has_kind(httpq._caller(), 'admin') THEN
+        RAISE EXCEPTION 'on_finish: function % belongs to role %, not to the channel''s owner %', fn::regprocedure,
+                        quote_ident(pg_get_userbyid(proc.proowner)), quote_ident(owner)
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    RETURN fn::regprocedure::text;
+END;
+$$;
+COMMENT ON FUNCTION httpq._check_hook(text, text) IS 'The signature of the function an on_finish setting names, or the error for one that cannot be a hook.';
+
+-- Calls the on_finish hook of each of the requests (delivered or dead, finished at
+-- finished_at) whose channel has one, in id order, each in a subtransaction: a hook that
+-- raises loses its own changes, not the outcome, which stays recorded; its error goes on
+-- the request (history.hook_error, shown in httpq.requests) and to the server log as a
+-- warning. A failed hook is not called again. The hook runs with its owner's rights (it is
+-- SECURITY DEFINER, httpq._check_hook), inside the transaction that records the outcome.
+CREATE OR REPLACE FUNCTION httpq._call_hooks(ids bigint[], finished_at timestamptz) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    f       record;
+    fn      text;
+    message text;
+    code    text;
+BEGIN
+    FOR f IN
+        SELECT c.on_finish,
+               ROW(h.id, h.channel, h.state, h.attempt, h.last_status, h.response_headers, h.response_body,
+                   h.last_error, h.reason, h.method, h.url, h.ordering_key, h.dedupe_key, h.idempotency_key,
+                   h.created_at, h.finished_at)::httpq.finished AS request
+        FROM httpq.history h
+        JOIN httpq.channel c ON c.name = h.channel
+        -- finished_at prunes the scan to the day's partition.
+        WHERE h.id = ANY (ids) AND h.finished_at = _call_hooks.finished_at AND c.on_finish IS NOT NULL
+        ORDER BY h.id
+    LOOP
+        BEGIN
+            -- The hook's name, quoted, from the signature set_channel checked; a function
+            -- dropped since fails here, as the hook's error.
+            SELECT quote_ident(n.nspname) || '.' || quote_ident(p.proname) INTO STRICT fn
+            FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+            WHERE p.oid = f.on_finish::regprocedure;
+            EXECUTE format('SELECT %s($1)', fn) USING f.request;
+        EXCEPTION WHEN OTHERS THEN
+            GET STACKED DIAGNOSTICS message = MESSAGE_TEXT, code = RETURNED_SQLSTATE;
+            UPDATE httpq.history h SET hook_error = format('%s (SQLSTATE %s)', message, code)
+            WHERE h.id = (f.request).id AND h.finished_at = _call_hooks.finished_at;
+            RAISE WARNING 'httpq: on_finish hook % of channel % failed for request %: %',
+                f.on_finish, quote_literal((f.request).channel), (f.request).id, message;
+        END;
+    END LOOP;
+END;
+$$;
+COMMENT ON FUNCTION httpq._call_hooks(bigint[], timestamptz)
+    IS 'Calls the on_finish hooks of finished requests, each in a subtransaction; a failure is recorded on the request.';
+
+
 -- The ordering keys' advisory lock ids are gone with their locks.
 DROP FUNCTION httpq._key_lock(text, text);
 
@@ -3571,13 +3702,13 @@ CREATE OR REPLACE VIEW httpq.requests WITH (security_barrier) AS
                r.state = 'blocked' AS blocked,
                r.attempt AS attempts, r.priority, r.ordering_key, r.dedupe_key, r.idempotency_key,
                r.method, r.url, r.run_at, r.deadline, r.created_at, NULL::timestamptz AS finished_at,
-               r.last_status, r.last_error, NULL::text AS reason, r.worker, r.lease_until
+               r.last_status, r.last_error, NULL::text AS reason, r.worker, r.lease_until, NULL::text AS hook_error
         FROM httpq.request r
         WHERE (SELECT httpq._tenant_channels('ops')) IS NULL OR r.channel = ANY ((SELECT httpq._tenant_channels('ops'))::text[])
         UNION ALL
         SELECT h.id, h.channel, h.state, false, h.attempt, h.priority, h.ordering_key, h.dedupe_key,
                h.idempotency_key, h.method, h.url, h.run_at, h.deadline, h.created_at, h.finished_at,
-               h.last_status, h.last_error, h.reason, NULL, NULL
+               h.last_status, h.last_error, h.reason, NULL, NULL, h.hook_error
         FROM httpq.history h
         WHERE (SELECT httpq._tenant_channels('ops')) IS NULL OR h.channel = ANY ((SELECT httpq._tenant_channels('ops'))::text[])
     ) AS x;
@@ -3610,7 +3741,7 @@ CREATE OR REPLACE VIEW httpq.channels WITH (security_barrier) AS
     SELECT c.name AS channel, c.paused, c.max_concurrency, c.rate_per_second, c.max_attempts,
            c.backoff_base, c.backoff_max, c.timeout_ms, c.ordering_on_dead, c.retention,
            c.allowed_networks, c.max_body_bytes, coalesce(c.retry_after_max, c.backoff_max) AS retry_after_max,
-           c.created_at, c.owner, c.signing_keys
+           c.created_at, c.owner, c.signing_keys, c.on_finish
     FROM httpq.channel c
     WHERE (SELECT httpq._tenant_channels('ops')) IS NULL OR c.name = ANY ((SELECT httpq._tenant_channels('ops'))::text[]);
 COMMENT ON VIEW httpq.channels IS 'Every channel and its settings (see httpq.set_channel).';

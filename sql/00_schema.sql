@@ -94,6 +94,29 @@ CREATE TYPE httpq.claimed AS (
     secrets          jsonb    -- the sealed secrets the headers and signing_keys name: {"name": {"key_id", "sealed"}}
 );
 
+-- A request as it finished, delivered or dead: what a channel's on_finish hook is called
+-- with (httpq.set_channel), in the transaction that records it. attempts counts the
+-- attempts made, status/headers/body are the last response (NULL without one), error the
+-- last attempt's failure and reason why it died.
+CREATE TYPE httpq.finished AS (
+    id              bigint,
+    channel         text,
+    state           text,         -- delivered or dead
+    attempts        integer,
+    status          integer,
+    headers         jsonb,
+    body            bytea,
+    error           text,
+    reason          text,
+    method          text,
+    url             text,
+    ordering_key    text,
+    dedupe_key      text,
+    idempotency_key text,
+    created_at      timestamptz,
+    finished_at     timestamptz
+);
+
 -- How a request leaves the live queue: the input of httpq._finish.
 CREATE TYPE httpq._ending AS (
     id       bigint,

@@ -31,6 +31,7 @@ CREATE TABLE httpq.channel (
     -- (only channels made before 0.2.0, until an admin gives them an owner).
     owner            name,
     signing_keys     text[] NOT NULL DEFAULT '{}',  -- secrets that sign each attempt (Standard Webhooks)
+    on_finish        text,                          -- the hook called as each request finishes: f(httpq.finished)
     CONSTRAINT name_is_valid CHECK (name ~ '^[A-Za-z0-9][A-Za-z0-9._:@/-]*$' AND length(name) <= 200),
     CONSTRAINT max_concurrency_positive CHECK (max_concurrency > 0),
     CONSTRAINT rate_per_second_positive CHECK (rate_per_second > 0),
@@ -47,6 +48,55 @@ CREATE TABLE httpq.channel (
 );
 -- Claim rewrites served_at and tokens on every claim: leave room for HOT updates.
 ALTER TABLE httpq.channel SET (fillfactor = 50);
+-- The channels with a hook: httpq._finish asks whether there are any, once per call.
+CREATE INDEX channel_on_finish_idx ON httpq.channel (name) WHERE on_finish IS NOT NULL;
+
+-- The function on_finish names, as its signature, or the error for one that cannot be a
+-- hook: it takes one httpq.finished and returns void, and is SECURITY DEFINER (it runs with
+-- its owner's rights, never the worker's), owned by the channel's owner (the caller's, for
+-- a shared channel) or a role that one belongs to, unless an admin sets it.
+CREATE FUNCTION httpq._check_hook(channel text, hook text) RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    fn    oid;
+    proc  pg_proc;
+    owner name := coalesce((SELECT c.owner FROM httpq.channel c WHERE c.name = _check_hook.channel), httpq._caller());
+BEGIN
+    BEGIN
+        -- A name alone means the function of that name taking one httpq.finished.
+        fn := to_regprocedure(CASE WHEN hook ~ '\(' THEN hook ELSE hook || '(httpq.finished)' END);
+    EXCEPTION WHEN OTHERS THEN
+        fn := NULL;   -- not a function's name or signature at all
+    END;
+    IF fn IS NULL THEN
+        RAISE EXCEPTION 'on_finish: there is no function %', httpq._quoted(hook)
+            USING ERRCODE = 'undefined_function',
+                  HINT = 'Name a function taking one httpq.finished, such as ''app.order_notified'' or ''app.order_notified(httpq.finished)''.';
+    END IF;
+    SELECT * INTO proc FROM pg_proc p WHERE p.oid = fn;
+    IF proc.pronargs <> 1 OR proc.proargtypes[0] <> 'httpq.finished'::regtype OR proc.prokind <> 'f' THEN
+        RAISE EXCEPTION 'on_finish: function % must take one argument of type httpq.finished', fn::regprocedure
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF proc.prorettype <> 'void'::regtype OR proc.proretset THEN
+        RAISE EXCEPTION 'on_finish: function % must return void', fn::regprocedure USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF NOT proc.prosecdef THEN
+        RAISE EXCEPTION 'on_finish: function % must be SECURITY DEFINER, so that it runs with its owner''s rights', fn::regprocedure
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'ALTER FUNCTION ... SECURITY DEFINER SET search_path = ...; it is called by the worker''s report.';
+    END IF;
+    IF NOT httpq._member(owner, pg_get_userbyid(proc.proowner)) AND NOT httpq._has_kind(httpq._caller(), 'admin') THEN
+        RAISE EXCEPTION 'on_finish: function % belongs to role %, not to the channel''s owner %', fn::regprocedure,
+                        quote_ident(pg_get_userbyid(proc.proowner)), quote_ident(owner)
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    RETURN fn::regprocedure::text;
+END;
+$$;
+COMMENT ON FUNCTION httpq._check_hook(text, text) IS 'The signature of the function an on_finish setting names, or the error for one that cannot be a hook.';
 
 -- Raises a clear error for a channel name that cannot be one.
 CREATE FUNCTION httpq._check_channel(channel text) RETURNS void
@@ -97,7 +147,8 @@ CREATE FUNCTION httpq.set_channel(
     max_body_bytes   integer DEFAULT NULL,
     retry_after_max  interval DEFAULT NULL,
     signing_keys     text[] DEFAULT NULL,
-    owner            text DEFAULT NULL
+    owner            text DEFAULT NULL,
+    on_finish        text DEFAULT NULL
 ) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -157,6 +208,9 @@ BEGIN
     -- that role's.
     PERFORM httpq._ensure_channels(ARRAY[set_channel.channel]);
     PERFORM httpq._check_settings(set_channel.channel);
+    IF on_finish IS NOT NULL THEN
+        on_finish := httpq._check_hook(set_channel.channel, on_finish);
+    END IF;
     IF cardinality(signing_keys) > 0 THEN
         -- The keys of the channel's owner (the one set now, if any), which claims check again.
         PERFORM httpq._check_secret_use(signing_keys, 'signing_keys',
@@ -177,7 +231,8 @@ BEGIN
         max_body_bytes   = coalesce(set_channel.max_body_bytes, c.max_body_bytes),
         retry_after_max  = coalesce(set_channel.retry_after_max, c.retry_after_max),
         signing_keys     = coalesce(set_channel.signing_keys, c.signing_keys),
-        owner            = coalesce(set_channel.owner, c.owner)
+        owner            = coalesce(set_channel.owner, c.owner),
+        on_finish        = coalesce(set_channel.on_finish, c.on_finish)
     WHERE c.name = set_channel.channel;
 EXCEPTION WHEN check_violation THEN
     -- Only backoff_max below backoff_base gets here: each value alone was checked above.
@@ -185,7 +240,7 @@ EXCEPTION WHEN check_violation THEN
         USING ERRCODE = 'invalid_parameter_value';
 END;
 $$;
-COMMENT ON FUNCTION httpq.set_channel(text, integer, numeric, integer, interval, interval, integer, text, interval, cidr[], integer, interval, text[], text)
+COMMENT ON FUNCTION httpq.set_channel(text, integer, numeric, integer, interval, interval, integer, text, interval, cidr[], integer, interval, text[], text, text)
     IS 'Sets a channel''s defaults and limits, creating the channel if needed; NULL leaves a setting as it is.';
 
 -- Puts named settings of a channel back to their defaults (limits back to none).
@@ -196,7 +251,8 @@ AS $$
 DECLARE
     known constant text[] := ARRAY['max_concurrency', 'rate_per_second', 'max_attempts', 'backoff_base',
                                    'backoff_max', 'timeout_ms', 'ordering_on_dead', 'retention',
-                                   'allowed_networks', 'max_body_bytes', 'retry_after_max', 'signing_keys', 'owner'];
+                                   'allowed_networks', 'max_body_bytes', 'retry_after_max', 'signing_keys', 'owner',
+                                   'on_finish'];
     unknown text;
     setting text;
 BEGIN

@@ -114,6 +114,7 @@ CREATE TABLE httpq.history (
     log              jsonb NOT NULL,
     response_headers jsonb,
     response_body    bytea,
+    hook_error       text,    -- why the channel's on_finish hook failed for it (0.2.0, so last)
     CONSTRAINT state_is_finished CHECK (state IN ('delivered', 'dead', 'canceled'))
 ) PARTITION BY RANGE (finished_at);
 -- The safety net: a request finishing where no day has been created yet still has a place

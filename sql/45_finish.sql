@@ -3,7 +3,8 @@
 -- httpq._finish is the one way out of httpq.request: delivered, dead and canceled requests
 -- move to httpq.history with their last response, a dead head holds its key where the
 -- channel asks for that, and the next request of each key the finished ones headed is
--- promoted. report, claim (deadlines, expired leases) and cancel all end here.
+-- promoted. report, claim (deadlines, expired leases) and cancel all end here. A delivered
+-- or dead request of a channel with an on_finish hook is then handed to it.
 
 CREATE FUNCTION httpq._finish(endings httpq._ending[]) RETURNS integer
 LANGUAGE plpgsql
@@ -18,6 +19,7 @@ DECLARE
     moved    integer;
     channels text[];
     keys     text[];
+    ended    bigint[];
 BEGIN
     IF cardinality(endings) IS NULL OR cardinality(endings) = 0 THEN
         RETURN 0;
@@ -54,8 +56,9 @@ BEGIN
         ON CONFLICT DO NOTHING
     )
     SELECT count(*), array_agg(k.channel) FILTER (WHERE k.ordering_key IS NOT NULL),
-           array_agg(k.ordering_key) FILTER (WHERE k.ordering_key IS NOT NULL)
-    INTO moved, channels, keys
+           array_agg(k.ordering_key) FILTER (WHERE k.ordering_key IS NOT NULL),
+           array_agg(k.id) FILTER (WHERE k.state <> 'canceled')
+    INTO moved, channels, keys, ended
     FROM kept AS k;
 
     -- The heads are gone: promote the next of each key under its lock (a concurrent
@@ -64,8 +67,59 @@ BEGIN
     IF keys IS NOT NULL THEN
         PERFORM httpq._promote_or_defer(channels, keys);
     END IF;
+    -- One probe of an index that lists only the channels with a hook: none, nothing more.
+    IF ended IS NOT NULL AND EXISTS (SELECT 1 FROM httpq.channel c WHERE c.on_finish IS NOT NULL) THEN
+        PERFORM httpq._call_hooks(ended, now_at);
+    END IF;
     RETURN moved;
 END;
 $$;
 COMMENT ON FUNCTION httpq._finish(httpq._ending[])
     IS 'Moves finished requests to httpq.history, holds or promotes their ordering keys.';
+
+-- Calls the on_finish hook of each of the requests (delivered or dead, finished at
+-- finished_at) whose channel has one, in id order, each in a subtransaction: a hook that
+-- raises loses its own changes, not the outcome, which stays recorded; its error goes on
+-- the request (history.hook_error, shown in httpq.requests) and to the server log as a
+-- warning. A failed hook is not called again. The hook runs with its owner's rights (it is
+-- SECURITY DEFINER, httpq._check_hook), inside the transaction that records the outcome.
+CREATE FUNCTION httpq._call_hooks(ids bigint[], finished_at timestamptz) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    f       record;
+    fn      text;
+    message text;
+    code    text;
+BEGIN
+    FOR f IN
+        SELECT c.on_finish,
+               ROW(h.id, h.channel, h.state, h.attempt, h.last_status, h.response_headers, h.response_body,
+                   h.last_error, h.reason, h.method, h.url, h.ordering_key, h.dedupe_key, h.idempotency_key,
+                   h.created_at, h.finished_at)::httpq.finished AS request
+        FROM httpq.history h
+        JOIN httpq.channel c ON c.name = h.channel
+        -- finished_at prunes the scan to the day's partition.
+        WHERE h.id = ANY (ids) AND h.finished_at = _call_hooks.finished_at AND c.on_finish IS NOT NULL
+        ORDER BY h.id
+    LOOP
+        BEGIN
+            -- The hook's name, quoted, from the signature set_channel checked; a function
+            -- dropped since fails here, as the hook's error.
+            SELECT quote_ident(n.nspname) || '.' || quote_ident(p.proname) INTO STRICT fn
+            FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+            WHERE p.oid = f.on_finish::regprocedure;
+            EXECUTE format('SELECT %s($1)', fn) USING f.request;
+        EXCEPTION WHEN OTHERS THEN
+            GET STACKED DIAGNOSTICS message = MESSAGE_TEXT, code = RETURNED_SQLSTATE;
+            UPDATE httpq.history h SET hook_error = format('%s (SQLSTATE %s)', message, code)
+            WHERE h.id = (f.request).id AND h.finished_at = _call_hooks.finished_at;
+            RAISE WARNING 'httpq: on_finish hook % of channel % failed for request %: %',
+                f.on_finish, quote_literal((f.request).channel), (f.request).id, message;
+        END;
+    END LOOP;
+END;
+$$;
+COMMENT ON FUNCTION httpq._call_hooks(bigint[], timestamptz)
+    IS 'Calls the on_finish hooks of finished requests, each in a subtransaction; a failure is recorded on the request.';

@@ -19,13 +19,13 @@ CREATE VIEW httpq.requests WITH (security_barrier) AS
                r.state = 'blocked' AS blocked,
                r.attempt AS attempts, r.priority, r.ordering_key, r.dedupe_key, r.idempotency_key,
                r.method, r.url, r.run_at, r.deadline, r.created_at, NULL::timestamptz AS finished_at,
-               r.last_status, r.last_error, NULL::text AS reason, r.worker, r.lease_until
+               r.last_status, r.last_error, NULL::text AS reason, r.worker, r.lease_until, NULL::text AS hook_error
         FROM httpq.request r
         WHERE (SELECT httpq._tenant_channels('ops')) IS NULL OR r.channel = ANY ((SELECT httpq._tenant_channels('ops'))::text[])
         UNION ALL
         SELECT h.id, h.channel, h.state, false, h.attempt, h.priority, h.ordering_key, h.dedupe_key,
                h.idempotency_key, h.method, h.url, h.run_at, h.deadline, h.created_at, h.finished_at,
-               h.last_status, h.last_error, h.reason, NULL, NULL
+               h.last_status, h.last_error, h.reason, NULL, NULL, h.hook_error
         FROM httpq.history h
         WHERE (SELECT httpq._tenant_channels('ops')) IS NULL OR h.channel = ANY ((SELECT httpq._tenant_channels('ops'))::text[])
     ) AS x;
@@ -58,7 +58,7 @@ CREATE VIEW httpq.channels WITH (security_barrier) AS
     SELECT c.name AS channel, c.paused, c.max_concurrency, c.rate_per_second, c.max_attempts,
            c.backoff_base, c.backoff_max, c.timeout_ms, c.ordering_on_dead, c.retention,
            c.allowed_networks, c.max_body_bytes, coalesce(c.retry_after_max, c.backoff_max) AS retry_after_max,
-           c.created_at, c.owner, c.signing_keys
+           c.created_at, c.owner, c.signing_keys, c.on_finish
     FROM httpq.channel c
     WHERE (SELECT httpq._tenant_channels('ops')) IS NULL OR c.name = ANY ((SELECT httpq._tenant_channels('ops'))::text[]);
 COMMENT ON VIEW httpq.channels IS 'Every channel and its settings (see httpq.set_channel).';
