@@ -11,7 +11,7 @@
 #   --profile  load pg_stat_statements (track = all) and write the top statements of the
 #              drain and of the backlog claims next to latest.json; it costs a few per
 #              cent, so the default run leaves it off
-#   --only     run one part: ceilings, enqueue, drain, scale, signing, overload, steady, longtx,
+#   --only     run one part: ceilings, enqueue, drain, scale, signing, hooks, overload, steady, longtx,
 #              footprint, fairness, isolation, backlog, maintenance or soak (the figures
 #              of the others are then "not run"; overload and soak need the drain's rate)
 #
@@ -29,7 +29,7 @@ cd "$(dirname "$0")/../.."
 root=$PWD
 bench=$root/Tests/bench
 
-parts="ceilings enqueue drain scale signing overload steady longtx footprint fairness isolation backlog maintenance soak"
+parts="ceilings enqueue drain scale signing hooks overload steady longtx footprint fairness isolation backlog maintenance soak"
 mode=default large=0 soak=0 profile=0 only=
 while [ $# -gt 0 ]; do
     case $1 in
@@ -489,6 +489,55 @@ if runs signing; then
     done
     unset HTTPQ_SECRET_KEY
     q -c "SELECT httpq.set_channel('sign-signed', signing_keys => '{}')" -c 'DELETE FROM httpq.secret' >/dev/null
+    reset_queue >/dev/null
+fi
+
+# ---------------------------------------------------------------------------------------
+# 4c. Completion hooks: claims of 100 reported at once as delivered (one statement, no
+#     worker), from a channel without a hook and one whose on_finish does nothing, each
+#     twice, interleaved: Postgres CPU per request and the time of a claim and report of 100.
+
+# variant: fills hook-VARIANT with the backlog and claims and reports it, 100 at a time;
+# appends the Postgres CPU ticks, the requests and pgbench's mean latency to $work/hooks-VARIANT.
+hook_round() {
+    local variant=$1 ch=hook-$1 n=$((drain_n / 2)) p0 p1 done latency
+    q -c 'TRUNCATE httpq.request, httpq.history' >/dev/null
+    pause "$ch"
+    q -c "SELECT bench.fill('$ch', $n, '$url')" >/dev/null
+    q -c "SELECT httpq.resume('$ch')" -c 'VACUUM ANALYZE httpq.request' -c 'CHECKPOINT' >/dev/null
+    cat >"$work/hooks-$variant.sql" <<SQL
+SELECT httpq.report('bench-hooks', (SELECT jsonb_agg(jsonb_build_object('id', c.id, 'attempt', c.attempt, 'status', 200))
+                                    FROM httpq.claim('bench-hooks', 100, '{$ch}') AS c));
+SQL
+    p0=$(pg_ticks)
+    pgbench -n -M prepared -c 1 -t $((n / 100)) -f "$work/hooks-$variant.sql" >"$out/pgbench-hooks-$variant.txt" 2>&1 || true
+    p1=$(pg_ticks)
+    done=$(q -c "SELECT count(*) FROM httpq.history WHERE channel = '$ch' AND state = 'delivered'")
+    latency=$(awk '/^latency average = / { print $4 }' "$out/pgbench-hooks-$variant.txt")
+    [ "$done" = "$n" ] && [ -n "$latency" ] && echo "$((p1 - p0)) $done $latency" >>"$work/hooks-$variant"
+    return 0
+}
+
+if runs hooks; then
+    say "4c. hooks: $((drain_n / 2)) claimed and reported 100 at a time, without a hook and with one that does nothing, twice each"
+    q -c 'CREATE SCHEMA IF NOT EXISTS bench_hook' \
+      -c 'CREATE OR REPLACE FUNCTION bench_hook.noop(f httpq.finished) RETURNS void LANGUAGE plpgsql SECURITY DEFINER
+          SET search_path = pg_catalog AS $$ BEGIN END $$' \
+      -c "SELECT httpq.set_channel('hook-noop', on_finish => 'bench_hook.noop')" -c "SELECT bench.loopback('hook-plain')" >/dev/null
+    rm -f "$work"/hooks-plain "$work"/hooks-noop
+    for round in 1 2; do
+        for variant in plain noop; do hook_round $variant; done
+    done
+    for variant in plain noop; do
+        if [ "$(wc -l <"$work/hooks-$variant" 2>/dev/null || echo 0)" = 2 ]; then
+            read -r pt n ms < <(awk '{ p += $1; n += $2; l += $3 } END { print p, n, l / 2 }' "$work/hooks-$variant")
+            record "hooks_${variant}_pg_cpu_us_per_req" "$(us_per "$pt" "$n")"
+            record "hooks_${variant}_claim_report_100_ms" "$(printf '%.2f' "$ms")"
+        else
+            note "hooks: the $variant rounds did not both finish"
+        fi
+    done
+    q -c "SELECT httpq.unset_channel('hook-noop', '{on_finish}')" -c 'DROP SCHEMA bench_hook CASCADE' >/dev/null
     reset_queue >/dev/null
 fi
 

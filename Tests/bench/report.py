@@ -67,6 +67,8 @@ derived = {
     "signing_header_worker_ratio": ratio("signing_header_worker_cpu_us_per_req", "signing_plain_worker_cpu_us_per_req"),
     "signing_signed_pg_ratio": ratio("signing_signed_pg_cpu_us_per_req", "signing_plain_pg_cpu_us_per_req"),
     "signing_header_pg_ratio": ratio("signing_header_pg_cpu_us_per_req", "signing_plain_pg_cpu_us_per_req"),
+    "hooks_pg_ratio": ratio("hooks_noop_pg_cpu_us_per_req", "hooks_plain_pg_cpu_us_per_req"),
+    "hooks_claim_report_100_ratio": ratio("hooks_noop_claim_report_100_ms", "hooks_plain_claim_report_100_ms"),
 }
 biggest = "claim_ms_10m" if "claim_ms_10m" in figures else "claim_ms_1m" if "claim_ms_1m" in figures else "claim_ms_100k"
 derived["claim_growth"] = ratio(biggest, "claim_ms_10k", 2)
@@ -141,7 +143,7 @@ REQUIRED += [key for _, key, *_ in TARGETS if key not in SOAK_KEYS or soak]
 
 # Which part of bench.sh measures a figure, by the start of its key.
 PARTS = [("ceiling_", "ceilings"), ("plain_insert", "enqueue"), ("enqueue_", "enqueue"), ("drain_", "drain"),
-         ("worker_db_", "drain"), ("scale", "scale"), ("signing_", "signing"), ("overload_", "overload"), ("steady_", "steady"),
+         ("worker_db_", "drain"), ("scale", "scale"), ("signing_", "signing"), ("hooks_", "hooks"), ("overload_", "overload"), ("steady_", "steady"),
          ("longtx_", "longtx"), ("footprint_", "footprint"), ("worker_", "footprint"), ("fairness_", "fairness"),
          ("rate_limited_", "fairness"), ("isolation_", "isolation"), ("claim_", "backlog"), ("maint_", "maintenance"),
          ("soak_", "soak")]
@@ -224,6 +226,13 @@ ROWS = [
     ("signing_header_worker_ratio", "  / plain", "x"),
     ("signing_header_pg_cpu_us_per_req", "  Postgres CPU per request", "us"),
     ("signing_header_pg_ratio", "  / plain", "x"),
+    ("Completion hooks: claim and report of 100 in one statement, no worker, each variant twice", None, None),
+    ("hooks_plain_pg_cpu_us_per_req", "No hook: Postgres CPU per request", "us"),
+    ("hooks_plain_claim_report_100_ms", "  a claim and report of 100", "ms"),
+    ("hooks_noop_pg_cpu_us_per_req", "A hook that does nothing: Postgres CPU per request", "us"),
+    ("hooks_pg_ratio", "  / no hook", "x"),
+    ("hooks_noop_claim_report_100_ms", "  a claim and report of 100", "ms"),
+    ("hooks_claim_report_100_ratio", "  / no hook", "x"),
     ("Overload: 1.25 x the drain rate arriving (100 per transaction), 1 worker", None, None),
     ("overload_offered_rps", "Offered", "req/s"),
     ("overload_arrival_rps", "  achieved", "req/s"),
