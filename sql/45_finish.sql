@@ -78,48 +78,65 @@ COMMENT ON FUNCTION httpq._finish(httpq._ending[])
     IS 'Moves finished requests to httpq.history, holds or promotes their ordering keys.';
 
 -- Calls the on_finish hook of each of the requests (delivered or dead, finished at
--- finished_at) whose channel has one, in id order, each in a subtransaction: a hook that
--- raises loses its own changes, not the outcome, which stays recorded; its error goes on
--- the request (history.hook_error, shown in httpq.requests) and to the server log as a
--- warning. A failed hook is not called again. The hook runs with its owner's rights (it is
--- SECURITY DEFINER, httpq._check_hook), inside the transaction that records the outcome.
+-- finished_at) whose channel has one, in id order, inside the transaction that records
+-- them. Each hook gets its requests in one statement, in a subtransaction; if that raises,
+-- it is undone and the hook is called for each request on its own, again in a
+-- subtransaction each: a hook that raises loses its own changes, not the outcome. Its error
+-- goes on the request (history.hook_error, shown in httpq.requests) and to the server log
+-- as a warning; a failed hook is not called again. The hook runs with its owner's rights
+-- (it is SECURITY DEFINER, httpq._check_hook).
 CREATE FUNCTION httpq._call_hooks(ids bigint[], finished_at timestamptz) RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    f       record;
-    fn      text;
-    message text;
-    code    text;
+    hook     record;
+    request  httpq.finished;
+    fn       text;
+    message  text;
+    code     text;
 BEGIN
-    FOR f IN
+    FOR hook IN
         SELECT c.on_finish,
-               ROW(h.id, h.channel, h.state, h.attempt, h.last_status, h.response_headers, h.response_body,
-                   h.last_error, h.reason, h.method, h.url, h.ordering_key, h.dedupe_key, h.idempotency_key,
-                   h.created_at, h.finished_at)::httpq.finished AS request
+               array_agg(ROW(h.id, h.channel, h.state, h.attempt, h.last_status, h.response_headers, h.response_body,
+                             h.last_error, h.reason, h.method, h.url, h.ordering_key, h.dedupe_key, h.idempotency_key,
+                             h.created_at, h.finished_at)::httpq.finished ORDER BY h.id) AS requests
         FROM httpq.history h
         JOIN httpq.channel c ON c.name = h.channel
         -- finished_at prunes the scan to the day's partition.
         WHERE h.id = ANY (ids) AND h.finished_at = _call_hooks.finished_at AND c.on_finish IS NOT NULL
-        ORDER BY h.id
+        GROUP BY c.on_finish
     LOOP
+        -- The hook's name, quoted, from the signature set_channel checked; NULL for a
+        -- function dropped since, which then fails as the hook's error.
+        fn := (SELECT quote_ident(n.nspname) || '.' || quote_ident(p.proname)
+               FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+               WHERE p.oid = to_regprocedure(hook.on_finish));
         BEGIN
-            -- The hook's name, quoted, from the signature set_channel checked; a function
-            -- dropped since fails here, as the hook's error.
-            SELECT quote_ident(n.nspname) || '.' || quote_ident(p.proname) INTO STRICT fn
-            FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-            WHERE p.oid = f.on_finish::regprocedure;
-            EXECUTE format('SELECT %s($1)', fn) USING f.request;
+            IF fn IS NULL THEN
+                RAISE EXCEPTION 'function % does not exist', hook.on_finish USING ERRCODE = 'undefined_function';
+            END IF;
+            EXECUTE format('SELECT count(%s(f)) FROM unnest($1) AS f', fn) USING hook.requests;
+            CONTINUE;
         EXCEPTION WHEN OTHERS THEN
-            GET STACKED DIAGNOSTICS message = MESSAGE_TEXT, code = RETURNED_SQLSTATE;
-            UPDATE httpq.history h SET hook_error = format('%s (SQLSTATE %s)', message, code)
-            WHERE h.id = (f.request).id AND h.finished_at = _call_hooks.finished_at;
-            RAISE WARNING 'httpq: on_finish hook % of channel % failed for request %: %',
-                f.on_finish, quote_literal((f.request).channel), (f.request).id, message;
+            NULL;   -- some request made it raise: each on its own, below
         END;
+        FOREACH request IN ARRAY hook.requests LOOP
+            BEGIN
+                IF fn IS NULL THEN
+                    RAISE EXCEPTION 'function % does not exist', hook.on_finish USING ERRCODE = 'undefined_function';
+                END IF;
+                EXECUTE format('SELECT %s($1)', fn) USING request;
+            EXCEPTION WHEN OTHERS THEN
+                GET STACKED DIAGNOSTICS message = MESSAGE_TEXT, code = RETURNED_SQLSTATE;
+                UPDATE httpq.history h SET hook_error = format('%s (SQLSTATE %s)', message, code)
+                WHERE h.id = request.id AND h.finished_at = _call_hooks.finished_at;
+                RAISE WARNING 'httpq: on_finish hook % of channel % failed for request %: %',
+                    hook.on_finish, quote_literal(request.channel), request.id, message;
+            END;
+        END LOOP;
     END LOOP;
 END;
 $$;
 COMMENT ON FUNCTION httpq._call_hooks(bigint[], timestamptz)
-    IS 'Calls the on_finish hooks of finished requests, each in a subtransaction; a failure is recorded on the request.';
+    IS 'Calls the on_finish hooks of finished requests, each hook''s in one statement; a failure is recorded on the request.';

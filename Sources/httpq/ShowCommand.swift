@@ -44,12 +44,12 @@ struct ShowCommand: ParsableCommand {
 
         let names = ["id", "channel", "state", "blocked", "attempts", "priority", "ordering_key", "dedupe_key",
                      "idempotency_key", "method", "url", "run_at", "deadline", "created_at", "finished_at",
-                     "last_status", "last_error", "reason", "worker", "lease_until"]
+                     "last_status", "last_error", "reason", "worker", "lease_until", "hook_error"]
         guard let request = try database.rows("""
             SELECT id, channel, state, nullif(blocked, false), attempts, priority, ordering_key, dedupe_key,
                    idempotency_key, method, url, date_trunc('second', run_at), date_trunc('second', deadline),
                    date_trunc('second', created_at), date_trunc('second', finished_at), last_status, last_error,
-                   reason, worker, date_trunc('second', lease_until)
+                   reason, worker, date_trunc('second', lease_until), hook_error
             FROM httpq.requests
             WHERE id = $1::bigint
             """, [id.parameter]).first

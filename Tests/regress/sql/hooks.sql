@@ -17,6 +17,12 @@ AS $$ INSERT INTO hookapp.notified VALUES (f.id, f.state, f.status, convert_from
 CREATE FUNCTION hookapp.fails(f httpq.finished) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog
 AS $$ BEGIN INSERT INTO hookapp.notified VALUES (f.id, 'half-done'); RAISE EXCEPTION 'order not found'; END $$;
+CREATE FUNCTION hookapp.picky(f httpq.finished) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog
+AS $$ BEGIN
+    INSERT INTO hookapp.notified VALUES (f.id, 'picked', f.status);
+    IF f.url LIKE '%/bad' THEN RAISE EXCEPTION 'cannot take %', f.url; END IF;
+END $$;
 CREATE FUNCTION hookapp.invoker(f httpq.finished) RETURNS void LANGUAGE sql AS $$ SELECT $$;
 CREATE FUNCTION hookapp.returns_int(f httpq.finished) RETURNS integer LANGUAGE sql SECURITY DEFINER AS $$ SELECT 1 $$;
 CREATE FUNCTION hookapp.two_args(f httpq.finished, x integer) RETURNS void LANGUAGE sql SECURITY DEFINER AS $$ SELECT $$;
@@ -65,6 +71,21 @@ SELECT httpq.report('w', jsonb_build_array(jsonb_build_object('id', :fails_id, '
 SET client_min_messages = warning;
 SELECT state, hook_error FROM httpq.requests WHERE id = :fails_id;
 SELECT count(*) AS half_done_rows FROM hookapp.notified WHERE state = 'half-done';
+
+-- One request of a report that makes the hook raise: the others' calls stand, each
+-- request's on its own
+SET ROLE regress_httpq_hook_app;
+SELECT httpq.set_channel('hooked', on_finish => 'hookapp.picky');
+SELECT httpq.enqueue('https://example.com/good', channel => 'hooked') AS good_id \gset
+SELECT httpq.enqueue('https://example.com/bad', channel => 'hooked') AS bad_id \gset
+RESET ROLE;
+SELECT count(*) AS claimed FROM httpq.claim('w', 10, '{hooked}');
+SET client_min_messages = error;
+SELECT httpq.report('w', jsonb_agg(jsonb_build_object('id', id, 'attempt', attempt, 'status', 200)))
+FROM httpq.request WHERE channel = 'hooked' AND state = 'running';
+SET client_min_messages = warning;
+SELECT r.url, r.hook_error, (SELECT count(*) FROM hookapp.notified n WHERE n.id = r.id AND n.state = 'picked') AS picked
+FROM httpq.requests r WHERE r.id IN (:good_id, :bad_id) ORDER BY r.id;
 
 -- A hook dropped after it was set fails like one that raises
 SET ROLE regress_httpq_hook_app;
