@@ -511,6 +511,7 @@ SELECT httpq.report('bench-hooks', (SELECT jsonb_agg(jsonb_build_object('id', c.
 SQL
     p0=$(pg_ticks)
     pgbench -n -M prepared -c 1 -t $((n / 100)) -f "$work/hooks-$variant.sql" >"$out/pgbench-hooks-$variant.txt" 2>&1 || true
+    sleep 1   # pgbench's backend ends after pgbench: its CPU counts once the postmaster has reaped it
     p1=$(pg_ticks)
     done=$(q -c "SELECT count(*) FROM httpq.history WHERE channel = '$ch' AND state = 'delivered'")
     latency=$(awk '/^latency average = / { print $4 }' "$out/pgbench-hooks-$variant.txt")
