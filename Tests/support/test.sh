@@ -29,11 +29,16 @@ if [ "$sql_status" != 0 ]; then
 fi
 echo "pg_regress: $passed passed, $failed failed"
 
+# The checks below run the httpq binary: built once for both.
+built=0
+swift build --product httpq && built=1
+httpq_bin="$(swift build --show-bin-path)/httpq"
+
 # The upgrade from the last release, on both install paths: the catalog equals a fresh
 # install's, and every request is kept and then finished by a worker of this version.
 upgrade_status=0
-if swift build --product httpq; then
-    bash Tests/upgrade/upgrade.sh "$(swift build --show-bin-path)/httpq" || upgrade_status=$?
+if [ "$built" = 1 ]; then
+    bash Tests/upgrade/upgrade.sh "$httpq_bin" || upgrade_status=$?
 else
     upgrade_status=1
     echo "upgrade: 0 passed, 4 failed (the httpq binary did not build)"
@@ -43,8 +48,8 @@ fi
 # signatures verify with the standardwebhooks package, a wrong key fails closed, rekey
 # works, and no value is left in the data directory, logs, dumps, views or CLI output.
 secrets_status=0
-if swift build --product httpq; then
-    bash Tests/secrets/secrets.sh "$(swift build --show-bin-path)/httpq" || secrets_status=$?
+if [ "$built" = 1 ]; then
+    bash Tests/secrets/secrets.sh "$httpq_bin" || secrets_status=$?
 else
     secrets_status=1
     echo "secrets: 0 passed, 6 failed (the httpq binary did not build)"
