@@ -99,6 +99,14 @@ public struct Config: Sendable {
         connection = ConnectionParameters(url: databaseURL, environment: environment)
     }
 
+    /// The secret keyring alone, as `init` reads it (`HTTPQ_SECRET_KEY`, else the file of
+    /// `--secret-key-file` / `HTTPQ_SECRET_KEY_FILE`), for commands that seal or open secrets.
+    public static func secretKeyring(
+        environment: [String: String], flags: [String: String] = [:]
+    ) throws(ConfigError) -> SecretKeyring? {
+        try SettingReader(environment: environment, flags: flags).secretKeyring()
+    }
+
     /// `hostname:pid`, unique per process on a host and readable in `httpq.requests`.
     public static func hostAndProcess() -> String {
         var name = [UInt8](repeating: 0, count: 256)

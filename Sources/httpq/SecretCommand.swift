@@ -32,11 +32,11 @@ struct SecretKeyOptions: ParsableArguments {
 
     /// The keyring, or the command ends with one line saying how to give one.
     func keyring() throws -> SecretKeyring {
-        let environment = ProcessEnvironment.current()
-        let file = secretKeyFile ?? environment[Setting.secretKeyFile.variable].flatMap { $0.isEmpty ? nil : $0 }
+        var flags: [String: String] = [:]
+        flags[Setting.secretKeyFile.flag] = secretKeyFile
         let keyring: SecretKeyring?
         do {
-            keyring = try SecretKeyring.load(environment: environment[Setting.secretKeyVariable], file: file)
+            keyring = try Config.secretKeyring(environment: ProcessEnvironment.current(), flags: flags)
         } catch {
             throw Failure.exit("\(error)", Failure.configuration)
         }
