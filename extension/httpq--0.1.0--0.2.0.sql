@@ -403,8 +403,10 @@ BEGIN
             CONTINUE WHEN ch.paused;
 
             SELECT a.allowed, a.bucket INTO allowed, bucket FROM httpq._allowance(ch, quota, now_at) AS a;
-            -- The channel's signing keys, sealed, read once per channel and handed with each request.
-            sealed := CASE WHEN cardinality(ch.signing_keys) > 0 THEN httpq._sealed(ch.signing_keys, ch.owner) END;
+            -- The channel's signing keys and AWS credentials, sealed, read once per channel and
+            -- handed with each request.
+            sealed := CASE WHEN ch.aws_credentials IS NOT NULL THEN httpq._sealed(ch.signing_keys || ch.aws_credentials, ch.owner)
+                           WHEN cardinality(ch.signing_keys) > 0 THEN httpq._sealed(ch.signing_keys, ch.owner) END;
 
             got := 0;
             take_ids := NULL;
@@ -484,7 +486,8 @@ BEGIN
                     RETURNING r.id, r.attempt, r.channel, r.method, r.url, r.headers, r.body,
                               coalesce(r.timeout_ms, ch.timeout_ms), ch.allowed_networks, ch.signing_keys,
                               CASE WHEN r.secrets IS NULL THEN sealed
-                                   ELSE coalesce(sealed, '{}') || httpq._sealed(r.secrets, ch.owner) END;
+                                   ELSE coalesce(sealed, '{}') || httpq._sealed(r.secrets, ch.owner) END,
+                              ch.aws_sigv4, ch.aws_credentials;
                 GET DIAGNOSTICS got = ROW_COUNT;
                 IF room IS NOT NULL THEN
                     room_left := jsonb_set(room_left, ARRAY[ch.name], to_jsonb(room - got));
@@ -793,9 +796,9 @@ BEGIN
     ), decided AS (
         SELECT r.id, o.status, o.headers, o.body, v.state, v.run_at, v.reason, o.unsent,
                CASE WHEN o.status BETWEEN 200 AND 299 THEN NULL
-                    ELSE coalesce(o.error, 'HTTP ' || o.status, 'no response') END AS error,
+                    ELSE coalesce(o.error, aws.error, 'HTTP ' || o.status, 'no response') END AS error,
                jsonb_build_object('attempt', o.attempt, 'at', now_at, 'worker', report.worker,
-                                  'status', o.status, 'error', o.error, 'duration_ms', o.duration_ms)
+                                  'status', o.status, 'error', coalesce(o.error, aws.error), 'duration_ms', o.duration_ms)
                    || CASE WHEN o.unsent THEN '{"unsent": true}'::jsonb ELSE '{}' END AS entry
         FROM o
         -- LATERAL: one primary-key probe per outcome, whatever the planner guesses of the
@@ -811,8 +814,15 @@ BEGIN
         ) AS r
         -- A primary-key probe per outcome too (OFFSET 0 keeps it one): as a join, the plan
         -- cached for the session may read every channel once per outcome.
-        CROSS JOIN LATERAL (SELECT c.max_attempts, c.backoff_base, c.backoff_max, c.retry_after_max FROM httpq.channel c
+        CROSS JOIN LATERAL (SELECT c.max_attempts, c.backoff_base, c.backoff_max, c.retry_after_max, c.aws_sigv4 FROM httpq.channel c
                             WHERE c.name = r.channel OFFSET 0) AS c
+        -- An AWS error answer on a channel that signs for AWS: its code and message are the
+        -- attempt's error, and throttling or a transient error is retried, as a 503 would be.
+        CROSS JOIN LATERAL (SELECT e[1] AS code,
+                                   CASE WHEN e IS NOT NULL THEN format('AWS %s: %s (HTTP %s)', e[1], coalesce(e[2], 'no message'), o.status) END
+                                       AS error
+                            FROM (SELECT CASE WHEN c.aws_sigv4 IS NOT NULL AND o.status >= 300
+                                              THEN httpq._aws_error(o.headers, o.body) END) AS a(e)) AS aws
         -- A 2xx needs no decision: the function call is for the others only.
         CROSS JOIN LATERAL (
             SELECT 'delivered', NULL::timestamptz, NULL::text WHERE o.status BETWEEN 200 AND 299
@@ -828,7 +838,9 @@ BEGIN
                    CASE WHEN r.deadline <= now_at THEN 'deadline passed' END
             WHERE o.unsent AND NOT o.refused
             UNION ALL
-            SELECT * FROM httpq._verdict(o.status, o.headers ->> 'retry-after', r.attempt - r.attempt_floor,
+            SELECT * FROM httpq._verdict(CASE WHEN aws.code IS NOT NULL AND o.status < 500 AND httpq._aws_retryable(aws.code)
+                                              THEN 503 ELSE o.status END,
+                                         o.headers ->> 'retry-after', r.attempt - r.attempt_floor,
                                          coalesce(r.max_attempts, c.max_attempts), r.deadline,
                                          c.backoff_base, c.backoff_max, coalesce(c.retry_after_max, c.backoff_max),
                                          random(), now_at)
@@ -2186,6 +2198,14 @@ ALTER TYPE httpq.claimed ADD ATTRIBUTE signing_keys text[], ADD ATTRIBUTE secret
 -- request a hook is called with (sql/00_schema.sql, 10_channel.sql, 45_finish.sql).
 CREATE INDEX channel_on_finish_idx ON httpq.channel (name) WHERE on_finish IS NOT NULL;
 ALTER TABLE httpq.history ADD COLUMN hook_error text;
+-- AWS destinations: a channel's SigV4 provider string and the secret holding its AWS
+-- credentials, which the claim hands the worker (sql/10_channel.sql, 00_schema.sql).
+ALTER TABLE httpq.channel
+    ADD COLUMN aws_sigv4 text,
+    ADD COLUMN aws_credentials text,
+    ADD CONSTRAINT aws_sigv4_is_valid CHECK (aws_sigv4 ~ '^[A-Za-z0-9_-]+:[A-Za-z0-9_-]+:[A-Za-z0-9-]+:[A-Za-z0-9-]+$' AND length(aws_sigv4) <= 200),
+    ADD CONSTRAINT aws_sigv4_with_credentials CHECK ((aws_sigv4 IS NULL) = (aws_credentials IS NULL));
+ALTER TYPE httpq.claimed ADD ATTRIBUTE aws_sigv4 text, ADD ATTRIBUTE aws_credentials text;
 CREATE TYPE httpq.finished AS (
     id              bigint,
     channel         text,
@@ -2702,7 +2722,9 @@ CREATE OR REPLACE FUNCTION httpq.set_channel(
     retry_after_max  interval DEFAULT NULL,
     signing_keys     text[] DEFAULT NULL,
     owner            text DEFAULT NULL,
-    on_finish        text DEFAULT NULL
+    on_finish        text DEFAULT NULL,
+    aws_sigv4        text DEFAULT NULL,
+    aws_credentials  text DEFAULT NULL
 ) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -2748,6 +2770,11 @@ BEGIN
         RAISE EXCEPTION 'signing_keys must name at most 10 secrets, without NULL' USING ERRCODE = 'invalid_parameter_value',
             HINT = 'Two sign at once while a key is rotated; ''{}'' signs nothing.';
     END IF;
+    IF aws_sigv4 !~ '^[A-Za-z0-9_-]+:[A-Za-z0-9_-]+:[A-Za-z0-9-]+:[A-Za-z0-9-]+$' OR length(aws_sigv4) > 200 THEN
+        RAISE EXCEPTION 'aws_sigv4 must be PROVIDER1:PROVIDER2:REGION:SERVICE, got %', quote_literal(aws_sigv4)
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'For example ''aws:amz:us-east-1:sqs'' or ''aws:amz:eu-west-1:sns'' (libcurl''s CURLOPT_AWS_SIGV4).';
+    END IF;
     IF owner IS NOT NULL THEN
         PERFORM httpq._check_admin('change a channel''s owner');
         IF NOT EXISTS (SELECT 1 FROM pg_roles r WHERE r.rolname = set_channel.owner) THEN
@@ -2772,6 +2799,18 @@ BEGIN
                                                  (SELECT c.owner FROM httpq.channel c WHERE c.name = set_channel.channel),
                                                  httpq._caller()));
     END IF;
+    IF aws_credentials IS NOT NULL THEN
+        PERFORM httpq._check_secret_use(ARRAY[aws_credentials], 'aws_credentials',
+                                        coalesce(set_channel.owner::name,
+                                                 (SELECT c.owner FROM httpq.channel c WHERE c.name = set_channel.channel),
+                                                 httpq._caller()));
+    END IF;
+    IF EXISTS (SELECT 1 FROM httpq.channel c WHERE c.name = set_channel.channel
+               AND (coalesce(set_channel.aws_sigv4, c.aws_sigv4) IS NULL) <> (coalesce(set_channel.aws_credentials, c.aws_credentials) IS NULL)) THEN
+        RAISE EXCEPTION 'aws_sigv4 and aws_credentials are set together: one signs with the other'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = format('SELECT httpq.set_channel(%L, aws_sigv4 => ''aws:amz:REGION:SERVICE'', aws_credentials => ''SECRET'').', channel);
+    END IF;
     UPDATE httpq.channel c SET
         max_concurrency  = coalesce(set_channel.max_concurrency, c.max_concurrency),
         rate_per_second  = coalesce(set_channel.rate_per_second, c.rate_per_second),
@@ -2786,7 +2825,9 @@ BEGIN
         retry_after_max  = coalesce(set_channel.retry_after_max, c.retry_after_max),
         signing_keys     = coalesce(set_channel.signing_keys, c.signing_keys),
         owner            = coalesce(set_channel.owner, c.owner),
-        on_finish        = coalesce(set_channel.on_finish, c.on_finish)
+        on_finish        = coalesce(set_channel.on_finish, c.on_finish),
+        aws_sigv4        = coalesce(set_channel.aws_sigv4, c.aws_sigv4),
+        aws_credentials  = coalesce(set_channel.aws_credentials, c.aws_credentials)
     WHERE c.name = set_channel.channel;
 EXCEPTION WHEN check_violation THEN
     -- Only backoff_max below backoff_base gets here: each value alone was checked above.
@@ -2794,7 +2835,7 @@ EXCEPTION WHEN check_violation THEN
         USING ERRCODE = 'invalid_parameter_value';
 END;
 $$;
-COMMENT ON FUNCTION httpq.set_channel(text, integer, numeric, integer, interval, interval, integer, text, interval, cidr[], integer, interval, text[], text, text)
+COMMENT ON FUNCTION httpq.set_channel(text, integer, numeric, integer, interval, interval, integer, text, interval, cidr[], integer, interval, text[], text, text, text, text)
     IS 'Sets a channel''s defaults and limits, creating the channel if needed; NULL leaves a setting as it is.';
 
 -- Puts named settings of a channel back to their defaults (limits back to none).
@@ -2806,9 +2847,8 @@ DECLARE
     known constant text[] := ARRAY['max_concurrency', 'rate_per_second', 'max_attempts', 'backoff_base',
                                    'backoff_max', 'timeout_ms', 'ordering_on_dead', 'retention',
                                    'allowed_networks', 'max_body_bytes', 'retry_after_max', 'signing_keys', 'owner',
-                                   'on_finish'];
+                                   'on_finish', 'aws_sigv4', 'aws_credentials'];
     unknown text;
-    setting text;
 BEGIN
     PERFORM httpq._check_channel(unset_channel.channel);
     SELECT s INTO unknown FROM unnest(settings) AS s WHERE s IS NULL OR s <> ALL (known) LIMIT 1;
@@ -2819,12 +2859,20 @@ BEGIN
     IF 'owner' = ANY (settings) THEN
         PERFORM httpq._check_admin('make a channel shared (unset its owner)');
     END IF;
+    IF ('aws_sigv4' = ANY (settings)) <> ('aws_credentials' = ANY (settings)) THEN
+        RAISE EXCEPTION 'aws_sigv4 and aws_credentials are unset together: one signs with the other'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = format('SELECT httpq.unset_channel(%L, ''{aws_sigv4, aws_credentials}'').', channel);
+    END IF;
     PERFORM httpq._ensure_channels(ARRAY[unset_channel.channel]);
     PERFORM httpq._check_settings(unset_channel.channel);
-    FOREACH setting IN ARRAY settings LOOP
-        -- setting is one of the known column names, checked above.
-        EXECUTE format('UPDATE httpq.channel SET %I = DEFAULT WHERE name = $1', setting) USING unset_channel.channel;
-    END LOOP;
+    -- One statement: settings that go together (aws_sigv4, aws_credentials) go at once.
+    -- Each is one of the known column names, checked above.
+    IF cardinality(settings) > 0 THEN
+        EXECUTE format('UPDATE httpq.channel SET %s WHERE name = $1',
+                       (SELECT string_agg(format('%I = DEFAULT', s), ', ') FROM (SELECT DISTINCT unnest(settings)) AS d(s)))
+            USING unset_channel.channel;
+    END IF;
 END;
 $$;
 COMMENT ON FUNCTION httpq.unset_channel(text, text[])
@@ -2846,7 +2894,7 @@ REVOKE ALL ON FUNCTION httpq._quoted(text, integer), httpq._headers_problem(json
     httpq._check_requests(httpq.new_request[], timestamptz), httpq._refuse_body(text, bigint, integer, text),
     httpq._verdict(integer, text, integer, integer, timestamptz, interval, interval, interval, float8, timestamptz),
     httpq._check_worker(text), httpq._check_lease(interval),
-    httpq.set_channel(text, integer, numeric, integer, interval, interval, integer, text, interval, cidr[], integer, interval, text[], text, text),
+    httpq.set_channel(text, integer, numeric, integer, interval, interval, integer, text, interval, cidr[], integer, interval, text[], text, text, text, text),
     httpq.claim(text, integer, text[], interval, bigint, integer, jsonb) FROM PUBLIC;
 REVOKE ALL ON httpq.channels FROM PUBLIC;
 
@@ -2859,7 +2907,7 @@ BEGIN
     FOR g IN
         SELECT CASE p.proname
                    WHEN 'claim' THEN 'httpq.claim(text, integer, text[], interval, bigint, integer, jsonb)'
-                   ELSE 'httpq.set_channel(text, integer, numeric, integer, interval, interval, integer, text, interval, cidr[], integer, interval, text[], text, text)'
+                   ELSE 'httpq.set_channel(text, integer, numeric, integer, interval, interval, integer, text, interval, cidr[], integer, interval, text[], text, text, text, text)'
                END AS function,
                a.grantee::regrole AS grantee
         FROM pg_catalog.pg_proc p, pg_catalog.aclexplode(p.proacl) AS a
@@ -2958,17 +3006,17 @@ DECLARE
 BEGIN
     PERFORM httpq._check_admin('delete secrets');
     SELECT string_agg(quote_literal(c.name), ', ' ORDER BY c.name) INTO users
-    FROM httpq.channel c WHERE delete_secret.name = ANY (c.signing_keys);
+    FROM httpq.channel c WHERE delete_secret.name = ANY (c.signing_keys) OR delete_secret.name = c.aws_credentials;
     IF users IS NOT NULL THEN
         RAISE EXCEPTION 'secret % signs the deliveries of channel %', quote_literal(name), users
             USING ERRCODE = 'dependent_objects_still_exist',
-                  HINT = 'Take it out of their signing_keys first: SELECT httpq.set_channel(channel, signing_keys => ...).';
+                  HINT = 'Take it out of their signing_keys or aws_credentials first: SELECT httpq.set_channel(channel, signing_keys => ...).';
     END IF;
     DELETE FROM httpq.secret s WHERE s.name = delete_secret.name;
     RETURN FOUND;
 END;
 $$;
-COMMENT ON FUNCTION httpq.delete_secret(text) IS 'Deletes a secret; admin only. Refused while a channel signs with it.';
+COMMENT ON FUNCTION httpq.delete_secret(text) IS 'Deletes a secret; admin only. Refused while a channel signs with it (signing_keys, aws_credentials).';
 
 -- Every secret's sealed value, for `httpq secret rekey` (which opens and seals them again).
 CREATE OR REPLACE FUNCTION httpq.sealed_secrets() RETURNS TABLE (name text, key_id text, sealed bytea)
@@ -3225,6 +3273,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT CASE kind
         WHEN 'app' THEN ARRAY['enqueue', 'enqueue_bytes', 'enqueue_many', 'new_request', 'new_request_bytes',
+                              'enqueue_sqs', 'new_sqs_message', 'enqueue_sns', 'new_sns_message',
                               'set_channel', 'unset_channel', 'version',
                               'view:requests', 'view:attempts', 'view:responses', 'view:channels']
         WHEN 'worker' THEN ARRAY['claim', 'report', 'heartbeat', 'release', 'idle', 'busy', 'next_run_at',
@@ -3232,6 +3281,7 @@ AS $$
         WHEN 'ops' THEN ARRAY['cancel', 'retry', 'replay', 'pause', 'resume', 'retry_schedule', 'version',
                               'view:requests', 'view:attempts', 'view:responses', 'view:stats', 'view:channels']
         WHEN 'admin' THEN ARRAY['enqueue', 'enqueue_bytes', 'enqueue_many', 'new_request', 'new_request_bytes',
+                                'enqueue_sqs', 'new_sqs_message', 'enqueue_sns', 'new_sns_message',
                                 'cancel', 'retry', 'replay', 'pause', 'resume', 'retry_schedule', 'version',
                                 'set_channel', 'unset_channel', 'set_secret', 'reseal_secret', 'delete_secret',
                                 'sealed_secrets', 'grant_role', 'revoke_role', 'maintain', 'purge',
@@ -3758,7 +3808,7 @@ CREATE OR REPLACE VIEW httpq.channels WITH (security_barrier) AS
     SELECT c.name AS channel, c.paused, c.max_concurrency, c.rate_per_second, c.max_attempts,
            c.backoff_base, c.backoff_max, c.timeout_ms, c.ordering_on_dead, c.retention,
            c.allowed_networks, c.max_body_bytes, coalesce(c.retry_after_max, c.backoff_max) AS retry_after_max,
-           c.created_at, c.owner, c.signing_keys, c.on_finish
+           c.created_at, c.owner, c.signing_keys, c.on_finish, c.aws_sigv4, c.aws_credentials
     FROM httpq.channel c
     WHERE (SELECT httpq._tenant_channels('ops')) IS NULL OR c.name = ANY ((SELECT httpq._tenant_channels('ops'))::text[]);
 COMMENT ON VIEW httpq.channels IS 'Every channel and its settings (see httpq.set_channel).';
@@ -3809,6 +3859,400 @@ REVOKE ALL ON ALL FUNCTIONS IN SCHEMA httpq FROM PUBLIC;
 REVOKE ALL ON httpq.secret, httpq.role_grant, httpq.key_lock, httpq.secrets, httpq.roles FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION httpq._tenant_channels(text) TO PUBLIC;
 -- (end of Tenants and secrets)
+
+-- AWS destinations (sql/38_aws.sql): the SQS and SNS request builders, and the reading of
+-- AWS error answers that httpq.report applies on channels that sign with aws_sigv4.
+
+-- Raises unless channel can carry requests to the AWS service: it signs them with SigV4 for
+-- that service. A channel the caller does not own is left to enqueue, which refuses it
+-- without telling how it is set up.
+CREATE FUNCTION httpq._check_aws_channel(channel text, service text) RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    ch httpq.channel;
+BEGIN
+    PERFORM httpq._check_channel(_check_aws_channel.channel);
+    SELECT * INTO ch FROM httpq.channel c WHERE c.name = _check_aws_channel.channel;
+    IF FOUND AND NOT httpq._owns(ch.owner) THEN
+        RETURN;
+    END IF;
+    IF ch.aws_sigv4 IS NULL THEN
+        RAISE EXCEPTION 'channel % does not sign with AWS SigV4, which % requires', quote_literal(channel), service
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = format('SELECT httpq.set_channel(%L, aws_sigv4 => ''aws:amz:REGION:%s'', aws_credentials => ''SECRET NAME'').',
+                                channel, service);
+    END IF;
+    IF split_part(ch.aws_sigv4, ':', 4) <> service THEN
+        RAISE EXCEPTION 'channel % signs for service % (aws_sigv4 %), not %', quote_literal(channel),
+                        quote_literal(split_part(ch.aws_sigv4, ':', 4)), quote_literal(ch.aws_sigv4), service
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Use a channel of its own for each AWS service.';
+    END IF;
+END;
+$$;
+COMMENT ON FUNCTION httpq._check_aws_channel(text, text) IS 'Raises unless a channel signs with AWS SigV4 for the given service.';
+
+-- The message attributes of an AWS message, as SQS's JSON protocol writes them:
+-- {"name": {"DataType": "String", "StringValue": "..."}}, or NULL for none. A string is a
+-- String attribute, a number a Number; an object is the attribute itself (a DataType and a
+-- StringValue or a base64 BinaryValue). At most 10, as SQS and SNS take.
+CREATE FUNCTION httpq._aws_attributes(attributes jsonb) RETURNS jsonb
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    result jsonb := '{}';
+    name   text;
+    value  jsonb;
+BEGIN
+    IF attributes IS NULL OR attributes = '{}' THEN
+        RETURN NULL;
+    END IF;
+    IF jsonb_typeof(attributes) <> 'object' THEN
+        RAISE EXCEPTION 'attributes must be a JSON object of attribute names and values, got JSON %', jsonb_typeof(attributes)
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'For example ''{"event": "order.paid", "amount": 12.5}''.';
+    END IF;
+    IF (SELECT count(*) FROM jsonb_object_keys(attributes)) > 10 THEN
+        RAISE EXCEPTION 'attributes: at most 10, got %', (SELECT count(*) FROM jsonb_object_keys(attributes))
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    FOR name, value IN SELECT * FROM jsonb_each(attributes) LOOP
+        IF name !~ '^[A-Za-z0-9_-][A-Za-z0-9_.-]*$' OR length(name) > 256 OR name ~ '\.\.|\.$' OR name ~* '^(aws|amazon)\.' THEN
+            RAISE EXCEPTION 'attributes: % is not an attribute name', httpq._quoted(name)
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'Up to 256 letters, digits and _ - . (not first, last or twice in a row), not starting with AWS. or Amazon.';
+        END IF;
+        value := CASE jsonb_typeof(value)
+            WHEN 'string' THEN jsonb_build_object('DataType', 'String', 'StringValue', value)
+            WHEN 'number' THEN jsonb_build_object('DataType', 'Number', 'StringValue', value #>> '{}')
+            WHEN 'object' THEN value END;
+        IF value IS NULL
+           OR value - ARRAY['DataType', 'StringValue', 'BinaryValue'] <> '{}'
+           OR jsonb_typeof(value -> 'DataType') IS DISTINCT FROM 'string'
+           OR value ->> 'DataType' !~ '^(String|Number|Binary)(\.[A-Za-z0-9_.-]+)?$'
+           OR (value ? 'StringValue') = (value ? 'BinaryValue')
+           OR jsonb_typeof(coalesce(value -> 'StringValue', value -> 'BinaryValue')) <> 'string'
+           OR (value ? 'BinaryValue') <> (value ->> 'DataType' LIKE 'Binary%') THEN
+            RAISE EXCEPTION 'attributes: % must be a string, a number, or {"DataType": ..., "StringValue" or "BinaryValue": ...}',
+                            httpq._quoted(name)
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'DataType is String, Number or Binary (optionally with a .suffix); a Binary takes a base64 BinaryValue, the others a StringValue.';
+        END IF;
+        IF coalesce(value ->> 'StringValue', value ->> 'BinaryValue') = '' THEN
+            RAISE EXCEPTION 'attributes: % must not be empty', httpq._quoted(name) USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        IF value ? 'BinaryValue' AND value ->> 'BinaryValue' !~ '^([A-Za-z0-9+/]{4})*([A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$' THEN
+            RAISE EXCEPTION 'attributes: the BinaryValue of % must be base64', httpq._quoted(name)
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        result := result || jsonb_build_object(name, value);
+    END LOOP;
+    RETURN result;
+END;
+$$;
+COMMENT ON FUNCTION httpq._aws_attributes(jsonb) IS 'Message attributes in SQS''s JSON form, checked; NULL for none.';
+
+-- A value percent-encoded for an application/x-www-form-urlencoded body (the unreserved
+-- characters of RFC 3986 stay, every other byte of the UTF-8 becomes %XX).
+CREATE FUNCTION httpq._form_value(value text) RETURNS text
+LANGUAGE sql IMMUTABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT coalesce(string_agg(CASE WHEN c ~ '^[A-Za-z0-9_.~-]$' THEN c
+                                    ELSE upper(regexp_replace(encode(convert_to(c, 'UTF8'), 'hex'), '(..)', '%\1', 'g')) END,
+                               '' ORDER BY t.ord), '')
+    FROM regexp_split_to_table(value, '') WITH ORDINALITY AS t(c, ord)
+$$;
+COMMENT ON FUNCTION httpq._form_value(text) IS 'A value percent-encoded for a form body.';
+
+-- The group id, deduplication id and idempotency key of a message to a FIFO queue or
+-- topic (fifo), and the checks they need: a FIFO message belongs to a group (the ordering
+-- key's, unless one is given) and is deduplicated by AWS for five minutes by its
+-- deduplication id, by default the request's idempotency key, which is the same on every
+-- retry. A standard queue or topic takes no deduplication id.
+CREATE FUNCTION httpq._aws_fifo(fifo boolean, message_group_id text, deduplication_id text, ordering_key text,
+                                idempotency_key text, what text,
+                                OUT group_id text, OUT dedupe_id text, OUT key text)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    group_id := message_group_id;
+    key := idempotency_key;
+    IF fifo THEN
+        group_id := coalesce(message_group_id, ordering_key);
+        IF group_id IS NULL THEN
+            RAISE EXCEPTION 'message_group_id: a FIFO % needs one (or an ordering_key, which it then takes)', what
+                USING ERRCODE = 'null_value_not_allowed';
+        END IF;
+        key := coalesce(idempotency_key, gen_random_uuid()::text);
+        dedupe_id := coalesce(deduplication_id, key);
+    ELSIF deduplication_id IS NOT NULL THEN
+        RAISE EXCEPTION 'deduplication_id: only a FIFO % (its name ending in .fifo) takes one', what
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF group_id !~ '^[!-~]+$' OR length(group_id) > 128 THEN
+        RAISE EXCEPTION 'message_group_id % must be 1 to 128 printable ASCII characters without spaces%', httpq._quoted(group_id),
+                        CASE WHEN message_group_id IS NULL THEN ' (it is the ordering_key unless given)' ELSE '' END
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF dedupe_id !~ '^[!-~]+$' OR length(dedupe_id) > 128 THEN
+        RAISE EXCEPTION 'deduplication_id % must be 1 to 128 printable ASCII characters without spaces%', httpq._quoted(dedupe_id),
+                        CASE WHEN deduplication_id IS NULL THEN ' (it is the idempotency_key unless given)' ELSE '' END
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+END;
+$$;
+COMMENT ON FUNCTION httpq._aws_fifo(boolean, text, text, text, text, text)
+    IS 'The group id, deduplication id and idempotency key of an AWS message, checked for a FIFO or standard queue or topic.';
+
+-- Builds an SQS SendMessage request (the JSON protocol) for httpq.enqueue_many; checks it,
+-- writes nothing. The request goes to the queue's endpoint, on a channel that signs for sqs.
+CREATE FUNCTION httpq.new_sqs_message(
+    queue_url        text,
+    message_body     text,
+    message_group_id text DEFAULT NULL,
+    deduplication_id text DEFAULT NULL,
+    attributes       jsonb DEFAULT NULL,
+    delay_seconds    integer DEFAULT NULL,
+    channel          text DEFAULT 'sqs',
+    ordering_key     text DEFAULT NULL,
+    run_at           timestamptz DEFAULT now(),
+    max_attempts     integer DEFAULT NULL,
+    deadline         timestamptz DEFAULT NULL,
+    idempotency_key  text DEFAULT NULL,
+    dedupe_key       text DEFAULT NULL,
+    priority         integer DEFAULT 0,
+    timeout_ms       integer DEFAULT NULL
+) RETURNS httpq.new_request
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    fifo boolean := queue_url LIKE '%.fifo';
+    ids  record;
+BEGIN
+    IF queue_url IS NULL OR queue_url !~ '^https?://[^/?#]+/[0-9]+/[A-Za-z0-9_-]+(\.fifo)?$' THEN
+        RAISE EXCEPTION 'queue_url must be an SQS queue URL, such as https://sqs.us-east-1.amazonaws.com/123456789012/orders'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF message_body IS NULL OR message_body = '' THEN
+        RAISE EXCEPTION 'message_body must not be empty' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF NOT delay_seconds BETWEEN 0 AND 900 THEN
+        RAISE EXCEPTION 'delay_seconds must be from 0 to 900, got %', delay_seconds
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'run_at delays the send by any time.';
+    END IF;
+    IF fifo AND delay_seconds IS NOT NULL THEN
+        RAISE EXCEPTION 'delay_seconds: a FIFO queue takes no delay per message' USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'run_at delays the send; the queue''s own DelaySeconds delays every message.';
+    END IF;
+    ids := httpq._aws_fifo(fifo, message_group_id, deduplication_id, ordering_key, idempotency_key, 'queue');
+    PERFORM httpq._check_aws_channel(channel, 'sqs');
+    RETURN httpq.new_request(
+        url => substring(queue_url from '^https?://[^/]+') || '/',
+        body => jsonb_strip_nulls(jsonb_build_object(
+                    'QueueUrl', queue_url, 'MessageBody', message_body, 'DelaySeconds', delay_seconds,
+                    'MessageAttributes', httpq._aws_attributes(attributes),
+                    'MessageGroupId', ids.group_id, 'MessageDeduplicationId', ids.dedupe_id)),
+        headers => '{"Content-Type": "application/x-amz-json-1.0", "X-Amz-Target": "AmazonSQS.SendMessage"}',
+        channel => channel, ordering_key => ordering_key, run_at => run_at, max_attempts => max_attempts,
+        deadline => deadline, idempotency_key => ids.key, dedupe_key => dedupe_key, priority => priority,
+        timeout_ms => timeout_ms);
+END;
+$$;
+COMMENT ON FUNCTION httpq.new_sqs_message(text, text, text, text, jsonb, integer, text, text, timestamptz, integer, timestamptz, text, text, integer, integer)
+    IS 'Builds an SQS SendMessage request for httpq.enqueue_many; checks it, writes nothing.';
+
+-- Enqueues one message to an SQS queue; returns the request's id.
+CREATE FUNCTION httpq.enqueue_sqs(
+    queue_url        text,
+    message_body     text,
+    message_group_id text DEFAULT NULL,
+    deduplication_id text DEFAULT NULL,
+    attributes       jsonb DEFAULT NULL,
+    delay_seconds    integer DEFAULT NULL,
+    channel          text DEFAULT 'sqs',
+    ordering_key     text DEFAULT NULL,
+    run_at           timestamptz DEFAULT now(),
+    max_attempts     integer DEFAULT NULL,
+    deadline         timestamptz DEFAULT NULL,
+    idempotency_key  text DEFAULT NULL,
+    dedupe_key       text DEFAULT NULL,
+    priority         integer DEFAULT 0,
+    timeout_ms       integer DEFAULT NULL
+) RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RETURN (SELECT httpq.enqueue_many(ARRAY[httpq.new_sqs_message(
+        queue_url, message_body, message_group_id, deduplication_id, attributes, delay_seconds, channel,
+        ordering_key, run_at, max_attempts, deadline, idempotency_key, dedupe_key, priority, timeout_ms)]));
+END;
+$$;
+COMMENT ON FUNCTION httpq.enqueue_sqs(text, text, text, text, jsonb, integer, text, text, timestamptz, integer, timestamptz, text, text, integer, integer)
+    IS 'Enqueues one message to an SQS queue (SendMessage, signed by the channel''s aws_sigv4); returns its id.';
+
+-- Builds an SNS Publish request (the query protocol) for httpq.enqueue_many; checks it,
+-- writes nothing. endpoint: where to send it; NULL for the topic region's public endpoint.
+CREATE FUNCTION httpq.new_sns_message(
+    topic_arn        text,
+    message          text,
+    subject          text DEFAULT NULL,
+    attributes       jsonb DEFAULT NULL,
+    message_group_id text DEFAULT NULL,
+    deduplication_id text DEFAULT NULL,
+    endpoint         text DEFAULT NULL,
+    channel          text DEFAULT 'sns',
+    ordering_key     text DEFAULT NULL,
+    run_at           timestamptz DEFAULT now(),
+    max_attempts     integer DEFAULT NULL,
+    deadline         timestamptz DEFAULT NULL,
+    idempotency_key  text DEFAULT NULL,
+    dedupe_key       text DEFAULT NULL,
+    priority         integer DEFAULT 0,
+    timeout_ms       integer DEFAULT NULL
+) RETURNS httpq.new_request
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    parts  text[] := string_to_array(topic_arn, ':');
+    ids    record;
+    params text[];
+BEGIN
+    IF topic_arn IS NULL OR topic_arn !~ '^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]+(\.fifo)?$' THEN
+        RAISE EXCEPTION 'topic_arn must be an SNS topic ARN, such as arn:aws:sns:us-east-1:123456789012:orders'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF message IS NULL OR message = '' THEN
+        RAISE EXCEPTION 'message must not be empty' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF subject = '' OR subject ~ '[\x00-\x1f]' OR length(subject) > 100 THEN
+        RAISE EXCEPTION 'subject must be 1 to 100 characters without line breaks or control characters'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    ids := httpq._aws_fifo(topic_arn LIKE '%.fifo', message_group_id, deduplication_id, ordering_key, idempotency_key, 'topic');
+    PERFORM httpq._check_aws_channel(channel, 'sns');
+    params := ARRAY['Action', 'Publish', 'Version', '2010-03-31', 'TopicArn', topic_arn, 'Message', message]
+              || CASE WHEN subject IS NOT NULL THEN ARRAY['Subject', subject] ELSE '{}' END
+              || CASE WHEN ids.group_id IS NOT NULL THEN ARRAY['MessageGroupId', ids.group_id] ELSE '{}' END
+              || CASE WHEN ids.dedupe_id IS NOT NULL THEN ARRAY['MessageDeduplicationId', ids.dedupe_id] ELSE '{}' END
+              || coalesce((SELECT array_agg(kv.item ORDER BY a.ord, kv.ord)
+                           FROM jsonb_each(httpq._aws_attributes(attributes)) WITH ORDINALITY AS a(name, value, ord),
+                                LATERAL unnest(ARRAY[
+                                    format('MessageAttributes.entry.%s.Name', a.ord), a.name,
+                                    format('MessageAttributes.entry.%s.Value.DataType', a.ord), a.value ->> 'DataType',
+                                    format('MessageAttributes.entry.%s.Value.%s', a.ord,
+                                           CASE WHEN a.value ? 'BinaryValue' THEN 'BinaryValue' ELSE 'StringValue' END),
+                                    coalesce(a.value ->> 'StringValue', a.value ->> 'BinaryValue')]) WITH ORDINALITY AS kv(item, ord)),
+                          '{}');
+    RETURN httpq.new_request_bytes(
+        url => coalesce(endpoint, format('https://sns.%s.amazonaws.%s/', parts[4],
+                                         CASE WHEN parts[2] = 'aws-cn' THEN 'com.cn' ELSE 'com' END)),
+        body => convert_to((SELECT string_agg(httpq._form_value(params[i]) || '=' || httpq._form_value(params[i + 1]), '&' ORDER BY i)
+                            FROM generate_series(1, cardinality(params), 2) AS i), 'UTF8'),
+        content_type => 'application/x-www-form-urlencoded; charset=utf-8',
+        channel => channel, ordering_key => ordering_key, run_at => run_at, max_attempts => max_attempts,
+        deadline => deadline, idempotency_key => ids.key, dedupe_key => dedupe_key, priority => priority,
+        timeout_ms => timeout_ms);
+END;
+$$;
+COMMENT ON FUNCTION httpq.new_sns_message(text, text, text, jsonb, text, text, text, text, text, timestamptz, integer, timestamptz, text, text, integer, integer)
+    IS 'Builds an SNS Publish request for httpq.enqueue_many; checks it, writes nothing.';
+
+-- Enqueues one message to an SNS topic; returns the request's id.
+CREATE FUNCTION httpq.enqueue_sns(
+    topic_arn        text,
+    message          text,
+    subject          text DEFAULT NULL,
+    attributes       jsonb DEFAULT NULL,
+    message_group_id text DEFAULT NULL,
+    deduplication_id text DEFAULT NULL,
+    endpoint         text DEFAULT NULL,
+    channel          text DEFAULT 'sns',
+    ordering_key     text DEFAULT NULL,
+    run_at           timestamptz DEFAULT now(),
+    max_attempts     integer DEFAULT NULL,
+    deadline         timestamptz DEFAULT NULL,
+    idempotency_key  text DEFAULT NULL,
+    dedupe_key       text DEFAULT NULL,
+    priority         integer DEFAULT 0,
+    timeout_ms       integer DEFAULT NULL
+) RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RETURN (SELECT httpq.enqueue_many(ARRAY[httpq.new_sns_message(
+        topic_arn, message, subject, attributes, message_group_id, deduplication_id, endpoint, channel,
+        ordering_key, run_at, max_attempts, deadline, idempotency_key, dedupe_key, priority, timeout_ms)]));
+END;
+$$;
+COMMENT ON FUNCTION httpq.enqueue_sns(text, text, text, jsonb, text, text, text, text, text, timestamptz, integer, timestamptz, text, text, integer, integer)
+    IS 'Enqueues one message to an SNS topic (Publish, signed by the channel''s aws_sigv4); returns its id.';
+
+-- The error code and message of an AWS error answer, {code, message}, or NULL when the
+-- answer is not one: the JSON protocols' __type (or the x-amzn-errortype header) and
+-- message, or the XML of the query protocols' <Code> and <Message>.
+CREATE FUNCTION httpq._aws_error(headers jsonb, body bytea) RETURNS text[]
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    text_body text;
+    answer    jsonb;
+    code      text;
+    message   text;
+BEGIN
+    BEGIN
+        text_body := convert_from(body, 'UTF8');
+        IF text_body ~ '^\s*\{' THEN
+            answer := text_body::jsonb;
+        END IF;
+    EXCEPTION WHEN data_exception THEN
+        NULL;   -- not UTF-8, or not JSON: no code from the body
+    END;
+    IF jsonb_typeof(answer) = 'object' THEN
+        code := coalesce(answer ->> '__type', answer ->> 'code', answer ->> 'Code');
+        message := coalesce(answer ->> 'message', answer ->> 'Message');
+    ELSIF text_body ~ '<Code>' THEN
+        code := substring(text_body from '<Code>([^<]*)</Code>');
+        message := replace(replace(replace(replace(replace(
+                       substring(text_body from '<Message>([^<]*)</Message>'),
+                       '&lt;', '<'), '&gt;', '>'), '&quot;', '"'), '&apos;', ''''), '&amp;', '&');
+    END IF;
+    code := coalesce(code, headers ->> 'x-amzn-errortype');
+    -- com.amazonaws.sqs#QueueDoesNotExist, or ThrottlingException:http://internal.amazon.com/...
+    code := split_part(regexp_replace(code, '^.*#', ''), ':', 1);
+    IF code IS NULL OR code = '' THEN
+        RETURN NULL;
+    END IF;
+    RETURN ARRAY[left(code, 100), left(message, 1000)];
+END;
+$$;
+COMMENT ON FUNCTION httpq._aws_error(jsonb, bytea) IS 'The code and message of an AWS error answer, or NULL.';
+
+-- Whether an AWS error code is one to retry: throttling and transient errors, as the AWS
+-- SDKs' standard retry mode lists them.
+CREATE FUNCTION httpq._aws_retryable(code text) RETURNS boolean
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT code = ANY (ARRAY[
+        'Throttling', 'ThrottlingException', 'ThrottledException', 'RequestThrottledException', 'RequestThrottled',
+        'TooManyRequestsException', 'ProvisionedThroughputExceededException', 'TransactionInProgressException',
+        'RequestLimitExceeded', 'BandwidthLimitExceeded', 'LimitExceededException', 'SlowDown', 'EC2ThrottledException',
+        'PriorRequestNotComplete', 'RequestTimeout', 'RequestTimeoutException', 'InternalError', 'InternalFailure',
+        'ServiceUnavailable', 'KmsThrottled', 'KMS.ThrottlingException'])
+$$;
+COMMENT ON FUNCTION httpq._aws_retryable(text) IS 'Whether an AWS error code is throttling or transient, and so retried.';
+
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA httpq FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION httpq._tenant_channels(text) TO PUBLIC;
+-- (end of AWS destinations)
 
 -- Ownership
 --

@@ -91,7 +91,9 @@ CREATE TYPE httpq.claimed AS (
     timeout_ms integer,
     allowed_networks cidr[],  -- the channel's: where the worker may connect beyond public addresses
     signing_keys     text[],  -- the channel's: secrets that sign the attempt (Standard Webhooks), in order
-    secrets          jsonb    -- the sealed secrets the headers and signing_keys name: {"name": {"key_id", "sealed"}}
+    secrets          jsonb,   -- the sealed secrets the headers, signing_keys and aws_credentials name: {"name": {"key_id", "sealed"}}
+    aws_sigv4        text,    -- the channel's: the CURLOPT_AWS_SIGV4 provider string, or NULL
+    aws_credentials  text     -- the channel's: the secret that holds the AWS credentials, or NULL
 );
 
 -- A request as it finished, delivered or dead: what a channel's on_finish hook is called

@@ -32,6 +32,10 @@ CREATE TABLE httpq.channel (
     owner            name,
     signing_keys     text[] NOT NULL DEFAULT '{}',  -- secrets that sign each attempt (Standard Webhooks)
     on_finish        text,                          -- the hook called as each request finishes: f(httpq.finished)
+    -- AWS Signature Version 4 (libcurl's CURLOPT_AWS_SIGV4): the provider string, such as
+    -- 'aws:amz:us-east-1:sqs', and the secret holding ACCESS_KEY_ID:SECRET_ACCESS_KEY[:TOKEN].
+    aws_sigv4        text,
+    aws_credentials  text,
     CONSTRAINT name_is_valid CHECK (name ~ '^[A-Za-z0-9][A-Za-z0-9._:@/-]*$' AND length(name) <= 200),
     CONSTRAINT max_concurrency_positive CHECK (max_concurrency > 0),
     CONSTRAINT rate_per_second_positive CHECK (rate_per_second > 0),
@@ -44,7 +48,9 @@ CREATE TABLE httpq.channel (
     CONSTRAINT allowed_networks_not_null CHECK (array_position(allowed_networks, NULL) IS NULL),
     CONSTRAINT max_body_bytes_in_range CHECK (max_body_bytes BETWEEN 0 AND 16777216),
     CONSTRAINT retry_after_max_positive CHECK (retry_after_max > '0'),
-    CONSTRAINT signing_keys_bounded CHECK (cardinality(signing_keys) <= 10 AND array_position(signing_keys, NULL) IS NULL)
+    CONSTRAINT signing_keys_bounded CHECK (cardinality(signing_keys) <= 10 AND array_position(signing_keys, NULL) IS NULL),
+    CONSTRAINT aws_sigv4_is_valid CHECK (aws_sigv4 ~ '^[A-Za-z0-9_-]+:[A-Za-z0-9_-]+:[A-Za-z0-9-]+:[A-Za-z0-9-]+$' AND length(aws_sigv4) <= 200),
+    CONSTRAINT aws_sigv4_with_credentials CHECK ((aws_sigv4 IS NULL) = (aws_credentials IS NULL))
 );
 -- Claim rewrites served_at and tokens on every claim: leave room for HOT updates.
 ALTER TABLE httpq.channel SET (fillfactor = 50);
@@ -148,7 +154,9 @@ CREATE FUNCTION httpq.set_channel(
     retry_after_max  interval DEFAULT NULL,
     signing_keys     text[] DEFAULT NULL,
     owner            text DEFAULT NULL,
-    on_finish        text DEFAULT NULL
+    on_finish        text DEFAULT NULL,
+    aws_sigv4        text DEFAULT NULL,
+    aws_credentials  text DEFAULT NULL
 ) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -194,6 +202,11 @@ BEGIN
         RAISE EXCEPTION 'signing_keys must name at most 10 secrets, without NULL' USING ERRCODE = 'invalid_parameter_value',
             HINT = 'Two sign at once while a key is rotated; ''{}'' signs nothing.';
     END IF;
+    IF aws_sigv4 !~ '^[A-Za-z0-9_-]+:[A-Za-z0-9_-]+:[A-Za-z0-9-]+:[A-Za-z0-9-]+$' OR length(aws_sigv4) > 200 THEN
+        RAISE EXCEPTION 'aws_sigv4 must be PROVIDER1:PROVIDER2:REGION:SERVICE, got %', quote_literal(aws_sigv4)
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'For example ''aws:amz:us-east-1:sqs'' or ''aws:amz:eu-west-1:sns'' (libcurl''s CURLOPT_AWS_SIGV4).';
+    END IF;
     IF owner IS NOT NULL THEN
         PERFORM httpq._check_admin('change a channel''s owner');
         IF NOT EXISTS (SELECT 1 FROM pg_roles r WHERE r.rolname = set_channel.owner) THEN
@@ -218,6 +231,18 @@ BEGIN
                                                  (SELECT c.owner FROM httpq.channel c WHERE c.name = set_channel.channel),
                                                  httpq._caller()));
     END IF;
+    IF aws_credentials IS NOT NULL THEN
+        PERFORM httpq._check_secret_use(ARRAY[aws_credentials], 'aws_credentials',
+                                        coalesce(set_channel.owner::name,
+                                                 (SELECT c.owner FROM httpq.channel c WHERE c.name = set_channel.channel),
+                                                 httpq._caller()));
+    END IF;
+    IF EXISTS (SELECT 1 FROM httpq.channel c WHERE c.name = set_channel.channel
+               AND (coalesce(set_channel.aws_sigv4, c.aws_sigv4) IS NULL) <> (coalesce(set_channel.aws_credentials, c.aws_credentials) IS NULL)) THEN
+        RAISE EXCEPTION 'aws_sigv4 and aws_credentials are set together: one signs with the other'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = format('SELECT httpq.set_channel(%L, aws_sigv4 => ''aws:amz:REGION:SERVICE'', aws_credentials => ''SECRET'').', channel);
+    END IF;
     UPDATE httpq.channel c SET
         max_concurrency  = coalesce(set_channel.max_concurrency, c.max_concurrency),
         rate_per_second  = coalesce(set_channel.rate_per_second, c.rate_per_second),
@@ -232,7 +257,9 @@ BEGIN
         retry_after_max  = coalesce(set_channel.retry_after_max, c.retry_after_max),
         signing_keys     = coalesce(set_channel.signing_keys, c.signing_keys),
         owner            = coalesce(set_channel.owner, c.owner),
-        on_finish        = coalesce(set_channel.on_finish, c.on_finish)
+        on_finish        = coalesce(set_channel.on_finish, c.on_finish),
+        aws_sigv4        = coalesce(set_channel.aws_sigv4, c.aws_sigv4),
+        aws_credentials  = coalesce(set_channel.aws_credentials, c.aws_credentials)
     WHERE c.name = set_channel.channel;
 EXCEPTION WHEN check_violation THEN
     -- Only backoff_max below backoff_base gets here: each value alone was checked above.
@@ -240,7 +267,7 @@ EXCEPTION WHEN check_violation THEN
         USING ERRCODE = 'invalid_parameter_value';
 END;
 $$;
-COMMENT ON FUNCTION httpq.set_channel(text, integer, numeric, integer, interval, interval, integer, text, interval, cidr[], integer, interval, text[], text, text)
+COMMENT ON FUNCTION httpq.set_channel(text, integer, numeric, integer, interval, interval, integer, text, interval, cidr[], integer, interval, text[], text, text, text, text)
     IS 'Sets a channel''s defaults and limits, creating the channel if needed; NULL leaves a setting as it is.';
 
 -- Puts named settings of a channel back to their defaults (limits back to none).
@@ -252,9 +279,8 @@ DECLARE
     known constant text[] := ARRAY['max_concurrency', 'rate_per_second', 'max_attempts', 'backoff_base',
                                    'backoff_max', 'timeout_ms', 'ordering_on_dead', 'retention',
                                    'allowed_networks', 'max_body_bytes', 'retry_after_max', 'signing_keys', 'owner',
-                                   'on_finish'];
+                                   'on_finish', 'aws_sigv4', 'aws_credentials'];
     unknown text;
-    setting text;
 BEGIN
     PERFORM httpq._check_channel(unset_channel.channel);
     SELECT s INTO unknown FROM unnest(settings) AS s WHERE s IS NULL OR s <> ALL (known) LIMIT 1;
@@ -265,12 +291,20 @@ BEGIN
     IF 'owner' = ANY (settings) THEN
         PERFORM httpq._check_admin('make a channel shared (unset its owner)');
     END IF;
+    IF ('aws_sigv4' = ANY (settings)) <> ('aws_credentials' = ANY (settings)) THEN
+        RAISE EXCEPTION 'aws_sigv4 and aws_credentials are unset together: one signs with the other'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = format('SELECT httpq.unset_channel(%L, ''{aws_sigv4, aws_credentials}'').', channel);
+    END IF;
     PERFORM httpq._ensure_channels(ARRAY[unset_channel.channel]);
     PERFORM httpq._check_settings(unset_channel.channel);
-    FOREACH setting IN ARRAY settings LOOP
-        -- setting is one of the known column names, checked above.
-        EXECUTE format('UPDATE httpq.channel SET %I = DEFAULT WHERE name = $1', setting) USING unset_channel.channel;
-    END LOOP;
+    -- One statement: settings that go together (aws_sigv4, aws_credentials) go at once.
+    -- Each is one of the known column names, checked above.
+    IF cardinality(settings) > 0 THEN
+        EXECUTE format('UPDATE httpq.channel SET %s WHERE name = $1',
+                       (SELECT string_agg(format('%I = DEFAULT', s), ', ') FROM (SELECT DISTINCT unnest(settings)) AS d(s)))
+            USING unset_channel.channel;
+    END IF;
 END;
 $$;
 COMMENT ON FUNCTION httpq.unset_channel(text, text[])

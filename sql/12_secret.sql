@@ -96,17 +96,17 @@ DECLARE
 BEGIN
     PERFORM httpq._check_admin('delete secrets');
     SELECT string_agg(quote_literal(c.name), ', ' ORDER BY c.name) INTO users
-    FROM httpq.channel c WHERE delete_secret.name = ANY (c.signing_keys);
+    FROM httpq.channel c WHERE delete_secret.name = ANY (c.signing_keys) OR delete_secret.name = c.aws_credentials;
     IF users IS NOT NULL THEN
         RAISE EXCEPTION 'secret % signs the deliveries of channel %', quote_literal(name), users
             USING ERRCODE = 'dependent_objects_still_exist',
-                  HINT = 'Take it out of their signing_keys first: SELECT httpq.set_channel(channel, signing_keys => ...).';
+                  HINT = 'Take it out of their signing_keys or aws_credentials first: SELECT httpq.set_channel(channel, signing_keys => ...).';
     END IF;
     DELETE FROM httpq.secret s WHERE s.name = delete_secret.name;
     RETURN FOUND;
 END;
 $$;
-COMMENT ON FUNCTION httpq.delete_secret(text) IS 'Deletes a secret; admin only. Refused while a channel signs with it.';
+COMMENT ON FUNCTION httpq.delete_secret(text) IS 'Deletes a secret; admin only. Refused while a channel signs with it (signing_keys, aws_credentials).';
 
 -- Every secret's sealed value, for `httpq secret rekey` (which opens and seals them again).
 CREATE FUNCTION httpq.sealed_secrets() RETURNS TABLE (name text, key_id text, sealed bytea)

@@ -191,6 +191,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT CASE kind
         WHEN 'app' THEN ARRAY['enqueue', 'enqueue_bytes', 'enqueue_many', 'new_request', 'new_request_bytes',
+                              'enqueue_sqs', 'new_sqs_message', 'enqueue_sns', 'new_sns_message',
                               'set_channel', 'unset_channel', 'version',
                               'view:requests', 'view:attempts', 'view:responses', 'view:channels']
         WHEN 'worker' THEN ARRAY['claim', 'report', 'heartbeat', 'release', 'idle', 'busy', 'next_run_at',
@@ -198,6 +199,7 @@ AS $$
         WHEN 'ops' THEN ARRAY['cancel', 'retry', 'replay', 'pause', 'resume', 'retry_schedule', 'version',
                               'view:requests', 'view:attempts', 'view:responses', 'view:stats', 'view:channels']
         WHEN 'admin' THEN ARRAY['enqueue', 'enqueue_bytes', 'enqueue_many', 'new_request', 'new_request_bytes',
+                                'enqueue_sqs', 'new_sqs_message', 'enqueue_sns', 'new_sns_message',
                                 'cancel', 'retry', 'replay', 'pause', 'resume', 'retry_schedule', 'version',
                                 'set_channel', 'unset_channel', 'set_secret', 'reseal_secret', 'delete_secret',
                                 'sealed_secrets', 'grant_role', 'revoke_role', 'maintain', 'purge',

@@ -334,8 +334,10 @@ BEGIN
             CONTINUE WHEN ch.paused;
 
             SELECT a.allowed, a.bucket INTO allowed, bucket FROM httpq._allowance(ch, quota, now_at) AS a;
-            -- The channel's signing keys, sealed, read once per channel and handed with each request.
-            sealed := CASE WHEN cardinality(ch.signing_keys) > 0 THEN httpq._sealed(ch.signing_keys, ch.owner) END;
+            -- The channel's signing keys and AWS credentials, sealed, read once per channel and
+            -- handed with each request.
+            sealed := CASE WHEN ch.aws_credentials IS NOT NULL THEN httpq._sealed(ch.signing_keys || ch.aws_credentials, ch.owner)
+                           WHEN cardinality(ch.signing_keys) > 0 THEN httpq._sealed(ch.signing_keys, ch.owner) END;
 
             got := 0;
             take_ids := NULL;
@@ -415,7 +417,8 @@ BEGIN
                     RETURNING r.id, r.attempt, r.channel, r.method, r.url, r.headers, r.body,
                               coalesce(r.timeout_ms, ch.timeout_ms), ch.allowed_networks, ch.signing_keys,
                               CASE WHEN r.secrets IS NULL THEN sealed
-                                   ELSE coalesce(sealed, '{}') || httpq._sealed(r.secrets, ch.owner) END;
+                                   ELSE coalesce(sealed, '{}') || httpq._sealed(r.secrets, ch.owner) END,
+                              ch.aws_sigv4, ch.aws_credentials;
                 GET DIAGNOSTICS got = ROW_COUNT;
                 IF room IS NOT NULL THEN
                     room_left := jsonb_set(room_left, ARRAY[ch.name], to_jsonb(room - got));

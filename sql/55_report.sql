@@ -38,9 +38,9 @@ BEGIN
     ), decided AS (
         SELECT r.id, o.status, o.headers, o.body, v.state, v.run_at, v.reason, o.unsent,
                CASE WHEN o.status BETWEEN 200 AND 299 THEN NULL
-                    ELSE coalesce(o.error, 'HTTP ' || o.status, 'no response') END AS error,
+                    ELSE coalesce(o.error, aws.error, 'HTTP ' || o.status, 'no response') END AS error,
                jsonb_build_object('attempt', o.attempt, 'at', now_at, 'worker', report.worker,
-                                  'status', o.status, 'error', o.error, 'duration_ms', o.duration_ms)
+                                  'status', o.status, 'error', coalesce(o.error, aws.error), 'duration_ms', o.duration_ms)
                    || CASE WHEN o.unsent THEN '{"unsent": true}'::jsonb ELSE '{}' END AS entry
         FROM o
         -- LATERAL: one primary-key probe per outcome, whatever the planner guesses of the
@@ -56,8 +56,15 @@ BEGIN
         ) AS r
         -- A primary-key probe per outcome too (OFFSET 0 keeps it one): as a join, the plan
         -- cached for the session may read every channel once per outcome.
-        CROSS JOIN LATERAL (SELECT c.max_attempts, c.backoff_base, c.backoff_max, c.retry_after_max FROM httpq.channel c
+        CROSS JOIN LATERAL (SELECT c.max_attempts, c.backoff_base, c.backoff_max, c.retry_after_max, c.aws_sigv4 FROM httpq.channel c
                             WHERE c.name = r.channel OFFSET 0) AS c
+        -- An AWS error answer on a channel that signs for AWS: its code and message are the
+        -- attempt's error, and throttling or a transient error is retried, as a 503 would be.
+        CROSS JOIN LATERAL (SELECT e[1] AS code,
+                                   CASE WHEN e IS NOT NULL THEN format('AWS %s: %s (HTTP %s)', e[1], coalesce(e[2], 'no message'), o.status) END
+                                       AS error
+                            FROM (SELECT CASE WHEN c.aws_sigv4 IS NOT NULL AND o.status >= 300
+                                              THEN httpq._aws_error(o.headers, o.body) END) AS a(e)) AS aws
         -- A 2xx needs no decision: the function call is for the others only.
         CROSS JOIN LATERAL (
             SELECT 'delivered', NULL::timestamptz, NULL::text WHERE o.status BETWEEN 200 AND 299
@@ -73,7 +80,9 @@ BEGIN
                    CASE WHEN r.deadline <= now_at THEN 'deadline passed' END
             WHERE o.unsent AND NOT o.refused
             UNION ALL
-            SELECT * FROM httpq._verdict(o.status, o.headers ->> 'retry-after', r.attempt - r.attempt_floor,
+            SELECT * FROM httpq._verdict(CASE WHEN aws.code IS NOT NULL AND o.status < 500 AND httpq._aws_retryable(aws.code)
+                                              THEN 503 ELSE o.status END,
+                                         o.headers ->> 'retry-after', r.attempt - r.attempt_floor,
                                          coalesce(r.max_attempts, c.max_attempts), r.deadline,
                                          c.backoff_base, c.backoff_max, coalesce(c.retry_after_max, c.backoff_max),
                                          random(), now_at)

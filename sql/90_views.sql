@@ -58,7 +58,7 @@ CREATE VIEW httpq.channels WITH (security_barrier) AS
     SELECT c.name AS channel, c.paused, c.max_concurrency, c.rate_per_second, c.max_attempts,
            c.backoff_base, c.backoff_max, c.timeout_ms, c.ordering_on_dead, c.retention,
            c.allowed_networks, c.max_body_bytes, coalesce(c.retry_after_max, c.backoff_max) AS retry_after_max,
-           c.created_at, c.owner, c.signing_keys, c.on_finish
+           c.created_at, c.owner, c.signing_keys, c.on_finish, c.aws_sigv4, c.aws_credentials
     FROM httpq.channel c
     WHERE (SELECT httpq._tenant_channels('ops')) IS NULL OR c.name = ANY ((SELECT httpq._tenant_channels('ops'))::text[]);
 COMMENT ON VIEW httpq.channels IS 'Every channel and its settings (see httpq.set_channel).';

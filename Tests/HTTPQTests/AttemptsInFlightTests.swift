@@ -5,7 +5,7 @@ import Testing
 @Suite struct AttemptsInFlightTests {
     func claim(_ id: Int64, _ attempt: Int) throws -> ClaimedRequest {
         // id, attempt, channel, method, url, headers, body, timeout_ms
-        try ClaimedRequest(row: ["\(id)", "\(attempt)", "c", "GET", "http://127.0.0.1/", nil, nil, "1000", "{}", "{}", nil])
+        try ClaimedRequest(row: ["\(id)", "\(attempt)", "c", "GET", "http://127.0.0.1/", nil, nil, "1000", "{}", "{}", nil, nil, nil])
     }
 
     @Test("A newer attempt of a request supersedes the older one still in flight; a finished transfer finds its claim")

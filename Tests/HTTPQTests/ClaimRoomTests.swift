@@ -8,7 +8,7 @@ import Testing
 @Suite struct ClaimRoomTests {
     private func claim(_ id: Int64, channel: String, bodyBytes: Int) throws -> ClaimedRequest {
         let body = "\\x" + String(repeating: "00", count: bodyBytes)
-        return try ClaimedRequest(row: [String(id), "1", channel, "POST", "http://127.0.0.1/", "{}", body, "1000", "{}", "{}", nil])
+        return try ClaimedRequest(row: [String(id), "1", channel, "POST", "http://127.0.0.1/", "{}", body, "1000", "{}", "{}", nil, nil, nil])
     }
 
     @Test("Each channel's room is its share less what it holds; the bytes left bound the claim")

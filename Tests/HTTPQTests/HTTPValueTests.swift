@@ -91,7 +91,7 @@ import Testing
         let claim = try ClaimedRequest(row: [
             "5", "1", "billing", "PUT", "https://example.com/x",
             #"{"Idempotency-Key": "k1", "Content-Type": "text/plain"}"#, #"\x6869"#, "3000",
-            "{10.0.0.0/8,::1/128}", "{}", nil,
+            "{10.0.0.0/8,::1/128}", "{}", nil, nil, nil,
         ])
         #expect(claim.id == 5)
         #expect(claim.attempt == 1)
@@ -102,10 +102,10 @@ import Testing
         #expect(claim.request.timeoutMilliseconds == 3000)
         #expect(claim.request.addressPolicy.channel == "billing")
         #expect(claim.request.addressPolicy.allowedNetworks.map(\.description) == ["10.0.0.0/8", "::1/128"])
-        let bodiless = try ClaimedRequest(row: ["6", "1", "c", "GET", "http://x/", "{}", nil, "10", "{}", "{}", nil])
+        let bodiless = try ClaimedRequest(row: ["6", "1", "c", "GET", "http://x/", "{}", nil, "10", "{}", "{}", nil, nil, nil])
         #expect(bodiless.request.body == nil)
         #expect(bodiless.request.addressPolicy.allowedNetworks.isEmpty)
-        let unlisted = try ClaimedRequest(row: ["7", "1", "c", "GET", "http://x/", "{}", nil, "10", nil, nil, nil])
+        let unlisted = try ClaimedRequest(row: ["7", "1", "c", "GET", "http://x/", "{}", nil, "10", nil, nil, nil, nil, nil])
         #expect(unlisted.request.addressPolicy.allowedNetworks.isEmpty)
     }
 
@@ -115,27 +115,27 @@ import Testing
             "8", "1", "c", "POST", "https://example.com/",
             #"{"A": "1", "Authorization": {"prefix": "Bearer ", "secret": "token"}, "B": "2"}"#, nil, "10", "{}",
             #"{whsec-1,"NULL"}"#,
-            #"{"token": {"key_id": "0123456789abcdef", "sealed": "AAEC"}}"#,
+            #"{"token": {"key_id": "0123456789abcdef", "sealed": "AAEC"}}"#, nil, nil,
         ])
         #expect(claim.request.headers.map(\.name) == ["A", "B"])
         #expect(claim.secrets.headers == [SecretHeader(position: 1, name: "Authorization", secret: "token", prefix: "Bearer ")])
         #expect(claim.secrets.signingKeys == ["whsec-1", "NULL"])
         #expect(claim.secrets.sealed["token"] == SealedSecret(keyID: "0123456789abcdef", sealed: [0, 1, 2]))
         #expect(throws: ClaimedRequest.Unreadable.self) {
-            try ClaimedRequest(row: ["8", "1", "c", "GET", "http://x/", "{}", nil, "10", "{}", "{}", #"{"token": "x"}"#])
+            try ClaimedRequest(row: ["8", "1", "c", "GET", "http://x/", "{}", nil, "10", "{}", "{}", #"{"token": "x"}"#, nil, nil])
         }
     }
 
     @Test("A claimed row that cannot be read still names its id and attempt, so the failure is reported")
     func unreadableRow() {
         #expect {
-            try ClaimedRequest(row: ["6", "2", "c", "GET", "http://x/", #"{"a": 1}"#, nil, "10", "{}", "{}", nil])
+            try ClaimedRequest(row: ["6", "2", "c", "GET", "http://x/", #"{"a": 1}"#, nil, "10", "{}", "{}", nil, nil, nil])
         } throws: { error in
             let unreadable = error as? ClaimedRequest.Unreadable
             return unreadable?.id == 6 && unreadable?.attempt == 2
         }
         #expect {
-            try ClaimedRequest(row: ["6", "2", "c", "GET", "http://x/", "{}", nil, "10", "{10.0.0.1/8}", "{}", nil])
+            try ClaimedRequest(row: ["6", "2", "c", "GET", "http://x/", "{}", nil, "10", "{10.0.0.1/8}", "{}", nil, nil, nil])
         } throws: { error in
             let unreadable = error as? ClaimedRequest.Unreadable
             return unreadable?.id == 6 && unreadable?.reason.contains("allowed_networks") == true

@@ -12,6 +12,8 @@ struct HTTPRequest: Sendable {
     var timeoutMilliseconds: Int
     /// The addresses the request may connect to: its channel's allowed networks.
     var addressPolicy = AddressPolicy()
+    /// AWS Signature Version 4, which libcurl computes as it sends; nil for none.
+    var awsSigning: AWSSigning?
 
     /// Why the request cannot be sent as claimed, or nil when it can. A line break in a header
     /// would let one header smuggle in others, so such a request is refused, never cleaned up.
@@ -32,6 +34,15 @@ struct HTTPRequest: Sendable {
         }
         return nil
     }
+}
+
+/// How libcurl signs a request for AWS (`CURLOPT_AWS_SIGV4`): the provider string
+/// `PROVIDER1:PROVIDER2:REGION:SERVICE` and the credentials. A session token travels as the
+/// `X-Amz-Security-Token` header, which the request then carries.
+struct AWSSigning: Sendable, Equatable {
+    var provider: String
+    var accessKeyID: String
+    var secretAccessKey: String
 }
 
 /// What came back for one request: a response with any status, or a transport failure.

@@ -21,9 +21,10 @@ struct ClaimedRequest: Sendable {
 
     /// Reads one row in the column order of the claim statement:
     /// id, attempt, channel, method, url, headers (jsonb), body (bytea), timeout_ms,
-    /// allowed_networks (cidr[]; NULL reads as none), signing_keys (text[]), secrets (jsonb).
+    /// allowed_networks (cidr[]; NULL reads as none), signing_keys (text[]), secrets (jsonb),
+    /// aws_sigv4, aws_credentials.
     init(row: [String?]) throws(Unreadable) {
-        guard row.count == 11, let id = row[0].flatMap({ Int64($0) }) else {
+        guard row.count == 13, let id = row[0].flatMap({ Int64($0) }) else {
             throw Unreadable(reason: "the claim returned a row without a request id")
         }
         guard let attempt = row[1].flatMap({ Int($0) }) else {
@@ -85,6 +86,9 @@ struct ClaimedRequest: Sendable {
             } catch {
                 throw unreadable("the claimed secrets are not an object of sealed values: \(error)")
             }
+        }
+        if let provider = row[11], let credentials = row[12] {
+            secrets.aws = ClaimedAWSSigning(provider: provider, credentials: credentials)
         }
         self.id = id
         self.attempt = attempt

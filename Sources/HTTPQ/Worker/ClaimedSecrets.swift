@@ -8,12 +8,14 @@ struct ClaimedSecrets: Sendable {
     var headers: [SecretHeader] = []
     /// The channel's signing keys, secret names, in order.
     var signingKeys: [String] = []
+    /// The channel's AWS Signature Version 4 settings, or nil when it does not sign for AWS.
+    var aws: ClaimedAWSSigning?
     /// The sealed values the claim handed over, by secret name. A name missing here is
     /// not in the store.
     var sealed: [String: SealedSecret] = [:]
 
     /// Whether the request can be sent as claimed.
-    var isEmpty: Bool { headers.isEmpty && signingKeys.isEmpty }
+    var isEmpty: Bool { headers.isEmpty && signingKeys.isEmpty && aws == nil }
 
     /// Reads the claim's `secrets` column: `{"name": {"key_id": ..., "sealed": base64}}`.
     static func readSealed(_ text: String) throws(SealedSecret.Unreadable) -> [String: SealedSecret] {
@@ -36,6 +38,14 @@ struct ClaimedSecrets: Sendable {
         }
         return sealed
     }
+}
+
+/// A channel's `aws_sigv4` and `aws_credentials`: libcurl signs each attempt for `provider`
+/// (such as `aws:amz:us-east-1:sqs`) with the credentials the secret holds.
+struct ClaimedAWSSigning: Sendable, Equatable {
+    var provider: String
+    /// The secret's name in the store; its value is `ACCESS_KEY_ID:SECRET_ACCESS_KEY[:SESSION_TOKEN]`.
+    var credentials: String
 }
 
 /// A header whose value is a secret's, sent as `prefix` followed by the value.

@@ -33,7 +33,8 @@ enum DatabaseQuery: Equatable, Sendable {
             return ("LISTEN \(Self.notifyChannel)", [])
         case .claim(let count, let room):
             return (
-                "SELECT id, attempt, channel, method, url, headers, body, timeout_ms, allowed_networks, signing_keys, secrets "
+                "SELECT id, attempt, channel, method, url, headers, body, timeout_ms, allowed_networks, signing_keys, secrets, "
+                    + "aws_sigv4, aws_credentials "
                     + "FROM httpq.claim("
                     + "worker => $1, max_count => $2::int, channels => $3::text[], lease => $4::interval, "
                     + "max_bytes => $5::bigint, per_channel => $6::int, channel_room => $7::jsonb)",

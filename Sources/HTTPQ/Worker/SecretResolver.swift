@@ -1,6 +1,6 @@
 /// Opens the secrets a claimed request needs, just before it is sent, and puts them in:
-/// the values of secret headers, and the Standard Webhooks signature of the channel's
-/// signing keys. Plaintext lives only here and in the transfer; nothing that is logged or
+/// the values of secret headers, the Standard Webhooks signature of the channel's signing
+/// keys, and the AWS credentials libcurl signs with. Plaintext lives only here and in the transfer; nothing that is logged or
 /// reported carries it. Opened values are kept by name until their sealed value changes.
 struct SecretResolver {
     /// The worker's keys (`HTTPQ_SECRET_KEY`, `--secret-key-file`); nil when none was given.
@@ -55,7 +55,35 @@ struct SecretResolver {
             request.headers.append(
                 ("webhook-signature", WebhookSignature.header(id: id, timestamp: unixTime, body: request.body, keys: keys)))
         }
+        if let aws = claim.secrets.aws {
+            let credentials = try awsCredentials(aws.credentials, in: claim.secrets)
+            request.awsSigning = AWSSigning(
+                provider: aws.provider, accessKeyID: credentials.accessKeyID,
+                secretAccessKey: credentials.secretAccessKey)
+            request.headers.removeAll { $0.name.lowercased() == "x-amz-security-token" }
+            if let token = credentials.sessionToken {
+                request.headers.append(("X-Amz-Security-Token", token))
+            }
+        }
         return request
+    }
+
+    /// The credentials a channel's aws_credentials secret holds:
+    /// `ACCESS_KEY_ID:SECRET_ACCESS_KEY`, optionally followed by `:SESSION_TOKEN`.
+    private mutating func awsCredentials(
+        _ name: String, in secrets: ClaimedSecrets
+    ) throws(Unsendable) -> (accessKeyID: String, secretAccessKey: String, sessionToken: String?) {
+        let value = try open(name, in: secrets)
+        let parts = value.split(separator: UInt8(ascii: ":"), omittingEmptySubsequences: false)
+        guard parts.count == 2 || parts.count == 3, !parts.contains(where: \.isEmpty),
+            !value.contains(where: { $0 < 33 || $0 == 127 })
+        else {
+            throw Unsendable(
+                description: "secret '\(name)' is not ACCESS_KEY_ID:SECRET_ACCESS_KEY or "
+                    + "ACCESS_KEY_ID:SECRET_ACCESS_KEY:SESSION_TOKEN (no spaces or line breaks)")
+        }
+        let text = parts.map { String(decoding: $0, as: UTF8.self) }
+        return (text[0], text[1], parts.count == 3 ? text[2] : nil)
     }
 
     /// The headers a signature sets, replacing any the request carried.
