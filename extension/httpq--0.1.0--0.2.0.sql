@@ -3953,13 +3953,15 @@ END;
 $$;
 COMMENT ON FUNCTION httpq._aws_attributes(jsonb) IS 'Message attributes in SQS''s JSON form, checked; NULL for none.';
 
--- A value percent-encoded for an application/x-www-form-urlencoded body (the unreserved
--- characters of RFC 3986 stay, every other byte of the UTF-8 becomes %XX).
+-- A value encoded for an application/x-www-form-urlencoded body: the unreserved characters
+-- of RFC 3986 stay, a space becomes +, every other byte of the UTF-8 becomes %XX (as the
+-- AWS SDKs write it).
 CREATE FUNCTION httpq._form_value(value text) RETURNS text
 LANGUAGE sql IMMUTABLE STRICT
 SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT coalesce(string_agg(CASE WHEN c ~ '^[A-Za-z0-9_.~-]$' THEN c
+                                    WHEN c = ' ' THEN '+'
                                     ELSE upper(regexp_replace(encode(convert_to(c, 'UTF8'), 'hex'), '(..)', '%\1', 'g')) END,
                                '' ORDER BY t.ord), '')
     FROM regexp_split_to_table(value, '') WITH ORDINALITY AS t(c, ord)

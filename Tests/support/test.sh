@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make test`: everything from nothing. Installs missing packages, starts a throwaway
-# cluster, installs the extension, runs the SQL suites, the upgrade check, the secrets check
+# cluster, installs the extension, runs the SQL suites, the upgrade check, the secrets check, the AWS check
 # and the Swift tests, and cleans up.
 # Exits non-zero on any failure.
 set -euo pipefail
@@ -55,6 +55,17 @@ else
     echo "secrets: 0 passed, 6 failed (the httpq binary did not build)"
 fi
 
+# AWS destinations end to end, on a cluster of its own, against moto in server mode with its
+# signature checks on: SQS and SNS messages arrive with their attributes, a FIFO queue keeps
+# the ordering key's order, a wrong secret key is dead with AWS's error, throttling is retried.
+aws_status=0
+if [ "$built" = 1 ]; then
+    bash Tests/aws/aws.sh "$httpq_bin" || aws_status=$?
+else
+    aws_status=1
+    echo "aws: 0 passed, 5 failed (the httpq binary did not build)"
+fi
+
 # The Swift tests share one database; each test isolates itself by channel name.
 psql -qX -v ON_ERROR_STOP=1 -c 'DROP DATABASE IF EXISTS httpq_test' -c 'CREATE DATABASE httpq_test'
 psql -qX -v ON_ERROR_STOP=1 -d httpq_test -c 'CREATE EXTENSION httpq'
@@ -63,4 +74,4 @@ export HTTPQ_TEST_DATABASE_URL="dbname=httpq_test"
 swift_status=0
 swift build --build-tests && swift test || swift_status=$?
 
-[ "$sql_status" = 0 ] && [ "$upgrade_status" = 0 ] && [ "$secrets_status" = 0 ] && [ "$swift_status" = 0 ]
+[ "$sql_status" = 0 ] && [ "$upgrade_status" = 0 ] && [ "$secrets_status" = 0 ] && [ "$aws_status" = 0 ] && [ "$swift_status" = 0 ]
