@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make test`: everything from nothing. Installs missing packages, starts a throwaway
-# cluster, installs the extension, runs the SQL suites, the upgrade check, the secrets check, the AWS check
-# and the Swift tests, and cleans up.
+# cluster, installs the extension, runs the SQL suites, the upgrade check, the secrets check,
+# the AWS check and the Swift tests, and cleans up.
 # Exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
