@@ -118,7 +118,7 @@ BEGIN
     END IF;
     owner := (SELECT t.owner FROM httpq.topic t WHERE t.name = s.topic);
     IF NOT httpq._owns(owner) AND NOT (operator AND httpq._has_kind(httpq._caller(), 'ops')) THEN
-        PERFORM httpq._refuse_topic(s.topic, action || ' subscription ' || id || ' of');
+        PERFORM httpq._refuse_topic(s.topic, action || ' a subscription of');
     END IF;
     RETURN s;
 END;
@@ -286,6 +286,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     requests httpq.new_request[];
+    problem  text[];
 BEGIN
     PERFORM httpq._check_name('topic', publish.topic, 180);
     IF event_type IS NOT NULL THEN
@@ -297,6 +298,12 @@ BEGIN
     END IF;
     IF dedupe_key = '' OR length(dedupe_key) > 980 THEN
         RAISE EXCEPTION 'dedupe_key must be 1 to 980 characters, or NULL' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- run_at, deadline and priority as enqueue checks them, once for every request made.
+    problem := httpq._problem(ROW('http://publish', 'POST', '{}', NULL, 'publish', NULL, publish.run_at, NULL,
+                                  publish.deadline, NULL, NULL, publish.priority, NULL)::httpq.new_request, httpq._now());
+    IF problem IS NOT NULL THEN
+        RAISE EXCEPTION '%', problem[2] USING ERRCODE = problem[1];
     END IF;
     IF NOT httpq._owns(httpq._ensure_topic(publish.topic, httpq._caller())) THEN
         PERFORM httpq._refuse_topic(publish.topic, 'publish to');
