@@ -4186,7 +4186,11 @@ CREATE VIEW httpq.subscriptions WITH (security_barrier) AS
     WHERE (SELECT httpq._tenant_topics('ops')) IS NULL OR s.topic = ANY ((SELECT httpq._tenant_topics('ops'))::text[]);
 COMMENT ON VIEW httpq.subscriptions IS 'Every subscription: topic, owner, where and how it delivers, event types, paused.';
 
+-- As sql/99_privileges.sql leaves them: the REVOKEs also give the new relations the
+-- explicit owner's privileges that a fresh install records as initial privileges.
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA httpq FROM PUBLIC;
+REVOKE ALL ON httpq.topic, httpq.subscription, httpq.subscriptions FROM PUBLIC;
+REVOKE ALL ON SEQUENCE httpq.subscription_id_seq FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION httpq._tenant_channels(text) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION httpq._tenant_topics(text) TO PUBLIC;
 -- (end of Topics and subscriptions)
