@@ -193,18 +193,22 @@ AS $$
         WHEN 'app' THEN ARRAY['enqueue', 'enqueue_bytes', 'enqueue_many', 'new_request', 'new_request_bytes',
                               'enqueue_sqs', 'new_sqs_message', 'enqueue_sns', 'new_sns_message',
                               'set_channel', 'unset_channel', 'version',
-                              'view:requests', 'view:attempts', 'view:responses', 'view:channels']
+                              'subscribe', 'unsubscribe', 'pause_subscription', 'resume_subscription', 'publish',
+                              'view:requests', 'view:attempts', 'view:responses', 'view:channels', 'view:subscriptions']
         WHEN 'worker' THEN ARRAY['claim', 'report', 'heartbeat', 'release', 'idle', 'busy', 'next_run_at',
                                  'maintain', 'purge', 'version']
         WHEN 'ops' THEN ARRAY['cancel', 'retry', 'replay', 'pause', 'resume', 'retry_schedule', 'version',
-                              'view:requests', 'view:attempts', 'view:responses', 'view:stats', 'view:channels']
+                              'pause_subscription', 'resume_subscription',
+                              'view:requests', 'view:attempts', 'view:responses', 'view:stats', 'view:channels',
+                              'view:subscriptions']
         WHEN 'admin' THEN ARRAY['enqueue', 'enqueue_bytes', 'enqueue_many', 'new_request', 'new_request_bytes',
                                 'enqueue_sqs', 'new_sqs_message', 'enqueue_sns', 'new_sns_message',
                                 'cancel', 'retry', 'replay', 'pause', 'resume', 'retry_schedule', 'version',
                                 'set_channel', 'unset_channel', 'set_secret', 'reseal_secret', 'delete_secret',
                                 'sealed_secrets', 'grant_role', 'revoke_role', 'maintain', 'purge',
+                                'subscribe', 'unsubscribe', 'pause_subscription', 'resume_subscription', 'publish',
                                 'view:requests', 'view:attempts', 'view:responses', 'view:stats', 'view:channels',
-                                'view:secrets', 'view:roles']
+                                'view:subscriptions', 'view:secrets', 'view:roles']
     END
 $$;
 COMMENT ON FUNCTION httpq._kind_privileges(text) IS 'The functions and views each kind of role is granted.';

@@ -2,9 +2,10 @@
 --
 -- Owns the read-only views over the tables: httpq.requests (every request, live and
 -- finished), httpq.attempts (each attempt's outcome), httpq.responses (a finished
--- request's last response), httpq.stats (per channel), httpq.channels, httpq.secrets and
--- httpq.roles. Each shows a tenant only its own channels' rows, and bodies and response
--- headers only to their tenant and admins (httpq._tenant_channels). Those filtering a
+-- request's last response), httpq.stats (per channel), httpq.channels, httpq.subscriptions,
+-- httpq.secrets and httpq.roles. Each shows a tenant only its own channels' (or topics')
+-- rows, and bodies and headers only to their tenant and admins (httpq._tenant_channels,
+-- httpq._tenant_topics). Those filtering a
 -- tenant's rows are security barriers: a condition of the caller's own (one that fails on
 -- a value, or a function that prints it) runs only on rows the filter let through.
 
@@ -91,6 +92,18 @@ CREATE VIEW httpq.stats WITH (security_barrier) AS
     ) AS l ON l.channel = c.name
     WHERE (SELECT httpq._tenant_channels('ops')) IS NULL OR c.name = ANY ((SELECT httpq._tenant_channels('ops'))::text[]);
 COMMENT ON VIEW httpq.stats IS 'Per channel: waiting, running, dead, last hour''s deliveries and deaths, oldest waiting age.';
+
+-- Every subscription of every topic, with its topic's owner. Headers (they may carry a
+-- credential) only to the topic's tenant and admins.
+CREATE VIEW httpq.subscriptions WITH (security_barrier) AS
+    SELECT s.id, s.topic, t.owner, s.url, s.method,
+           CASE WHEN (SELECT httpq._tenant_topics('admin')) IS NULL OR s.topic = ANY ((SELECT httpq._tenant_topics('admin'))::text[])
+                THEN s.headers END AS headers,
+           s.channel, s.event_types, s.paused_at IS NOT NULL AS paused, s.paused_at, s.created_at
+    FROM httpq.subscription s
+    JOIN httpq.topic t ON t.name = s.topic
+    WHERE (SELECT httpq._tenant_topics('ops')) IS NULL OR s.topic = ANY ((SELECT httpq._tenant_topics('ops'))::text[]);
+COMMENT ON VIEW httpq.subscriptions IS 'Every subscription: topic, owner, where and how it delivers, event types, paused.';
 
 -- The secret store's names: never a value, not even sealed. Admins only.
 CREATE VIEW httpq.secrets AS

@@ -9,5 +9,6 @@ REVOKE ALL ON ALL FUNCTIONS IN SCHEMA httpq FROM PUBLIC;
 REVOKE ALL ON ALL TABLES IN SCHEMA httpq FROM PUBLIC;
 REVOKE ALL ON ALL SEQUENCES IN SCHEMA httpq FROM PUBLIC;
 
--- The views call it to know whose rows the caller may see; it tells a role only that.
+-- The views call them to know whose rows the caller may see; they tell a role only that.
 GRANT EXECUTE ON FUNCTION httpq._tenant_channels(text) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION httpq._tenant_topics(text) TO PUBLIC;

@@ -19,6 +19,7 @@ enum InstallScript {
         PackageResources._0_validate_sql,      // 30_validate.sql
         PackageResources._2_wakeup_sql,        // 32_wakeup.sql
         PackageResources._5_enqueue_sql,       // 35_enqueue.sql
+        PackageResources._7_topic_sql,         // 37_topic.sql
         PackageResources._8_aws_sql,           // 38_aws.sql
         PackageResources._0_backoff_sql,       // 40_backoff.sql
         PackageResources._5_finish_sql,        // 45_finish.sql

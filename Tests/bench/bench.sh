@@ -11,8 +11,8 @@
 #   --profile  load pg_stat_statements (track = all) and write the top statements of the
 #              drain and of the backlog claims next to latest.json; it costs a few per
 #              cent, so the default run leaves it off
-#   --only     run one part: ceilings, enqueue, drain, scale, signing, hooks, overload, steady, longtx,
-#              footprint, fairness, isolation, backlog, maintenance or soak (the figures
+#   --only     run one part: ceilings, enqueue, drain, scale, signing, hooks, fanout, overload, steady,
+#              longtx, footprint, fairness, isolation, backlog, maintenance or soak (the figures
 #              of the others are then "not run"; overload and soak need the drain's rate)
 #
 # Everything runs on this machine, on loopback: a durable Postgres cluster of its own
@@ -29,7 +29,7 @@ cd "$(dirname "$0")/../.."
 root=$PWD
 bench=$root/Tests/bench
 
-parts="ceilings enqueue drain scale signing hooks overload steady longtx footprint fairness isolation backlog maintenance soak"
+parts="ceilings enqueue drain scale signing hooks fanout overload steady longtx footprint fairness isolation backlog maintenance soak"
 mode=default large=0 soak=0 profile=0 only=
 while [ $# -gt 0 ]; do
     case $1 in
@@ -176,9 +176,10 @@ background_pids+=($!)
 python3 "$bench/receiver.py" "$throttled_port" "$work/arrivals-429" 429 1 &
 background_pids+=($!)
 
-say "building the worker (release)"
 httpq=
-if swift build -c release --product httpq >"$out/build.log" 2>&1; then
+if [ -n "$only" ] && [[ " enqueue hooks fanout " == *" $only "* ]]; then
+    say "no worker to build: part $only runs none"
+elif say "building the worker (release)" && swift build -c release --product httpq >"$out/build.log" 2>&1; then
     httpq=$(swift build -c release --show-bin-path)/httpq
 else
     note "the worker did not build (see .build/bench/build.log): worker parts are missing"
@@ -539,6 +540,59 @@ if runs hooks; then
         fi
     done
     q -c "SELECT httpq.unset_channel('hook-noop', '{on_finish}')" -c 'DROP SCHEMA bench_hook CASCADE' >/dev/null
+    reset_queue >/dev/null
+fi
+
+# ---------------------------------------------------------------------------------------
+# 4d. Fan-out: httpq.publish to a topic of 100 subscriptions (each with its channel of its
+#     own, as subscribe makes them) against httpq.enqueue_many of the same 100 requests
+#     into 100 channels, one call per transaction, each twice, interleaved: Postgres CPU
+#     per request enqueued, and the time of a call.
+
+# variant (publish or many): runs its script for half the drain's backlog in requests;
+# appends the Postgres CPU ticks, the requests and pgbench's mean latency to $work/fanout-VARIANT.
+fanout_round() {
+    local variant=$1 n=$((drain_n / 2)) p0 p1 done latency
+    reset_queue >/dev/null
+    q -c 'CHECKPOINT' >/dev/null
+    p0=$(pg_ticks)
+    pgbench -n -M prepared -c 1 -t $((n / 100)) -f "$work/fanout-$variant.sql" >"$out/pgbench-fanout-$variant.txt" 2>&1 || true
+    sleep 1   # pgbench's backend ends after pgbench: its CPU counts once the postmaster has reaped it
+    p1=$(pg_ticks)
+    done=$(q -c "SELECT count(*) FROM httpq.request WHERE channel LIKE 'fanout%'")
+    latency=$(awk '/^latency average = / { print $4 }' "$out/pgbench-fanout-$variant.txt")
+    [ "$done" = "$n" ] && [ -n "$latency" ] && echo "$((p1 - p0)) $done $latency" >>"$work/fanout-$variant"
+    return 0
+}
+
+if runs fanout; then
+    say "4d. fanout: $((drain_n / 2)) requests by publish to 100 subscriptions and by enqueue_many of 100, twice each"
+    q -c "SELECT count(httpq.subscribe('fanout', '$url')) FROM generate_series(1, 100)" \
+      -c "SELECT httpq.set_channel('fanout-many/' || i) FROM generate_series(1, 100) AS i" >/dev/null
+    cat >"$work/fanout-publish.sql" <<SQL
+\set i random(1, 1000000000)
+SELECT count(*) FROM httpq.publish('fanout', bench.payload(:i), 'order.created');
+SQL
+    cat >"$work/fanout-many.sql" <<SQL
+\set i random(1, 1000000000)
+SELECT count(*) FROM httpq.enqueue_many(ARRAY(
+    SELECT httpq.new_request('$url', bench.payload(:i), channel => 'fanout-many/' || k)
+    FROM generate_series(1, 100) AS k));
+SQL
+    rm -f "$work"/fanout-publish "$work"/fanout-many
+    for round in 1 2; do
+        for variant in many publish; do fanout_round $variant; done
+    done
+    for variant in many publish; do
+        if [ "$(wc -l <"$work/fanout-$variant" 2>/dev/null || echo 0)" = 2 ]; then
+            read -r pt n ms < <(awk '{ p += $1; n += $2; l += $3 } END { print p, n, l / 2 }' "$work/fanout-$variant")
+            record "fanout_${variant}_pg_cpu_us_per_req" "$(us_per "$pt" "$n")"
+            record "fanout_${variant}_100_ms" "$(printf '%.2f' "$ms")"
+        else
+            note "fanout: the $variant rounds did not both finish"
+        fi
+    done
+    q -c "DELETE FROM httpq.subscription WHERE topic = 'fanout'" -c "DELETE FROM httpq.topic WHERE name = 'fanout'" >/dev/null
     reset_queue >/dev/null
 fi
 

@@ -69,6 +69,8 @@ derived = {
     "signing_header_pg_ratio": ratio("signing_header_pg_cpu_us_per_req", "signing_plain_pg_cpu_us_per_req"),
     "hooks_pg_ratio": ratio("hooks_noop_pg_cpu_us_per_req", "hooks_plain_pg_cpu_us_per_req"),
     "hooks_claim_report_100_ratio": ratio("hooks_noop_claim_report_100_ms", "hooks_plain_claim_report_100_ms"),
+    "fanout_pg_ratio": ratio("fanout_publish_pg_cpu_us_per_req", "fanout_many_pg_cpu_us_per_req"),
+    "fanout_100_ratio": ratio("fanout_publish_100_ms", "fanout_many_100_ms"),
 }
 biggest = "claim_ms_10m" if "claim_ms_10m" in figures else "claim_ms_1m" if "claim_ms_1m" in figures else "claim_ms_100k"
 derived["claim_growth"] = ratio(biggest, "claim_ms_10k", 2)
@@ -143,7 +145,7 @@ REQUIRED += [key for _, key, *_ in TARGETS if key not in SOAK_KEYS or soak]
 
 # Which part of bench.sh measures a figure, by the start of its key.
 PARTS = [("ceiling_", "ceilings"), ("plain_insert", "enqueue"), ("enqueue_", "enqueue"), ("drain_", "drain"),
-         ("worker_db_", "drain"), ("scale", "scale"), ("signing_", "signing"), ("hooks_", "hooks"), ("overload_", "overload"), ("steady_", "steady"),
+         ("worker_db_", "drain"), ("scale", "scale"), ("signing_", "signing"), ("hooks_", "hooks"), ("fanout_", "fanout"), ("overload_", "overload"), ("steady_", "steady"),
          ("longtx_", "longtx"), ("footprint_", "footprint"), ("worker_", "footprint"), ("fairness_", "fairness"),
          ("rate_limited_", "fairness"), ("isolation_", "isolation"), ("claim_", "backlog"), ("maint_", "maintenance"),
          ("soak_", "soak")]
@@ -233,6 +235,13 @@ ROWS = [
     ("hooks_pg_ratio", "  / no hook", "x"),
     ("hooks_noop_claim_report_100_ms", "  a claim and report of 100", "ms"),
     ("hooks_claim_report_100_ratio", "  / no hook", "x"),
+    ("Fan-out: 100 requests per call, one call per transaction, each variant twice", None, None),
+    ("fanout_many_pg_cpu_us_per_req", "enqueue_many of 100: Postgres CPU per request", "us"),
+    ("fanout_many_100_ms", "  a call", "ms"),
+    ("fanout_publish_pg_cpu_us_per_req", "publish to 100 subscriptions: Postgres CPU per request", "us"),
+    ("fanout_pg_ratio", "  / enqueue_many", "x"),
+    ("fanout_publish_100_ms", "  a call", "ms"),
+    ("fanout_100_ratio", "  / enqueue_many", "x"),
     ("Overload: 1.25 x the drain rate arriving (100 per transaction), 1 worker", None, None),
     ("overload_offered_rps", "Offered", "req/s"),
     ("overload_arrival_rps", "  achieved", "req/s"),
