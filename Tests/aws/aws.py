@@ -8,7 +8,8 @@
                         ("MOTO PROXY") and DIR/aws.json (keys, queue URLs, topic ARN), then
                         serves until killed (or 600 s).
   aws.py receive DIR QUEUE [N]   prints, as JSON lines, the messages of QUEUE (a key of
-                        aws.json's queues), waiting until N arrived or 10 s passed.
+                        aws.json's queues), deleting them, after at least one receive of up
+                        to 1 s, and until N arrived or 10 s passed.
 
 Nothing here reaches AWS: every endpoint is 127.0.0.1.
 """
@@ -117,7 +118,7 @@ def receive(work, queue, wanted):
     sqs = client("sqs", aws["endpoint"], (aws["access_key_id"], aws["secret_access_key"]))
     got = []
     deadline = time.time() + 10
-    while len(got) < wanted and time.time() < deadline:
+    while True:   # at least one receive, so that wanting none still looks
         answer = sqs.receive_message(QueueUrl=aws["queues"][queue], MaxNumberOfMessages=10, WaitTimeSeconds=1,
                                      MessageAttributeNames=["All"], AttributeNames=["All"])
         for m in answer.get("Messages", []):
@@ -127,6 +128,8 @@ def receive(work, queue, wanted):
                         "group": m.get("Attributes", {}).get("MessageGroupId"),
                         "dedupe": m.get("Attributes", {}).get("MessageDeduplicationId")})
             sqs.delete_message(QueueUrl=aws["queues"][queue], ReceiptHandle=m["ReceiptHandle"])
+        if len(got) >= wanted or time.time() > deadline:
+            break
     for m in got:
         print(json.dumps(m, sort_keys=True))
 
