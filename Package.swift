@@ -24,11 +24,19 @@ let package = Package(
     products: [
         .executable(name: "httpq", targets: ["httpq"]),
         .library(name: "HTTPQ", targets: ["HTTPQ"]),
+        // For applications: enqueue on the app's own PostgresNIO connection and await outcomes.
+        // Pure Swift on NIO; it needs neither libpq nor libcurl.
+        .library(name: "HTTPQClient", targets: ["HTTPQClient"]),
+        // The worker as a swift-service-lifecycle Service, for apps that run it in-process.
+        // Kept apart so the client needs no system libraries and the CLI no lifecycle package.
+        .library(name: "HTTPQService", targets: ["HTTPQService"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         .systemLibrary(
@@ -65,6 +73,22 @@ let package = Package(
                 + upgradeScripts.map { .embedInCode("extension/" + $0) }
                 + [.embedInCode("extension/httpq.control")]
         ),
+        .target(
+            name: "HTTPQClient",
+            dependencies: [
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .target(
+            name: "HTTPQService",
+            dependencies: [
+                "HTTPQ",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         .testTarget(
             name: "HTTPQTests",
             dependencies: [
@@ -73,6 +97,17 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 // To check Ed25519 signatures against the public key.
                 .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        .testTarget(
+            name: "HTTPQClientTests",
+            dependencies: [
+                "HTTPQClient",
+                "HTTPQService",
+                "HTTPQ",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
     ]
