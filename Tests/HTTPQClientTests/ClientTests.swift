@@ -1,0 +1,180 @@
+import Foundation
+import HTTPQClient
+import PostgresNIO
+import Testing
+
+/// `HTTPQClient` against the real database, an in-process worker and a loopback server.
+@Suite(.enabled(if: TestPostgres.isConfigured, "needs HTTPQ_TEST_DATABASE_URL (make test sets it)"))
+struct ClientTests {
+    @Test("An enqueue in a transaction that rolls back leaves nothing to send")
+    func rollbackSendsNothing() async throws {
+        try await Harness.run { harness in
+            let id = try await harness.postgres.withConnection { connection in
+                try await connection.query("BEGIN", logger: testLogger())
+                let id = try await harness.client.enqueue(harness.request(), on: connection)
+                try await connection.query("ROLLBACK", logger: testLogger())
+                return id
+            }
+            #expect(try await harness.state(id) == nil)
+            await #expect(throws: HTTPQClientError.self) {
+                try await harness.client.response(for: id, timeout: .seconds(5))
+            }
+            try await Task.sleep(for: .milliseconds(500))
+            #expect(harness.server.requests("/hook").isEmpty)
+        }
+    }
+
+    @Test("Awaits a request enqueued in the app's transaction until it is delivered with 200")
+    func awaitsDelivered() async throws {
+        try await Harness.run(script: { _ in .status(200, [("X-Answer", "42")], body: "thanks") }) { harness in
+            let id = try await harness.postgres.withTransaction(logger: testLogger()) { connection in
+                try await harness.client.enqueue(
+                    HTTPQRequest(
+                        url: harness.url(), method: .put, headers: ["X-Trace": "abc"],
+                        body: try .json(encoding: ["order": 42]), channel: harness.channel, notify: true),
+                    on: connection)
+            }
+            let outcome = try await harness.client.response(for: id, timeout: .seconds(20))
+            #expect(outcome.id == id)
+            #expect(outcome.state == .delivered)
+            #expect(outcome.status == 200)
+            #expect(outcome.headers["x-answer"] == "42")
+            #expect(outcome.body == Data("thanks".utf8))
+            let received = harness.server.requests("/hook")
+            try #require(received.count == 1)
+            #expect(received[0].method == "PUT")
+            #expect(received[0].headers["x-trace"] == "abc")
+            #expect(received[0].headers["content-type"] == "application/json")
+            #expect(String(decoding: received[0].body, as: UTF8.self) == #"{"order": 42}"#)
+        }
+    }
+
+    @Test("Awaits a request that dies")
+    func awaitsDead() async throws {
+        try await Harness.run(script: { _ in .status(500) }) { harness in
+            var request = harness.request()
+            request.maxAttempts = 1
+            let outcome = try await harness.client.send(request, timeout: .seconds(20))
+            #expect(outcome.state == .dead)
+            #expect(outcome.status == 500)
+        }
+    }
+
+    @Test("send enqueues, commits and returns the outcome")
+    func sendDelivers() async throws {
+        try await Harness.run { harness in
+            let outcome = try await harness.client.send(harness.request(), timeout: .seconds(20))
+            #expect(outcome.state == .delivered)
+            #expect(try await harness.state(outcome.id) == "delivered")
+        }
+    }
+
+    @Test("A request that finished before the wait started is seen at once")
+    func finishedBeforeWait() async throws {
+        try await Harness.run { harness in
+            let id = try await harness.postgres.withConnection { connection in
+                try await harness.client.enqueue(harness.request(), on: connection)
+            }
+            let deadline = ContinuousClock.now + .seconds(20)
+            while try await harness.state(id) != "delivered", ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            let outcome = try await harness.client.response(for: id, timeout: .seconds(2))
+            #expect(outcome.state == .delivered)
+        }
+    }
+
+    @Test("Times out while the request is still queued, and says which")
+    func timesOut() async throws {
+        try await Harness.run(worker: false) { harness in
+            let id = try await harness.postgres.withConnection { connection in
+                try await harness.client.enqueue(harness.request(), on: connection)
+            }
+            let started = ContinuousClock.now
+            await #expect {
+                try await harness.client.response(for: id, timeout: .milliseconds(300))
+            } throws: { error in
+                guard case HTTPQClientError.timeout(let timedOut) = error else { return false }
+                return timedOut == id
+            }
+            #expect(ContinuousClock.now - started < .seconds(5))
+            #expect(try await harness.state(id) == "pending")
+        }
+    }
+
+    @Test("100 concurrent waits share one listening connection and all resolve")
+    func hundredWaiters() async throws {
+        try await Harness.run { harness in
+            let requests = (0..<100).map { harness.request("/many/\($0)") }
+            let ids = try await harness.postgres.withConnection { connection in
+                try await harness.client.enqueueMany(requests, on: connection)
+            }
+            #expect(ids.count == 100)
+            #expect(ids == ids.sorted())
+            let states = try await withThrowingTaskGroup(of: HTTPQOutcome.State.self) { group in
+                for id in ids {
+                    group.addTask { try await harness.client.response(for: id, timeout: .seconds(30)).state }
+                }
+                return try await group.reduce(into: [HTTPQOutcome.State]()) { $0.append($1) }
+            }
+            #expect(states.count == 100)
+            #expect(states.allSatisfy { $0 == .delivered })
+            let listeners = try await harness.execute(
+                "SELECT count(*)::text FROM pg_stat_activity WHERE datname = current_database() AND query = 'LISTEN \"httpq_finished\";'")
+            #expect(listeners.first == "1")
+        }
+    }
+
+    @Test("enqueueMany sends JSON and byte bodies in the order given")
+    func enqueueManyMixedBodies() async throws {
+        try await Harness.run { harness in
+            let requests = [
+                harness.request("/a", json: #"{"n":1}"#),
+                HTTPQRequest(
+                    url: harness.url("/b"), body: .bytes(Data("a=1&b=2".utf8), contentType: "application/x-www-form-urlencoded"),
+                    channel: harness.channel, notify: true),
+            ]
+            let ids = try await harness.postgres.withConnection { connection in
+                try await harness.client.enqueueMany(requests, on: connection)
+            }
+            for id in ids {
+                #expect(try await harness.client.response(for: id, timeout: .seconds(20)).state == .delivered)
+            }
+            #expect(harness.server.requests("/a").first?.headers["content-type"] == "application/json")
+            let form = try #require(harness.server.requests("/b").first)
+            #expect(form.headers["content-type"] == "application/x-www-form-urlencoded")
+            #expect(String(decoding: form.body, as: UTF8.self) == "a=1&b=2")
+        }
+    }
+
+    @Test("A bad URL is refused with invalidInput naming the field, and nothing is enqueued")
+    func badURL() async throws {
+        try await Harness.run(worker: false) { harness in
+            var request = harness.request()
+            request.url = "ftp://files.example.com/x"
+            await #expect {
+                try await harness.postgres.withConnection { connection in
+                    try await harness.client.enqueue(request, on: connection)
+                }
+            } throws: { error in
+                guard case HTTPQClientError.invalidInput(let message, let sqlState) = error else { return false }
+                return message.hasPrefix("url must start with http:// or https://") && sqlState == "22023"
+            }
+            let count = try await harness.execute(
+                "SELECT count(*)::text FROM httpq.requests WHERE channel = $1", harness.channel)
+            #expect(count == ["0"])
+        }
+    }
+
+    @Test("A wait for an id that does not exist fails with notFound")
+    func notFound() async throws {
+        try await Harness.run(worker: false) { harness in
+            await #expect {
+                try await harness.client.response(for: Int64.max, timeout: .seconds(5))
+            } throws: { error in
+                guard case HTTPQClientError.notFound(let id) = error else { return false }
+                return id == Int64.max
+            }
+        }
+    }
+}

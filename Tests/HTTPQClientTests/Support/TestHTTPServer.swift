@@ -1,0 +1,1 @@
+../../HTTPQTests/Support/TestHTTPServer.swift
