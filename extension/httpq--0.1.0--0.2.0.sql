@@ -683,7 +683,7 @@ BEGIN
     PERFORM httpq._refuse_body(x.channel, octet_length(x.body), c.max_body_bytes,
                                CASE WHEN n > 1 THEN format('request %s of %s', x.position, n) END)
     FROM unnest(requests) WITH ORDINALITY AS x(url, method, headers, body, channel, ordering_key, run_at, max_attempts,
-                                               deadline, idempotency_key, dedupe_key, priority, timeout_ms, position)
+                                               deadline, idempotency_key, dedupe_key, priority, timeout_ms, notify, position)
     JOIN httpq.channel c ON c.name = x.channel
     WHERE octet_length(x.body) > c.max_body_bytes;
     IF keyed THEN
@@ -692,7 +692,8 @@ BEGIN
     END IF;
 
     INSERT INTO httpq.request AS r (id, channel, state, priority, run_at, method, url, headers, body,
-                                    ordering_key, dedupe_key, idempotency_key, max_attempts, timeout_ms, deadline, secrets)
+                                    ordering_key, dedupe_key, idempotency_key, max_attempts, timeout_ms, deadline, secrets,
+                                    notify)
     SELECT u.id, u.channel,
            CASE WHEN u.ordering_key IS NULL THEN u.unblocked_state
                 WHEN u.key_rank = 1
@@ -711,7 +712,8 @@ BEGIN
            u.priority, u.run_at, u.method, u.url,
            CASE WHEN h.value IS NULL THEN u.headers || jsonb_build_object('Idempotency-Key', k.value) ELSE u.headers END,
            u.body, u.ordering_key, u.dedupe_key, k.value, u.max_attempts, u.timeout_ms, u.deadline,
-           CASE WHEN cardinality(secret_names) > 0 THEN httpq._secret_names(u.headers) END
+           CASE WHEN cardinality(secret_names) > 0 THEN httpq._secret_names(u.headers) END,
+           coalesce(u.notify, false)
     FROM (
         SELECT y.*,
                CASE WHEN y.run_at > now_at THEN 'scheduled' ELSE 'waiting' END AS unblocked_state,
@@ -723,7 +725,7 @@ BEGIN
                         THEN row_number() OVER (PARTITION BY x.channel, x.dedupe_key ORDER BY x.ord) END AS dedupe_rank
             FROM unnest(requests, ids) WITH ORDINALITY
                  AS x(url, method, headers, body, channel, ordering_key, run_at, max_attempts, deadline,
-                      idempotency_key, dedupe_key, priority, timeout_ms, id, ord)
+                      idempotency_key, dedupe_key, priority, timeout_ms, notify, id, ord)
         ) AS y
         -- A dedupe_key already unfinished, or earlier in this batch, enqueues nothing; it
         -- must not take a key's head place either, so it is dropped before ranking.
@@ -757,7 +759,7 @@ BEGIN
                    (SELECT r.id FROM httpq.request r WHERE r.channel = x.channel AND r.dedupe_key = x.dedupe_key))
         FROM unnest(requests, ids) WITH ORDINALITY
              AS x(url, method, headers, body, channel, ordering_key, run_at, max_attempts, deadline,
-                  idempotency_key, dedupe_key, priority, timeout_ms, id, ord)
+                  idempotency_key, dedupe_key, priority, timeout_ms, notify, id, ord)
         ORDER BY x.ord;
 END;
 $$;
@@ -1816,11 +1818,11 @@ BEGIN
     header_key := httpq._header(r.headers, 'Idempotency-Key');
     key := coalesce(r.idempotency_key, header_key, gen_random_uuid()::text);
     INSERT INTO httpq.request (channel, state, priority, run_at, method, url, headers, body,
-                               idempotency_key, max_attempts, timeout_ms, deadline, secrets)
+                               idempotency_key, max_attempts, timeout_ms, deadline, secrets, notify)
     VALUES (r.channel, CASE WHEN r.run_at > now_at THEN 'scheduled' ELSE 'waiting' END, r.priority, r.run_at,
             r.method, r.url,
             CASE WHEN header_key IS NULL THEN r.headers || jsonb_build_object('Idempotency-Key', key) ELSE r.headers END,
-            r.body, key, r.max_attempts, r.timeout_ms, r.deadline, secret_names)
+            r.body, key, r.max_attempts, r.timeout_ms, r.deadline, secret_names, coalesce(r.notify, false))
     RETURNING id INTO new_id;
     PERFORM httpq._wake_workers();
     RETURN new_id;
@@ -1967,7 +1969,8 @@ COMMENT ON FUNCTION httpq._expire_leases(timestamptz) IS 'Returns requests whose
 -- move to httpq.history with their last response, a dead head holds its key where the
 -- channel asks for that, and the next request of each key the finished ones headed is
 -- promoted. report, claim (deadlines, expired leases) and cancel all end here. A delivered
--- or dead request of a channel with an on_finish hook is then handed to it.
+-- or dead request of a channel with an on_finish hook is then handed to it, and one
+-- enqueued with notify is announced on channel httpq_finished (sql/47_await.sql).
 CREATE OR REPLACE FUNCTION httpq._finish(endings httpq._ending[]) RETURNS integer
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -1982,6 +1985,7 @@ DECLARE
     channels text[];
     keys     text[];
     ended    bigint[];
+    announced bigint[];
 BEGIN
     IF cardinality(endings) IS NULL OR cardinality(endings) = 0 THEN
         RETURN 0;
@@ -2019,8 +2023,9 @@ BEGIN
     )
     SELECT count(*), array_agg(k.channel) FILTER (WHERE k.ordering_key IS NOT NULL),
            array_agg(k.ordering_key) FILTER (WHERE k.ordering_key IS NOT NULL),
-           array_agg(k.id) FILTER (WHERE k.state <> 'canceled')
-    INTO moved, channels, keys, ended
+           array_agg(k.id) FILTER (WHERE k.state <> 'canceled'),
+           (SELECT array_agg(g.id ORDER BY g.id) FROM gone AS g WHERE g.notify)
+    INTO moved, channels, keys, ended, announced
     FROM kept AS k;
 
     -- The heads are gone: promote the next of each key under its lock (a concurrent
@@ -2032,6 +2037,9 @@ BEGIN
     -- One probe of an index that lists only the channels with a hook: none, nothing more.
     IF ended IS NOT NULL AND EXISTS (SELECT 1 FROM httpq.channel c WHERE c.on_finish IS NOT NULL) THEN
         PERFORM httpq._call_hooks(ended, now_at);
+    END IF;
+    IF announced IS NOT NULL THEN
+        PERFORM pg_notify('httpq_finished', p) FROM httpq._finished_payloads(announced) AS p;
     END IF;
     RETURN moved;
 END;
@@ -2587,7 +2595,7 @@ BEGIN
     IF NOT FOUND THEN
         SELECT p.problem, (SELECT u.position FROM unnest(requests) WITH ORDINALITY AS u(url, method, headers, body, channel,
                                ordering_key, run_at, max_attempts, deadline, idempotency_key, dedupe_key, priority,
-                               timeout_ms, position)
+                               timeout_ms, notify, position)
                            WHERE u.headers IS NOT DISTINCT FROM d.headers ORDER BY u.position LIMIT 1)
         INTO problem, position
         FROM (SELECT DISTINCT x.headers FROM unnest(requests) AS x) AS d,
@@ -3276,6 +3284,7 @@ AS $$
                               'enqueue_sqs', 'new_sqs_message', 'enqueue_sns', 'new_sns_message',
                               'set_channel', 'unset_channel', 'version',
                               'subscribe', 'unsubscribe', 'pause_subscription', 'resume_subscription', 'publish',
+                              'outcome', 'wait',
                               'view:requests', 'view:attempts', 'view:responses', 'view:channels', 'view:subscriptions']
         WHEN 'worker' THEN ARRAY['claim', 'report', 'heartbeat', 'release', 'idle', 'busy', 'next_run_at',
                                  'maintain', 'purge', 'version']
@@ -3289,6 +3298,7 @@ AS $$
                                 'set_channel', 'unset_channel', 'set_secret', 'reseal_secret', 'delete_secret',
                                 'sealed_secrets', 'grant_role', 'revoke_role', 'maintain', 'purge',
                                 'subscribe', 'unsubscribe', 'pause_subscription', 'resume_subscription', 'publish',
+                                'outcome', 'wait',
                                 'view:requests', 'view:attempts', 'view:responses', 'view:stats', 'view:channels',
                                 'view:subscriptions', 'view:secrets', 'view:roles']
     END
@@ -4391,7 +4401,7 @@ DECLARE
 BEGIN
     -- The checks an enqueue makes of a request to the subscription: url, method, channel.
     problem := coalesce(httpq._problem(ROW(s.url, s.method, s.headers, NULL, s.channel, NULL, httpq._now(), NULL,
-                                           NULL, NULL, NULL, 0, NULL)::httpq.new_request, httpq._now()),
+                                           NULL, NULL, NULL, 0, NULL, false)::httpq.new_request, httpq._now()),
                         httpq._headers_problem(s.headers));
     IF problem IS NULL AND s.method = 'HEAD' THEN
         problem := ARRAY['22023', 'method must not be HEAD, which sends no body: publish sends the event''s'];
@@ -4531,7 +4541,8 @@ CREATE FUNCTION httpq.publish(
     dedupe_key   text DEFAULT NULL,
     run_at       timestamptz DEFAULT now(),
     deadline     timestamptz DEFAULT NULL,
-    priority     integer DEFAULT 0
+    priority     integer DEFAULT 0,
+    notify       boolean DEFAULT false
 ) RETURNS SETOF bigint
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -4553,7 +4564,7 @@ BEGIN
     END IF;
     -- run_at, deadline and priority as enqueue checks them, once for every request made.
     problem := httpq._problem(ROW('http://publish', 'POST', '{}', NULL, 'publish', NULL, publish.run_at, NULL,
-                                  publish.deadline, NULL, NULL, publish.priority, NULL)::httpq.new_request, httpq._now());
+                                  publish.deadline, NULL, NULL, publish.priority, NULL, false)::httpq.new_request, httpq._now());
     IF problem IS NOT NULL THEN
         RAISE EXCEPTION '%', problem[2] USING ERRCODE = problem[1];
     END IF;
@@ -4562,7 +4573,8 @@ BEGIN
     END IF;
     SELECT array_agg(httpq.new_request(s.url, publish.body, s.method, s.headers, s.channel,
                                        s.id || ':' || publish.ordering_key, publish.run_at, NULL, publish.deadline,
-                                       NULL, s.id || ':' || publish.dedupe_key, publish.priority)
+                                       NULL, s.id || ':' || publish.dedupe_key, publish.priority, NULL,
+                                       publish.notify)
                      ORDER BY s.id)
     INTO requests
     FROM httpq.subscription s
@@ -4577,7 +4589,7 @@ BEGIN
     END IF;
 END;
 $$;
-COMMENT ON FUNCTION httpq.publish(text, jsonb, text, text, text, timestamptz, timestamptz, integer)
+COMMENT ON FUNCTION httpq.publish(text, jsonb, text, text, text, timestamptz, timestamptz, integer, boolean)
     IS 'Publishes an event: enqueues one request per matching, unpaused subscription of the topic; returns their ids.';
 
 -- The topics a view shows the caller the subscriptions (or headers) of: NULL for all when
@@ -4617,6 +4629,288 @@ REVOKE ALL ON SEQUENCE httpq.subscription_id_seq FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION httpq._tenant_channels(text) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION httpq._tenant_topics(text) TO PUBLIC;
 -- (end of Topics and subscriptions)
+
+-- Awaiting outcomes (sql/00_schema.sql, 20_request.sql, 35_enqueue.sql, 45_finish.sql,
+-- 47_await.sql): a request may ask to be announced on channel httpq_finished when it
+-- finishes (notify), and httpq.outcome and httpq.wait read a finished request's outcome.
+-- enqueue, enqueue_bytes, new_request and new_request_bytes take notify last: the roles that
+-- could execute the 0.1.0 functions may execute the new ones, then the old ones go.
+ALTER TYPE httpq.new_request ADD ATTRIBUTE notify boolean;
+ALTER TABLE httpq.request ADD COLUMN notify boolean NOT NULL DEFAULT false;
+
+-- Builds a request with a JSON body (Content-Type: application/json unless a header says
+-- otherwise), for httpq.enqueue_many. Nothing is checked or written here.
+CREATE OR REPLACE FUNCTION httpq.new_request(
+    url             text,
+    body            jsonb DEFAULT NULL,
+    method          text DEFAULT 'POST',
+    headers         jsonb DEFAULT '{}',
+    channel         text DEFAULT 'default',
+    ordering_key    text DEFAULT NULL,
+    run_at          timestamptz DEFAULT now(),
+    max_attempts    integer DEFAULT NULL,
+    deadline        timestamptz DEFAULT NULL,
+    idempotency_key text DEFAULT NULL,
+    dedupe_key      text DEFAULT NULL,
+    priority        integer DEFAULT 0,
+    timeout_ms      integer DEFAULT NULL,
+    notify          boolean DEFAULT false
+) RETURNS httpq.new_request
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    -- PL/pgSQL, not LANGUAGE sql: called once per row of a batch, and a SQL body that
+    -- cannot be inlined (it pins search_path) costs several times more per call.
+    RETURN ROW(
+        url,
+        method,
+        CASE WHEN body IS NOT NULL AND jsonb_typeof(headers) = 'object'
+                  AND httpq._header(headers, 'Content-Type') IS NULL
+             THEN headers || '{"Content-Type": "application/json"}'
+             ELSE headers END,
+        convert_to(body::text, 'UTF8'),
+        channel, ordering_key, coalesce(run_at, httpq._now()), max_attempts, deadline,
+        idempotency_key, dedupe_key, priority, timeout_ms, coalesce(notify, false)
+    )::httpq.new_request;
+END;
+$$;
+COMMENT ON FUNCTION httpq.new_request(text, jsonb, text, jsonb, text, text, timestamptz, integer, timestamptz, text, text, integer, integer, boolean)
+    IS 'Builds a request with a JSON body for httpq.enqueue_many; checks and writes nothing.';
+-- Builds a request with a body of any type (text, form, binary) and its content type.
+CREATE OR REPLACE FUNCTION httpq.new_request_bytes(
+    url             text,
+    body            bytea,
+    content_type    text DEFAULT NULL,
+    method          text DEFAULT 'POST',
+    headers         jsonb DEFAULT '{}',
+    channel         text DEFAULT 'default',
+    ordering_key    text DEFAULT NULL,
+    run_at          timestamptz DEFAULT now(),
+    max_attempts    integer DEFAULT NULL,
+    deadline        timestamptz DEFAULT NULL,
+    idempotency_key text DEFAULT NULL,
+    dedupe_key      text DEFAULT NULL,
+    priority        integer DEFAULT 0,
+    timeout_ms      integer DEFAULT NULL,
+    notify          boolean DEFAULT false
+) RETURNS httpq.new_request
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    header_type text := CASE WHEN jsonb_typeof(headers) = 'object' THEN httpq._header(headers, 'Content-Type') END;
+BEGIN
+    -- No content_type: the Content-Type header's, else application/octet-stream.
+    IF content_type ~ '[\r\n]' OR content_type = '' THEN
+        RAISE EXCEPTION 'content_type must be a non-empty header value without line breaks'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF header_type IS NOT NULL AND content_type IS NOT NULL AND header_type <> content_type THEN
+        RAISE EXCEPTION 'content_type % and the Content-Type header % disagree', quote_literal(content_type), quote_literal(header_type)
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Give the content type once.';
+    END IF;
+    RETURN ROW(
+        url,
+        method,
+        CASE WHEN body IS NOT NULL AND header_type IS NULL AND jsonb_typeof(headers) = 'object'
+             THEN headers || jsonb_build_object('Content-Type', coalesce(content_type, 'application/octet-stream'))
+             ELSE headers END,
+        body,
+        channel, ordering_key, coalesce(run_at, httpq._now()), max_attempts, deadline,
+        idempotency_key, dedupe_key, priority, timeout_ms, coalesce(notify, false)
+    )::httpq.new_request;
+END;
+$$;
+COMMENT ON FUNCTION httpq.new_request_bytes(text, bytea, text, text, jsonb, text, text, timestamptz, integer, timestamptz, text, text, integer, integer, boolean)
+    IS 'Builds a request with a body of any content type for httpq.enqueue_many; checks and writes nothing.';
+-- Enqueues one request with a JSON body; returns its id.
+CREATE OR REPLACE FUNCTION httpq.enqueue(
+    url             text,
+    body            jsonb DEFAULT NULL,
+    method          text DEFAULT 'POST',
+    headers         jsonb DEFAULT '{}',
+    channel         text DEFAULT 'default',
+    ordering_key    text DEFAULT NULL,
+    run_at          timestamptz DEFAULT now(),
+    max_attempts    integer DEFAULT NULL,
+    deadline        timestamptz DEFAULT NULL,
+    idempotency_key text DEFAULT NULL,
+    dedupe_key      text DEFAULT NULL,
+    priority        integer DEFAULT 0,
+    timeout_ms      integer DEFAULT NULL,
+    notify          boolean DEFAULT false
+) RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r httpq.new_request;
+BEGIN
+    -- PL/pgSQL: a SQL body that pins search_path is planned anew on every call.
+    r := httpq.new_request(url, body, method, headers, channel, ordering_key, run_at,
+                           max_attempts, deadline, idempotency_key, dedupe_key,
+                           priority, timeout_ms, notify);
+    IF r.ordering_key IS NULL AND r.dedupe_key IS NULL THEN
+        RETURN httpq._enqueue_one(r, httpq._now());
+    END IF;
+    RETURN (SELECT httpq.enqueue_many(ARRAY[r]));
+END;
+$$;
+COMMENT ON FUNCTION httpq.enqueue(text, jsonb, text, jsonb, text, text, timestamptz, integer, timestamptz, text, text, integer, integer, boolean)
+    IS 'Enqueues one HTTP request with a JSON body inside the caller''s transaction; returns its id.';
+-- Enqueues one request with a body of any type (text, form, binary); returns its id.
+CREATE OR REPLACE FUNCTION httpq.enqueue_bytes(
+    url             text,
+    body            bytea,
+    content_type    text DEFAULT NULL,
+    method          text DEFAULT 'POST',
+    headers         jsonb DEFAULT '{}',
+    channel         text DEFAULT 'default',
+    ordering_key    text DEFAULT NULL,
+    run_at          timestamptz DEFAULT now(),
+    max_attempts    integer DEFAULT NULL,
+    deadline        timestamptz DEFAULT NULL,
+    idempotency_key text DEFAULT NULL,
+    dedupe_key      text DEFAULT NULL,
+    priority        integer DEFAULT 0,
+    timeout_ms      integer DEFAULT NULL,
+    notify          boolean DEFAULT false
+) RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r httpq.new_request;
+BEGIN
+    -- PL/pgSQL: a SQL body that pins search_path is planned anew on every call.
+    r := httpq.new_request_bytes(url, body, content_type, method, headers, channel,
+                                 ordering_key, run_at, max_attempts, deadline,
+                                 idempotency_key, dedupe_key, priority, timeout_ms, notify);
+    IF r.ordering_key IS NULL AND r.dedupe_key IS NULL THEN
+        RETURN httpq._enqueue_one(r, httpq._now());
+    END IF;
+    RETURN (SELECT httpq.enqueue_many(ARRAY[r]));
+END;
+$$;
+COMMENT ON FUNCTION httpq.enqueue_bytes(text, bytea, text, text, jsonb, text, text, timestamptz, integer, timestamptz, text, text, integer, integer, boolean)
+    IS 'Enqueues one HTTP request with a body of any content type inside the caller''s transaction; returns its id.';
+
+-- The outcome of a finished request, as httpq.outcome and httpq.wait return it.
+CREATE TYPE httpq.outcome AS (
+    id          bigint,
+    state       text,         -- delivered, dead or canceled
+    status      integer,      -- the last response's, NULL without one
+    headers     jsonb,
+    body        bytea,
+    error       text,         -- the last attempt's failure
+    finished_at timestamptz
+);
+
+-- The payloads that announce finished requests on channel httpq_finished: their ids,
+-- comma-separated, in as few payloads as fit NOTIFY's 8000-byte limit.
+CREATE FUNCTION httpq._finished_payloads(ids bigint[]) RETURNS SETOF text
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT string_agg(c.id::text, ',' ORDER BY c.id)
+    FROM (SELECT i.id, (sum(length(i.id::text) + 1) OVER (ORDER BY i.id)) / 7900 AS chunk
+          FROM unnest(ids) AS i(id)) AS c
+    GROUP BY c.chunk
+    ORDER BY c.chunk
+$$;
+COMMENT ON FUNCTION httpq._finished_payloads(bigint[]) IS 'The httpq_finished payloads announcing finished requests: ids, comma-separated, under 8000 bytes each.';
+
+-- The outcome of request id once it finished; NULL while it has not. Raises for a request
+-- that does not exist or is another tenant's, in the same words, so that a role learns
+-- nothing of others' requests.
+CREATE FUNCTION httpq.outcome(id bigint) RETURNS httpq.outcome
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    result  httpq.outcome;
+    channel text := (SELECT h.channel FROM httpq.history h WHERE h.id = outcome.id);
+BEGIN
+    IF channel IS NOT NULL THEN
+        SELECT h.id, h.state, h.last_status, h.response_headers, h.response_body, h.last_error, h.finished_at
+        INTO result
+        FROM httpq.history h WHERE h.id = outcome.id;
+    ELSE
+        SELECT r.channel INTO channel FROM httpq.request r WHERE r.id = outcome.id;
+    END IF;
+    IF channel IS NULL OR NOT httpq._owns((SELECT c.owner FROM httpq.channel c WHERE c.name = channel)) THEN
+        RAISE EXCEPTION 'role % has no request %', quote_ident(httpq._caller()), coalesce(id::text, 'NULL')
+            USING ERRCODE = 'no_data_found';
+    END IF;
+    RETURN result;
+END;
+$$;
+COMMENT ON FUNCTION httpq.outcome(bigint) IS 'A finished request''s outcome (state, status, headers, body, error); NULL while unfinished.';
+
+-- Waits up to timeout for request id to finish and returns its outcome, or NULL at the
+-- timeout. It polls, a few milliseconds apart at first and at most half a second: it holds
+-- a session and its snapshot meanwhile (vacuum waits for it), so keep timeouts short, or
+-- LISTEN httpq_finished instead. Each poll must see other transactions' commits, so it
+-- refuses to run in a REPEATABLE READ or SERIALIZABLE transaction.
+CREATE FUNCTION httpq.wait(id bigint, timeout interval DEFAULT '30 seconds') RETURNS httpq.outcome
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    until  timestamptz;
+    pause  float8 := 0.005;
+    result httpq.outcome;
+BEGIN
+    IF timeout IS NULL OR timeout < '0' OR timeout > '1 hour' THEN
+        RAISE EXCEPTION 'timeout must be from 0 to 1 hour, got %', coalesce(timeout::text, 'NULL')
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'For longer waits, LISTEN httpq_finished.';
+    END IF;
+    IF current_setting('transaction_isolation') <> 'read committed' THEN
+        RAISE EXCEPTION 'httpq.wait needs a READ COMMITTED transaction, not %', current_setting('transaction_isolation')
+            USING ERRCODE = 'active_sql_transaction',
+                  HINT = 'Its snapshot would never see the request finish.';
+    END IF;
+    until := clock_timestamp() + timeout;
+    LOOP
+        result := httpq.outcome(id);
+        IF result.id IS NOT NULL THEN
+            RETURN result;
+        END IF;
+        EXIT WHEN clock_timestamp() >= until;
+        PERFORM pg_sleep(least(pause, extract(epoch FROM until - clock_timestamp())));
+        pause := least(pause * 2, 0.5);
+    END LOOP;
+    RETURN NULL;
+END;
+$$;
+COMMENT ON FUNCTION httpq.wait(bigint, interval) IS 'Waits up to timeout for a request to finish and returns its outcome; NULL at the timeout.';
+
+DO $$
+DECLARE
+    g record;
+BEGIN
+    FOR g IN
+        SELECT replace(p.oid::regprocedure::text, ')', ', boolean)') AS function, a.grantee::regrole AS grantee
+        FROM pg_catalog.pg_proc p, pg_catalog.aclexplode(p.proacl) AS a
+        WHERE p.oid IN ('httpq.enqueue(text, jsonb, text, jsonb, text, text, timestamptz, integer, timestamptz, text, text, integer, integer)'::regprocedure,
+                        'httpq.enqueue_bytes(text, bytea, text, text, jsonb, text, text, timestamptz, integer, timestamptz, text, text, integer, integer)'::regprocedure,
+                        'httpq.new_request(text, jsonb, text, jsonb, text, text, timestamptz, integer, timestamptz, text, text, integer, integer)'::regprocedure,
+                        'httpq.new_request_bytes(text, bytea, text, text, jsonb, text, text, timestamptz, integer, timestamptz, text, text, integer, integer)'::regprocedure)
+          AND a.privilege_type = 'EXECUTE' AND a.grantee <> p.proowner AND a.grantee <> 0
+    LOOP
+        EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO %s', g.function, g.grantee);
+    END LOOP;
+END;
+$$;
+DROP FUNCTION httpq.enqueue(text, jsonb, text, jsonb, text, text, timestamptz, integer, timestamptz, text, text, integer, integer);
+DROP FUNCTION httpq.enqueue_bytes(text, bytea, text, text, jsonb, text, text, timestamptz, integer, timestamptz, text, text, integer, integer);
+DROP FUNCTION httpq.new_request(text, jsonb, text, jsonb, text, text, timestamptz, integer, timestamptz, text, text, integer, integer);
+DROP FUNCTION httpq.new_request_bytes(text, bytea, text, text, jsonb, text, text, timestamptz, integer, timestamptz, text, text, integer, integer);
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA httpq FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION httpq._tenant_channels(text) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION httpq._tenant_topics(text) TO PUBLIC;
+-- (end of Awaiting outcomes)
 
 
 -- Ownership

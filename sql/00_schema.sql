@@ -75,7 +75,8 @@ CREATE TYPE httpq.new_request AS (
     idempotency_key text,
     dedupe_key      text,
     priority        integer,
-    timeout_ms      integer
+    timeout_ms      integer,
+    notify          boolean   -- announce the request on channel httpq_finished when it finishes (0.2.0, so last)
 );
 
 -- What httpq.claim hands a worker: everything needed to send one attempt, and no more.

@@ -194,6 +194,7 @@ AS $$
                               'enqueue_sqs', 'new_sqs_message', 'enqueue_sns', 'new_sns_message',
                               'set_channel', 'unset_channel', 'version',
                               'subscribe', 'unsubscribe', 'pause_subscription', 'resume_subscription', 'publish',
+                              'outcome', 'wait',
                               'view:requests', 'view:attempts', 'view:responses', 'view:channels', 'view:subscriptions']
         WHEN 'worker' THEN ARRAY['claim', 'report', 'heartbeat', 'release', 'idle', 'busy', 'next_run_at',
                                  'maintain', 'purge', 'version']
@@ -207,6 +208,7 @@ AS $$
                                 'set_channel', 'unset_channel', 'set_secret', 'reseal_secret', 'delete_secret',
                                 'sealed_secrets', 'grant_role', 'revoke_role', 'maintain', 'purge',
                                 'subscribe', 'unsubscribe', 'pause_subscription', 'resume_subscription', 'publish',
+                                'outcome', 'wait',
                                 'view:requests', 'view:attempts', 'view:responses', 'view:stats', 'view:channels',
                                 'view:subscriptions', 'view:secrets', 'view:roles']
     END

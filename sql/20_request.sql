@@ -40,6 +40,7 @@ CREATE TABLE httpq.request (
     last_error      text,
     log             jsonb NOT NULL DEFAULT '[]',  -- one entry per finished attempt
     secrets         text[],                       -- the secrets its headers refer to (0.2.0, so last); NULL: none
+    notify          boolean NOT NULL DEFAULT false, -- announce it on channel httpq_finished when it finishes (0.2.0)
     CONSTRAINT state_is_live CHECK (state IN ('waiting', 'scheduled', 'blocked', 'running')),
     CONSTRAINT running_iff_leased CHECK ((state = 'running') = (lease_until IS NOT NULL AND worker IS NOT NULL)),
     CONSTRAINT attempt_not_below_floor CHECK (attempt >= attempt_floor AND attempt_floor >= 0),

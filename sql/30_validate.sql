@@ -261,7 +261,7 @@ BEGIN
     IF NOT FOUND THEN
         SELECT p.problem, (SELECT u.position FROM unnest(requests) WITH ORDINALITY AS u(url, method, headers, body, channel,
                                ordering_key, run_at, max_attempts, deadline, idempotency_key, dedupe_key, priority,
-                               timeout_ms, position)
+                               timeout_ms, notify, position)
                            WHERE u.headers IS NOT DISTINCT FROM d.headers ORDER BY u.position LIMIT 1)
         INTO problem, position
         FROM (SELECT DISTINCT x.headers FROM unnest(requests) AS x) AS d,

@@ -22,7 +22,8 @@ CREATE FUNCTION httpq.new_request(
     idempotency_key text DEFAULT NULL,
     dedupe_key      text DEFAULT NULL,
     priority        integer DEFAULT 0,
-    timeout_ms      integer DEFAULT NULL
+    timeout_ms      integer DEFAULT NULL,
+    notify          boolean DEFAULT false
 ) RETURNS httpq.new_request
 LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -39,11 +40,11 @@ BEGIN
              ELSE headers END,
         convert_to(body::text, 'UTF8'),
         channel, ordering_key, coalesce(run_at, httpq._now()), max_attempts, deadline,
-        idempotency_key, dedupe_key, priority, timeout_ms
+        idempotency_key, dedupe_key, priority, timeout_ms, coalesce(notify, false)
     )::httpq.new_request;
 END;
 $$;
-COMMENT ON FUNCTION httpq.new_request(text, jsonb, text, jsonb, text, text, timestamptz, integer, timestamptz, text, text, integer, integer)
+COMMENT ON FUNCTION httpq.new_request(text, jsonb, text, jsonb, text, text, timestamptz, integer, timestamptz, text, text, integer, integer, boolean)
     IS 'Builds a request with a JSON body for httpq.enqueue_many; checks and writes nothing.';
 
 -- Builds a request with a body of any type (text, form, binary) and its content type.
@@ -61,7 +62,8 @@ CREATE FUNCTION httpq.new_request_bytes(
     idempotency_key text DEFAULT NULL,
     dedupe_key      text DEFAULT NULL,
     priority        integer DEFAULT 0,
-    timeout_ms      integer DEFAULT NULL
+    timeout_ms      integer DEFAULT NULL,
+    notify          boolean DEFAULT false
 ) RETURNS httpq.new_request
 LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -86,11 +88,11 @@ BEGIN
              ELSE headers END,
         body,
         channel, ordering_key, coalesce(run_at, httpq._now()), max_attempts, deadline,
-        idempotency_key, dedupe_key, priority, timeout_ms
+        idempotency_key, dedupe_key, priority, timeout_ms, coalesce(notify, false)
     )::httpq.new_request;
 END;
 $$;
-COMMENT ON FUNCTION httpq.new_request_bytes(text, bytea, text, text, jsonb, text, text, timestamptz, integer, timestamptz, text, text, integer, integer)
+COMMENT ON FUNCTION httpq.new_request_bytes(text, bytea, text, text, jsonb, text, text, timestamptz, integer, timestamptz, text, text, integer, integer, boolean)
     IS 'Builds a request with a body of any content type for httpq.enqueue_many; checks and writes nothing.';
 
 -- Raises the error for a body larger than its channel's max_body_bytes (place: which of a
@@ -147,11 +149,11 @@ BEGIN
     header_key := httpq._header(r.headers, 'Idempotency-Key');
     key := coalesce(r.idempotency_key, header_key, gen_random_uuid()::text);
     INSERT INTO httpq.request (channel, state, priority, run_at, method, url, headers, body,
-                               idempotency_key, max_attempts, timeout_ms, deadline, secrets)
+                               idempotency_key, max_attempts, timeout_ms, deadline, secrets, notify)
     VALUES (r.channel, CASE WHEN r.run_at > now_at THEN 'scheduled' ELSE 'waiting' END, r.priority, r.run_at,
             r.method, r.url,
             CASE WHEN header_key IS NULL THEN r.headers || jsonb_build_object('Idempotency-Key', key) ELSE r.headers END,
-            r.body, key, r.max_attempts, r.timeout_ms, r.deadline, secret_names)
+            r.body, key, r.max_attempts, r.timeout_ms, r.deadline, secret_names, coalesce(r.notify, false))
     RETURNING id INTO new_id;
     PERFORM httpq._wake_workers();
     RETURN new_id;
@@ -219,7 +221,7 @@ BEGIN
     PERFORM httpq._refuse_body(x.channel, octet_length(x.body), c.max_body_bytes,
                                CASE WHEN n > 1 THEN format('request %s of %s', x.position, n) END)
     FROM unnest(requests) WITH ORDINALITY AS x(url, method, headers, body, channel, ordering_key, run_at, max_attempts,
-                                               deadline, idempotency_key, dedupe_key, priority, timeout_ms, position)
+                                               deadline, idempotency_key, dedupe_key, priority, timeout_ms, notify, position)
     JOIN httpq.channel c ON c.name = x.channel
     WHERE octet_length(x.body) > c.max_body_bytes;
     IF keyed THEN
@@ -228,7 +230,8 @@ BEGIN
     END IF;
 
     INSERT INTO httpq.request AS r (id, channel, state, priority, run_at, method, url, headers, body,
-                                    ordering_key, dedupe_key, idempotency_key, max_attempts, timeout_ms, deadline, secrets)
+                                    ordering_key, dedupe_key, idempotency_key, max_attempts, timeout_ms, deadline, secrets,
+                                    notify)
     SELECT u.id, u.channel,
            CASE WHEN u.ordering_key IS NULL THEN u.unblocked_state
                 WHEN u.key_rank = 1
@@ -247,7 +250,8 @@ BEGIN
            u.priority, u.run_at, u.method, u.url,
            CASE WHEN h.value IS NULL THEN u.headers || jsonb_build_object('Idempotency-Key', k.value) ELSE u.headers END,
            u.body, u.ordering_key, u.dedupe_key, k.value, u.max_attempts, u.timeout_ms, u.deadline,
-           CASE WHEN cardinality(secret_names) > 0 THEN httpq._secret_names(u.headers) END
+           CASE WHEN cardinality(secret_names) > 0 THEN httpq._secret_names(u.headers) END,
+           coalesce(u.notify, false)
     FROM (
         SELECT y.*,
                CASE WHEN y.run_at > now_at THEN 'scheduled' ELSE 'waiting' END AS unblocked_state,
@@ -259,7 +263,7 @@ BEGIN
                         THEN row_number() OVER (PARTITION BY x.channel, x.dedupe_key ORDER BY x.ord) END AS dedupe_rank
             FROM unnest(requests, ids) WITH ORDINALITY
                  AS x(url, method, headers, body, channel, ordering_key, run_at, max_attempts, deadline,
-                      idempotency_key, dedupe_key, priority, timeout_ms, id, ord)
+                      idempotency_key, dedupe_key, priority, timeout_ms, notify, id, ord)
         ) AS y
         -- A dedupe_key already unfinished, or earlier in this batch, enqueues nothing; it
         -- must not take a key's head place either, so it is dropped before ranking.
@@ -293,7 +297,7 @@ BEGIN
                    (SELECT r.id FROM httpq.request r WHERE r.channel = x.channel AND r.dedupe_key = x.dedupe_key))
         FROM unnest(requests, ids) WITH ORDINALITY
              AS x(url, method, headers, body, channel, ordering_key, run_at, max_attempts, deadline,
-                  idempotency_key, dedupe_key, priority, timeout_ms, id, ord)
+                  idempotency_key, dedupe_key, priority, timeout_ms, notify, id, ord)
         ORDER BY x.ord;
 END;
 $$;
@@ -314,7 +318,8 @@ CREATE FUNCTION httpq.enqueue(
     idempotency_key text DEFAULT NULL,
     dedupe_key      text DEFAULT NULL,
     priority        integer DEFAULT 0,
-    timeout_ms      integer DEFAULT NULL
+    timeout_ms      integer DEFAULT NULL,
+    notify          boolean DEFAULT false
 ) RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -325,14 +330,14 @@ BEGIN
     -- PL/pgSQL: a SQL body that pins search_path is planned anew on every call.
     r := httpq.new_request(url, body, method, headers, channel, ordering_key, run_at,
                            max_attempts, deadline, idempotency_key, dedupe_key,
-                           priority, timeout_ms);
+                           priority, timeout_ms, notify);
     IF r.ordering_key IS NULL AND r.dedupe_key IS NULL THEN
         RETURN httpq._enqueue_one(r, httpq._now());
     END IF;
     RETURN (SELECT httpq.enqueue_many(ARRAY[r]));
 END;
 $$;
-COMMENT ON FUNCTION httpq.enqueue(text, jsonb, text, jsonb, text, text, timestamptz, integer, timestamptz, text, text, integer, integer)
+COMMENT ON FUNCTION httpq.enqueue(text, jsonb, text, jsonb, text, text, timestamptz, integer, timestamptz, text, text, integer, integer, boolean)
     IS 'Enqueues one HTTP request with a JSON body inside the caller''s transaction; returns its id.';
 
 -- Enqueues one request with a body of any type (text, form, binary); returns its id.
@@ -350,7 +355,8 @@ CREATE FUNCTION httpq.enqueue_bytes(
     idempotency_key text DEFAULT NULL,
     dedupe_key      text DEFAULT NULL,
     priority        integer DEFAULT 0,
-    timeout_ms      integer DEFAULT NULL
+    timeout_ms      integer DEFAULT NULL,
+    notify          boolean DEFAULT false
 ) RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -361,12 +367,12 @@ BEGIN
     -- PL/pgSQL: a SQL body that pins search_path is planned anew on every call.
     r := httpq.new_request_bytes(url, body, content_type, method, headers, channel,
                                  ordering_key, run_at, max_attempts, deadline,
-                                 idempotency_key, dedupe_key, priority, timeout_ms);
+                                 idempotency_key, dedupe_key, priority, timeout_ms, notify);
     IF r.ordering_key IS NULL AND r.dedupe_key IS NULL THEN
         RETURN httpq._enqueue_one(r, httpq._now());
     END IF;
     RETURN (SELECT httpq.enqueue_many(ARRAY[r]));
 END;
 $$;
-COMMENT ON FUNCTION httpq.enqueue_bytes(text, bytea, text, text, jsonb, text, text, timestamptz, integer, timestamptz, text, text, integer, integer)
+COMMENT ON FUNCTION httpq.enqueue_bytes(text, bytea, text, text, jsonb, text, text, timestamptz, integer, timestamptz, text, text, integer, integer, boolean)
     IS 'Enqueues one HTTP request with a body of any content type inside the caller''s transaction; returns its id.';

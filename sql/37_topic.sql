@@ -139,7 +139,7 @@ DECLARE
 BEGIN
     -- The checks an enqueue makes of a request to the subscription: url, method, channel.
     problem := coalesce(httpq._problem(ROW(s.url, s.method, s.headers, NULL, s.channel, NULL, httpq._now(), NULL,
-                                           NULL, NULL, NULL, 0, NULL)::httpq.new_request, httpq._now()),
+                                           NULL, NULL, NULL, 0, NULL, false)::httpq.new_request, httpq._now()),
                         httpq._headers_problem(s.headers));
     IF problem IS NULL AND s.method = 'HEAD' THEN
         problem := ARRAY['22023', 'method must not be HEAD, which sends no body: publish sends the event''s'];
@@ -279,7 +279,8 @@ CREATE FUNCTION httpq.publish(
     dedupe_key   text DEFAULT NULL,
     run_at       timestamptz DEFAULT now(),
     deadline     timestamptz DEFAULT NULL,
-    priority     integer DEFAULT 0
+    priority     integer DEFAULT 0,
+    notify       boolean DEFAULT false
 ) RETURNS SETOF bigint
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -301,7 +302,7 @@ BEGIN
     END IF;
     -- run_at, deadline and priority as enqueue checks them, once for every request made.
     problem := httpq._problem(ROW('http://publish', 'POST', '{}', NULL, 'publish', NULL, publish.run_at, NULL,
-                                  publish.deadline, NULL, NULL, publish.priority, NULL)::httpq.new_request, httpq._now());
+                                  publish.deadline, NULL, NULL, publish.priority, NULL, false)::httpq.new_request, httpq._now());
     IF problem IS NOT NULL THEN
         RAISE EXCEPTION '%', problem[2] USING ERRCODE = problem[1];
     END IF;
@@ -310,7 +311,8 @@ BEGIN
     END IF;
     SELECT array_agg(httpq.new_request(s.url, publish.body, s.method, s.headers, s.channel,
                                        s.id || ':' || publish.ordering_key, publish.run_at, NULL, publish.deadline,
-                                       NULL, s.id || ':' || publish.dedupe_key, publish.priority)
+                                       NULL, s.id || ':' || publish.dedupe_key, publish.priority, NULL,
+                                       publish.notify)
                      ORDER BY s.id)
     INTO requests
     FROM httpq.subscription s
@@ -325,7 +327,7 @@ BEGIN
     END IF;
 END;
 $$;
-COMMENT ON FUNCTION httpq.publish(text, jsonb, text, text, text, timestamptz, timestamptz, integer)
+COMMENT ON FUNCTION httpq.publish(text, jsonb, text, text, text, timestamptz, timestamptz, integer, boolean)
     IS 'Publishes an event: enqueues one request per matching, unpaused subscription of the topic; returns their ids.';
 
 -- The topics a view shows the caller the subscriptions (or headers) of: NULL for all when

@@ -4,7 +4,8 @@
 -- move to httpq.history with their last response, a dead head holds its key where the
 -- channel asks for that, and the next request of each key the finished ones headed is
 -- promoted. report, claim (deadlines, expired leases) and cancel all end here. A delivered
--- or dead request of a channel with an on_finish hook is then handed to it.
+-- or dead request of a channel with an on_finish hook is then handed to it, and one
+-- enqueued with notify is announced on channel httpq_finished (sql/47_await.sql).
 
 CREATE FUNCTION httpq._finish(endings httpq._ending[]) RETURNS integer
 LANGUAGE plpgsql
@@ -20,6 +21,7 @@ DECLARE
     channels text[];
     keys     text[];
     ended    bigint[];
+    announced bigint[];
 BEGIN
     IF cardinality(endings) IS NULL OR cardinality(endings) = 0 THEN
         RETURN 0;
@@ -57,8 +59,9 @@ BEGIN
     )
     SELECT count(*), array_agg(k.channel) FILTER (WHERE k.ordering_key IS NOT NULL),
            array_agg(k.ordering_key) FILTER (WHERE k.ordering_key IS NOT NULL),
-           array_agg(k.id) FILTER (WHERE k.state <> 'canceled')
-    INTO moved, channels, keys, ended
+           array_agg(k.id) FILTER (WHERE k.state <> 'canceled'),
+           (SELECT array_agg(g.id ORDER BY g.id) FROM gone AS g WHERE g.notify)
+    INTO moved, channels, keys, ended, announced
     FROM kept AS k;
 
     -- The heads are gone: promote the next of each key under its lock (a concurrent
@@ -70,6 +73,9 @@ BEGIN
     -- One probe of an index that lists only the channels with a hook: none, nothing more.
     IF ended IS NOT NULL AND EXISTS (SELECT 1 FROM httpq.channel c WHERE c.on_finish IS NOT NULL) THEN
         PERFORM httpq._call_hooks(ended, now_at);
+    END IF;
+    IF announced IS NOT NULL THEN
+        PERFORM pg_notify('httpq_finished', p) FROM httpq._finished_payloads(announced) AS p;
     END IF;
     RETURN moved;
 END;

@@ -23,6 +23,7 @@ enum InstallScript {
         PackageResources._8_aws_sql,           // 38_aws.sql
         PackageResources._0_backoff_sql,       // 40_backoff.sql
         PackageResources._5_finish_sql,        // 45_finish.sql
+        PackageResources._7_await_sql,         // 47_await.sql
         PackageResources._8_claim_position_sql, // 48_claim_position.sql
         PackageResources._0_claim_sql,         // 50_claim.sql
         PackageResources._2_outcome_sql,       // 52_outcome.sql
