@@ -53,14 +53,18 @@ struct Harness: Sendable {
     /// Runs `body` with the services running; shuts them down gracefully afterwards.
     @discardableResult
     static func run<T: Sendable>(
-        worker: Bool = true, script: @escaping TestHTTPServer.Script = { _ in .status(200) },
+        worker: Bool = true, connections: Int = 20, script: @escaping TestHTTPServer.Script = { _ in .status(200) },
         _ body: @Sendable (Harness) async throws -> T
     ) async throws -> T {
         let server = try TestHTTPServer(script: script)
         defer { server.stop() }
-        let postgres = PostgresClient(configuration: TestPostgres.configuration())
-        let client = HTTPQClient(postgres: postgres, logger: testLogger())
         let channel = "t-client-\(UUID().uuidString.prefix(8).lowercased())"
+        var configuration = TestPostgres.configuration()
+        configuration.options.maximumConnections = connections
+        // So that a test can find its own pool's sessions in pg_stat_activity.
+        configuration.options.additionalStartupParameters = [("application_name", channel)]
+        let postgres = PostgresClient(configuration: configuration)
+        let client = HTTPQClient(postgres: postgres, logger: testLogger())
         var services: [any Service] = [postgres, client]
         if worker {
             let config = try Config(
