@@ -177,4 +177,39 @@ struct ClientTests {
             }
         }
     }
+
+    @Test("Another tenant's channel is permissionDenied, and its requests are notFound")
+    func otherTenant() async throws {
+        try await Harness.run(worker: false) { harness in
+            let id = try await harness.postgres.withConnection { connection in
+                try await harness.client.enqueue(harness.request(), on: connection)
+            }
+            try await harness.execute(
+                "DO $$ BEGIN CREATE ROLE httpq_client_other LOGIN; EXCEPTION WHEN duplicate_object THEN END $$")
+            try await harness.execute("SELECT httpq.grant_role('app', 'httpq_client_other')")
+            var configuration = TestPostgres.configuration()
+            configuration.username = "httpq_client_other"
+            let other = PostgresClient(configuration: configuration)
+            let otherClient = HTTPQClient(postgres: other, logger: testLogger())
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await other.run() }
+                group.addTask { try? await otherClient.run() }
+                defer { group.cancelAll() }
+                await #expect {
+                    try await other.withConnection { connection in
+                        try await otherClient.enqueue(harness.request(), on: connection)
+                    }
+                } throws: { error in
+                    guard case HTTPQClientError.permissionDenied(let message) = error else { return false }
+                    return message.contains("belongs to another role")
+                }
+                await #expect {
+                    try await otherClient.response(for: id, timeout: .seconds(5))
+                } throws: { error in
+                    guard case HTTPQClientError.notFound(id) = error else { return false }
+                    return true
+                }
+            }
+        }
+    }
 }
