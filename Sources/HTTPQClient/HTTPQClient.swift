@@ -67,10 +67,11 @@ public final class HTTPQClient: Service, Sendable {
     /// Waits until request `id` finishes (delivered, dead or canceled) and returns its outcome,
     /// at once if it has finished already.
     ///
-    /// Only requests enqueued with `notify: true` announce that they finished; another
-    /// request is seen only when the wait starts or the listening connection comes back.
-    /// Throws `.timeout(id)` when it has not finished within `timeout` (it stays queued),
-    /// `.notFound(id)`, or `.permissionDenied` for another tenant's request.
+    /// Needs `run()`. Only requests enqueued with `notify: true` announce that they
+    /// finished; another request is seen only when the wait starts or the listening
+    /// connection comes back. Throws `.timeout(id)` when it has not finished within `timeout`
+    /// (it stays queued), `.notFound(id)` for an id that does not exist or is another
+    /// tenant's, and `.connection(CancellationError())` when the calling task is cancelled.
     public func response(for id: Int64, timeout: Duration = .seconds(30)) async throws(HTTPQClientError)
         -> HTTPQOutcome
     {
