@@ -5,6 +5,11 @@ import ServiceLifecycle
 /// httpq for an application: enqueue on the application's own connection, inside its own
 /// transaction, and wait for outcomes.
 ///
+/// Every method throws `HTTPQClientError` only. The signatures say plain `throws`: Swift
+/// 6.3's compiler crashes on some `catch HTTPQClientError.timeout(let id)` clauses over a
+/// typed `throws(HTTPQClientError)` call (SILGen ownership check), and such clauses are
+/// how callers will want to write it.
+///
 /// Waiting needs `run()`: it holds one connection of the pool with `LISTEN httpq_finished`,
 /// shared by every waiter. Put the client in the `ServiceGroup` after the `PostgresClient`
 /// (services stop in reverse order), or run it in a task of its own.
@@ -29,7 +34,7 @@ public final class HTTPQClient: Service, Sendable {
     /// if it commits, the request is delivered at least once; if it rolls back, nothing is
     /// sent. Returns the request's id (with a `dedupeKey` that matches an unfinished request,
     /// that request's id).
-    public func enqueue(_ request: HTTPQRequest, on connection: PostgresConnection) async throws(HTTPQClientError)
+    public func enqueue(_ request: HTTPQRequest, on connection: PostgresConnection) async throws
         -> Int64
     {
         do {
@@ -38,15 +43,15 @@ public final class HTTPQClient: Service, Sendable {
                 return id
             }
         } catch {
-            throw .from(error)
+            throw HTTPQClientError.from(error)
         }
-        throw .database(message: "httpq.enqueue returned no id", sqlState: "")
+        throw HTTPQClientError.database(message: "httpq.enqueue returned no id", sqlState: "")
     }
 
     /// Enqueues all of `requests` or none, in one statement (`httpq.enqueue_many`), on
     /// `connection` inside the caller's transaction; returns their ids in order.
     public func enqueueMany(_ requests: [HTTPQRequest], on connection: PostgresConnection)
-        async throws(HTTPQClientError) -> [Int64]
+        async throws -> [Int64]
     {
         guard !requests.isEmpty else { return [] }
         do {
@@ -58,7 +63,7 @@ public final class HTTPQClient: Service, Sendable {
             }
             return ids
         } catch {
-            throw .from(error)
+            throw HTTPQClientError.from(error)
         }
     }
 
@@ -72,7 +77,7 @@ public final class HTTPQClient: Service, Sendable {
     /// connection comes back. Throws `.timeout(id)` when it has not finished within `timeout`
     /// (it stays queued), `.notFound(id)` for an id that does not exist or is another
     /// tenant's, and `.connection(CancellationError())` when the calling task is cancelled.
-    public func response(for id: Int64, timeout: Duration = .seconds(30)) async throws(HTTPQClientError)
+    public func response(for id: Int64, timeout: Duration = .seconds(30)) async throws
         -> HTTPQOutcome
     {
         let waiters = self.waiters
@@ -95,14 +100,14 @@ public final class HTTPQClient: Service, Sendable {
                 }
             }
         } catch {
-            throw .from(error)
+            throw HTTPQClientError.from(error)
         }
     }
 
     /// Enqueues `request` on a connection of the pool, committed at once, with `notify` set,
     /// and waits for its outcome. The request is durable before the wait starts: if the
     /// caller goes away or the wait times out (`.timeout(id)`), it is still delivered.
-    public func send(_ request: HTTPQRequest, timeout: Duration = .seconds(30)) async throws(HTTPQClientError)
+    public func send(_ request: HTTPQRequest, timeout: Duration = .seconds(30)) async throws
         -> HTTPQOutcome
     {
         var request = request
@@ -113,7 +118,7 @@ public final class HTTPQClient: Service, Sendable {
                 try await enqueue(request, on: connection)
             }
         } catch {
-            throw .from(error)
+            throw HTTPQClientError.from(error)
         }
         return try await response(for: id, timeout: timeout)
     }
