@@ -29,6 +29,11 @@ if [ "$sql_status" != 0 ]; then
 fi
 echo "pg_regress: $passed passed, $failed failed"
 
+# Package.swift lists sql/ and extension/ when SwiftPM evaluates it, and SwiftPM's shared
+# cache keys an evaluation by the manifest's text alone: one made before a file was added
+# would leave that file out of the build. Evaluate it afresh.
+rm -rf "${HOME:-/root}/.cache/org.swift.swiftpm/manifests"
+
 # The checks below run the httpq binary: built once for both.
 built=0
 swift build --product httpq && built=1
@@ -74,4 +79,9 @@ export HTTPQ_TEST_DATABASE_URL="dbname=httpq_test"
 swift_status=0
 swift build --build-tests && swift test || swift_status=$?
 
-[ "$sql_status" = 0 ] && [ "$upgrade_status" = 0 ] && [ "$secrets_status" = 0 ] && [ "$aws_status" = 0 ] && [ "$swift_status" = 0 ]
+# The example application (Examples/Orders) builds against this package.
+example_status=0
+swift build --package-path Examples/Orders || example_status=$?
+echo "example: $([ "$example_status" = 0 ] && echo "1 passed, 0 failed" || echo "0 passed, 1 failed")"
+
+[ "$sql_status" = 0 ] && [ "$upgrade_status" = 0 ] && [ "$secrets_status" = 0 ] && [ "$aws_status" = 0 ] && [ "$swift_status" = 0 ] && [ "$example_status" = 0 ]
