@@ -71,44 +71,58 @@ enum EnqueueStatement {
         return PostgresQuery(unsafeSQL: sql, binds: binds)
     }
 
-    /// A request as the statements read it: bytes as base64 (Foundation's `Data` encoding),
-    /// times as seconds since 1970, the timeout in milliseconds.
+    /// A request as the statements read it: keys named as the SQL parameters, bytes as base64
+    /// (Foundation's `Data` encoding), times as seconds since 1970, the timeout in milliseconds.
+    /// (Not `.convertToSnakeCase`: it would rename the header names too.)
     private struct Row: Encodable {
         var url: String
         var json: String?
         var bytes: Data?
-        var content_type: String?
+        var contentType: String?
         var method: String
         var headers: [String: HTTPQRequest.Header]
         var channel: String
-        var ordering_key: String?
-        var run_at: Date?
-        var max_attempts: Int?
+        var orderingKey: String?
+        var runAt: Date?
+        var maxAttempts: Int?
         var deadline: Date?
-        var idempotency_key: String?
-        var dedupe_key: String?
+        var idempotencyKey: String?
+        var dedupeKey: String?
         var priority: Int
-        var timeout_ms: Int64?
+        var timeoutMs: Int64?
         var notify: Bool
+
+        enum CodingKeys: String, CodingKey {
+            case url, json, bytes, method, headers, channel, deadline, priority, notify
+            case contentType = "content_type"
+            case orderingKey = "ordering_key"
+            case runAt = "run_at"
+            case maxAttempts = "max_attempts"
+            case idempotencyKey = "idempotency_key"
+            case dedupeKey = "dedupe_key"
+            case timeoutMs = "timeout_ms"
+        }
 
         init(_ request: HTTPQRequest) {
             url = request.url
             switch request.body {
             case .json(let data): json = String(decoding: data, as: UTF8.self)
-            case .bytes(let data, let contentType): (bytes, content_type) = (data, contentType)
+            case .bytes(let data, let contentType): (bytes, self.contentType) = (data, contentType)
             case nil: break
             }
             method = request.method.rawValue
             headers = request.headers
             channel = request.channel
-            ordering_key = request.orderingKey
-            run_at = request.runAt
-            max_attempts = request.maxAttempts
+            orderingKey = request.orderingKey
+            runAt = request.runAt
+            maxAttempts = request.maxAttempts
             deadline = request.deadline
-            idempotency_key = request.idempotencyKey
-            dedupe_key = request.dedupeKey
+            idempotencyKey = request.idempotencyKey
+            dedupeKey = request.dedupeKey
             priority = request.priority
-            timeout_ms = request.timeout.map { $0.components.seconds * 1000 + $0.components.attoseconds / 1_000_000_000_000_000 }
+            timeoutMs = request.timeout.map { duration in
+                duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
+            }
             notify = request.notify
         }
     }

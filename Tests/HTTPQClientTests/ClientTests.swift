@@ -26,7 +26,8 @@ struct ClientTests {
 
     @Test("Awaits a request enqueued in the app's transaction until it is delivered with 200")
     func awaitsDelivered() async throws {
-        try await Harness.run(script: { _ in .status(200, [("X-Answer", "42")], body: "thanks") }) { harness in
+        let script: TestHTTPServer.Script = { _ in .status(200, [("X-Answer", "42")], body: "thanks") }
+        try await Harness.run(script: script) { harness in
             let id = try await harness.postgres.withTransaction(logger: testLogger()) { connection in
                 try await harness.client.enqueue(
                     HTTPQRequest(
@@ -51,7 +52,8 @@ struct ClientTests {
 
     @Test("Awaits a request that dies")
     func awaitsDead() async throws {
-        try await Harness.run(script: { _ in .status(500) }) { harness in
+        let script: TestHTTPServer.Script = { _ in .status(500) }
+        try await Harness.run(script: script) { harness in
             var request = harness.request()
             request.maxAttempts = 1
             let outcome = try await harness.client.send(request, timeout: .seconds(20))
@@ -131,7 +133,8 @@ struct ClientTests {
             let requests = [
                 harness.request("/a", json: #"{"n":1}"#),
                 HTTPQRequest(
-                    url: harness.url("/b"), body: .bytes(Data("a=1&b=2".utf8), contentType: "application/x-www-form-urlencoded"),
+                    url: harness.url("/b"),
+                    body: .bytes(Data("a=1&b=2".utf8), contentType: "application/x-www-form-urlencoded"),
                     channel: harness.channel, notify: true),
             ]
             let ids = try await harness.postgres.withConnection { connection in

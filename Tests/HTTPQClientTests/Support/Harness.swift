@@ -20,8 +20,10 @@ enum TestPostgres {
     /// a TCP host.
     static func configuration() -> PostgresClient.Configuration {
         let environment = ProcessInfo.processInfo.environment
-        var settings = ["host": environment["PGHOST"], "port": environment["PGPORT"],
-                        "user": environment["PGUSER"], "dbname": environment["PGDATABASE"]]
+        var settings = [
+            "host": environment["PGHOST"], "port": environment["PGPORT"],
+            "user": environment["PGUSER"], "dbname": environment["PGDATABASE"],
+        ]
         for pair in (url ?? "").split(separator: " ") {
             let parts = pair.split(separator: "=", maxSplits: 1).map(String.init)
             if parts.count == 2 { settings[parts[0]] = parts[1] }
@@ -102,7 +104,9 @@ struct Harness: Sendable {
         var binds = PostgresBindings()
         for value in values { binds.append(value) }
         var column: [String?] = []
-        for try await value in try await postgres.query(PostgresQuery(unsafeSQL: sql, binds: binds)).decode(String?.self) {
+        for try await value in try await postgres.query(PostgresQuery(unsafeSQL: sql, binds: binds)).decode(
+            String?.self)
+        {
             column.append(value)
         }
         return column

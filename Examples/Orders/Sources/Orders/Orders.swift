@@ -82,8 +82,11 @@ struct Orders {
         let database = environment["PGDATABASE"] ?? user
         let password = environment["PGPASSWORD"]
         if host.hasPrefix("/") {
-            return .init(unixSocketPath: "\(host)/.s.PGSQL.\(port)", username: user, password: password, database: database)
+            return .init(
+                unixSocketPath: "\(host)/.s.PGSQL.\(port)", username: user, password: password, database: database)
         }
-        return .init(host: host, port: port, username: user, password: password, database: database, tls: .prefer(.makeClientConfiguration()))
+        return .init(
+            host: host, port: port, username: user, password: password, database: database,
+            tls: .prefer(.makeClientConfiguration()))
     }
 }
