@@ -215,4 +215,22 @@ struct ClientTests {
             }
         }
     }
+
+    @Test("Graceful shutdown of the worker Service lets a transfer in flight finish and report")
+    func workerServiceDrains() async throws {
+        let script: TestHTTPServer.Script = { _ in TestHTTPServer.Reply(status: 200, delay: .seconds(1)) }
+        let id = try await Harness.run(script: script) { harness in
+            let id = try await harness.postgres.withConnection { connection in
+                try await harness.client.enqueue(harness.request(), on: connection)
+            }
+            let deadline = ContinuousClock.now + .seconds(20)
+            while harness.server.requests("/hook").isEmpty, ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            #expect(harness.server.requests("/hook").count == 1)
+            return id  // the group shuts down while the server holds the answer back
+        }
+        let state = try await Harness.run(worker: false) { harness in try await harness.state(id) }
+        #expect(state == "delivered")
+    }
 }

@@ -79,9 +79,10 @@ export HTTPQ_TEST_DATABASE_URL="dbname=httpq_test"
 swift_status=0
 swift build --build-tests && swift test || swift_status=$?
 
-# The example application (Examples/Orders) builds against this package.
+# The example application (Examples/Orders) builds against this package. In this package's
+# build folder it reuses the dependencies just built: seconds instead of minutes.
 example_status=0
-swift build --package-path Examples/Orders || example_status=$?
+swift build --package-path Examples/Orders --scratch-path .build || example_status=$?
 echo "example: $([ "$example_status" = 0 ] && echo "1 passed, 0 failed" || echo "0 passed, 1 failed")"
 
 [ "$sql_status" = 0 ] && [ "$upgrade_status" = 0 ] && [ "$secrets_status" = 0 ] && [ "$aws_status" = 0 ] && [ "$swift_status" = 0 ] && [ "$example_status" = 0 ]
