@@ -64,7 +64,8 @@ COMMENT ON FUNCTION httpq.outcome(bigint) IS 'A finished request''s outcome (sta
 -- timeout. It polls, a few milliseconds apart at first and at most half a second: it holds
 -- a session and its snapshot meanwhile (vacuum waits for it), so keep timeouts short, or
 -- LISTEN httpq_finished instead. Each poll must see other transactions' commits, so it
--- refuses to run in a REPEATABLE READ or SERIALIZABLE transaction.
+-- refuses to run in a REPEATABLE READ or SERIALIZABLE transaction, or for a request its own
+-- transaction enqueued.
 CREATE FUNCTION httpq.wait(id bigint, timeout interval DEFAULT '30 seconds') RETURNS httpq.outcome
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -88,6 +89,12 @@ BEGIN
         result := httpq.outcome(id);
         IF result.id IS NOT NULL THEN
             RETURN result;
+        END IF;
+        -- Enqueued by this very transaction: no worker can see it before it commits.
+        IF EXISTS (SELECT 1 FROM httpq.request r
+                   WHERE r.id = wait.id AND r.xmin = pg_current_xact_id_if_assigned()::text::xid) THEN
+            RAISE EXCEPTION 'request % was enqueued in this transaction, which must commit before a worker can send it', id
+                USING ERRCODE = 'active_sql_transaction', HINT = 'Commit first, then wait.';
         END IF;
         EXIT WHEN clock_timestamp() >= until;
         PERFORM pg_sleep(least(pause, extract(epoch FROM until - clock_timestamp())));

@@ -51,6 +51,7 @@ SELECT httpq.wait(:asked, NULL);
 BEGIN ISOLATION LEVEL REPEATABLE READ;
 SELECT httpq.wait(:asked, '1 second');
 ROLLBACK;
+SELECT httpq.wait(httpq.enqueue('https://example.com/same-transaction', channel => 'await'), '10 seconds');
 
 -- Another tenant's request and one that does not exist get the same answer
 SET ROLE regress_httpq_await_other;
