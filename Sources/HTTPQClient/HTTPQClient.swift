@@ -204,7 +204,7 @@ public final class HTTPQClient: Service, Sendable {
             for id in ids {
                 try await check([id], reader: reader)
             }
-        } catch where Self.isAboutOneRequest(error) {
+        } catch let error where Self.isAboutOneRequest(error) {
             await waiters.resolve(id: ids[0], .failure(Self.requestError(error, id: ids[0])))
         }
     }
