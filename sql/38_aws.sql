@@ -171,7 +171,8 @@ CREATE FUNCTION httpq.new_sqs_message(
     idempotency_key  text DEFAULT NULL,
     dedupe_key       text DEFAULT NULL,
     priority         integer DEFAULT 0,
-    timeout_ms       integer DEFAULT NULL
+    timeout_ms       integer DEFAULT NULL,
+    notify           boolean DEFAULT false
 ) RETURNS httpq.new_request
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -206,10 +207,10 @@ BEGIN
         headers => '{"Content-Type": "application/x-amz-json-1.0", "X-Amz-Target": "AmazonSQS.SendMessage"}',
         channel => channel, ordering_key => ordering_key, run_at => run_at, max_attempts => max_attempts,
         deadline => deadline, idempotency_key => ids.key, dedupe_key => dedupe_key, priority => priority,
-        timeout_ms => timeout_ms);
+        timeout_ms => timeout_ms, notify => notify);
 END;
 $$;
-COMMENT ON FUNCTION httpq.new_sqs_message(text, text, text, text, jsonb, integer, text, text, timestamptz, integer, timestamptz, text, text, integer, integer)
+COMMENT ON FUNCTION httpq.new_sqs_message(text, text, text, text, jsonb, integer, text, text, timestamptz, integer, timestamptz, text, text, integer, integer, boolean)
     IS 'Builds an SQS SendMessage request for httpq.enqueue_many; checks it, writes nothing.';
 
 -- Enqueues one message to an SQS queue; returns the request's id.
@@ -228,7 +229,8 @@ CREATE FUNCTION httpq.enqueue_sqs(
     idempotency_key  text DEFAULT NULL,
     dedupe_key       text DEFAULT NULL,
     priority         integer DEFAULT 0,
-    timeout_ms       integer DEFAULT NULL
+    timeout_ms       integer DEFAULT NULL,
+    notify           boolean DEFAULT false
 ) RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -236,10 +238,10 @@ AS $$
 BEGIN
     RETURN (SELECT httpq.enqueue_many(ARRAY[httpq.new_sqs_message(
         queue_url, message_body, message_group_id, deduplication_id, attributes, delay_seconds, channel,
-        ordering_key, run_at, max_attempts, deadline, idempotency_key, dedupe_key, priority, timeout_ms)]));
+        ordering_key, run_at, max_attempts, deadline, idempotency_key, dedupe_key, priority, timeout_ms, notify)]));
 END;
 $$;
-COMMENT ON FUNCTION httpq.enqueue_sqs(text, text, text, text, jsonb, integer, text, text, timestamptz, integer, timestamptz, text, text, integer, integer)
+COMMENT ON FUNCTION httpq.enqueue_sqs(text, text, text, text, jsonb, integer, text, text, timestamptz, integer, timestamptz, text, text, integer, integer, boolean)
     IS 'Enqueues one message to an SQS queue (SendMessage, signed by the channel''s aws_sigv4); returns its id.';
 
 -- Builds an SNS Publish request (the query protocol) for httpq.enqueue_many; checks it,
@@ -260,7 +262,8 @@ CREATE FUNCTION httpq.new_sns_message(
     idempotency_key  text DEFAULT NULL,
     dedupe_key       text DEFAULT NULL,
     priority         integer DEFAULT 0,
-    timeout_ms       integer DEFAULT NULL
+    timeout_ms       integer DEFAULT NULL,
+    notify           boolean DEFAULT false
 ) RETURNS httpq.new_request
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -304,10 +307,10 @@ BEGIN
         content_type => 'application/x-www-form-urlencoded; charset=utf-8',
         channel => channel, ordering_key => ordering_key, run_at => run_at, max_attempts => max_attempts,
         deadline => deadline, idempotency_key => ids.key, dedupe_key => dedupe_key, priority => priority,
-        timeout_ms => timeout_ms);
+        timeout_ms => timeout_ms, notify => notify);
 END;
 $$;
-COMMENT ON FUNCTION httpq.new_sns_message(text, text, text, jsonb, text, text, text, text, text, timestamptz, integer, timestamptz, text, text, integer, integer)
+COMMENT ON FUNCTION httpq.new_sns_message(text, text, text, jsonb, text, text, text, text, text, timestamptz, integer, timestamptz, text, text, integer, integer, boolean)
     IS 'Builds an SNS Publish request for httpq.enqueue_many; checks it, writes nothing.';
 
 -- Enqueues one message to an SNS topic; returns the request's id.
@@ -327,7 +330,8 @@ CREATE FUNCTION httpq.enqueue_sns(
     idempotency_key  text DEFAULT NULL,
     dedupe_key       text DEFAULT NULL,
     priority         integer DEFAULT 0,
-    timeout_ms       integer DEFAULT NULL
+    timeout_ms       integer DEFAULT NULL,
+    notify           boolean DEFAULT false
 ) RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -335,10 +339,10 @@ AS $$
 BEGIN
     RETURN (SELECT httpq.enqueue_many(ARRAY[httpq.new_sns_message(
         topic_arn, message, subject, attributes, message_group_id, deduplication_id, endpoint, channel,
-        ordering_key, run_at, max_attempts, deadline, idempotency_key, dedupe_key, priority, timeout_ms)]));
+        ordering_key, run_at, max_attempts, deadline, idempotency_key, dedupe_key, priority, timeout_ms, notify)]));
 END;
 $$;
-COMMENT ON FUNCTION httpq.enqueue_sns(text, text, text, jsonb, text, text, text, text, text, timestamptz, integer, timestamptz, text, text, integer, integer)
+COMMENT ON FUNCTION httpq.enqueue_sns(text, text, text, jsonb, text, text, text, text, text, timestamptz, integer, timestamptz, text, text, integer, integer, boolean)
     IS 'Enqueues one message to an SNS topic (Publish, signed by the channel''s aws_sigv4); returns its id.';
 
 -- The error code and message of an AWS error answer, {code, message}, or NULL when the

@@ -35,7 +35,7 @@ SELECT httpq.enqueue_sqs('https://sqs.us-east-1.amazonaws.com/123456789012/order
                          ordering_key => 'customer-7', channel => 'aws-sqs') AS fifo \gset
 SELECT httpq.enqueue_sqs('https://sqs.us-east-1.amazonaws.com/123456789012/orders.fifo', 'paid',
                          message_group_id => 'g-1', deduplication_id => 'd-1', idempotency_key => 'k-1',
-                         ordering_key => 'customer-8', channel => 'aws-sqs') AS fifo_given \gset
+                         ordering_key => 'customer-8', channel => 'aws-sqs', notify => true) AS fifo_given \gset
 RESET ROLE;
 SELECT method, url, headers - 'Idempotency-Key' AS headers, convert_from(body, 'UTF8')::jsonb AS body
 FROM httpq.request WHERE id = :standard;
@@ -43,7 +43,7 @@ SELECT ordering_key, convert_from(body, 'UTF8')::jsonb ->> 'MessageGroupId' AS g
        convert_from(body, 'UTF8')::jsonb ->> 'MessageDeduplicationId' = idempotency_key AS dedupe_is_idempotency_key,
        headers ->> 'Idempotency-Key' = idempotency_key AS header_too
 FROM httpq.request WHERE id = :fifo;
-SELECT convert_from(body, 'UTF8')::jsonb - 'QueueUrl' AS body, idempotency_key FROM httpq.request WHERE id = :fifo_given;
+SELECT convert_from(body, 'UTF8')::jsonb - 'QueueUrl' AS body, idempotency_key, notify FROM httpq.request WHERE id = :fifo_given;
 SET ROLE regress_httpq_aws_app;
 -- Bad input is refused with the field and the rule
 SELECT httpq.enqueue_sqs('https://example.com/orders', 'x', channel => 'aws-sqs');
@@ -69,10 +69,11 @@ SELECT httpq.enqueue_sqs('https://sqs.us-east-1.amazonaws.com/123456789012/order
 SELECT httpq.enqueue_sns('arn:aws:sns:eu-west-1:123456789012:orders', 'paid & shipped: 12 €', subject => 'Order 7',
                          attributes => '{"event": "order.paid", "amount": 3}', channel => 'aws-sns') AS sns \gset
 SELECT httpq.enqueue_sns('arn:aws:sns:us-east-1:123456789012:orders.fifo', 'paid', ordering_key => 'customer-7',
-                         deduplication_id => 'd-7', endpoint => 'http://127.0.0.1:4566/', channel => 'aws-sns') AS sns_fifo \gset
+                         deduplication_id => 'd-7', endpoint => 'http://127.0.0.1:4566/', channel => 'aws-sns',
+                         notify => true) AS sns_fifo \gset
 RESET ROLE;
 SELECT url, headers ->> 'Content-Type' AS content_type, convert_from(body, 'UTF8') AS body FROM httpq.request WHERE id = :sns;
-SELECT url, convert_from(body, 'UTF8') AS body FROM httpq.request WHERE id = :sns_fifo;
+SELECT url, convert_from(body, 'UTF8') AS body, notify FROM httpq.request WHERE id = :sns_fifo;
 SET ROLE regress_httpq_aws_app;
 SELECT httpq.enqueue_sns('arn:aws:sqs:us-east-1:123456789012:orders', 'x', channel => 'aws-sns');
 SELECT httpq.enqueue_sns('arn:aws:sns:us-east-1:123456789012:orders', 'x', subject => E'two\nlines', channel => 'aws-sns');
