@@ -4546,7 +4546,9 @@ CREATE FUNCTION httpq.publish(
     run_at       timestamptz DEFAULT now(),
     deadline     timestamptz DEFAULT NULL,
     priority     integer DEFAULT 0,
-    notify       boolean DEFAULT false
+    notify       boolean DEFAULT false,
+    traceparent  text DEFAULT NULL,
+    tracestate   text DEFAULT NULL
 ) RETURNS SETOF bigint
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -4572,13 +4574,18 @@ BEGIN
     IF problem IS NOT NULL THEN
         RAISE EXCEPTION '%', problem[2] USING ERRCODE = problem[1];
     END IF;
+    -- The trace context (given, or the session's) is checked even when no subscription takes it.
+    IF traceparent IS NOT NULL OR tracestate IS NOT NULL
+       OR current_setting('httpq.traceparent', true) <> '' OR current_setting('httpq.tracestate', true) <> '' THEN
+        PERFORM httpq._traced_headers('{}', publish.traceparent, publish.tracestate);
+    END IF;
     IF NOT httpq._owns(httpq._ensure_topic(publish.topic, httpq._caller())) THEN
         PERFORM httpq._refuse_topic(publish.topic, 'publish to');
     END IF;
     SELECT array_agg(httpq.new_request(s.url, publish.body, s.method, s.headers, s.channel,
                                        s.id || ':' || publish.ordering_key, publish.run_at, NULL, publish.deadline,
                                        NULL, s.id || ':' || publish.dedupe_key, publish.priority, NULL,
-                                       publish.notify)
+                                       publish.notify, publish.traceparent, publish.tracestate)
                      ORDER BY s.id)
     INTO requests
     FROM httpq.subscription s
@@ -4593,7 +4600,7 @@ BEGIN
     END IF;
 END;
 $$;
-COMMENT ON FUNCTION httpq.publish(text, jsonb, text, text, text, timestamptz, timestamptz, integer, boolean)
+COMMENT ON FUNCTION httpq.publish(text, jsonb, text, text, text, timestamptz, timestamptz, integer, boolean, text, text)
     IS 'Publishes an event: enqueues one request per matching, unpaused subscription of the topic; returns their ids.';
 
 -- The topics a view shows the caller the subscriptions (or headers) of: NULL for all when
@@ -4637,8 +4644,9 @@ GRANT EXECUTE ON FUNCTION httpq._tenant_topics(text) TO PUBLIC;
 -- Awaiting outcomes (sql/00_schema.sql, 20_request.sql, 35_enqueue.sql, 45_finish.sql,
 -- 47_await.sql): a request may ask to be announced on channel httpq_finished when it
 -- finishes (notify), and httpq.outcome and httpq.wait read a finished request's outcome.
--- enqueue, enqueue_bytes, new_request and new_request_bytes take notify last: the roles that
--- could execute the 0.1.0 functions may execute the new ones, then the old ones go.
+-- enqueue, enqueue_bytes, new_request and new_request_bytes take notify, then traceparent and
+-- tracestate (section Trace context), last: the roles that could execute the 0.1.0 functions
+-- may execute the new ones, then the old ones go.
 ALTER TYPE httpq.new_request ADD ATTRIBUTE notify boolean;
 ALTER TABLE httpq.request ADD COLUMN notify boolean NOT NULL DEFAULT false;
 
@@ -4658,7 +4666,9 @@ CREATE OR REPLACE FUNCTION httpq.new_request(
     dedupe_key      text DEFAULT NULL,
     priority        integer DEFAULT 0,
     timeout_ms      integer DEFAULT NULL,
-    notify          boolean DEFAULT false
+    notify          boolean DEFAULT false,
+    traceparent     text DEFAULT NULL,
+    tracestate      text DEFAULT NULL
 ) RETURNS httpq.new_request
 LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -4666,6 +4676,10 @@ AS $$
 BEGIN
     -- PL/pgSQL, not LANGUAGE sql: called once per row of a batch, and a SQL body that
     -- cannot be inlined (it pins search_path) costs several times more per call.
+    IF traceparent IS NOT NULL OR tracestate IS NOT NULL
+       OR current_setting('httpq.traceparent', true) <> '' OR current_setting('httpq.tracestate', true) <> '' THEN
+        headers := httpq._traced_headers(headers, traceparent, tracestate);
+    END IF;
     RETURN ROW(
         url,
         method,
@@ -4679,7 +4693,7 @@ BEGIN
     )::httpq.new_request;
 END;
 $$;
-COMMENT ON FUNCTION httpq.new_request(text, jsonb, text, jsonb, text, text, timestamptz, integer, timestamptz, text, text, integer, integer, boolean)
+COMMENT ON FUNCTION httpq.new_request(text, jsonb, text, jsonb, text, text, timestamptz, integer, timestamptz, text, text, integer, integer, boolean, text, text)
     IS 'Builds a request with a JSON body for httpq.enqueue_many; checks and writes nothing.';
 -- Builds a request with a body of any type (text, form, binary) and its content type.
 CREATE OR REPLACE FUNCTION httpq.new_request_bytes(
@@ -4697,7 +4711,9 @@ CREATE OR REPLACE FUNCTION httpq.new_request_bytes(
     dedupe_key      text DEFAULT NULL,
     priority        integer DEFAULT 0,
     timeout_ms      integer DEFAULT NULL,
-    notify          boolean DEFAULT false
+    notify          boolean DEFAULT false,
+    traceparent     text DEFAULT NULL,
+    tracestate      text DEFAULT NULL
 ) RETURNS httpq.new_request
 LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -4714,6 +4730,10 @@ BEGIN
         RAISE EXCEPTION 'content_type % and the Content-Type header % disagree', quote_literal(content_type), quote_literal(header_type)
             USING ERRCODE = 'invalid_parameter_value', HINT = 'Give the content type once.';
     END IF;
+    IF traceparent IS NOT NULL OR tracestate IS NOT NULL
+       OR current_setting('httpq.traceparent', true) <> '' OR current_setting('httpq.tracestate', true) <> '' THEN
+        headers := httpq._traced_headers(headers, traceparent, tracestate);
+    END IF;
     RETURN ROW(
         url,
         method,
@@ -4726,7 +4746,7 @@ BEGIN
     )::httpq.new_request;
 END;
 $$;
-COMMENT ON FUNCTION httpq.new_request_bytes(text, bytea, text, text, jsonb, text, text, timestamptz, integer, timestamptz, text, text, integer, integer, boolean)
+COMMENT ON FUNCTION httpq.new_request_bytes(text, bytea, text, text, jsonb, text, text, timestamptz, integer, timestamptz, text, text, integer, integer, boolean, text, text)
     IS 'Builds a request with a body of any content type for httpq.enqueue_many; checks and writes nothing.';
 -- Enqueues one request with a JSON body; returns its id.
 CREATE OR REPLACE FUNCTION httpq.enqueue(
@@ -4743,7 +4763,9 @@ CREATE OR REPLACE FUNCTION httpq.enqueue(
     dedupe_key      text DEFAULT NULL,
     priority        integer DEFAULT 0,
     timeout_ms      integer DEFAULT NULL,
-    notify          boolean DEFAULT false
+    notify          boolean DEFAULT false,
+    traceparent     text DEFAULT NULL,
+    tracestate      text DEFAULT NULL
 ) RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -4754,14 +4776,14 @@ BEGIN
     -- PL/pgSQL: a SQL body that pins search_path is planned anew on every call.
     r := httpq.new_request(url, body, method, headers, channel, ordering_key, run_at,
                            max_attempts, deadline, idempotency_key, dedupe_key,
-                           priority, timeout_ms, notify);
+                           priority, timeout_ms, notify, traceparent, tracestate);
     IF r.ordering_key IS NULL AND r.dedupe_key IS NULL THEN
         RETURN httpq._enqueue_one(r, httpq._now());
     END IF;
     RETURN (SELECT httpq.enqueue_many(ARRAY[r]));
 END;
 $$;
-COMMENT ON FUNCTION httpq.enqueue(text, jsonb, text, jsonb, text, text, timestamptz, integer, timestamptz, text, text, integer, integer, boolean)
+COMMENT ON FUNCTION httpq.enqueue(text, jsonb, text, jsonb, text, text, timestamptz, integer, timestamptz, text, text, integer, integer, boolean, text, text)
     IS 'Enqueues one HTTP request with a JSON body inside the caller''s transaction; returns its id.';
 -- Enqueues one request with a body of any type (text, form, binary); returns its id.
 CREATE OR REPLACE FUNCTION httpq.enqueue_bytes(
@@ -4779,7 +4801,9 @@ CREATE OR REPLACE FUNCTION httpq.enqueue_bytes(
     dedupe_key      text DEFAULT NULL,
     priority        integer DEFAULT 0,
     timeout_ms      integer DEFAULT NULL,
-    notify          boolean DEFAULT false
+    notify          boolean DEFAULT false,
+    traceparent     text DEFAULT NULL,
+    tracestate      text DEFAULT NULL
 ) RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -4790,14 +4814,15 @@ BEGIN
     -- PL/pgSQL: a SQL body that pins search_path is planned anew on every call.
     r := httpq.new_request_bytes(url, body, content_type, method, headers, channel,
                                  ordering_key, run_at, max_attempts, deadline,
-                                 idempotency_key, dedupe_key, priority, timeout_ms, notify);
+                                 idempotency_key, dedupe_key, priority, timeout_ms, notify,
+                                 traceparent, tracestate);
     IF r.ordering_key IS NULL AND r.dedupe_key IS NULL THEN
         RETURN httpq._enqueue_one(r, httpq._now());
     END IF;
     RETURN (SELECT httpq.enqueue_many(ARRAY[r]));
 END;
 $$;
-COMMENT ON FUNCTION httpq.enqueue_bytes(text, bytea, text, text, jsonb, text, text, timestamptz, integer, timestamptz, text, text, integer, integer, boolean)
+COMMENT ON FUNCTION httpq.enqueue_bytes(text, bytea, text, text, jsonb, text, text, timestamptz, integer, timestamptz, text, text, integer, integer, boolean, text, text)
     IS 'Enqueues one HTTP request with a body of any content type inside the caller''s transaction; returns its id.';
 
 -- The outcome of a finished request, as httpq.outcome and httpq.wait return it.
@@ -4902,7 +4927,7 @@ DECLARE
     g record;
 BEGIN
     FOR g IN
-        SELECT replace(p.oid::regprocedure::text, ')', ', boolean)') AS function, a.grantee::regrole AS grantee
+        SELECT replace(p.oid::regprocedure::text, ')', ', boolean, text, text)') AS function, a.grantee::regrole AS grantee
         FROM pg_catalog.pg_proc p, pg_catalog.aclexplode(p.proacl) AS a
         WHERE p.oid IN ('httpq.enqueue(text, jsonb, text, jsonb, text, text, timestamptz, integer, timestamptz, text, text, integer, integer)'::regprocedure,
                         'httpq.enqueue_bytes(text, bytea, text, text, jsonb, text, text, timestamptz, integer, timestamptz, text, text, integer, integer)'::regprocedure,
@@ -4922,6 +4947,225 @@ REVOKE ALL ON ALL FUNCTIONS IN SCHEMA httpq FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION httpq._tenant_channels(text) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION httpq._tenant_topics(text) TO PUBLIC;
 -- (end of Awaiting outcomes)
+
+
+-- Trace context (sql/30_validate.sql, 35_enqueue.sql): a request carries a W3C trace
+-- context as its traceparent and tracestate headers, given to enqueue (and new_request,
+-- publish) or taken from the session settings httpq.traceparent and httpq.tracestate, and
+-- checked wherever it comes from, headers too. The functions that take it are created with
+-- their final signatures above (Topics and subscriptions, Awaiting outcomes).
+-- What is wrong with a W3C traceparent (Trace Context level 1), as a message that names it
+-- by name (where it came from: the parameter, a header, the session setting), or NULL.
+-- Version 00 is exactly version-trace_id-parent_id-flags; a higher version may carry more
+-- after a '-' following the flags (the spec's forward compatibility).
+CREATE OR REPLACE FUNCTION httpq._traceparent_problem(value text, name text) RETURNS text
+LANGUAGE plpgsql IMMUTABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RETURN CASE
+        WHEN value !~ '^[0-9a-f]{2}-' THEN
+            name || ' must start with its version, 2 lowercase hex digits, then ''-'''
+        WHEN starts_with(value, 'ff') THEN
+            name || ' has version ff, which is invalid'
+        WHEN starts_with(value, '00') AND length(value) <> 55 THEN
+            name || ' of version 00 must be exactly 55 characters, got ' || length(value)
+        WHEN value !~ '^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}(-[\x21-\x7e]*)?$' THEN
+            name || ' must be version-trace_id-parent_id-flags, of 2, 32, 16 and 2 lowercase hex digits'
+            || ' (a version above 00 may add ''-'' and more)'
+        WHEN substr(value, 4, 32) = '00000000000000000000000000000000' THEN
+            name || ' has a trace_id of all zeros, which is invalid'
+        WHEN substr(value, 37, 16) = '0000000000000000' THEN
+            name || ' has a parent_id of all zeros, which is invalid'
+    END;
+END;
+$$;
+COMMENT ON FUNCTION httpq._traceparent_problem(text, text) IS 'Why a W3C traceparent is not valid, naming it; NULL when it is.';
+
+-- What is wrong with a W3C tracestate (Trace Context level 1), as a message that names it,
+-- or NULL: 1 to 32 list members key=value, separated by ',' with optional spaces or tabs
+-- around them (empty members are allowed), at most 512 characters in all (the length the
+-- spec asks every vendor to pass on). Never quotes the value: it is a vendor's data.
+CREATE OR REPLACE FUNCTION httpq._tracestate_problem(value text, name text) RETURNS text
+LANGUAGE plpgsql IMMUTABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    members text[];
+    key     text;
+    val     text;
+BEGIN
+    IF length(value) > 512 THEN
+        RETURN name || ' must be at most 512 characters, got ' || length(value);
+    END IF;
+    members := ARRAY(SELECT btrim(m, E' \t') FROM unnest(string_to_array(value, ',')) AS m WHERE btrim(m, E' \t') <> '');
+    IF cardinality(members) = 0 THEN
+        RETURN name || ' must have at least one list member key=value';
+    ELSIF cardinality(members) > 32 THEN
+        RETURN name || ' must have at most 32 list members, got ' || cardinality(members);
+    END IF;
+    FOR i IN 1 .. cardinality(members) LOOP
+        key := substring(members[i] FROM '^([^=]*)=');
+        val := substr(members[i], length(key) + 2);
+        IF key IS NULL THEN
+            RETURN format('%s list member %s must be key=value', name, i);
+        ELSIF NOT ((key ~ '^[a-z][a-z0-9_*/-]*$' AND length(key) <= 256)
+                   OR (key ~ '^[a-z0-9][a-z0-9_*/-]*@[a-z][a-z0-9_*/-]*$'
+                       AND strpos(key, '@') <= 242 AND length(key) - strpos(key, '@') <= 14)) THEN
+            RETURN format('%s list member %s has an invalid key: a lowercase letter and up to 255 of a-z 0-9 _ - * /,'
+                          ' or tenant@system (up to 241 and 14 of them, the system starting with a letter)', name, i);
+        ELSIF val !~ '^[\x20-\x2b\x2d-\x3c\x3e-\x7e]*[\x21-\x2b\x2d-\x3c\x3e-\x7e]$' OR length(val) > 256 THEN
+            RETURN format('%s list member %s has an invalid value: 1 to 256 printable ASCII characters'
+                          ' other than '','' and ''='', not ending in a space', name, i);
+        END IF;
+    END LOOP;
+    RETURN NULL;
+END;
+$$;
+COMMENT ON FUNCTION httpq._tracestate_problem(text, text) IS 'Why a W3C tracestate is not valid, naming it; NULL when it is.';
+
+-- What is wrong with a set of request headers, as {sqlstate, message}, or NULL. Messages
+-- name the header, never its value (it may be a credential).
+CREATE OR REPLACE FUNCTION httpq._headers_problem(headers jsonb) RETURNS text[]
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    token   constant text := '^[!#$%&''*+.^_`|~0-9A-Za-z-]+$';   -- RFC 9110 field-name (also in the jsonpath below)
+    -- Headers the worker sends from the request itself, and hop-by-hop and proxy headers,
+    -- which only the next hop may act on (RFC 9110 7.6.1): a sender's own would smuggle
+    -- framing, retarget the request, or talk to a proxy the operator did not choose.
+    -- (Also in the jsonpath below.)
+    refused constant text := '^(host|content-length|transfer-encoding|connection|keep-alive|te|trailer|upgrade|expect'
+                             '|proxy-authorization|proxy-authenticate|proxy-connection|http2-settings)$';
+    problem text;
+BEGIN
+    IF headers IS NULL THEN
+        RETURN ARRAY['22004', 'headers must not be NULL (use ''{}'' for none)'];
+    ELSIF jsonb_typeof(headers) <> 'object' THEN
+        RETURN ARRAY['22023', 'headers must be a JSON object of strings or secret references, got a JSON ' || jsonb_typeof(headers)];
+    ELSIF headers = '{}' THEN
+        RETURN NULL;
+    END IF;
+    -- One jsonpath pass finds whether any header is wrong; only then say which and how.
+    IF jsonb_path_exists(headers, '$.keyvalue() ? (@.value.type() != "string"
+                                   || !(@.key like_regex "^[!#$%&''*+.^_`|~0-9A-Za-z-]+$")
+                                   || @.value == ""
+                                   || @.value like_regex "[\u0001-\u0008\u000a-\u001f\u007f-\u009f]"
+                                   || @.key like_regex "^(host|content-length|transfer-encoding|connection|keep-alive|te|trailer|upgrade|expect|proxy-authorization|proxy-authenticate|proxy-connection|http2-settings)$" flag "i")') THEN
+        -- A value may also be a secret reference, {"secret": "NAME"} with an optional
+        -- "prefix" (such as "Bearer "): the worker sends the prefix and the secret's value.
+        SELECT 'headers: ' || p.problem INTO problem
+        FROM jsonb_each(headers) AS h
+        CROSS JOIN LATERAL (SELECT CASE
+            WHEN h.key !~ token THEN httpq._quoted(h.key) || ' is not a valid header name'
+            WHEN lower(h.key) = 'host' THEN quote_literal(h.key) || ' must not be set: the worker sends the url''s host'
+            WHEN lower(h.key) IN ('content-length', 'transfer-encoding')
+                THEN quote_literal(h.key) || ' must not be set: the worker frames the body itself'
+            WHEN lower(h.key) ~ refused THEN quote_literal(h.key) || ' must not be set: it is a hop-by-hop or proxy header'
+            WHEN jsonb_typeof(h.value) = 'object' THEN CASE
+                WHEN lower(h.key) IN ('idempotency-key', 'content-type', 'traceparent', 'tracestate')
+                    THEN quote_literal(h.key) || ' cannot be a secret reference: httpq reads its value'
+                WHEN h.value - 'secret' - 'prefix' <> '{}' OR NOT h.value ? 'secret'
+                    THEN 'the value of ' || quote_literal(h.key)
+                         || ' must be a string or a secret reference {"secret": "NAME"} with an optional "prefix"'
+                WHEN jsonb_typeof(h.value -> 'secret') <> 'string'
+                     OR h.value ->> 'secret' !~ '^[A-Za-z0-9][A-Za-z0-9._:@/-]*$' OR length(h.value ->> 'secret') > 200
+                    THEN 'the secret of ' || quote_literal(h.key) || ' must be a secret name'
+                WHEN h.value ? 'prefix' AND (jsonb_typeof(h.value -> 'prefix') <> 'string'
+                                             OR h.value ->> 'prefix' ~ '[\x01-\x08\x0a-\x1f\x7f-\x9f]')
+                    THEN 'the prefix of ' || quote_literal(h.key) || ' must be a string without control characters'
+                END
+            WHEN jsonb_typeof(h.value) <> 'string'
+                THEN quote_literal(h.key) || ' is not a string (headers must be a JSON object of strings or secret references)'
+            WHEN h.value #>> '{}' = '' THEN 'the value of ' || quote_literal(h.key) || ' is empty: leave the header out'
+            WHEN h.value #>> '{}' ~ '[\x01-\x08\x0a-\x1f\x7f-\x9f]'
+                THEN 'the value of ' || quote_literal(h.key) || ' contains a control character (only tab is allowed)'
+            END) AS p(problem)
+        WHERE p.problem IS NOT NULL
+        LIMIT 1;
+        IF problem IS NOT NULL THEN
+            RETURN ARRAY['22023', problem];
+        END IF;
+    END IF;
+    IF octet_length(headers::text) > 65536 THEN
+        RETURN ARRAY['22023', 'headers must be at most 65536 bytes in all (as JSON), got ' || octet_length(headers::text)];
+    END IF;
+    -- Lower-casing the whole object merges names that differ only in case.
+    IF jsonb_array_length(jsonb_path_query_array(headers, '$.keyvalue()'))
+       <> jsonb_array_length(jsonb_path_query_array(lower(headers::text)::jsonb, '$.keyvalue()')) THEN
+        RETURN ARRAY['22023', 'headers must not name the same header twice (names are case-insensitive)'];
+    END IF;
+    -- A trace context given in headers is held to the rules of the parameters (httpq._traced_headers).
+    IF strpos(lower(headers::text), '"trace') > 0 THEN
+        problem := coalesce(httpq._traceparent_problem(httpq._header(headers, 'traceparent'), 'traceparent'),
+                            httpq._tracestate_problem(httpq._header(headers, 'tracestate'), 'tracestate'),
+                            CASE WHEN httpq._header(headers, 'traceparent') IS NULL AND httpq._header(headers, 'tracestate') IS NOT NULL
+                                 THEN 'tracestate needs a traceparent header' END);
+        IF problem IS NOT NULL THEN
+            RETURN ARRAY['22023', 'headers: ' || problem];
+        END IF;
+    END IF;
+    RETURN NULL;
+END;
+$$;
+COMMENT ON FUNCTION httpq._headers_problem(jsonb) IS 'Why a set of request headers is not acceptable, as {sqlstate, message}; NULL when it is.';
+
+-- A new request's headers with its trace context (W3C Trace Context): traceparent and
+-- tracestate as given or, for a request given no traceparent at all, the session settings
+-- httpq.traceparent and httpq.tracestate (so one SET LOCAL puts every enqueue of a
+-- transaction, those of triggers too, into the trace). They are sent as the headers of the
+-- same names. Raises on a bad value, naming where it came from, and on a value given both
+-- here and in headers.
+CREATE OR REPLACE FUNCTION httpq._traced_headers(headers jsonb, traceparent text, tracestate text) RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    parent_from text := 'traceparent';
+    state_from  text := 'tracestate';
+    problem     text;
+BEGIN
+    IF jsonb_typeof(headers) IS DISTINCT FROM 'object' THEN
+        RETURN headers;   -- httpq._headers_problem says what is wrong with them
+    END IF;
+    IF traceparent IS NOT NULL AND httpq._header(headers, 'traceparent') IS NOT NULL THEN
+        RAISE EXCEPTION 'traceparent is given both as the parameter and in headers'
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Give it once.';
+    END IF;
+    IF tracestate IS NOT NULL AND httpq._header(headers, 'tracestate') IS NOT NULL THEN
+        RAISE EXCEPTION 'tracestate is given both as the parameter and in headers'
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Give it once.';
+    END IF;
+    IF traceparent IS NULL AND httpq._header(headers, 'traceparent') IS NULL THEN
+        -- Unset, or reset at the end of a SET LOCAL's transaction: ''.
+        traceparent := nullif(current_setting('httpq.traceparent', true), '');
+        parent_from := 'setting httpq.traceparent';
+        IF tracestate IS NULL AND httpq._header(headers, 'tracestate') IS NULL THEN
+            tracestate := nullif(current_setting('httpq.tracestate', true), '');
+            state_from := 'setting httpq.tracestate';
+        END IF;
+        IF traceparent IS NULL AND tracestate IS NOT NULL THEN
+            RAISE EXCEPTION '% needs a traceparent (the parameter, a header or the setting httpq.traceparent)', state_from
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+    END IF;
+    problem := coalesce(httpq._traceparent_problem(traceparent, parent_from), httpq._tracestate_problem(tracestate, state_from));
+    IF problem IS NOT NULL THEN
+        RAISE EXCEPTION '%', problem
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'W3C Trace Context: traceparent 00-<32 hex trace_id>-<16 hex parent_id>-<2 hex flags>, '
+                         'tracestate key=value,... (https://www.w3.org/TR/trace-context/).';
+    END IF;
+    RETURN headers || jsonb_strip_nulls(jsonb_build_object('traceparent', traceparent, 'tracestate', tracestate));
+END;
+$$;
+COMMENT ON FUNCTION httpq._traced_headers(jsonb, text, text)
+    IS 'A new request''s headers with its W3C trace context (given, else the session''s httpq.traceparent and httpq.tracestate).';
+
+REVOKE ALL ON FUNCTION httpq._traceparent_problem(text, text), httpq._tracestate_problem(text, text),
+                       httpq._traced_headers(jsonb, text, text) FROM PUBLIC;
+-- (end of Trace context)
 
 
 -- Ownership
