@@ -3289,7 +3289,7 @@ AS $$
         WHEN 'worker' THEN ARRAY['claim', 'report', 'heartbeat', 'release', 'idle', 'busy', 'next_run_at',
                                  'maintain', 'purge', 'version']
         WHEN 'ops' THEN ARRAY['cancel', 'retry', 'replay', 'pause', 'resume', 'retry_schedule', 'version',
-                              'pause_subscription', 'resume_subscription',
+                              'pause_subscription', 'resume_subscription', 'tail_renew', 'tail_end',
                               'view:requests', 'view:attempts', 'view:responses', 'view:stats', 'view:channels',
                               'view:subscriptions']
         WHEN 'admin' THEN ARRAY['enqueue', 'enqueue_bytes', 'enqueue_many', 'new_request', 'new_request_bytes',
@@ -3298,7 +3298,7 @@ AS $$
                                 'set_channel', 'unset_channel', 'set_secret', 'reseal_secret', 'delete_secret',
                                 'sealed_secrets', 'grant_role', 'revoke_role', 'maintain', 'purge',
                                 'subscribe', 'unsubscribe', 'pause_subscription', 'resume_subscription', 'publish',
-                                'outcome', 'wait',
+                                'outcome', 'wait', 'tail_renew', 'tail_end',
                                 'view:requests', 'view:attempts', 'view:responses', 'view:stats', 'view:channels',
                                 'view:subscriptions', 'view:secrets', 'view:roles']
     END
@@ -5166,6 +5166,278 @@ COMMENT ON FUNCTION httpq._traced_headers(jsonb, text, text)
 REVOKE ALL ON FUNCTION httpq._traceparent_problem(text, text), httpq._tracestate_problem(text, text),
                        httpq._traced_headers(jsonb, text, text) FROM PUBLIC;
 -- (end of Trace context)
+
+
+-- Tail (sql/62_tail.sql, 45_finish.sql, 55_report.sql, 15_tenant.sql): `httpq tail` registers
+-- in httpq.tail; while one is live, report and _finish announce outcomes on channel
+-- httpq_outcomes (httpq._kind_privileges, above, lists tail_renew and tail_end for ops and
+-- admin roles).
+-- The tails running now: one row each, live until expires_at.
+CREATE TABLE httpq.tail (
+    id         uuid PRIMARY KEY,           -- the tail's own, random
+    role       name NOT NULL,              -- who runs it
+    expires_at timestamptz NOT NULL
+);
+CREATE INDEX tail_expires_idx ON httpq.tail (expires_at);
+COMMENT ON TABLE httpq.tail IS 'The running `httpq tail` sessions, each live until expires_at.';
+
+-- Announces outcomes on channel httpq_outcomes: items 'id:attempt', comma-separated in id
+-- order, in as few payloads as fit NOTIFY's 8000-byte limit.
+CREATE FUNCTION httpq._announce_outcomes(items text[]) RETURNS void
+LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT pg_notify('httpq_outcomes', string_agg(c.item, ',' ORDER BY c.position))
+    FROM (SELECT o.item, o.position, (sum(length(o.item) + 1) OVER (ORDER BY o.position)) / 7900 AS chunk
+          FROM (SELECT i.item, row_number() OVER (ORDER BY split_part(i.item, ':', 1)::bigint, i.item) AS position
+                FROM unnest(items) AS i(item)) AS o) AS c
+    GROUP BY c.chunk
+$$;
+COMMENT ON FUNCTION httpq._announce_outcomes(text[]) IS 'Announces attempt outcomes (id:attempt items) on channel httpq_outcomes, under 8000 bytes a payload.';
+
+-- Registers a tail, or renews its registration, for 30 seconds from now; returns the
+-- expiry. Registrations past their expiry (of tails that died) go at the same time. A
+-- tail is its role's: another role cannot renew it.
+CREATE FUNCTION httpq.tail_renew(tail uuid) RETURNS timestamptz
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    now_at constant timestamptz := httpq._now();
+BEGIN
+    IF tail IS NULL THEN
+        RAISE EXCEPTION 'tail must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    DELETE FROM httpq.tail t WHERE t.expires_at <= now_at;
+    INSERT INTO httpq.tail AS t (id, role, expires_at) VALUES (tail, httpq._caller(), now_at + interval '30 seconds')
+    ON CONFLICT (id) DO UPDATE SET expires_at = excluded.expires_at
+    WHERE t.role = excluded.role;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'tail % is registered by another role', tail
+            USING ERRCODE = 'insufficient_privilege', HINT = 'Register a tail of your own: a new random uuid.';
+    END IF;
+    RETURN now_at + interval '30 seconds';
+END;
+$$;
+COMMENT ON FUNCTION httpq.tail_renew(uuid)
+    IS 'Registers (or renews) an `httpq tail` for 30 seconds, so reports announce outcomes on channel httpq_outcomes.';
+
+-- Ends a tail's registration; false when there was none (of the caller's).
+CREATE FUNCTION httpq.tail_end(tail uuid) RETURNS boolean
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    DELETE FROM httpq.tail t WHERE t.id = tail AND t.role = httpq._caller();
+    RETURN FOUND;
+END;
+$$;
+COMMENT ON FUNCTION httpq.tail_end(uuid) IS 'Ends an `httpq tail` registration; false when there was none.';
+
+-- Applies a batch of outcomes; returns how many were applied.
+CREATE OR REPLACE FUNCTION httpq.report(worker text, outcomes jsonb) RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET plan_cache_mode = force_generic_plan   -- see httpq.claim
+SET enable_seqscan = off
+SET enable_hashjoin = off
+SET enable_mergejoin = off
+AS $$
+DECLARE
+    now_at  constant timestamptz := httpq._now();
+    retried integer;
+    endings httpq._ending[];
+BEGIN
+    -- httpq._check_worker's rule, which raises the error (a call on every report cost 20 us).
+    IF worker IS NULL OR worker = '' OR length(worker) > 200 OR worker ~ '[\x01-\x1f\x7f-\x9f]' THEN
+        PERFORM httpq._check_worker(worker);
+    END IF;
+    IF jsonb_typeof(outcomes) IS DISTINCT FROM 'array'
+       OR EXISTS (SELECT 1 FROM jsonb_array_elements(outcomes) AS e WHERE jsonb_typeof(e) <> 'object') THEN
+        RAISE EXCEPTION 'outcomes must be a JSON array of objects'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Each object: id, attempt, status, headers, body (base64), error, duration_ms, refused, unsent.';
+    END IF;
+
+    -- Each outcome is read on its own (httpq._read_outcomes): one a worker got wrong is a
+    -- failed attempt that says so, and the rest of the batch applies.
+    WITH o AS (
+        SELECT * FROM unnest(httpq._read_outcomes(outcomes)) AS o
+    ), decided AS (
+        SELECT r.id, o.status, o.headers, o.body, v.state, v.run_at, v.reason, o.unsent,
+               CASE WHEN o.status BETWEEN 200 AND 299 THEN NULL
+                    ELSE coalesce(o.error, aws.error, 'HTTP ' || o.status, 'no response') END AS error,
+               jsonb_build_object('attempt', o.attempt, 'at', now_at, 'worker', report.worker,
+                                  'status', o.status, 'error', coalesce(o.error, aws.error), 'duration_ms', o.duration_ms)
+                   || CASE WHEN o.unsent THEN '{"unsent": true}'::jsonb ELSE '{}' END AS entry
+        FROM o
+        -- LATERAL: one primary-key probe per outcome, whatever the planner guesses of the
+        -- JSON's row count (a join was planned as a rescan of the outcomes per running row).
+        CROSS JOIN LATERAL (
+            SELECT r.* FROM httpq.request r
+            -- lease_until IS NOT NULL means running (running_iff_leased), and unlike state =
+            -- 'running' it does not let the planner read request_lease_idx whole for each id:
+            -- a generic plan made while few requests ran did (0.3 ms an outcome at 200 running).
+            WHERE r.id = o.id AND r.attempt = o.attempt AND r.worker = report.worker AND r.lease_until IS NOT NULL
+            LIMIT 1   -- at most one row by id anyway; it also keeps the subquery from being flattened
+            FOR UPDATE
+        ) AS r
+        -- A primary-key probe per outcome too (OFFSET 0 keeps it one): as a join, the plan
+        -- cached for the session may read every channel once per outcome.
+        CROSS JOIN LATERAL (SELECT c.max_attempts, c.backoff_base, c.backoff_max, c.retry_after_max, c.aws_sigv4 FROM httpq.channel c
+                            WHERE c.name = r.channel OFFSET 0) AS c
+        -- An AWS error answer on a channel that signs for AWS: its code and message are the
+        -- attempt's error, and throttling or a transient error is retried, as a 503 would be.
+        CROSS JOIN LATERAL (SELECT e[1] AS code,
+                                   CASE WHEN e IS NOT NULL THEN format('AWS %s: %s (HTTP %s)', e[1], coalesce(e[2], 'no message'), o.status) END
+                                       AS error
+                            FROM (SELECT CASE WHEN c.aws_sigv4 IS NOT NULL AND o.status >= 300
+                                              THEN httpq._aws_error(o.headers, o.body) END) AS a(e)) AS aws
+        -- A 2xx needs no decision: the function call is for the others only.
+        CROSS JOIN LATERAL (
+            SELECT 'delivered', NULL::timestamptz, NULL::text WHERE o.status BETWEEN 200 AND 299
+            UNION ALL
+            SELECT 'dead', NULL::timestamptz, o.error WHERE o.refused
+            UNION ALL
+            -- Not sent (the worker cannot open a secret it names): the configuration is at
+            -- fault, not the request, so the attempt does not count; it waits a minute (at
+            -- most backoff_max) for the configuration to be fixed, unless its deadline is past.
+            SELECT CASE WHEN r.deadline <= now_at THEN 'dead' ELSE 'waiting' END,
+                   CASE WHEN r.deadline > now_at OR r.deadline IS NULL
+                        THEN now_at + least(c.backoff_max, interval '1 minute') END,
+                   CASE WHEN r.deadline <= now_at THEN 'deadline passed' END
+            WHERE o.unsent AND NOT o.refused
+            UNION ALL
+            SELECT * FROM httpq._verdict(CASE WHEN aws.code IS NOT NULL AND o.status < 500 AND httpq._aws_retryable(aws.code)
+                                              THEN 503 ELSE o.status END,
+                                         o.headers ->> 'retry-after', r.attempt - r.attempt_floor,
+                                         coalesce(r.max_attempts, c.max_attempts), r.deadline,
+                                         c.backoff_base, c.backoff_max, coalesce(c.retry_after_max, c.backoff_max),
+                                         random(), now_at)
+            WHERE (o.status IS NULL OR o.status NOT BETWEEN 200 AND 299) AND NOT o.refused AND NOT o.unsent
+        ) AS v(state, run_at, reason)
+    ), again AS (
+        UPDATE httpq.request r
+        SET state = CASE WHEN d.run_at > now_at THEN 'scheduled' ELSE 'waiting' END,
+            run_at = d.run_at, worker = NULL, lease_until = NULL,
+            attempt_floor = r.attempt_floor + CASE WHEN d.unsent THEN 1 ELSE 0 END,
+            last_status = d.status, last_error = d.error,
+            -- Unsent again for the same reason: the last entry counts it (repeated), so a
+            -- request waiting a day for its secret keeps one entry, not one a minute.
+            log = CASE WHEN d.unsent AND r.log -> -1 ->> 'unsent' = 'true' AND r.log -> -1 ->> 'error' = d.error
+                       THEN jsonb_set(r.log, '{-1}', d.entry || jsonb_build_object(
+                                'repeated', coalesce((r.log -> -1 ->> 'repeated')::integer, 1) + 1))
+                       ELSE r.log || jsonb_build_array(d.entry) END
+        FROM decided AS d
+        WHERE r.id = d.id AND d.state = 'waiting'
+        RETURNING r.id
+    )
+    SELECT (SELECT count(*) FROM again),
+           array_agg(ROW(d.id, d.state, d.reason, d.status, d.headers, d.body, d.error, d.entry)::httpq._ending)
+               FILTER (WHERE d.state <> 'waiting')
+    INTO retried, endings
+    FROM decided AS d;
+
+    -- A live `httpq tail` hears of every outcome reported (sql/62_tail.sql); none: one index probe.
+    IF EXISTS (SELECT 1 FROM httpq.tail t WHERE t.expires_at > now_at) THEN
+        PERFORM httpq._announce_outcomes(ARRAY(
+            SELECT (e ->> 'id') || ':' || (e ->> 'attempt') FROM jsonb_array_elements(outcomes) AS e
+            WHERE e ->> 'id' ~ '^[0-9]{1,19}$' AND e ->> 'attempt' ~ '^[0-9]{1,10}$'));
+    END IF;
+
+    RETURN retried + httpq._finish(endings);
+END;
+$$;
+COMMENT ON FUNCTION httpq.report(text, jsonb)
+    IS 'Applies a batch of attempt outcomes from the worker holding the claims; returns how many were applied.';
+
+CREATE OR REPLACE FUNCTION httpq._finish(endings httpq._ending[]) RETURNS integer
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+SET plan_cache_mode = force_generic_plan   -- see httpq.claim
+SET enable_seqscan = off
+SET enable_hashjoin = off
+SET enable_mergejoin = off
+AS $$
+DECLARE
+    now_at   constant timestamptz := httpq._now();   -- once: a function call per row costs
+    moved    integer;
+    channels text[];
+    keys     text[];
+    ended    bigint[];
+    announced bigint[];
+BEGIN
+    IF cardinality(endings) IS NULL OR cardinality(endings) = 0 THEN
+        RETURN 0;
+    END IF;
+
+    WITH gone AS (
+        DELETE FROM httpq.request r
+        USING unnest(endings) AS e
+        -- id = ANY keeps the request side a primary-key read whichever side the session's
+        -- plan puts first (hash and merge joins are off: see httpq.claim).
+        WHERE r.id = e.id AND r.id = ANY (ARRAY(SELECT x.id FROM unnest(endings) AS x))
+        RETURNING r.*, e.state AS final_state, e.reason, e.status AS response_status, e.headers AS response_headers,
+                  e.body AS response_body, e.error, e.attempt AS entry
+    ), kept AS (
+        INSERT INTO httpq.history (id, channel, state, reason, priority, run_at, attempt, attempt_floor, method, url,
+                                   headers, body, ordering_key, dedupe_key, idempotency_key, max_attempts, timeout_ms,
+                                   deadline, created_at, finished_at, last_status, last_error, log,
+                                   response_headers, response_body)
+        SELECT g.id, g.channel, g.final_state, g.reason, g.priority, g.run_at, g.attempt, g.attempt_floor, g.method, g.url,
+               g.headers, g.body, g.ordering_key, g.dedupe_key, g.idempotency_key, g.max_attempts, g.timeout_ms,
+               g.deadline, g.created_at, now_at,
+               -- An ending without an attempt (cancel) keeps the last attempt's outcome.
+               CASE WHEN g.entry IS NULL THEN g.last_status ELSE g.response_status END,
+               CASE WHEN g.entry IS NULL THEN g.last_error ELSE g.error END,
+               CASE WHEN g.entry IS NULL THEN g.log ELSE g.log || jsonb_build_array(g.entry) END,
+               g.response_headers, g.response_body
+        FROM gone AS g
+        RETURNING id, channel, ordering_key, state
+    ), held AS (
+        INSERT INTO httpq.held_key (channel, ordering_key, request_id)
+        SELECT k.channel, k.ordering_key, k.id
+        FROM kept AS k JOIN httpq.channel c ON c.name = k.channel
+        WHERE k.state = 'dead' AND k.ordering_key IS NOT NULL AND c.ordering_on_dead = 'hold'
+        ON CONFLICT DO NOTHING
+    )
+    SELECT count(*), array_agg(k.channel) FILTER (WHERE k.ordering_key IS NOT NULL),
+           array_agg(k.ordering_key) FILTER (WHERE k.ordering_key IS NOT NULL),
+           array_agg(k.id) FILTER (WHERE k.state <> 'canceled'),
+           (SELECT array_agg(g.id ORDER BY g.id) FROM gone AS g WHERE g.notify)
+    INTO moved, channels, keys, ended, announced
+    FROM kept AS k;
+
+    -- The heads are gone: promote the next of each key under its lock (a concurrent
+    -- enqueue of the key has then either committed behind them or will see them gone), or,
+    -- while an application holds the lock, at the next claim.
+    IF keys IS NOT NULL THEN
+        PERFORM httpq._promote_or_defer(channels, keys);
+    END IF;
+    -- One probe of an index that lists only the channels with a hook: none, nothing more.
+    IF ended IS NOT NULL AND EXISTS (SELECT 1 FROM httpq.channel c WHERE c.on_finish IS NOT NULL) THEN
+        PERFORM httpq._call_hooks(ended, now_at);
+    END IF;
+    IF announced IS NOT NULL THEN
+        PERFORM pg_notify('httpq_finished', p) FROM httpq._finished_payloads(announced) AS p;
+    END IF;
+    -- A live `httpq tail` hears of every ending, a dead one by deadline or lease or a canceled
+    -- one too (sql/62_tail.sql); none: one index probe.
+    IF EXISTS (SELECT 1 FROM httpq.tail t WHERE t.expires_at > now_at) THEN
+        PERFORM httpq._announce_outcomes(ARRAY(
+            SELECT e.id || ':' || coalesce(e.attempt ->> 'attempt', '') FROM unnest(endings) AS e));
+    END IF;
+    RETURN moved;
+END;
+$$;
+COMMENT ON FUNCTION httpq._finish(httpq._ending[])
+    IS 'Moves finished requests to httpq.history, holds or promotes their ordering keys.';
+
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA httpq FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION httpq._tenant_channels(text) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION httpq._tenant_topics(text) TO PUBLIC;
+REVOKE ALL ON httpq.tail FROM PUBLIC;
+-- (end of Tail)
 
 
 -- Ownership

@@ -77,6 +77,12 @@ BEGIN
     IF announced IS NOT NULL THEN
         PERFORM pg_notify('httpq_finished', p) FROM httpq._finished_payloads(announced) AS p;
     END IF;
+    -- A live `httpq tail` hears of every ending, a dead one by deadline or lease or a canceled
+    -- one too (sql/62_tail.sql); none: one index probe.
+    IF EXISTS (SELECT 1 FROM httpq.tail t WHERE t.expires_at > now_at) THEN
+        PERFORM httpq._announce_outcomes(ARRAY(
+            SELECT e.id || ':' || coalesce(e.attempt ->> 'attempt', '') FROM unnest(endings) AS e));
+    END IF;
     RETURN moved;
 END;
 $$;

@@ -110,6 +110,13 @@ BEGIN
     INTO retried, endings
     FROM decided AS d;
 
+    -- A live `httpq tail` hears of every outcome reported (sql/62_tail.sql); none: one index probe.
+    IF EXISTS (SELECT 1 FROM httpq.tail t WHERE t.expires_at > now_at) THEN
+        PERFORM httpq._announce_outcomes(ARRAY(
+            SELECT (e ->> 'id') || ':' || (e ->> 'attempt') FROM jsonb_array_elements(outcomes) AS e
+            WHERE e ->> 'id' ~ '^[0-9]{1,19}$' AND e ->> 'attempt' ~ '^[0-9]{1,10}$'));
+    END IF;
+
     RETURN retried + httpq._finish(endings);
 END;
 $$;
