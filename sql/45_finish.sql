@@ -4,8 +4,9 @@
 -- move to httpq.history with their last response, a dead head holds its key where the
 -- channel asks for that, and the next request of each key the finished ones headed is
 -- promoted. report, claim (deadlines, expired leases) and cancel all end here. A delivered
--- or dead request of a channel with an on_finish hook is then handed to it, and one
--- enqueued with notify is announced on channel httpq_finished (sql/47_await.sql).
+-- or dead request of a channel with an on_finish hook is then handed to it, one enqueued
+-- with notify is announced on channel httpq_finished (sql/47_await.sql), and every one on
+-- channel httpq_outcomes while an `httpq tail` runs (sql/62_tail.sql).
 
 CREATE FUNCTION httpq._finish(endings httpq._ending[]) RETURNS integer
 LANGUAGE plpgsql

@@ -4,7 +4,8 @@
 -- httpq._finish, httpq.history. Invariant: only the current claim can report. An outcome
 -- is applied when (id, attempt, worker) is the request's running claim; anything else (a
 -- worker whose lease expired and was taken over, a duplicate) is ignored, so a late worker
--- cannot overwrite the work of the one that took over.
+-- cannot overwrite the work of the one that took over. While an `httpq tail` runs, the
+-- outcomes are announced on channel httpq_outcomes (sql/62_tail.sql).
 
 -- Applies a batch of outcomes; returns how many were applied.
 CREATE FUNCTION httpq.report(worker text, outcomes jsonb) RETURNS integer
