@@ -79,7 +79,7 @@ struct TailCommand: ParsableCommand {
     /// one, such as a cancel) that the caller may see, oldest first.
     private func show(_ announced: [(id: Int64, attempt: Int?)], _ database: Database) throws {
         let ids = "{" + announced.map { String($0.id) }.joined(separator: ",") + "}"
-        let attempts = "{" + announced.map { $0.attempt.map(String.init) ?? "NULL" }.joined(separator: ",") + "}"
+        let attempts = "{" + announced.map { $0.attempt.map { String($0) } ?? "NULL" }.joined(separator: ",") + "}"
         // The views apply tenancy; each reads its tables by primary key (id = ANY).
         let rows = try database.rows("""
             WITH r AS (SELECT r.id, r.channel, r.state, r.attempts, r.run_at, r.finished_at, r.reason
@@ -116,7 +116,7 @@ struct TailCommand: ParsableCommand {
                 say(line(row))
             }
         }
-        fflush(stdout)
+        fflush(nil)
     }
 
     /// One outcome as a line: time, id, channel, attempt, outcome, status or error, duration.
