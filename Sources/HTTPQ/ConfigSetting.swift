@@ -141,9 +141,7 @@ struct SettingReader {
         do {
             return try ListenAddress(parsing: value)
         } catch {
-            throw ConfigError(
-                source: source, value: value,
-                rule: "must be HOST:PORT, such as 127.0.0.1:9090 or [::1]:9090 (\(error))")
+            throw ConfigError(source: source, value: value, rule: error.rule)
         }
     }
 

@@ -233,13 +233,14 @@ struct WorkCommand: ParsableCommand {
     private func serve(_ monitor: WorkerMonitor, on address: ListenAddress, logger: Logger) throws -> HTTPServer {
         let server: HTTPServer
         do {
-            server = try HTTPServer(listen: address) { request in monitor.respond(to: request) }
-            server.start()
+            server = try HTTPServer(listen: address, handler: monitor.respond(to:))
+            try server.start()
         } catch {
             throw Failure.exit("cannot serve on --listen \(address): \(error)", Failure.configuration)
         }
         logger.info(
-            "serving /metrics, /healthz and /readyz", metadata: ["listen": "\(address.withPort(server.port))"])
+            "serving /metrics, /healthz and /readyz",
+            metadata: ["listen": "\(address.host.contains(":") ? "[\(address.host)]" : address.host):\(server.port)"])
         return server
     }
 

@@ -221,16 +221,15 @@ struct MetricsTests {
 
     @Test("A bad --listen or HTTPQ_LISTEN stops the worker before it starts, naming the setting and the rule")
     func badListen() throws {
-        for (arguments, environment, source) in [
-            (["--listen", "localhost"], [:], "--listen"),
-            (["--listen", "127.0.0.1:70000"], [:], "--listen"),
-            ([], ["HTTPQ_LISTEN": "9090"], "HTTPQ_LISTEN"),
+        for (arguments, environment, message) in [
+            (["--listen", "localhost"], [:], #"invalid --listen "localhost": must be HOST:PORT"#),
+            (["--listen", "127.0.0.1:70000"], [:], #"invalid --listen "127.0.0.1:70000": the port must be a number from 0 to 65535"#),
+            (["--listen", "example.com:80"], [:], #"invalid --listen "example.com:80": the host must be a numeric"#),
+            ([], ["HTTPQ_LISTEN": "9090"], #"invalid HTTPQ_LISTEN "9090": must be HOST:PORT"#),
         ] as [([String], [String: String], String)] {
             let process = try WorkerProcess(arguments, environment: environment)
             #expect(process.waitExit(timeout: .seconds(10)) == 2)
-            let log = process.log
-            #expect(log.contains("invalid \(source) "), "\(log)")
-            #expect(log.contains("HOST:PORT"), "\(log)")
+            #expect(process.log.contains(message), "\(process.log)")
         }
     }
 

@@ -65,19 +65,23 @@ final class WorkerMetrics {
 
     /// An attempt of a request of `channel` finished with `result`.
     func attempted(channel: String, _ result: HTTPResult) {
-        if attempts[channel] == nil {
-            attempts[channel] = ChannelAttempts(
-                counts: AttemptClass.allCases.map { outcome in
-                    Counter(
-                        label: "httpq_attempts_total", dimensions: [("channel", channel), ("outcome", outcome.label)],
-                        factory: factory)
-                },
-                duration: Timer(label: Self.attemptDuration, dimensions: [("channel", channel)], factory: factory))
-        }
-        attempts[channel]!.counts[AttemptClass(result).rawValue].increment()
+        let handles = attempts[channel] ?? makeAttempts(channel)
+        handles.counts[AttemptClass(result).rawValue].increment()
         if !result.refused && !result.unsent {
-            attempts[channel]!.duration.recordMilliseconds(result.durationMilliseconds)
+            handles.duration.recordMilliseconds(result.durationMilliseconds)
         }
+    }
+
+    private func makeAttempts(_ channel: String) -> ChannelAttempts {
+        let handles = ChannelAttempts(
+            counts: AttemptClass.allCases.map { outcome in
+                Counter(
+                    label: "httpq_attempts_total", dimensions: [("channel", channel), ("outcome", outcome.label)],
+                    factory: factory)
+            },
+            duration: Timer(label: Self.attemptDuration, dimensions: [("channel", channel)], factory: factory))
+        attempts[channel] = handles
+        return handles
     }
 
     /// The transfers in flight now; recorded only when the number changed.

@@ -45,23 +45,20 @@ public final class WorkerMonitor: Sendable {
         droppedCounter = CoreMetrics.Counter(label: "httpq_log_lines_dropped_total", factory: factory)
     }
 
-    /// The answer to a request: status, content type and body.
-    public func respond(method: String, path: String) -> (status: Int, contentType: String, body: [UInt8]) {
-        guard method == "GET" || method == "HEAD" else {
-            return (405, "text/plain; charset=utf-8", Array("only GET and HEAD are served\n".utf8))
-        }
-        switch path {
+    /// The answer to a GET or HEAD (`HTTPServer` refuses other methods).
+    @Sendable public func respond(to request: ServedRequest) -> ServedResponse {
+        switch request.path {
         case "/metrics":
             countDroppedLines()
-            return (200, Self.metricsContentType, registry.emitToBuffer())
+            return ServedResponse(status: 200, contentType: Self.metricsContentType, body: registry.emitToBuffer())
         case "/healthz":
             let (alive, reason) = health.liveness()
-            return (alive ? 200 : 503, "text/plain; charset=utf-8", Array((reason + "\n").utf8))
+            return .text(alive ? 200 : 503, reason)
         case "/readyz":
             let state = health.readinessState
-            return (state == .ready ? 200 : 503, "text/plain; charset=utf-8", Array((state.reason + "\n").utf8))
+            return .text(state == .ready ? 200 : 503, state.reason)
         default:
-            return (404, "text/plain; charset=utf-8", Array("not found: /metrics, /healthz and /readyz are served\n".utf8))
+            return .text(404, "not found: /metrics, /healthz and /readyz are served")
         }
     }
 
