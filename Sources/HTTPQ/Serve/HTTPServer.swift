@@ -142,7 +142,8 @@ public final class HTTPServer: Sendable {
         case .timedOut:
             response = .text(408, "request head not received within \(Self.timeoutSeconds) seconds")
         case .head(let head):
-            let words = head.prefix { $0 != "\r" && $0 != "\n" }.split(separator: " ", omittingEmptySubsequences: false)
+            // `\r\n` is one Character in Swift: stop at any line break, not at "\r" or "\n" alone.
+            let words = head.prefix { !$0.isNewline }.split(separator: " ", omittingEmptySubsequences: false)
             if words.count != 3 || !words[2].hasPrefix("HTTP/1.") || !words[1].hasPrefix("/") {
                 response = .text(400, "expected a request line such as GET /metrics HTTP/1.1")
             } else if words[0] != "GET" && words[0] != "HEAD" {
