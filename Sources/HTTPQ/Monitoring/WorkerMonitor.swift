@@ -13,16 +13,17 @@ public final class WorkerMonitor: Sendable {
     /// What the worker publishes its liveness and readiness to (`Worker.start(health:)`).
     public let health = WorkerHealth()
     private let registry: PrometheusCollectorRegistry
-    private let droppedLines: @Sendable () -> Int
-    private let droppedCounter: CoreMetrics.Counter
+    private let droppedLines: (@Sendable () -> Int)?
+    private let droppedCounter: CoreMetrics.Counter?
     /// The dropped lines already added to `droppedCounter`.
     private let droppedCounted = Mutex(0)
 
     /// The Prometheus text format, version 0.0.4.
     static let metricsContentType = "text/plain; version=0.0.4; charset=utf-8"
 
-    /// `droppedLines` reads how many log lines were dropped so far (`LogWriter.droppedLines`).
-    public init(droppedLines: @escaping @Sendable () -> Int) {
+    /// `droppedLines` reads how many log lines were dropped so far (`LogWriter.droppedLines`);
+    /// nil when the logs are not the worker's to write (an application embedding it).
+    public init(droppedLines: (@Sendable () -> Int)?) {
         let registry = PrometheusCollectorRegistry()
         var factory = PrometheusMetricsFactory(registry: registry)
         // HTTP latencies: from a few milliseconds on a fast network to the timeouts, 30 s by default.
@@ -42,7 +43,8 @@ public final class WorkerMonitor: Sendable {
         self.registry = registry
         self.factory = factory
         self.droppedLines = droppedLines
-        droppedCounter = CoreMetrics.Counter(label: "httpq_log_lines_dropped_total", factory: factory)
+        droppedCounter =
+            droppedLines == nil ? nil : CoreMetrics.Counter(label: "httpq_log_lines_dropped_total", factory: factory)
     }
 
     /// The answer to a GET or HEAD (`HTTPServer` refuses other methods).
@@ -64,6 +66,7 @@ public final class WorkerMonitor: Sendable {
 
     /// Brings the counter up to the writer's count: the writer counts on its own, in memory.
     private func countDroppedLines() {
+        guard let droppedLines, let droppedCounter else { return }
         let added = droppedCounted.withLock { counted in
             let total = droppedLines()
             defer { counted = max(counted, total) }
