@@ -74,9 +74,10 @@ struct PrivateCluster {
         try pgctl(["stop", "-m", "fast", "-w"])
     }
 
-    /// `pg_ctl start`, on the same socket as before.
+    /// Starts the stopped server with the options it had (`pg_ctl restart` reads them back
+    /// from postmaster.opts; `start` would not), so on the same socket as before.
     func start() throws {
-        try pgctl(["start", "-w", "-l", "\(directory)/postgres.log"])
+        try pgctl(["restart", "-w", "-l", "\(directory)/postgres.log"])
     }
 
     private func pgctl(_ action: [String]) throws {

@@ -214,11 +214,14 @@ import Testing
         #expect(eventually(timeout: .seconds(5)) { monitor.health.readinessState == .ready })
         let id = try database.enqueue(url: server.url("/slow"), channel: channel)
         #expect(eventually(timeout: .seconds(5)) { server.requests.count == 1 })
-        Thread.detachNewThread { worker.stop() }
+        // One stop only: a second would hand the transfer back at once.
+        let exit = Mutex<WorkerExit?>(nil)
+        Thread.detachNewThread { exit.withLock { $0 = worker.stop() } }
         #expect(eventually(timeout: .seconds(1)) { monitor.health.readinessState == .draining })
         #expect(get(monitor, "/readyz").status == 503)
         #expect(get(monitor, "/healthz").status == 200)
-        #expect(worker.stop() == .clean)
+        #expect(eventually(timeout: .seconds(15)) { exit.withLock { $0 } != nil })
+        #expect(exit.withLock { $0 } == .clean)
         #expect(monitor.health.readinessState == .notRunning)
         #expect(try database.request(id).state == "delivered")
     }

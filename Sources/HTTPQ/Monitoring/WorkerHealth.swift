@@ -32,8 +32,8 @@ public final class WorkerHealth: Sendable {
     public static let stallLimit: Duration = Worker.longestWait * 10
 
     private let origin = ContinuousClock.now
-    /// When the loop last turned, in nanoseconds since `origin`; -1 before its first turn.
-    private let lastTurn = Atomic<Int64>(-1)
+    /// When the loop last turned, in nanoseconds since `origin`; `Int64.min` before its first turn.
+    private let lastTurn = Atomic<Int64>(.min)
     private let readiness = Atomic<UInt8>(Readiness.notRunning.rawValue)
 
     public init() {}
@@ -50,7 +50,7 @@ public final class WorkerHealth: Sendable {
     /// Whether the loop turned within `stallLimit` of `now`, and if not, why not.
     public func liveness(now: ContinuousClock.Instant = .now) -> (alive: Bool, reason: String) {
         let last = lastTurn.load(ordering: .relaxed)
-        guard last >= 0 else { return (false, "the worker loop has not started") }
+        guard last != .min else { return (false, "the worker loop has not started") }
         let since = Self.nanoseconds(now - origin) - last
         guard since <= Self.nanoseconds(Self.stallLimit) else {
             return (false, "the worker loop has not turned for \(since / 1_000_000) ms (limit \(Self.nanoseconds(Self.stallLimit) / 1_000_000) ms)")
