@@ -4945,6 +4945,7 @@ ALTER TABLE httpq.channel
     ADD CONSTRAINT breaker_cooldown_max_in_range CHECK (breaker_cooldown_max BETWEEN breaker_cooldown AND '7 days'),
     ADD CONSTRAINT breaker_state_known CHECK (breaker_state IN ('closed', 'open', 'half_open')),
     ADD CONSTRAINT breaker_probe_at_when_not_closed CHECK ((breaker_state = 'closed') = (breaker_probe_at IS NULL));
+CREATE INDEX channel_breaker_idx ON httpq.channel (breaker_probe_at) WHERE breaker_state <> 'closed';
 
 -- The cool-down after the breaker's opened-th opening in a row: breaker_cooldown, doubled
 -- on each reopen, at most breaker_cooldown_max.

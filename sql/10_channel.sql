@@ -77,6 +77,9 @@ CREATE TABLE httpq.channel (
 ALTER TABLE httpq.channel SET (fillfactor = 50);
 -- The channels with a hook: httpq._finish asks whether there are any, once per call.
 CREATE INDEX channel_on_finish_idx ON httpq.channel (name) WHERE on_finish IS NOT NULL;
+-- The channels whose circuit breaker is not closed, by their next probe: httpq.next_run_at
+-- reads the earliest without reading every channel.
+CREATE INDEX channel_breaker_idx ON httpq.channel (breaker_probe_at) WHERE breaker_state <> 'closed';
 
 -- The function on_finish names, as its signature, or the error for one that cannot be a
 -- hook: it takes one httpq.finished and returns void, and is SECURITY DEFINER (it runs with
