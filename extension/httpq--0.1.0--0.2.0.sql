@@ -5094,8 +5094,9 @@ COMMENT ON FUNCTION httpq._known_channels(text[], integer)
     IS 'Unpaused channels among those named, not held by their breaker, least recently served first.';
 
 -- Up to max_count of the named channels, unpaused and not held by their circuit breaker,
--- with a waiting request, least recently served first. Probed one by one: a worker that serves some channels never reads the
--- others. (A claim of all channels finds them by httpq._waiting_channels.)
+-- with a waiting request, least recently served first. Probed one by one: a worker that
+-- serves some channels never reads the others. (A claim of all channels finds them by
+-- httpq._waiting_channels.)
 CREATE OR REPLACE FUNCTION httpq._ready_channels(channels text[], max_count integer) RETURNS text[]
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp

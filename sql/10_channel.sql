@@ -2,8 +2,8 @@
 --
 -- Owns httpq.channel. A channel is a destination or a tenant: requests name one, and it is
 -- created with default settings on first use. Invariants: every request's channel has a
--- row here; settings are always set (defaults below); limits, and retry_after_max (which
--- then follows backoff_max), are NULL when absent.
+-- row here; settings are always set (defaults below); limits, breaker_failures (then no
+-- circuit breaker) and retry_after_max (which then follows backoff_max) are NULL when absent.
 
 CREATE TABLE httpq.channel (
     name             text PRIMARY KEY,

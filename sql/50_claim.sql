@@ -121,8 +121,9 @@ $$;
 COMMENT ON FUNCTION httpq._waiting_channels() IS 'The channels that have waiting requests (a skip scan of request_claimable_idx).';
 
 -- Up to max_count of the named channels, unpaused and not held by their circuit breaker,
--- with a waiting request, least recently served first. Probed one by one: a worker that serves some channels never reads the
--- others. (A claim of all channels finds them by httpq._waiting_channels.)
+-- with a waiting request, least recently served first. Probed one by one: a worker that
+-- serves some channels never reads the others. (A claim of all channels finds them by
+-- httpq._waiting_channels.)
 CREATE FUNCTION httpq._ready_channels(channels text[], max_count integer) RETURNS text[]
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp

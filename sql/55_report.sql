@@ -1,11 +1,11 @@
 -- 55_report.sql: recording what became of the attempts a worker made.
 --
--- Writes httpq.request (retries wait again, scheduled for their next run_at) and, through
--- httpq._finish, httpq.history, and through httpq._breaker_report the circuit breaker of
--- a channel whose outcomes change it. Invariant: only the current claim can report. An outcome
--- is applied when (id, attempt, worker) is the request's running claim; anything else (a
--- worker whose lease expired and was taken over, a duplicate) is ignored, so a late worker
--- cannot overwrite the work of the one that took over.
+-- Writes httpq.request (retries wait again, scheduled for their next run_at), through
+-- httpq._finish httpq.history, and through httpq._breaker_report the circuit breaker of a
+-- channel whose outcomes change it. Invariant: only the current claim can report. An
+-- outcome is applied when (id, attempt, worker) is the request's running claim; anything
+-- else (a worker whose lease expired and was taken over, a duplicate) is ignored, so a late
+-- worker cannot overwrite the work of the one that took over.
 
 -- Applies a batch of outcomes; returns how many were applied.
 CREATE FUNCTION httpq.report(worker text, outcomes jsonb) RETURNS integer
