@@ -5048,8 +5048,8 @@ BEGIN
             IF ch.breaker_state = 'half_open' OR failed >= ch.breaker_failures THEN
                 -- Opens, or (the probe failed) opens again for twice as long.
                 opened := ch.breaker_opened + 1;
-                reason := format('%s consecutive failures, last: %s from request %s',
-                                 failed, b.last_failure ->> 'what', b.last_failure ->> 'id');
+                reason := format('%s consecutive failure%s, last: %s from request %s', failed,
+                                 CASE WHEN failed > 1 THEN 's' END, b.last_failure ->> 'what', b.last_failure ->> 'id');
                 UPDATE httpq.channel c
                 SET breaker_state = 'open', breaker_failed = failed, breaker_opened = opened,
                     breaker_probe_at = now + httpq._breaker_cooldown(c.breaker_cooldown, c.breaker_cooldown_max, opened),
