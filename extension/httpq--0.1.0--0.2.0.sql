@@ -4987,9 +4987,10 @@ COMMENT ON FUNCTION httpq._breaker_probe(text, bigint, timestamptz)
 
 -- Applies what a report's outcomes mean to their channels' breakers. news holds an object
 -- for each outcome that may change its channel's breaker (as report read it): {channel, id,
--- kind: success | failure | gone, what, method, url}; delivered: the report's delivered
--- requests (still in httpq.request), the successes of those channels. Each channel's row is
--- read again under its lock, so reports at once add up.
+-- kind: success | failure | gone, what}; delivered: the report's delivered requests, the
+-- successes of those channels. (Requests are still in httpq.request: report calls this
+-- before httpq._finish.) Each channel's row is read again under its lock, so reports at
+-- once add up.
 CREATE FUNCTION httpq._breaker_report(news jsonb, delivered bigint[], now timestamptz) RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -5023,8 +5024,9 @@ BEGIN
         -- A destination that answers 410 Gone asks its senders to stop (Standard Webhooks):
         -- the channel is paused until httpq.resume. The request waits, its attempt uncounted.
         IF b.gone IS NOT NULL AND NOT ch.paused THEN
-            reason := format('destination answered 410 Gone to request %s (%s %s) at %s',
-                             b.gone ->> 'id', b.gone ->> 'method', b.gone ->> 'url', now);
+            SELECT format('destination answered 410 Gone to request %s (%s %s) at %s', r.id, r.method, left(r.url, 200), now)
+            INTO reason
+            FROM httpq.request r WHERE r.id = (b.gone ->> 'id')::bigint;
             UPDATE httpq.channel c SET paused = true, paused_reason = reason WHERE c.name = ch.name;
             RAISE NOTICE 'httpq channel paused: channel "%": %', ch.name, reason;
         END IF;
@@ -5492,7 +5494,7 @@ BEGIN
     WITH o AS (
         SELECT * FROM unnest(httpq._read_outcomes(outcomes)) AS o
     ), decided AS (
-        SELECT r.id, r.channel, r.method, r.url, o.status, o.headers, o.body, v.state, v.run_at, v.reason, o.unsent,
+        SELECT r.id, r.channel, o.status, o.headers, o.body, v.state, v.run_at, v.reason, o.unsent,
                o.status = 410 AS gone,
                CASE WHEN o.status BETWEEN 200 AND 299 THEN NULL
                     WHEN o.status = 410 THEN 'HTTP 410 Gone: the channel is paused; the attempt is not counted'
@@ -5586,8 +5588,7 @@ BEGIN
     SELECT (SELECT count(*) FROM again),
            array_agg(ROW(d.id, d.state, d.reason, d.status, d.headers, d.body, d.error, d.entry)::httpq._ending)
                FILTER (WHERE d.state <> 'waiting'),
-           jsonb_agg(jsonb_build_object('channel', d.channel, 'id', d.id, 'kind', d.breaker_kind,
-                                        'what', left(d.error, 200), 'method', d.method, 'url', left(d.url, 200)))
+           jsonb_agg(jsonb_build_object('channel', d.channel, 'id', d.id, 'kind', d.breaker_kind, 'what', left(d.error, 200)))
                FILTER (WHERE d.breaker_kind = 'gone'
                           OR d.breaker_kind = 'failure' AND d.breaker_failures IS NOT NULL AND d.breaker_state <> 'open'
                           OR d.breaker_kind = 'success' AND (d.breaker_failed > 0 OR d.breaker_state <> 'closed'))

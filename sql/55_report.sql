@@ -38,7 +38,7 @@ BEGIN
     WITH o AS (
         SELECT * FROM unnest(httpq._read_outcomes(outcomes)) AS o
     ), decided AS (
-        SELECT r.id, r.channel, r.method, r.url, o.status, o.headers, o.body, v.state, v.run_at, v.reason, o.unsent,
+        SELECT r.id, r.channel, o.status, o.headers, o.body, v.state, v.run_at, v.reason, o.unsent,
                o.status = 410 AS gone,
                CASE WHEN o.status BETWEEN 200 AND 299 THEN NULL
                     WHEN o.status = 410 THEN 'HTTP 410 Gone: the channel is paused; the attempt is not counted'
@@ -132,8 +132,7 @@ BEGIN
     SELECT (SELECT count(*) FROM again),
            array_agg(ROW(d.id, d.state, d.reason, d.status, d.headers, d.body, d.error, d.entry)::httpq._ending)
                FILTER (WHERE d.state <> 'waiting'),
-           jsonb_agg(jsonb_build_object('channel', d.channel, 'id', d.id, 'kind', d.breaker_kind,
-                                        'what', left(d.error, 200), 'method', d.method, 'url', left(d.url, 200)))
+           jsonb_agg(jsonb_build_object('channel', d.channel, 'id', d.id, 'kind', d.breaker_kind, 'what', left(d.error, 200)))
                FILTER (WHERE d.breaker_kind = 'gone'
                           OR d.breaker_kind = 'failure' AND d.breaker_failures IS NOT NULL AND d.breaker_state <> 'open'
                           OR d.breaker_kind = 'success' AND (d.breaker_failed > 0 OR d.breaker_state <> 'closed'))

@@ -53,9 +53,10 @@ COMMENT ON FUNCTION httpq._breaker_probe(text, bigint, timestamptz)
 
 -- Applies what a report's outcomes mean to their channels' breakers. news holds an object
 -- for each outcome that may change its channel's breaker (as report read it): {channel, id,
--- kind: success | failure | gone, what, method, url}; delivered: the report's delivered
--- requests (still in httpq.request), the successes of those channels. Each channel's row is
--- read again under its lock, so reports at once add up.
+-- kind: success | failure | gone, what}; delivered: the report's delivered requests, the
+-- successes of those channels. (Requests are still in httpq.request: report calls this
+-- before httpq._finish.) Each channel's row is read again under its lock, so reports at
+-- once add up.
 CREATE FUNCTION httpq._breaker_report(news jsonb, delivered bigint[], now timestamptz) RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -89,8 +90,9 @@ BEGIN
         -- A destination that answers 410 Gone asks its senders to stop (Standard Webhooks):
         -- the channel is paused until httpq.resume. The request waits, its attempt uncounted.
         IF b.gone IS NOT NULL AND NOT ch.paused THEN
-            reason := format('destination answered 410 Gone to request %s (%s %s) at %s',
-                             b.gone ->> 'id', b.gone ->> 'method', b.gone ->> 'url', now);
+            SELECT format('destination answered 410 Gone to request %s (%s %s) at %s', r.id, r.method, left(r.url, 200), now)
+            INTO reason
+            FROM httpq.request r WHERE r.id = (b.gone ->> 'id')::bigint;
             UPDATE httpq.channel c SET paused = true, paused_reason = reason WHERE c.name = ch.name;
             RAISE NOTICE 'httpq channel paused: channel "%": %', ch.name, reason;
         END IF;
