@@ -4948,6 +4948,997 @@ GRANT EXECUTE ON FUNCTION httpq._tenant_channels(text) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION httpq._tenant_topics(text) TO PUBLIC;
 -- (end of Awaiting outcomes)
 
+-- Circuit breaker (sql/10_channel.sql, 48_claim_position.sql, 50_claim.sql, 55_report.sql,
+-- 57_breaker.sql, 90_views.sql): per channel, breaker settings and state, added after the
+-- AWS columns as a fresh install has them, and why a channel is paused. Claims skip a
+-- channel whose breaker is open until its probe is due; reports count retryable failures and
+-- successes, and a 410 Gone pauses the channel. set_channel takes the breaker settings last:
+-- the roles that could execute the one before may execute the new one, then it goes.
+ALTER TABLE httpq.channel
+    ADD COLUMN breaker_failures integer DEFAULT 10,
+    ADD COLUMN breaker_cooldown interval NOT NULL DEFAULT '30 seconds',
+    ADD COLUMN breaker_cooldown_max interval NOT NULL DEFAULT '10 minutes',
+    ADD COLUMN breaker_state text NOT NULL DEFAULT 'closed',
+    ADD COLUMN breaker_failed integer NOT NULL DEFAULT 0,
+    ADD COLUMN breaker_opened integer NOT NULL DEFAULT 0,
+    ADD COLUMN breaker_probe_at timestamptz,
+    ADD COLUMN breaker_reason text,
+    ADD COLUMN breaker_changed_at timestamptz,
+    ADD COLUMN paused_reason text,
+    ADD CONSTRAINT breaker_failures_in_range CHECK (breaker_failures BETWEEN 1 AND 1000000),
+    ADD CONSTRAINT breaker_cooldown_in_range CHECK (breaker_cooldown BETWEEN '1 second' AND '1 day'),
+    ADD CONSTRAINT breaker_cooldown_max_in_range CHECK (breaker_cooldown_max BETWEEN breaker_cooldown AND '7 days'),
+    ADD CONSTRAINT breaker_state_known CHECK (breaker_state IN ('closed', 'open', 'half_open')),
+    ADD CONSTRAINT breaker_probe_at_when_not_closed CHECK ((breaker_state = 'closed') = (breaker_probe_at IS NULL));
+CREATE INDEX channel_breaker_idx ON httpq.channel (breaker_probe_at) WHERE breaker_state <> 'closed';
+
+-- The cool-down after the breaker's opened-th opening in a row: breaker_cooldown, doubled
+-- on each reopen, at most breaker_cooldown_max.
+CREATE FUNCTION httpq._breaker_cooldown(cooldown interval, cooldown_max interval, opened integer) RETURNS interval
+LANGUAGE sql IMMUTABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+    -- In seconds as float8, with the exponent bounded, so many reopens cannot overflow.
+    SELECT make_interval(secs => least(extract(epoch FROM cooldown_max)::float8,
+                                       extract(epoch FROM cooldown)::float8 * power(2::float8, least(greatest(opened, 1) - 1, 60))))
+$$;
+COMMENT ON FUNCTION httpq._breaker_cooldown(interval, interval, integer)
+    IS 'The cool-down after the opened-th opening in a row: cooldown * 2^(opened-1), at most cooldown_max.';
+
+-- A claim took request id as the probe of channel's open breaker (holding the channel's
+-- row lock): the breaker is half-open until the probe's report, or until the probe's
+-- time-out and 10 seconds more, when a probe whose worker never reported is given up and
+-- another may go.
+CREATE FUNCTION httpq._breaker_probe(channel text, id bigint, now timestamptz) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    given_up timestamptz;
+BEGIN
+    SELECT now + make_interval(secs => coalesce(r.timeout_ms, c.timeout_ms) / 1000.0) + interval '10 seconds'
+    INTO given_up
+    FROM httpq.request r JOIN httpq.channel c ON c.name = r.channel
+    WHERE r.id = _breaker_probe.id;
+    UPDATE httpq.channel c
+    SET breaker_state = 'half_open', breaker_probe_at = given_up, breaker_changed_at = now
+    WHERE c.name = _breaker_probe.channel;
+    RAISE NOTICE 'httpq breaker half-open: channel "%": probing with request %; another probe at % unless it is reported',
+        channel, id, given_up;
+END;
+$$;
+COMMENT ON FUNCTION httpq._breaker_probe(text, bigint, timestamptz)
+    IS 'Makes a channel''s breaker half-open: a claim took request id as its probe.';
+
+-- Applies what a report's outcomes mean to their channels' breakers. news holds an object
+-- for each outcome that may change its channel's breaker (as report read it): {channel, id,
+-- kind: success | failure | gone, what}; delivered: the report's delivered requests, the
+-- successes of those channels. (Requests are still in httpq.request: report calls this
+-- before httpq._finish.) Each channel's row is read again under its lock, so reports at
+-- once add up.
+CREATE FUNCTION httpq._breaker_report(news jsonb, delivered bigint[], now timestamptz) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    b      record;
+    ch     httpq.channel;
+    failed integer;
+    opened integer;
+    reason text;
+BEGIN
+    FOR b IN
+        SELECT f.*, s.successes, s.success
+        FROM (SELECT o ->> 'channel' AS channel,
+                     count(*) FILTER (WHERE o ->> 'kind' = 'failure') AS failures,
+                     (array_agg(o ORDER BY (o ->> 'id')::bigint DESC) FILTER (WHERE o ->> 'kind' = 'failure'))[1] AS last_failure,
+                     (array_agg(o ORDER BY (o ->> 'id')::bigint) FILTER (WHERE o ->> 'kind' = 'gone'))[1] AS gone
+              FROM jsonb_array_elements(news) AS o
+              GROUP BY o ->> 'channel') AS f
+        CROSS JOIN LATERAL (SELECT count(*) AS successes, min(r.id) AS success FROM httpq.request r
+                            WHERE r.id = ANY (delivered) AND r.channel = f.channel) AS s
+        ORDER BY f.channel
+    LOOP
+        IF b.gone IS NOT NULL THEN
+            -- The pause fence, as httpq.pause takes it: once this report commits, no claim
+            -- takes from the channel.
+            PERFORM pg_advisory_xact_lock(1752461427, hashtext(b.channel));
+        END IF;
+        SELECT * INTO ch FROM httpq.channel c WHERE c.name = b.channel FOR NO KEY UPDATE;
+
+        -- A destination that answers 410 Gone asks its senders to stop (Standard Webhooks):
+        -- the channel is paused until httpq.resume. The request waits, its attempt uncounted.
+        IF b.gone IS NOT NULL AND NOT ch.paused THEN
+            SELECT format('destination answered 410 Gone to request %s (%s %s) at %s', r.id, r.method, left(r.url, 200), now)
+            INTO reason
+            FROM httpq.request r WHERE r.id = (b.gone ->> 'id')::bigint;
+            UPDATE httpq.channel c SET paused = true, paused_reason = reason WHERE c.name = ch.name;
+            RAISE NOTICE 'httpq channel paused: channel "%": %', ch.name, reason;
+        END IF;
+
+        IF b.successes > 0 THEN
+            -- Any success: the endpoint answers again. (A report counts as a success for a
+            -- channel when it carries one: its attempts ran at once, in no order.)
+            IF ch.breaker_failed > 0 OR ch.breaker_state <> 'closed' THEN
+                UPDATE httpq.channel c
+                SET breaker_state = 'closed', breaker_failed = 0, breaker_opened = 0, breaker_probe_at = NULL,
+                    breaker_reason = NULL,
+                    breaker_changed_at = CASE WHEN ch.breaker_state <> 'closed' THEN now ELSE c.breaker_changed_at END
+                WHERE c.name = ch.name;
+                IF ch.breaker_state <> 'closed' THEN
+                    RAISE NOTICE 'httpq breaker closed: channel "%": request % delivered', ch.name, b.success;
+                END IF;
+            END IF;
+        ELSIF b.failures > 0 AND ch.breaker_failures IS NOT NULL AND ch.breaker_state <> 'open' THEN
+            -- Failures while open are the attempts sent before it opened: they change nothing.
+            failed := ch.breaker_failed + b.failures;
+            IF ch.breaker_state = 'half_open' OR failed >= ch.breaker_failures THEN
+                -- Opens, or (the probe failed) opens again for twice as long.
+                opened := ch.breaker_opened + 1;
+                reason := format('%s consecutive failure%s, last: %s from request %s', failed,
+                                 CASE WHEN failed > 1 THEN 's' END, b.last_failure ->> 'what', b.last_failure ->> 'id');
+                UPDATE httpq.channel c
+                SET breaker_state = 'open', breaker_failed = failed, breaker_opened = opened,
+                    breaker_probe_at = now + httpq._breaker_cooldown(c.breaker_cooldown, c.breaker_cooldown_max, opened),
+                    breaker_reason = reason, breaker_changed_at = now
+                WHERE c.name = ch.name
+                RETURNING c.* INTO ch;
+                RAISE NOTICE 'httpq breaker opened: channel "%": %; probing at %', ch.name, reason, ch.breaker_probe_at;
+            ELSE
+                UPDATE httpq.channel c SET breaker_failed = failed WHERE c.name = ch.name;
+            END IF;
+        END IF;
+    END LOOP;
+END;
+$$;
+COMMENT ON FUNCTION httpq._breaker_report(jsonb, bigint[], timestamptz)
+    IS 'Counts a report''s successes and retryable failures in their channels'' breakers, and pauses a channel that answered 410 Gone.';
+
+-- Of the named channels, up to max_count unpaused ones not held by their circuit breaker
+-- (sql/57_breaker.sql), least recently served first: the channels a claim visits, those
+-- httpq._waiting_channels found with work or, reading from positions, those found before.
+-- One primary-key probe per name (OFFSET 0 keeps it a nested probe: as a join, the planner
+-- may read the whole channel table, whose size follows every channel ever used; seen:
+-- 1,934 pages with 50,000 channels).
+CREATE OR REPLACE FUNCTION httpq._known_channels(names text[], max_count integer) RETURNS text[]
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RETURN (SELECT array_agg(c.name ORDER BY c.served_at, c.name)
+    FROM (
+        SELECT c.name, c.served_at
+        FROM unnest(names) AS n(name)
+        CROSS JOIN LATERAL (SELECT c.name, c.served_at, c.paused, c.breaker_state, c.breaker_probe_at FROM httpq.channel c
+                            WHERE c.name = n.name OFFSET 0) AS c
+        WHERE NOT c.paused AND (c.breaker_state = 'closed' OR c.breaker_probe_at <= httpq._now())
+        ORDER BY c.served_at, c.name
+        LIMIT max_count
+    ) AS c);
+END;
+$$;
+COMMENT ON FUNCTION httpq._known_channels(text[], integer)
+    IS 'Unpaused channels among those named, not held by their breaker, least recently served first.';
+
+-- Up to max_count of the named channels, unpaused and not held by their circuit breaker,
+-- with a waiting request, least recently served first. Probed one by one: a worker that
+-- serves some channels never reads the others. (A claim of all channels finds them by
+-- httpq._waiting_channels.)
+CREATE OR REPLACE FUNCTION httpq._ready_channels(channels text[], max_count integer) RETURNS text[]
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+SET enable_indexonlyscan = off   -- see _waiting_channels
+AS $$
+BEGIN
+    RETURN (SELECT array_agg(c.name ORDER BY c.served_at, c.name)
+    FROM (
+        SELECT c.name, c.served_at
+        FROM httpq.channel c
+        WHERE c.name = ANY (_ready_channels.channels) AND NOT c.paused
+          AND (c.breaker_state = 'closed' OR c.breaker_probe_at <= httpq._now())
+          AND EXISTS (SELECT 1 FROM httpq.request r WHERE r.channel = c.name AND r.state = 'waiting')
+        ORDER BY c.served_at, c.name
+        LIMIT _ready_channels.max_count
+    ) AS c);
+END;
+$$;
+COMMENT ON FUNCTION httpq._ready_channels(text[], integer)
+    IS 'Unpaused channels among those named, not held by their breaker, with a waiting request, least recently served first.';
+
+-- Claims up to max_count requests for a worker, leased until now() + lease, with bodies
+-- of at most max_bytes in all (but always one request, when any is ready). A worker keeps
+-- one channel from taking all its transfers with per_channel, the most one channel may
+-- get, and channel_room, less for the channels named: {"channel": n, ...}.
+CREATE OR REPLACE FUNCTION httpq.claim(
+    worker       text,
+    max_count    integer DEFAULT 100,
+    channels     text[] DEFAULT NULL,
+    lease        interval DEFAULT '1 minute',
+    max_bytes    bigint DEFAULT NULL,
+    per_channel  integer DEFAULT NULL,
+    channel_room jsonb DEFAULT NULL
+) RETURNS SETOF httpq.claimed
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+-- Generic plans from the first call, here and in the functions it calls: a busy worker
+-- claims hundreds of times a second, and custom plans were made anew on every call (0.5 ms
+-- of a 1 ms claim of 10, measured). A generic plan lasts the session, so it must not
+-- depend on the table's size when it was made: a worker that starts on an empty queue
+-- planned its UPDATE by ids as a scan of the whole table, 24 ms a claim once 50,000 waited.
+-- So no sequential scans and no hash or merge joins: every statement here reads through
+-- an index, whatever the planner believes of the tables. (The same in report, heartbeat,
+-- release, _finish and enqueue_many.)
+SET plan_cache_mode = force_generic_plan
+SET enable_seqscan = off
+SET enable_hashjoin = off
+SET enable_mergejoin = off
+AS $$
+DECLARE
+    now_at   constant timestamptz := httpq._now();
+    wanted   integer := max_count;
+    ready    text[];
+    hungry   text[];
+    ch       httpq.channel;
+    locked   boolean;
+    probing  boolean;
+    alone    boolean;
+    front    boolean;
+    noting   boolean;
+    known    text[];
+    walk_started timestamptz;
+    walked   interval;
+    pos      httpq._position;
+    last     httpq._position;
+    last_priority integer;
+    last_run_at   timestamptz;
+    last_id       bigint;
+    quota    integer;
+    room     integer;
+    room_left jsonb := coalesce(channel_room, '{}');
+    bytes_left bigint := max_bytes;
+    took_bytes bigint;
+    allowed  integer;
+    bucket   numeric;
+    sealed   jsonb;
+    take_ids bigint[];
+    late_ids bigint[];
+    got      integer;
+BEGIN
+    -- The rules of httpq._check_worker and _check_lease, which raise the errors: calling them
+    -- on every claim cost 20 and 8 us.
+    IF worker IS NULL OR worker = '' OR length(worker) > 200 OR worker ~ '[\x01-\x1f\x7f-\x9f]' THEN
+        PERFORM httpq._check_worker(worker);
+    END IF;
+    IF max_count IS NULL OR max_count NOT BETWEEN 1 AND 10000 THEN
+        RAISE EXCEPTION 'max_count must be between 1 and 10000, got %', coalesce(max_count::text, 'NULL')
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF lease IS NULL OR lease < interval '1 second' OR lease > interval '1 day' THEN
+        PERFORM httpq._check_lease(lease);
+    END IF;
+    IF max_bytes < 1 THEN
+        RAISE EXCEPTION 'max_bytes must be positive or NULL, got %', max_bytes USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF per_channel < 1 THEN
+        RAISE EXCEPTION 'per_channel must be positive or NULL, got %', per_channel USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF jsonb_typeof(room_left) <> 'object' OR jsonb_path_exists(room_left, '$.* ? (@.type() != "number" || @ < 0 || @.floor() != @)') THEN
+        RAISE EXCEPTION 'channel_room must be a JSON object of channel names and whole numbers of at least 0'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+
+    -- The claim commits like any transaction (synchronous_commit as configured): a claim
+    -- lost in a crash would hand its attempt number out again, and fencing relies on each
+    -- (id, attempt) naming one claim only.
+    -- Each step only when it has work, which most claims find none of. The earliest lease
+    -- and run_at are read in index order (a generic plan of `run_at <= now_at` may scan the
+    -- table instead). Leases are looked at once a second per session: a lease expires
+    -- only when its worker is gone, and while another transaction holds back vacuum the
+    -- front of request_lease_idx is the entries of every request reported since. (Always
+    -- under the test clock, which tests move at will.)
+    IF coalesce(current_setting('httpq.leases_checked_at', true), '') = ''
+       OR current_setting('httpq.leases_checked_at')::timestamptz <= now_at - interval '1 second'
+       OR coalesce(current_setting('httpq.now', true), '') <> '' THEN
+        IF (SELECT r.lease_until FROM httpq.request r WHERE r.state = 'running' ORDER BY r.lease_until LIMIT 1) < now_at THEN
+            PERFORM httpq._expire_leases(now_at);
+        END IF;
+        PERFORM set_config('httpq.leases_checked_at', now_at::text, false);
+    END IF;
+    IF (SELECT r.run_at FROM httpq.request r WHERE r.state = 'scheduled' ORDER BY r.run_at LIMIT 1) <= now_at THEN
+        PERFORM httpq._wake_scheduled(claim.channels, least(10 * max_count, 10000), now_at);
+    END IF;
+    PERFORM httpq._promote_deferred();
+    -- From the front of each channel, or from where this session last claimed
+    -- (sql/48_claim_position.sql).
+    -- Positions are noted only once reads from the front have been slow (or the period is fixed).
+    noting := coalesce(current_setting('httpq.claim_slow_reads', true), '') NOT IN ('', '0')
+              OR coalesce(current_setting('httpq.claim_front_every', true), '') <> '';
+    known := CASE WHEN claim.channels IS NULL THEN nullif(current_setting('httpq.claim_channels', true), '')::text[] END;
+    -- (A claim of all channels reads from positions only the channels a read from the front
+    -- found with work; none known, it reads from the front.)
+    front := httpq._claim_reads_front() OR (claim.channels IS NULL AND coalesce(cardinality(known), 0) = 0);
+    walk_started := clock_timestamp();
+    IF front AND claim.channels IS NULL THEN
+        -- Every channel with work (the skip scan), kept for the reads from positions.
+        known := ARRAY(SELECT httpq._waiting_channels());
+        ready := httpq._known_channels(known, max_count);
+        IF noting THEN
+            PERFORM set_config('httpq.claim_channels', known::text, false);
+        END IF;
+    ELSIF front THEN
+        ready := httpq._ready_channels(claim.channels, max_count);
+    ELSE
+        ready := httpq._known_channels(coalesce(claim.channels, known), max_count);
+    END IF;
+    walked := clock_timestamp() - walk_started;
+    -- Fewer channels than asked for means every channel with work is here.
+    alone := front AND cardinality(ready) = 1 AND max_count > 1;
+
+    -- Round-robin: each channel gets an equal share of what is still wanted; what a
+    -- channel cannot use goes to those after it, and a second round to those that filled.
+    WHILE wanted > 0 AND cardinality(ready) > 0 LOOP
+        hungry := '{}';
+        FOR i IN 1 .. cardinality(ready) LOOP
+            EXIT WHEN wanted = 0;
+            quota := ceil(wanted::numeric / (cardinality(ready) - i + 1));
+            -- What the worker leaves this channel: room_left counts down over the rounds.
+            room := coalesce((room_left ->> ready[i])::integer, per_channel);
+            IF room IS NOT NULL THEN
+                CONTINUE WHEN room = 0;
+                quota := least(quota, room);
+            END IF;
+            -- The channel's pause fence, shared: httpq.pause takes it exclusively, so it
+            -- waits for every claim serving the channel, and a claim that comes while pause
+            -- waits is refused it and skips the channel. paused is then read after the
+            -- fence is held: no claim takes from a channel once pause has returned.
+            CONTINUE WHEN NOT pg_try_advisory_xact_lock_shared(1752461427, hashtext(ready[i]));
+            -- The row lock serializes claims of a limited channel across workers. An
+            -- unlimited channel another claimer holds is still served: SKIP LOCKED on its
+            -- requests keeps the two apart; only its bookkeeping waits for the next claim.
+            -- The one channel ready, unlimited, needs no bookkeeping at all: its place in line
+            -- (served_at) matters only next to others (a write saved on most busy claims).
+            SELECT * INTO ch FROM httpq.channel c WHERE c.name = ready[i];
+            locked := false;
+            IF NOT alone OR ch.max_concurrency IS NOT NULL OR ch.rate_per_second IS NOT NULL THEN
+                SELECT * INTO ch FROM httpq.channel c WHERE c.name = ready[i] FOR NO KEY UPDATE SKIP LOCKED;
+                locked := FOUND;
+                IF NOT locked THEN
+                    SELECT * INTO ch FROM httpq.channel c WHERE c.name = ready[i];
+                    CONTINUE WHEN ch.max_concurrency IS NOT NULL OR ch.rate_per_second IS NOT NULL;
+                END IF;
+            END IF;
+            CONTINUE WHEN ch.paused;
+            -- An open circuit breaker (sql/57_breaker.sql): nothing until its probe is due,
+            -- then one request, the probe, taken under the row lock by one claim only.
+            probing := ch.breaker_state <> 'closed';
+            IF probing THEN
+                CONTINUE WHEN ch.breaker_probe_at > now_at;
+                IF NOT locked THEN
+                    SELECT * INTO ch FROM httpq.channel c WHERE c.name = ready[i] FOR NO KEY UPDATE SKIP LOCKED;
+                    locked := FOUND;
+                    CONTINUE WHEN NOT locked OR ch.paused OR ch.breaker_probe_at > now_at;
+                END IF;
+                quota := 1;
+            END IF;
+
+            SELECT a.allowed, a.bucket INTO allowed, bucket FROM httpq._allowance(ch, quota, now_at) AS a;
+            -- The channel's signing keys and AWS credentials, sealed, read once per channel and
+            -- handed with each request.
+            sealed := CASE WHEN ch.aws_credentials IS NOT NULL THEN httpq._sealed(ch.signing_keys || ch.aws_credentials, ch.owner)
+                           WHEN cardinality(ch.signing_keys) > 0 THEN httpq._sealed(ch.signing_keys, ch.owner) END;
+
+            got := 0;
+            take_ids := NULL;
+            late_ids := NULL;
+            pos := CASE WHEN NOT front THEN httpq._claim_position(ch.name) END;
+            walk_started := clock_timestamp();
+            IF allowed > 0 AND pos IS NULL THEN
+                SELECT array_agg(p.id) FILTER (WHERE NOT p.late), array_agg(p.id) FILTER (WHERE p.late),
+                       (array_agg(p.priority ORDER BY p.priority DESC, p.run_at DESC, p.id DESC))[1],
+                       (array_agg(p.run_at ORDER BY p.priority DESC, p.run_at DESC, p.id DESC))[1],
+                       (array_agg(p.id ORDER BY p.priority DESC, p.run_at DESC, p.id DESC))[1],
+                       sum(p.size)
+                INTO take_ids, late_ids, last_priority, last_run_at, last_id, took_bytes
+                FROM (
+                    -- The bytes before each request, to stop at bytes_left (see below).
+                    SELECT p.*, sum(p.size) OVER (ORDER BY p.priority, p.run_at, p.id) - p.size AS before
+                    FROM (
+                        SELECT r.id, r.priority, r.run_at, coalesce(r.deadline <= now_at, false) AS late,
+                               coalesce(octet_length(r.body), 0) AS size
+                        FROM httpq.request r
+                        WHERE r.channel = ch.name AND r.state = 'waiting' AND r.run_at <= now_at
+                        ORDER BY r.priority, r.run_at, r.id
+                        LIMIT allowed
+                        FOR UPDATE SKIP LOCKED
+                    ) AS p
+                ) AS p
+                -- Within bytes_left, or the claim's first request, whatever its size.
+                WHERE bytes_left IS NULL OR p.before + p.size <= bytes_left OR (p.before = 0 AND bytes_left = max_bytes);
+            ELSIF allowed > 0 THEN
+                -- From the position: what is after it, and the same priority's requests of the
+                -- 100 ms before it, each an index range of its own.
+                SELECT array_agg(p.id) FILTER (WHERE NOT p.late), array_agg(p.id) FILTER (WHERE p.late),
+                       (array_agg(p.priority ORDER BY p.priority DESC, p.run_at DESC, p.id DESC))[1],
+                       (array_agg(p.run_at ORDER BY p.priority DESC, p.run_at DESC, p.id DESC))[1],
+                       (array_agg(p.id ORDER BY p.priority DESC, p.run_at DESC, p.id DESC))[1],
+                       sum(p.size)
+                INTO take_ids, late_ids, last_priority, last_run_at, last_id, took_bytes
+                FROM (SELECT p.*, sum(p.size) OVER (ORDER BY p.priority, p.run_at, p.id) - p.size AS before FROM (
+                    SELECT * FROM (
+                        SELECT r.id, r.priority, r.run_at, coalesce(r.deadline <= now_at, false) AS late,
+                               coalesce(octet_length(r.body), 0) AS size
+                        FROM httpq.request r
+                        WHERE r.channel = ch.name AND r.state = 'waiting' AND r.run_at <= now_at
+                          AND r.priority = pos.priority
+                          AND r.run_at >= pos.run_at - interval '100 milliseconds'
+                          AND (r.run_at, r.id) < (pos.run_at, pos.id)
+                        ORDER BY r.priority, r.run_at, r.id
+                        LIMIT allowed
+                        FOR UPDATE SKIP LOCKED) AS just_before
+                    UNION ALL
+                    SELECT * FROM (
+                        SELECT r.id, r.priority, r.run_at, coalesce(r.deadline <= now_at, false) AS late,
+                               coalesce(octet_length(r.body), 0) AS size
+                        FROM httpq.request r
+                        WHERE r.channel = ch.name AND r.state = 'waiting' AND r.run_at <= now_at
+                          AND (r.priority, r.run_at, r.id) > (pos.priority, pos.run_at, pos.id)
+                        ORDER BY r.priority, r.run_at, r.id
+                        LIMIT allowed
+                        FOR UPDATE SKIP LOCKED) AS after
+                    ORDER BY 2, 3, 1
+                    LIMIT allowed
+                ) AS p) AS p
+                WHERE bytes_left IS NULL OR p.before + p.size <= bytes_left OR (p.before = 0 AND bytes_left = max_bytes);
+            END IF;
+            walked := walked + (clock_timestamp() - walk_started);
+            IF allowed > 0 THEN
+                last := ROW(last_priority, last_run_at, last_id)::httpq._position;   -- the last taken
+                IF (noting OR NOT front) AND last_id IS NOT NULL AND (pos IS NULL OR last > pos) THEN
+                    PERFORM httpq._claim_remember(ch.name, last);
+                END IF;
+
+                RETURN QUERY
+                    UPDATE httpq.request r
+                    SET state = 'running', attempt = r.attempt + 1, worker = claim.worker,
+                        lease_until = now_at + claim.lease
+                    WHERE r.id = ANY (take_ids)
+                    RETURNING r.id, r.attempt, r.channel, r.method, r.url, r.headers, r.body,
+                              coalesce(r.timeout_ms, ch.timeout_ms), ch.allowed_networks, ch.signing_keys,
+                              CASE WHEN r.secrets IS NULL THEN sealed
+                                   ELSE coalesce(sealed, '{}') || httpq._sealed(r.secrets, ch.owner) END,
+                              ch.aws_sigv4, ch.aws_credentials;
+                GET DIAGNOSTICS got = ROW_COUNT;
+                IF probing AND got > 0 THEN
+                    PERFORM httpq._breaker_probe(ch.name, take_ids[1], now_at);
+                END IF;
+                IF room IS NOT NULL THEN
+                    room_left := jsonb_set(room_left, ARRAY[ch.name], to_jsonb(room - got));
+                END IF;
+                bytes_left := bytes_left - coalesce(took_bytes, 0);
+
+                IF late_ids IS NOT NULL THEN
+                    PERFORM httpq._finish(ARRAY(
+                        SELECT ROW(id, 'dead', 'deadline passed before an attempt could start',
+                                   NULL, NULL, NULL, NULL, NULL)::httpq._ending
+                        FROM unnest(late_ids) AS id));
+                END IF;
+                wanted := CASE WHEN bytes_left < 0 OR bytes_left = 0 THEN 0 ELSE wanted - got END;
+                IF got + cardinality(coalesce(late_ids, '{}')) = quota AND (room IS NULL OR room > got) THEN
+                    hungry := hungry || ch.name;
+                END IF;
+            END IF;
+
+            -- A visited channel goes to the back of the line even when its limits gave it
+            -- nothing: otherwise a channel at its limit, first in line, would take every
+            -- small claim's place and starve the channels behind it.
+            -- (Not an unlimited channel that gave nothing: a read from positions visits
+            -- channels without work, and each write leaves a row version behind.)
+            IF locked AND (got > 0 OR late_ids IS NOT NULL OR ch.max_concurrency IS NOT NULL
+                           OR ch.rate_per_second IS NOT NULL) THEN
+                UPDATE httpq.channel c
+                SET served_at = clock_timestamp(),
+                    tokens = CASE WHEN ch.rate_per_second IS NOT NULL THEN bucket - got ELSE c.tokens END,
+                    tokens_at = CASE WHEN ch.rate_per_second IS NOT NULL THEN now_at ELSE c.tokens_at END
+                WHERE c.name = ch.name;
+            END IF;
+        END LOOP;
+        ready := hungry;
+    END LOOP;
+    IF front THEN
+        -- How long reading the front took: finding the channels and their requests, not
+        -- updating and returning what was taken.
+        PERFORM httpq._claim_read_front(walked);
+    END IF;
+END;
+$$;
+COMMENT ON FUNCTION httpq.claim(text, integer, text[], interval, bigint, integer, jsonb)
+    IS 'Claims up to max_count ready requests (max_bytes of bodies) for a worker: fair across channels, within their limits, leased.';
+
+-- The earliest moment a claim may find new work that is not ready yet: the next
+-- scheduled run_at, when a rate-limited channel with waiting work earns its next token, or
+-- when an open circuit breaker lets its probe go.
+-- In the past when scheduled requests are due but not yet made waiting.
+CREATE OR REPLACE FUNCTION httpq.next_run_at(channels text[] DEFAULT NULL) RETURNS timestamptz
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT least(
+        CASE WHEN next_run_at.channels IS NULL
+             THEN (SELECT min(r.run_at) FROM httpq.request r WHERE r.state = 'scheduled')
+             ELSE (SELECT min(next.run_at)
+                   FROM unnest(next_run_at.channels) AS c(name)
+                   -- Ordered as request_scheduled_channel_idx: by run_at alone, the planner
+                   -- may walk the global index past every other channel's scheduled requests.
+                   CROSS JOIN LATERAL (SELECT r.run_at FROM httpq.request r
+                                       WHERE r.channel = c.name AND r.state = 'scheduled'
+                                       ORDER BY r.run_at, r.id
+                                       LIMIT 1) AS next) END,
+        (SELECT min(c.tokens_at + make_interval(secs => ((1 - c.tokens) / c.rate_per_second)::float8))
+         FROM httpq.channel c
+         WHERE c.rate_per_second IS NOT NULL AND c.tokens < 1 AND NOT c.paused
+           AND (next_run_at.channels IS NULL OR c.name = ANY (next_run_at.channels))
+           AND EXISTS (SELECT 1 FROM httpq.request r WHERE r.channel = c.name AND r.state = 'waiting')),
+        -- An open circuit breaker's probe (sql/57_breaker.sql).
+        (SELECT min(c.breaker_probe_at)
+         FROM httpq.channel c
+         WHERE c.breaker_state <> 'closed' AND NOT c.paused
+           AND (next_run_at.channels IS NULL OR c.name = ANY (next_run_at.channels))
+           AND EXISTS (SELECT 1 FROM httpq.request r WHERE r.channel = c.name AND r.state = 'waiting')))
+$$;
+COMMENT ON FUNCTION httpq.next_run_at(text[])
+    IS 'When a worker should claim again at the latest: the next scheduled request, rate-limit token or breaker probe.';
+
+-- Applies a batch of outcomes; returns how many were applied.
+CREATE OR REPLACE FUNCTION httpq.report(worker text, outcomes jsonb) RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET plan_cache_mode = force_generic_plan   -- see httpq.claim
+SET enable_seqscan = off
+SET enable_hashjoin = off
+SET enable_mergejoin = off
+AS $$
+DECLARE
+    now_at  constant timestamptz := httpq._now();
+    retried integer;
+    endings httpq._ending[];
+    news    jsonb;
+BEGIN
+    -- httpq._check_worker's rule, which raises the error (a call on every report cost 20 us).
+    IF worker IS NULL OR worker = '' OR length(worker) > 200 OR worker ~ '[\x01-\x1f\x7f-\x9f]' THEN
+        PERFORM httpq._check_worker(worker);
+    END IF;
+    IF jsonb_typeof(outcomes) IS DISTINCT FROM 'array'
+       OR EXISTS (SELECT 1 FROM jsonb_array_elements(outcomes) AS e WHERE jsonb_typeof(e) <> 'object') THEN
+        RAISE EXCEPTION 'outcomes must be a JSON array of objects'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Each object: id, attempt, status, headers, body (base64), error, duration_ms, refused, unsent.';
+    END IF;
+
+    -- Each outcome is read on its own (httpq._read_outcomes): one a worker got wrong is a
+    -- failed attempt that says so, and the rest of the batch applies.
+    WITH o AS (
+        SELECT * FROM unnest(httpq._read_outcomes(outcomes)) AS o
+    ), decided AS (
+        SELECT r.id, r.channel, o.status, o.headers, o.body, v.state, v.run_at, v.reason, o.unsent,
+               o.status = 410 AS gone,
+               CASE WHEN o.status BETWEEN 200 AND 299 THEN NULL
+                    WHEN o.status = 410 THEN 'HTTP 410 Gone: the channel is paused; the attempt is not counted'
+                    ELSE coalesce(o.error, aws.error, 'HTTP ' || o.status, 'no response') END AS error,
+               -- What the outcome means to the channel's circuit breaker (sql/57_breaker.sql),
+               -- and the breaker as this statement found it: most reports change nothing.
+               CASE WHEN o.status BETWEEN 200 AND 299 THEN 'success'
+                    WHEN o.refused OR o.unsent THEN NULL
+                    WHEN o.status = 410 THEN 'gone'
+                    WHEN aws.code IS NOT NULL AND o.status < 500 AND httpq._aws_retryable(aws.code) OR httpq._retryable(o.status)
+                        THEN 'failure' END AS breaker_kind,
+               c.breaker_failures, c.breaker_state, c.breaker_failed,
+               jsonb_build_object('attempt', o.attempt, 'at', now_at, 'worker', report.worker,
+                                  'status', o.status,
+                                  'error', CASE WHEN o.status = 410 THEN 'HTTP 410 Gone: the channel is paused; the attempt is not counted'
+                                                ELSE coalesce(o.error, aws.error) END,
+                                  'duration_ms', o.duration_ms)
+                   || CASE WHEN o.unsent THEN '{"unsent": true}'::jsonb ELSE '{}' END AS entry
+        FROM o
+        -- LATERAL: one primary-key probe per outcome, whatever the planner guesses of the
+        -- JSON's row count (a join was planned as a rescan of the outcomes per running row).
+        CROSS JOIN LATERAL (
+            SELECT r.* FROM httpq.request r
+            -- lease_until IS NOT NULL means running (running_iff_leased), and unlike state =
+            -- 'running' it does not let the planner read request_lease_idx whole for each id:
+            -- a generic plan made while few requests ran did (0.3 ms an outcome at 200 running).
+            WHERE r.id = o.id AND r.attempt = o.attempt AND r.worker = report.worker AND r.lease_until IS NOT NULL
+            LIMIT 1   -- at most one row by id anyway; it also keeps the subquery from being flattened
+            FOR UPDATE
+        ) AS r
+        -- A primary-key probe per outcome too (OFFSET 0 keeps it one): as a join, the plan
+        -- cached for the session may read every channel once per outcome.
+        CROSS JOIN LATERAL (SELECT c.max_attempts, c.backoff_base, c.backoff_max, c.retry_after_max, c.aws_sigv4,
+                                   c.breaker_failures, c.breaker_state, c.breaker_failed
+                            FROM httpq.channel c
+                            WHERE c.name = r.channel OFFSET 0) AS c
+        -- An AWS error answer on a channel that signs for AWS: its code and message are the
+        -- attempt's error, and throttling or a transient error is retried, as a 503 would be.
+        CROSS JOIN LATERAL (SELECT e[1] AS code,
+                                   CASE WHEN e IS NOT NULL THEN format('AWS %s: %s (HTTP %s)', e[1], coalesce(e[2], 'no message'), o.status) END
+                                       AS error
+                            FROM (SELECT CASE WHEN c.aws_sigv4 IS NOT NULL AND o.status >= 300
+                                              THEN httpq._aws_error(o.headers, o.body) END) AS a(e)) AS aws
+        -- A 2xx needs no decision: the function call is for the others only.
+        CROSS JOIN LATERAL (
+            SELECT 'delivered', NULL::timestamptz, NULL::text WHERE o.status BETWEEN 200 AND 299
+            UNION ALL
+            SELECT 'dead', NULL::timestamptz, o.error WHERE o.refused
+            UNION ALL
+            -- Not sent (the worker cannot open a secret it names): the configuration is at
+            -- fault, not the request, so the attempt does not count; it waits a minute (at
+            -- most backoff_max) for the configuration to be fixed, unless its deadline is past.
+            SELECT CASE WHEN r.deadline <= now_at THEN 'dead' ELSE 'waiting' END,
+                   CASE WHEN r.deadline > now_at OR r.deadline IS NULL
+                        THEN now_at + least(c.backoff_max, interval '1 minute') END,
+                   CASE WHEN r.deadline <= now_at THEN 'deadline passed' END
+            WHERE o.unsent AND NOT o.refused
+            UNION ALL
+            -- 410 Gone: the destination asks to be sent nothing more, and its channel is
+            -- paused (sql/57_breaker.sql). The request is not at fault: it waits, the attempt
+            -- uncounted, for httpq.resume, unless its deadline is past.
+            SELECT CASE WHEN r.deadline <= now_at THEN 'dead' ELSE 'waiting' END,
+                   CASE WHEN r.deadline > now_at OR r.deadline IS NULL THEN now_at END,
+                   CASE WHEN r.deadline <= now_at THEN 'deadline passed' END
+            WHERE o.status = 410
+            UNION ALL
+            SELECT * FROM httpq._verdict(CASE WHEN aws.code IS NOT NULL AND o.status < 500 AND httpq._aws_retryable(aws.code)
+                                              THEN 503 ELSE o.status END,
+                                         o.headers ->> 'retry-after', r.attempt - r.attempt_floor,
+                                         coalesce(r.max_attempts, c.max_attempts), r.deadline,
+                                         c.backoff_base, c.backoff_max, coalesce(c.retry_after_max, c.backoff_max),
+                                         random(), now_at)
+            WHERE (o.status IS NULL OR o.status NOT BETWEEN 200 AND 299 AND o.status <> 410) AND NOT o.refused AND NOT o.unsent
+        ) AS v(state, run_at, reason)
+    ), again AS (
+        UPDATE httpq.request r
+        SET state = CASE WHEN d.run_at > now_at THEN 'scheduled' ELSE 'waiting' END,
+            run_at = d.run_at, worker = NULL, lease_until = NULL,
+            attempt_floor = r.attempt_floor + CASE WHEN d.unsent OR d.gone THEN 1 ELSE 0 END,
+            last_status = d.status, last_error = d.error,
+            -- Unsent again for the same reason: the last entry counts it (repeated), so a
+            -- request waiting a day for its secret keeps one entry, not one a minute.
+            log = CASE WHEN d.unsent AND r.log -> -1 ->> 'unsent' = 'true' AND r.log -> -1 ->> 'error' = d.error
+                       THEN jsonb_set(r.log, '{-1}', d.entry || jsonb_build_object(
+                                'repeated', coalesce((r.log -> -1 ->> 'repeated')::integer, 1) + 1))
+                       ELSE r.log || jsonb_build_array(d.entry) END
+        FROM decided AS d
+        WHERE r.id = d.id AND d.state = 'waiting'
+        RETURNING r.id
+    )
+    SELECT (SELECT count(*) FROM again),
+           array_agg(ROW(d.id, d.state, d.reason, d.status, d.headers, d.body, d.error, d.entry)::httpq._ending)
+               FILTER (WHERE d.state <> 'waiting'),
+           jsonb_agg(jsonb_build_object('channel', d.channel, 'id', d.id, 'kind', d.breaker_kind, 'what', left(d.error, 200)))
+               FILTER (WHERE d.breaker_kind = 'gone'
+                          OR d.breaker_kind = 'failure' AND d.breaker_failures IS NOT NULL AND d.breaker_state <> 'open'
+                          OR d.breaker_kind = 'success' AND (d.breaker_failed > 0 OR d.breaker_state <> 'closed'))
+    INTO retried, endings, news
+    FROM decided AS d;
+
+    IF news IS NOT NULL THEN
+        -- With every success of the report: a channel's failures may come with one.
+        PERFORM httpq._breaker_report(news, ARRAY(SELECT e.id FROM unnest(endings) AS e WHERE e.state = 'delivered'), now_at);
+    END IF;
+    RETURN retried + httpq._finish(endings);
+END;
+$$;
+COMMENT ON FUNCTION httpq.report(text, jsonb)
+    IS 'Applies a batch of attempt outcomes from the worker holding the claims; returns how many were applied.';
+
+-- Sets a channel's defaults and limits; NULL leaves a setting as it is.
+CREATE FUNCTION httpq.set_channel(
+    channel          text,
+    max_concurrency  integer DEFAULT NULL,
+    rate_per_second  numeric DEFAULT NULL,
+    max_attempts     integer DEFAULT NULL,
+    backoff_base     interval DEFAULT NULL,
+    backoff_max      interval DEFAULT NULL,
+    timeout_ms       integer DEFAULT NULL,
+    ordering_on_dead text DEFAULT NULL,
+    retention        interval DEFAULT NULL,
+    allowed_networks cidr[] DEFAULT NULL,
+    max_body_bytes   integer DEFAULT NULL,
+    retry_after_max  interval DEFAULT NULL,
+    signing_keys     text[] DEFAULT NULL,
+    owner            text DEFAULT NULL,
+    on_finish        text DEFAULT NULL,
+    aws_sigv4        text DEFAULT NULL,
+    aws_credentials  text DEFAULT NULL,
+    breaker_failures     integer DEFAULT NULL,
+    breaker_cooldown     interval DEFAULT NULL,
+    breaker_cooldown_max interval DEFAULT NULL
+) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM httpq._check_channel(set_channel.channel);
+    IF max_concurrency <= 0 THEN
+        RAISE EXCEPTION 'max_concurrency must be positive, got %', max_concurrency
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'To lift the limit: SELECT httpq.unset_channel(''' || channel || ''', ''{max_concurrency}'').';
+    END IF;
+    IF rate_per_second <= 0 THEN
+        RAISE EXCEPTION 'rate_per_second must be positive, got %', rate_per_second
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'To lift the limit: SELECT httpq.unset_channel(''' || channel || ''', ''{rate_per_second}'').';
+    END IF;
+    IF NOT max_attempts BETWEEN 1 AND 1000 THEN
+        RAISE EXCEPTION 'max_attempts must be between 1 and 1000, got %', max_attempts USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF backoff_base <= '0' THEN
+        RAISE EXCEPTION 'backoff_base must be positive, got %', backoff_base USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF NOT timeout_ms BETWEEN 1 AND 3600000 THEN
+        RAISE EXCEPTION 'timeout_ms must be between 1 and 3600000 (one hour), got %', timeout_ms USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF ordering_on_dead NOT IN ('continue', 'hold') THEN
+        RAISE EXCEPTION 'ordering_on_dead must be ''continue'' or ''hold'', got %', quote_literal(ordering_on_dead)
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF retention < '0' THEN
+        RAISE EXCEPTION 'retention must not be negative, got %', retention USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF array_position(allowed_networks, NULL) IS NOT NULL THEN
+        RAISE EXCEPTION 'allowed_networks must not contain NULL' USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'List networks such as ''{10.0.0.0/8, fd00::/8}''; ''{}'' allows public addresses only.';
+    END IF;
+    IF NOT max_body_bytes BETWEEN 0 AND 16777216 THEN
+        RAISE EXCEPTION 'max_body_bytes must be between 0 and 16777216 (16 MiB), got %', max_body_bytes
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF retry_after_max <= '0' THEN
+        RAISE EXCEPTION 'retry_after_max must be positive, got %', retry_after_max USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF cardinality(signing_keys) > 10 OR array_position(signing_keys, NULL) IS NOT NULL THEN
+        RAISE EXCEPTION 'signing_keys must name at most 10 secrets, without NULL' USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'Two sign at once while a key is rotated; ''{}'' signs nothing.';
+    END IF;
+    IF aws_sigv4 !~ '^[A-Za-z0-9_-]+:[A-Za-z0-9_-]+:[A-Za-z0-9-]+:[A-Za-z0-9-]+$' OR length(aws_sigv4) > 200 THEN
+        RAISE EXCEPTION 'aws_sigv4 must be PROVIDER1:PROVIDER2:REGION:SERVICE, got %', quote_literal(aws_sigv4)
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'For example ''aws:amz:us-east-1:sqs'' or ''aws:amz:eu-west-1:sns'' (libcurl''s CURLOPT_AWS_SIGV4).';
+    END IF;
+    IF NOT breaker_failures BETWEEN 1 AND 1000000 THEN
+        RAISE EXCEPTION 'breaker_failures must be between 1 and 1000000, got %', breaker_failures
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'To turn the circuit breaker off: SELECT httpq.unset_channel(''' || channel || ''', ''{breaker_failures}'').';
+    END IF;
+    IF NOT breaker_cooldown BETWEEN '1 second' AND '1 day' THEN
+        RAISE EXCEPTION 'breaker_cooldown must be from 1 second to 1 day, got %', breaker_cooldown
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF NOT breaker_cooldown_max BETWEEN '1 second' AND '7 days' THEN
+        RAISE EXCEPTION 'breaker_cooldown_max must be from 1 second to 7 days, got %', breaker_cooldown_max
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF owner IS NOT NULL THEN
+        PERFORM httpq._check_admin('change a channel''s owner');
+        IF NOT EXISTS (SELECT 1 FROM pg_roles r WHERE r.rolname = set_channel.owner) THEN
+            RAISE EXCEPTION 'owner: role % does not exist', quote_ident(owner) USING ERRCODE = 'undefined_object';
+        END IF;
+    END IF;
+    IF allowed_networks IS NOT NULL THEN
+        -- Opening internal networks is the operator's decision, not a tenant's.
+        PERFORM httpq._check_admin('set allowed_networks');
+    END IF;
+    -- Owner checked after the channel surely exists: one another role created meanwhile is
+    -- that role's.
+    PERFORM httpq._ensure_channels(ARRAY[set_channel.channel]);
+    PERFORM httpq._check_settings(set_channel.channel);
+    IF on_finish IS NOT NULL THEN
+        on_finish := httpq._check_hook(set_channel.channel, on_finish);
+    END IF;
+    IF cardinality(signing_keys) > 0 THEN
+        -- The keys of the channel's owner (the one set now, if any), which claims check again.
+        PERFORM httpq._check_secret_use(signing_keys, 'signing_keys',
+                                        coalesce(set_channel.owner::name,
+                                                 (SELECT c.owner FROM httpq.channel c WHERE c.name = set_channel.channel),
+                                                 httpq._caller()));
+    END IF;
+    IF aws_credentials IS NOT NULL THEN
+        PERFORM httpq._check_secret_use(ARRAY[aws_credentials], 'aws_credentials',
+                                        coalesce(set_channel.owner::name,
+                                                 (SELECT c.owner FROM httpq.channel c WHERE c.name = set_channel.channel),
+                                                 httpq._caller()));
+    END IF;
+    IF EXISTS (SELECT 1 FROM httpq.channel c WHERE c.name = set_channel.channel
+               AND (coalesce(set_channel.aws_sigv4, c.aws_sigv4) IS NULL) <> (coalesce(set_channel.aws_credentials, c.aws_credentials) IS NULL)) THEN
+        RAISE EXCEPTION 'aws_sigv4 and aws_credentials are set together: one signs with the other'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = format('SELECT httpq.set_channel(%L, aws_sigv4 => ''aws:amz:REGION:SERVICE'', aws_credentials => ''SECRET'').', channel);
+    END IF;
+    UPDATE httpq.channel c SET
+        max_concurrency  = coalesce(set_channel.max_concurrency, c.max_concurrency),
+        rate_per_second  = coalesce(set_channel.rate_per_second, c.rate_per_second),
+        max_attempts     = coalesce(set_channel.max_attempts, c.max_attempts),
+        backoff_base     = coalesce(set_channel.backoff_base, c.backoff_base),
+        backoff_max      = coalesce(set_channel.backoff_max, c.backoff_max),
+        timeout_ms       = coalesce(set_channel.timeout_ms, c.timeout_ms),
+        ordering_on_dead = coalesce(set_channel.ordering_on_dead, c.ordering_on_dead),
+        retention        = coalesce(set_channel.retention, c.retention),
+        allowed_networks = coalesce(set_channel.allowed_networks, c.allowed_networks),
+        max_body_bytes   = coalesce(set_channel.max_body_bytes, c.max_body_bytes),
+        retry_after_max  = coalesce(set_channel.retry_after_max, c.retry_after_max),
+        signing_keys     = coalesce(set_channel.signing_keys, c.signing_keys),
+        owner            = coalesce(set_channel.owner, c.owner),
+        on_finish        = coalesce(set_channel.on_finish, c.on_finish),
+        aws_sigv4        = coalesce(set_channel.aws_sigv4, c.aws_sigv4),
+        aws_credentials  = coalesce(set_channel.aws_credentials, c.aws_credentials),
+        breaker_failures     = coalesce(set_channel.breaker_failures, c.breaker_failures),
+        breaker_cooldown     = coalesce(set_channel.breaker_cooldown, c.breaker_cooldown),
+        breaker_cooldown_max = coalesce(set_channel.breaker_cooldown_max, c.breaker_cooldown_max)
+    WHERE c.name = set_channel.channel;
+EXCEPTION WHEN check_violation THEN
+    -- Only a pair out of order gets here: each value alone was checked above.
+    IF SQLERRM ~ 'breaker_cooldown_max' THEN
+        RAISE EXCEPTION 'breaker_cooldown_max must not be below breaker_cooldown for channel %', quote_literal(channel)
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    RAISE EXCEPTION 'backoff_max must not be below backoff_base for channel %', quote_literal(channel)
+        USING ERRCODE = 'invalid_parameter_value';
+END;
+$$;
+COMMENT ON FUNCTION httpq.set_channel(text, integer, numeric, integer, interval, interval, integer, text, interval, cidr[], integer, interval, text[], text, text, text, text, integer, interval, interval)
+    IS 'Sets a channel''s defaults and limits, creating the channel if needed; NULL leaves a setting as it is.';
+
+-- Puts named settings of a channel back to their defaults (limits back to none, and
+-- breaker_failures to none: no circuit breaker).
+CREATE OR REPLACE FUNCTION httpq.unset_channel(channel text, settings text[]) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    known constant text[] := ARRAY['max_concurrency', 'rate_per_second', 'max_attempts', 'backoff_base',
+                                   'backoff_max', 'timeout_ms', 'ordering_on_dead', 'retention',
+                                   'allowed_networks', 'max_body_bytes', 'retry_after_max', 'signing_keys', 'owner',
+                                   'on_finish', 'aws_sigv4', 'aws_credentials', 'breaker_failures',
+                                   'breaker_cooldown', 'breaker_cooldown_max'];
+    unknown text;
+BEGIN
+    PERFORM httpq._check_channel(unset_channel.channel);
+    SELECT s INTO unknown FROM unnest(settings) AS s WHERE s IS NULL OR s <> ALL (known) LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'unknown channel setting %', coalesce(quote_literal(unknown), 'NULL')
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Channel settings are: ' || array_to_string(known, ', ') || '.';
+    END IF;
+    IF 'owner' = ANY (settings) THEN
+        PERFORM httpq._check_admin('make a channel shared (unset its owner)');
+    END IF;
+    IF ('aws_sigv4' = ANY (settings)) <> ('aws_credentials' = ANY (settings)) THEN
+        RAISE EXCEPTION 'aws_sigv4 and aws_credentials are unset together: one signs with the other'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = format('SELECT httpq.unset_channel(%L, ''{aws_sigv4, aws_credentials}'').', channel);
+    END IF;
+    PERFORM httpq._ensure_channels(ARRAY[unset_channel.channel]);
+    PERFORM httpq._check_settings(unset_channel.channel);
+    -- One statement: settings that go together (aws_sigv4, aws_credentials) go at once.
+    -- Each is one of the known column names, checked above. breaker_failures goes to NULL,
+    -- not its default: the breaker is off, and closed.
+    IF cardinality(settings) > 0 THEN
+        EXECUTE format('UPDATE httpq.channel SET %s WHERE name = $1',
+                       (SELECT string_agg(CASE WHEN s = 'breaker_failures'
+                                               THEN 'breaker_failures = NULL, breaker_state = ''closed'', breaker_failed = 0, '
+                                                    'breaker_opened = 0, breaker_probe_at = NULL, breaker_reason = NULL'
+                                               ELSE format('%I = DEFAULT', s) END, ', ')
+                        FROM (SELECT DISTINCT unnest(settings)) AS d(s)))
+            USING unset_channel.channel;
+    END IF;
+END;
+$$;
+COMMENT ON FUNCTION httpq.unset_channel(text, text[])
+    IS 'Puts the named settings of a channel back to their defaults; limits and breaker_failures go back to none.';
+
+-- Stops claims from a channel; its requests wait. Creates the channel if needed.
+CREATE OR REPLACE FUNCTION httpq.pause(channel text) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM httpq._check_channel(pause.channel);
+    PERFORM httpq._ensure_channels(ARRAY[pause.channel]);
+    PERFORM httpq._check_operator(pause.channel, 'pause');
+    -- The channel's pause fence, exclusive (claims hold it shared while they serve the
+    -- channel): this waits for every claim in flight, and turns away the ones that come
+    -- meanwhile, so once pause returns no claim takes from the channel. A lock waiting in
+    -- line stops later shared requests, so a stream of claims cannot starve it.
+    PERFORM pg_advisory_xact_lock(1752461427, hashtext(pause.channel));
+    UPDATE httpq.channel c SET paused = true, paused_reason = format('paused by role %s', httpq._caller())
+    WHERE c.name = pause.channel;
+END;
+$$;
+COMMENT ON FUNCTION httpq.pause(text) IS 'Stops claims from a channel until httpq.resume; requests keep waiting.';
+
+-- Lets claims take from a paused channel again, closes its circuit breaker (sql/57_breaker.sql)
+-- if open, and wakes the workers.
+CREATE OR REPLACE FUNCTION httpq.resume(channel text) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    was text;
+BEGIN
+    PERFORM httpq._check_channel(resume.channel);
+    PERFORM httpq._ensure_channels(ARRAY[resume.channel]);
+    PERFORM httpq._check_operator(resume.channel, 'resume');
+    SELECT c.breaker_state INTO was FROM httpq.channel c WHERE c.name = resume.channel FOR NO KEY UPDATE;
+    UPDATE httpq.channel c
+    SET paused = false, paused_reason = NULL,
+        breaker_state = 'closed', breaker_failed = 0, breaker_opened = 0, breaker_probe_at = NULL, breaker_reason = NULL,
+        breaker_changed_at = CASE WHEN was <> 'closed' THEN httpq._now() ELSE c.breaker_changed_at END
+    WHERE c.name = resume.channel;
+    IF was <> 'closed' THEN
+        RAISE NOTICE 'httpq breaker closed: channel "%": resumed by role %', channel, httpq._caller();
+    END IF;
+    PERFORM httpq._wake_workers();
+END;
+$$;
+COMMENT ON FUNCTION httpq.resume(text) IS 'Lets workers claim from a paused channel again, and closes its circuit breaker.';
+
+-- Every channel and its settings, as set_channel left them.
+CREATE OR REPLACE VIEW httpq.channels WITH (security_barrier) AS
+    SELECT c.name AS channel, c.paused, c.max_concurrency, c.rate_per_second, c.max_attempts,
+           c.backoff_base, c.backoff_max, c.timeout_ms, c.ordering_on_dead, c.retention,
+           c.allowed_networks, c.max_body_bytes, coalesce(c.retry_after_max, c.backoff_max) AS retry_after_max,
+           c.created_at, c.owner, c.signing_keys, c.on_finish, c.aws_sigv4, c.aws_credentials,
+           c.breaker_failures, c.breaker_cooldown, c.breaker_cooldown_max
+    FROM httpq.channel c
+    WHERE (SELECT httpq._tenant_channels('ops')) IS NULL OR c.name = ANY ((SELECT httpq._tenant_channels('ops'))::text[]);
+COMMENT ON VIEW httpq.channels IS 'Every channel and its settings (see httpq.set_channel).';
+
+-- Per channel: what waits, runs and died, how old the oldest waiting request is, the last
+-- hour's deliveries and deaths, why it is paused, and its circuit breaker (sql/57_breaker.sql).
+CREATE OR REPLACE VIEW httpq.stats WITH (security_barrier) AS
+    SELECT c.name AS channel, c.paused,
+           coalesce(l.waiting, 0) AS waiting,
+           coalesce(l.running, 0) AS running,
+           (SELECT count(*) FROM httpq.history h WHERE h.channel = c.name AND h.state = 'dead') AS dead,
+           (SELECT count(*) FROM httpq.history h
+            WHERE h.channel = c.name AND h.state = 'delivered' AND h.finished_at > now() - interval '1 hour')
+               AS delivered_last_hour,
+           (SELECT count(*) FROM httpq.history h
+            WHERE h.channel = c.name AND h.state = 'dead' AND h.finished_at > now() - interval '1 hour')
+               AS dead_last_hour,
+           now() - l.oldest_waiting AS oldest_waiting_age,
+           (SELECT h.last_error FROM httpq.history h
+            WHERE h.channel = c.name AND h.state = 'dead' ORDER BY h.finished_at DESC LIMIT 1) AS last_error,
+           c.max_concurrency, c.rate_per_second,
+           c.paused_reason, c.breaker_state, c.breaker_reason, c.breaker_probe_at
+    FROM httpq.channel c
+    LEFT JOIN (
+        SELECT r.channel,
+               count(*) FILTER (WHERE r.state <> 'running') AS waiting,
+               count(*) FILTER (WHERE r.state = 'running') AS running,
+               min(r.created_at) FILTER (WHERE r.state <> 'running') AS oldest_waiting
+        FROM httpq.request r
+        GROUP BY r.channel
+    ) AS l ON l.channel = c.name
+    WHERE (SELECT httpq._tenant_channels('ops')) IS NULL OR c.name = ANY ((SELECT httpq._tenant_channels('ops'))::text[]);
+COMMENT ON VIEW httpq.stats IS 'Per channel: waiting, running, dead, last hour''s deliveries and deaths, oldest waiting age, why paused, circuit breaker.';
+
+DO $$
+DECLARE
+    g record;
+BEGIN
+    FOR g IN
+        SELECT a.grantee::regrole AS grantee
+        FROM pg_catalog.pg_proc p, pg_catalog.aclexplode(p.proacl) AS a
+        WHERE p.oid = 'httpq.set_channel(text, integer, numeric, integer, interval, interval, integer, text, interval, cidr[], integer, interval, text[], text, text, text, text)'::regprocedure
+          AND a.privilege_type = 'EXECUTE' AND a.grantee <> p.proowner AND a.grantee <> 0
+    LOOP
+        EXECUTE format('GRANT EXECUTE ON FUNCTION httpq.set_channel(text, integer, numeric, integer, interval, interval, integer, text, interval, cidr[], integer, interval, text[], text, text, text, text, integer, interval, interval) TO %s', g.grantee);
+    END LOOP;
+END;
+$$;
+DROP FUNCTION httpq.set_channel(text, integer, numeric, integer, interval, interval, integer, text, interval, cidr[], integer, interval, text[], text, text, text, text);
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA httpq FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION httpq._tenant_channels(text) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION httpq._tenant_topics(text) TO PUBLIC;
+-- (end of Circuit breaker)
+
 
 -- Trace context (sql/30_validate.sql, 35_enqueue.sql): a request carries a W3C trace
 -- context as its traceparent and tracestate headers, given to enqueue (and new_request,
@@ -5254,6 +6245,7 @@ DECLARE
     now_at  constant timestamptz := httpq._now();
     retried integer;
     endings httpq._ending[];
+    news    jsonb;
 BEGIN
     -- httpq._check_worker's rule, which raises the error (a call on every report cost 20 us).
     IF worker IS NULL OR worker = '' OR length(worker) > 200 OR worker ~ '[\x01-\x1f\x7f-\x9f]' THEN
@@ -5271,11 +6263,24 @@ BEGIN
     WITH o AS (
         SELECT * FROM unnest(httpq._read_outcomes(outcomes)) AS o
     ), decided AS (
-        SELECT r.id, o.status, o.headers, o.body, v.state, v.run_at, v.reason, o.unsent,
+        SELECT r.id, r.channel, o.status, o.headers, o.body, v.state, v.run_at, v.reason, o.unsent,
+               o.status = 410 AS gone,
                CASE WHEN o.status BETWEEN 200 AND 299 THEN NULL
+                    WHEN o.status = 410 THEN 'HTTP 410 Gone: the channel is paused; the attempt is not counted'
                     ELSE coalesce(o.error, aws.error, 'HTTP ' || o.status, 'no response') END AS error,
+               -- What the outcome means to the channel's circuit breaker (sql/57_breaker.sql),
+               -- and the breaker as this statement found it: most reports change nothing.
+               CASE WHEN o.status BETWEEN 200 AND 299 THEN 'success'
+                    WHEN o.refused OR o.unsent THEN NULL
+                    WHEN o.status = 410 THEN 'gone'
+                    WHEN aws.code IS NOT NULL AND o.status < 500 AND httpq._aws_retryable(aws.code) OR httpq._retryable(o.status)
+                        THEN 'failure' END AS breaker_kind,
+               c.breaker_failures, c.breaker_state, c.breaker_failed,
                jsonb_build_object('attempt', o.attempt, 'at', now_at, 'worker', report.worker,
-                                  'status', o.status, 'error', coalesce(o.error, aws.error), 'duration_ms', o.duration_ms)
+                                  'status', o.status,
+                                  'error', CASE WHEN o.status = 410 THEN 'HTTP 410 Gone: the channel is paused; the attempt is not counted'
+                                                ELSE coalesce(o.error, aws.error) END,
+                                  'duration_ms', o.duration_ms)
                    || CASE WHEN o.unsent THEN '{"unsent": true}'::jsonb ELSE '{}' END AS entry
         FROM o
         -- LATERAL: one primary-key probe per outcome, whatever the planner guesses of the
@@ -5291,7 +6296,9 @@ BEGIN
         ) AS r
         -- A primary-key probe per outcome too (OFFSET 0 keeps it one): as a join, the plan
         -- cached for the session may read every channel once per outcome.
-        CROSS JOIN LATERAL (SELECT c.max_attempts, c.backoff_base, c.backoff_max, c.retry_after_max, c.aws_sigv4 FROM httpq.channel c
+        CROSS JOIN LATERAL (SELECT c.max_attempts, c.backoff_base, c.backoff_max, c.retry_after_max, c.aws_sigv4,
+                                   c.breaker_failures, c.breaker_state, c.breaker_failed
+                            FROM httpq.channel c
                             WHERE c.name = r.channel OFFSET 0) AS c
         -- An AWS error answer on a channel that signs for AWS: its code and message are the
         -- attempt's error, and throttling or a transient error is retried, as a 503 would be.
@@ -5315,19 +6322,27 @@ BEGIN
                    CASE WHEN r.deadline <= now_at THEN 'deadline passed' END
             WHERE o.unsent AND NOT o.refused
             UNION ALL
+            -- 410 Gone: the destination asks to be sent nothing more, and its channel is
+            -- paused (sql/57_breaker.sql). The request is not at fault: it waits, the attempt
+            -- uncounted, for httpq.resume, unless its deadline is past.
+            SELECT CASE WHEN r.deadline <= now_at THEN 'dead' ELSE 'waiting' END,
+                   CASE WHEN r.deadline > now_at OR r.deadline IS NULL THEN now_at END,
+                   CASE WHEN r.deadline <= now_at THEN 'deadline passed' END
+            WHERE o.status = 410
+            UNION ALL
             SELECT * FROM httpq._verdict(CASE WHEN aws.code IS NOT NULL AND o.status < 500 AND httpq._aws_retryable(aws.code)
                                               THEN 503 ELSE o.status END,
                                          o.headers ->> 'retry-after', r.attempt - r.attempt_floor,
                                          coalesce(r.max_attempts, c.max_attempts), r.deadline,
                                          c.backoff_base, c.backoff_max, coalesce(c.retry_after_max, c.backoff_max),
                                          random(), now_at)
-            WHERE (o.status IS NULL OR o.status NOT BETWEEN 200 AND 299) AND NOT o.refused AND NOT o.unsent
+            WHERE (o.status IS NULL OR o.status NOT BETWEEN 200 AND 299 AND o.status <> 410) AND NOT o.refused AND NOT o.unsent
         ) AS v(state, run_at, reason)
     ), again AS (
         UPDATE httpq.request r
         SET state = CASE WHEN d.run_at > now_at THEN 'scheduled' ELSE 'waiting' END,
             run_at = d.run_at, worker = NULL, lease_until = NULL,
-            attempt_floor = r.attempt_floor + CASE WHEN d.unsent THEN 1 ELSE 0 END,
+            attempt_floor = r.attempt_floor + CASE WHEN d.unsent OR d.gone THEN 1 ELSE 0 END,
             last_status = d.status, last_error = d.error,
             -- Unsent again for the same reason: the last entry counts it (repeated), so a
             -- request waiting a day for its secret keeps one entry, not one a minute.
@@ -5341,9 +6356,18 @@ BEGIN
     )
     SELECT (SELECT count(*) FROM again),
            array_agg(ROW(d.id, d.state, d.reason, d.status, d.headers, d.body, d.error, d.entry)::httpq._ending)
-               FILTER (WHERE d.state <> 'waiting')
-    INTO retried, endings
+               FILTER (WHERE d.state <> 'waiting'),
+           jsonb_agg(jsonb_build_object('channel', d.channel, 'id', d.id, 'kind', d.breaker_kind, 'what', left(d.error, 200)))
+               FILTER (WHERE d.breaker_kind = 'gone'
+                          OR d.breaker_kind = 'failure' AND d.breaker_failures IS NOT NULL AND d.breaker_state <> 'open'
+                          OR d.breaker_kind = 'success' AND (d.breaker_failed > 0 OR d.breaker_state <> 'closed'))
+    INTO retried, endings, news
     FROM decided AS d;
+
+    IF news IS NOT NULL THEN
+        -- With every success of the report: a channel's failures may come with one.
+        PERFORM httpq._breaker_report(news, ARRAY(SELECT e.id FROM unnest(endings) AS e WHERE e.state = 'delivered'), now_at);
+    END IF;
 
     -- A live `httpq tail` hears of every outcome reported (sql/62_tail.sql); none: one index probe.
     IF EXISTS (SELECT 1 FROM httpq.tail t WHERE t.expires_at > now_at) THEN

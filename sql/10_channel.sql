@@ -2,8 +2,8 @@
 --
 -- Owns httpq.channel. A channel is a destination or a tenant: requests name one, and it is
 -- created with default settings on first use. Invariants: every request's channel has a
--- row here; settings are always set (defaults below); limits, and retry_after_max (which
--- then follows backoff_max), are NULL when absent.
+-- row here; settings are always set (defaults below); limits, breaker_failures (then no
+-- circuit breaker) and retry_after_max (which then follows backoff_max) are NULL when absent.
 
 CREATE TABLE httpq.channel (
     name             text PRIMARY KEY,
@@ -36,6 +36,22 @@ CREATE TABLE httpq.channel (
     -- 'aws:amz:us-east-1:sqs', and the secret holding ACCESS_KEY_ID:SECRET_ACCESS_KEY[:TOKEN].
     aws_sigv4        text,
     aws_credentials  text,
+    -- The circuit breaker (sql/57_breaker.sql): it opens after breaker_failures retryable
+    -- failures in a row (NULL: never), and then waits a cool-down before one probe: the
+    -- first breaker_cooldown, doubled on each reopen up to breaker_cooldown_max.
+    breaker_failures     integer DEFAULT 10,
+    breaker_cooldown     interval NOT NULL DEFAULT '30 seconds',
+    breaker_cooldown_max interval NOT NULL DEFAULT '10 minutes',
+    -- Its state, written by report (failures, successes) and claim (the probe sent).
+    breaker_state        text NOT NULL DEFAULT 'closed',   -- closed, open or half_open
+    breaker_failed       integer NOT NULL DEFAULT 0,       -- retryable failures in a row
+    breaker_opened       integer NOT NULL DEFAULT 0,       -- opens in a row without a success
+    -- Open: when the probe may go. Half-open: when a probe not reported by then is given up
+    -- and another may go.
+    breaker_probe_at     timestamptz,
+    breaker_reason       text,                             -- why it opened, in words
+    breaker_changed_at   timestamptz,
+    paused_reason        text,                             -- why paused: httpq.pause's caller, or a 410 Gone
     CONSTRAINT name_is_valid CHECK (name ~ '^[A-Za-z0-9][A-Za-z0-9._:@/-]*$' AND length(name) <= 200),
     CONSTRAINT max_concurrency_positive CHECK (max_concurrency > 0),
     CONSTRAINT rate_per_second_positive CHECK (rate_per_second > 0),
@@ -50,12 +66,20 @@ CREATE TABLE httpq.channel (
     CONSTRAINT retry_after_max_positive CHECK (retry_after_max > '0'),
     CONSTRAINT signing_keys_bounded CHECK (cardinality(signing_keys) <= 10 AND array_position(signing_keys, NULL) IS NULL),
     CONSTRAINT aws_sigv4_is_valid CHECK (aws_sigv4 ~ '^[A-Za-z0-9_-]+:[A-Za-z0-9_-]+:[A-Za-z0-9-]+:[A-Za-z0-9-]+$' AND length(aws_sigv4) <= 200),
-    CONSTRAINT aws_sigv4_with_credentials CHECK ((aws_sigv4 IS NULL) = (aws_credentials IS NULL))
+    CONSTRAINT aws_sigv4_with_credentials CHECK ((aws_sigv4 IS NULL) = (aws_credentials IS NULL)),
+    CONSTRAINT breaker_failures_in_range CHECK (breaker_failures BETWEEN 1 AND 1000000),
+    CONSTRAINT breaker_cooldown_in_range CHECK (breaker_cooldown BETWEEN '1 second' AND '1 day'),
+    CONSTRAINT breaker_cooldown_max_in_range CHECK (breaker_cooldown_max BETWEEN breaker_cooldown AND '7 days'),
+    CONSTRAINT breaker_state_known CHECK (breaker_state IN ('closed', 'open', 'half_open')),
+    CONSTRAINT breaker_probe_at_when_not_closed CHECK ((breaker_state = 'closed') = (breaker_probe_at IS NULL))
 );
 -- Claim rewrites served_at and tokens on every claim: leave room for HOT updates.
 ALTER TABLE httpq.channel SET (fillfactor = 50);
 -- The channels with a hook: httpq._finish asks whether there are any, once per call.
 CREATE INDEX channel_on_finish_idx ON httpq.channel (name) WHERE on_finish IS NOT NULL;
+-- The channels whose circuit breaker is not closed, by their next probe: httpq.next_run_at
+-- reads the earliest without reading every channel.
+CREATE INDEX channel_breaker_idx ON httpq.channel (breaker_probe_at) WHERE breaker_state <> 'closed';
 
 -- The function on_finish names, as its signature, or the error for one that cannot be a
 -- hook: it takes one httpq.finished and returns void, and is SECURITY DEFINER (it runs with
@@ -156,7 +180,10 @@ CREATE FUNCTION httpq.set_channel(
     owner            text DEFAULT NULL,
     on_finish        text DEFAULT NULL,
     aws_sigv4        text DEFAULT NULL,
-    aws_credentials  text DEFAULT NULL
+    aws_credentials  text DEFAULT NULL,
+    breaker_failures     integer DEFAULT NULL,
+    breaker_cooldown     interval DEFAULT NULL,
+    breaker_cooldown_max interval DEFAULT NULL
 ) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -206,6 +233,19 @@ BEGIN
         RAISE EXCEPTION 'aws_sigv4 must be PROVIDER1:PROVIDER2:REGION:SERVICE, got %', quote_literal(aws_sigv4)
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'For example ''aws:amz:us-east-1:sqs'' or ''aws:amz:eu-west-1:sns'' (libcurl''s CURLOPT_AWS_SIGV4).';
+    END IF;
+    IF NOT breaker_failures BETWEEN 1 AND 1000000 THEN
+        RAISE EXCEPTION 'breaker_failures must be between 1 and 1000000, got %', breaker_failures
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'To turn the circuit breaker off: SELECT httpq.unset_channel(''' || channel || ''', ''{breaker_failures}'').';
+    END IF;
+    IF NOT breaker_cooldown BETWEEN '1 second' AND '1 day' THEN
+        RAISE EXCEPTION 'breaker_cooldown must be from 1 second to 1 day, got %', breaker_cooldown
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF NOT breaker_cooldown_max BETWEEN '1 second' AND '7 days' THEN
+        RAISE EXCEPTION 'breaker_cooldown_max must be from 1 second to 7 days, got %', breaker_cooldown_max
+            USING ERRCODE = 'invalid_parameter_value';
     END IF;
     IF owner IS NOT NULL THEN
         PERFORM httpq._check_admin('change a channel''s owner');
@@ -259,18 +299,26 @@ BEGIN
         owner            = coalesce(set_channel.owner, c.owner),
         on_finish        = coalesce(set_channel.on_finish, c.on_finish),
         aws_sigv4        = coalesce(set_channel.aws_sigv4, c.aws_sigv4),
-        aws_credentials  = coalesce(set_channel.aws_credentials, c.aws_credentials)
+        aws_credentials  = coalesce(set_channel.aws_credentials, c.aws_credentials),
+        breaker_failures     = coalesce(set_channel.breaker_failures, c.breaker_failures),
+        breaker_cooldown     = coalesce(set_channel.breaker_cooldown, c.breaker_cooldown),
+        breaker_cooldown_max = coalesce(set_channel.breaker_cooldown_max, c.breaker_cooldown_max)
     WHERE c.name = set_channel.channel;
 EXCEPTION WHEN check_violation THEN
-    -- Only backoff_max below backoff_base gets here: each value alone was checked above.
+    -- Only a pair out of order gets here: each value alone was checked above.
+    IF SQLERRM ~ 'breaker_cooldown_max' THEN
+        RAISE EXCEPTION 'breaker_cooldown_max must not be below breaker_cooldown for channel %', quote_literal(channel)
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
     RAISE EXCEPTION 'backoff_max must not be below backoff_base for channel %', quote_literal(channel)
         USING ERRCODE = 'invalid_parameter_value';
 END;
 $$;
-COMMENT ON FUNCTION httpq.set_channel(text, integer, numeric, integer, interval, interval, integer, text, interval, cidr[], integer, interval, text[], text, text, text, text)
+COMMENT ON FUNCTION httpq.set_channel(text, integer, numeric, integer, interval, interval, integer, text, interval, cidr[], integer, interval, text[], text, text, text, text, integer, interval, interval)
     IS 'Sets a channel''s defaults and limits, creating the channel if needed; NULL leaves a setting as it is.';
 
--- Puts named settings of a channel back to their defaults (limits back to none).
+-- Puts named settings of a channel back to their defaults (limits back to none, and
+-- breaker_failures to none: no circuit breaker).
 CREATE FUNCTION httpq.unset_channel(channel text, settings text[]) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -279,7 +327,8 @@ DECLARE
     known constant text[] := ARRAY['max_concurrency', 'rate_per_second', 'max_attempts', 'backoff_base',
                                    'backoff_max', 'timeout_ms', 'ordering_on_dead', 'retention',
                                    'allowed_networks', 'max_body_bytes', 'retry_after_max', 'signing_keys', 'owner',
-                                   'on_finish', 'aws_sigv4', 'aws_credentials'];
+                                   'on_finish', 'aws_sigv4', 'aws_credentials', 'breaker_failures',
+                                   'breaker_cooldown', 'breaker_cooldown_max'];
     unknown text;
 BEGIN
     PERFORM httpq._check_channel(unset_channel.channel);
@@ -299,16 +348,21 @@ BEGIN
     PERFORM httpq._ensure_channels(ARRAY[unset_channel.channel]);
     PERFORM httpq._check_settings(unset_channel.channel);
     -- One statement: settings that go together (aws_sigv4, aws_credentials) go at once.
-    -- Each is one of the known column names, checked above.
+    -- Each is one of the known column names, checked above. breaker_failures goes to NULL,
+    -- not its default: the breaker is off, and closed.
     IF cardinality(settings) > 0 THEN
         EXECUTE format('UPDATE httpq.channel SET %s WHERE name = $1',
-                       (SELECT string_agg(format('%I = DEFAULT', s), ', ') FROM (SELECT DISTINCT unnest(settings)) AS d(s)))
+                       (SELECT string_agg(CASE WHEN s = 'breaker_failures'
+                                               THEN 'breaker_failures = NULL, breaker_state = ''closed'', breaker_failed = 0, '
+                                                    'breaker_opened = 0, breaker_probe_at = NULL, breaker_reason = NULL'
+                                               ELSE format('%I = DEFAULT', s) END, ', ')
+                        FROM (SELECT DISTINCT unnest(settings)) AS d(s)))
             USING unset_channel.channel;
     END IF;
 END;
 $$;
 COMMENT ON FUNCTION httpq.unset_channel(text, text[])
-    IS 'Puts the named settings of a channel back to their defaults; limits go back to none.';
+    IS 'Puts the named settings of a channel back to their defaults; limits and breaker_failures go back to none.';
 
 -- Stops claims from a channel; its requests wait. Creates the channel if needed.
 CREATE FUNCTION httpq.pause(channel text) RETURNS void
@@ -324,22 +378,34 @@ BEGIN
     -- meanwhile, so once pause returns no claim takes from the channel. A lock waiting in
     -- line stops later shared requests, so a stream of claims cannot starve it.
     PERFORM pg_advisory_xact_lock(1752461427, hashtext(pause.channel));
-    UPDATE httpq.channel c SET paused = true WHERE c.name = pause.channel;
+    UPDATE httpq.channel c SET paused = true, paused_reason = format('paused by role %s', httpq._caller())
+    WHERE c.name = pause.channel;
 END;
 $$;
 COMMENT ON FUNCTION httpq.pause(text) IS 'Stops claims from a channel until httpq.resume; requests keep waiting.';
 
--- Lets claims take from a paused channel again, and wakes the workers.
+-- Lets claims take from a paused channel again, closes its circuit breaker (sql/57_breaker.sql)
+-- if open, and wakes the workers.
 CREATE FUNCTION httpq.resume(channel text) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    was text;
 BEGIN
     PERFORM httpq._check_channel(resume.channel);
     PERFORM httpq._ensure_channels(ARRAY[resume.channel]);
     PERFORM httpq._check_operator(resume.channel, 'resume');
-    UPDATE httpq.channel c SET paused = false WHERE c.name = resume.channel;
+    SELECT c.breaker_state INTO was FROM httpq.channel c WHERE c.name = resume.channel FOR NO KEY UPDATE;
+    UPDATE httpq.channel c
+    SET paused = false, paused_reason = NULL,
+        breaker_state = 'closed', breaker_failed = 0, breaker_opened = 0, breaker_probe_at = NULL, breaker_reason = NULL,
+        breaker_changed_at = CASE WHEN was <> 'closed' THEN httpq._now() ELSE c.breaker_changed_at END
+    WHERE c.name = resume.channel;
+    IF was <> 'closed' THEN
+        RAISE NOTICE 'httpq breaker closed: channel "%": resumed by role %', channel, httpq._caller();
+    END IF;
     PERFORM httpq._wake_workers();
 END;
 $$;
-COMMENT ON FUNCTION httpq.resume(text) IS 'Lets workers claim from a paused channel again.';
+COMMENT ON FUNCTION httpq.resume(text) IS 'Lets workers claim from a paused channel again, and closes its circuit breaker.';

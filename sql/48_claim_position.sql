@@ -113,11 +113,12 @@ END;
 $$;
 COMMENT ON FUNCTION httpq._claim_remember(text, httpq._position) IS 'Remembers the session''s claim position in a channel.';
 
--- Of the named channels, up to max_count unpaused ones, least recently served first: the
--- channels a claim visits, those httpq._waiting_channels found with work or, reading from
--- positions, those found before. One primary-key probe per name (OFFSET 0 keeps it a nested
--- probe: as a join, the planner may read the whole channel table, whose size follows every
--- channel ever used; seen: 1,934 pages with 50,000 channels).
+-- Of the named channels, up to max_count unpaused ones not held by their circuit breaker
+-- (sql/57_breaker.sql), least recently served first: the channels a claim visits, those
+-- httpq._waiting_channels found with work or, reading from positions, those found before.
+-- One primary-key probe per name (OFFSET 0 keeps it a nested probe: as a join, the planner
+-- may read the whole channel table, whose size follows every channel ever used; seen:
+-- 1,934 pages with 50,000 channels).
 CREATE FUNCTION httpq._known_channels(names text[], max_count integer) RETURNS text[]
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -127,13 +128,13 @@ BEGIN
     FROM (
         SELECT c.name, c.served_at
         FROM unnest(names) AS n(name)
-        CROSS JOIN LATERAL (SELECT c.name, c.served_at, c.paused FROM httpq.channel c
+        CROSS JOIN LATERAL (SELECT c.name, c.served_at, c.paused, c.breaker_state, c.breaker_probe_at FROM httpq.channel c
                             WHERE c.name = n.name OFFSET 0) AS c
-        WHERE NOT c.paused
+        WHERE NOT c.paused AND (c.breaker_state = 'closed' OR c.breaker_probe_at <= httpq._now())
         ORDER BY c.served_at, c.name
         LIMIT max_count
     ) AS c);
 END;
 $$;
 COMMENT ON FUNCTION httpq._known_channels(text[], integer)
-    IS 'Unpaused channels among those named, least recently served first.';
+    IS 'Unpaused channels among those named, not held by their breaker, least recently served first.';

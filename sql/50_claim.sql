@@ -120,9 +120,10 @@ END;
 $$;
 COMMENT ON FUNCTION httpq._waiting_channels() IS 'The channels that have waiting requests (a skip scan of request_claimable_idx).';
 
--- Up to max_count of the named channels, unpaused, with a waiting request, least recently
--- served first. Probed one by one: a worker that serves some channels never reads the
--- others. (A claim of all channels finds them by httpq._waiting_channels.)
+-- Up to max_count of the named channels, unpaused and not held by their circuit breaker,
+-- with a waiting request, least recently served first. Probed one by one: a worker that
+-- serves some channels never reads the others. (A claim of all channels finds them by
+-- httpq._waiting_channels.)
 CREATE FUNCTION httpq._ready_channels(channels text[], max_count integer) RETURNS text[]
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -134,6 +135,7 @@ BEGIN
         SELECT c.name, c.served_at
         FROM httpq.channel c
         WHERE c.name = ANY (_ready_channels.channels) AND NOT c.paused
+          AND (c.breaker_state = 'closed' OR c.breaker_probe_at <= httpq._now())
           AND EXISTS (SELECT 1 FROM httpq.request r WHERE r.channel = c.name AND r.state = 'waiting')
         ORDER BY c.served_at, c.name
         LIMIT _ready_channels.max_count
@@ -141,7 +143,7 @@ BEGIN
 END;
 $$;
 COMMENT ON FUNCTION httpq._ready_channels(text[], integer)
-    IS 'Unpaused channels among those named with a waiting request, least recently served first.';
+    IS 'Unpaused channels among those named, not held by their breaker, with a waiting request, least recently served first.';
 
 -- How many requests a channel may start now, at most quota: its free concurrency and, for
 -- a rate limit, the tokens in its bucket (returned, to be written back less what is taken).
@@ -205,6 +207,7 @@ DECLARE
     hungry   text[];
     ch       httpq.channel;
     locked   boolean;
+    probing  boolean;
     alone    boolean;
     front    boolean;
     noting   boolean;
@@ -332,6 +335,18 @@ BEGIN
                 END IF;
             END IF;
             CONTINUE WHEN ch.paused;
+            -- An open circuit breaker (sql/57_breaker.sql): nothing until its probe is due,
+            -- then one request, the probe, taken under the row lock by one claim only.
+            probing := ch.breaker_state <> 'closed';
+            IF probing THEN
+                CONTINUE WHEN ch.breaker_probe_at > now_at;
+                IF NOT locked THEN
+                    SELECT * INTO ch FROM httpq.channel c WHERE c.name = ready[i] FOR NO KEY UPDATE SKIP LOCKED;
+                    locked := FOUND;
+                    CONTINUE WHEN NOT locked OR ch.paused OR ch.breaker_probe_at > now_at;
+                END IF;
+                quota := 1;
+            END IF;
 
             SELECT a.allowed, a.bucket INTO allowed, bucket FROM httpq._allowance(ch, quota, now_at) AS a;
             -- The channel's signing keys and AWS credentials, sealed, read once per channel and
@@ -420,6 +435,9 @@ BEGIN
                                    ELSE coalesce(sealed, '{}') || httpq._sealed(r.secrets, ch.owner) END,
                               ch.aws_sigv4, ch.aws_credentials;
                 GET DIAGNOSTICS got = ROW_COUNT;
+                IF probing AND got > 0 THEN
+                    PERFORM httpq._breaker_probe(ch.name, take_ids[1], now_at);
+                END IF;
                 IF room IS NOT NULL THEN
                     room_left := jsonb_set(room_left, ARRAY[ch.name], to_jsonb(room - got));
                 END IF;
@@ -464,7 +482,8 @@ COMMENT ON FUNCTION httpq.claim(text, integer, text[], interval, bigint, integer
     IS 'Claims up to max_count ready requests (max_bytes of bodies) for a worker: fair across channels, within their limits, leased.';
 
 -- The earliest moment a claim may find new work that is not ready yet: the next
--- scheduled run_at, or when a rate-limited channel with waiting work earns its next token.
+-- scheduled run_at, when a rate-limited channel with waiting work earns its next token, or
+-- when an open circuit breaker lets its probe go.
 -- In the past when scheduled requests are due but not yet made waiting.
 CREATE FUNCTION httpq.next_run_at(channels text[] DEFAULT NULL) RETURNS timestamptz
 LANGUAGE sql STABLE SECURITY DEFINER
@@ -485,7 +504,13 @@ AS $$
          FROM httpq.channel c
          WHERE c.rate_per_second IS NOT NULL AND c.tokens < 1 AND NOT c.paused
            AND (next_run_at.channels IS NULL OR c.name = ANY (next_run_at.channels))
+           AND EXISTS (SELECT 1 FROM httpq.request r WHERE r.channel = c.name AND r.state = 'waiting')),
+        -- An open circuit breaker's probe (sql/57_breaker.sql).
+        (SELECT min(c.breaker_probe_at)
+         FROM httpq.channel c
+         WHERE c.breaker_state <> 'closed' AND NOT c.paused
+           AND (next_run_at.channels IS NULL OR c.name = ANY (next_run_at.channels))
            AND EXISTS (SELECT 1 FROM httpq.request r WHERE r.channel = c.name AND r.state = 'waiting')))
 $$;
 COMMENT ON FUNCTION httpq.next_run_at(text[])
-    IS 'When a worker should claim again at the latest: the next scheduled request or rate-limit token.';
+    IS 'When a worker should claim again at the latest: the next scheduled request, rate-limit token or breaker probe.';

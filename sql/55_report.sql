@@ -1,11 +1,12 @@
 -- 55_report.sql: recording what became of the attempts a worker made.
 --
--- Writes httpq.request (retries wait again, scheduled for their next run_at) and, through
--- httpq._finish, httpq.history. Invariant: only the current claim can report. An outcome
--- is applied when (id, attempt, worker) is the request's running claim; anything else (a
--- worker whose lease expired and was taken over, a duplicate) is ignored, so a late worker
--- cannot overwrite the work of the one that took over. While an `httpq tail` runs, the
--- outcomes are announced on channel httpq_outcomes (sql/62_tail.sql).
+-- Writes httpq.request (retries wait again, scheduled for their next run_at), through
+-- httpq._finish httpq.history, and through httpq._breaker_report the circuit breaker of a
+-- channel whose outcomes change it. Invariant: only the current claim can report. An
+-- outcome is applied when (id, attempt, worker) is the request's running claim; anything
+-- else (a worker whose lease expired and was taken over, a duplicate) is ignored, so a late
+-- worker cannot overwrite the work of the one that took over. While an `httpq tail` runs,
+-- the outcomes are announced on channel httpq_outcomes (sql/62_tail.sql).
 
 -- Applies a batch of outcomes; returns how many were applied.
 CREATE FUNCTION httpq.report(worker text, outcomes jsonb) RETURNS integer
@@ -20,6 +21,7 @@ DECLARE
     now_at  constant timestamptz := httpq._now();
     retried integer;
     endings httpq._ending[];
+    news    jsonb;
 BEGIN
     -- httpq._check_worker's rule, which raises the error (a call on every report cost 20 us).
     IF worker IS NULL OR worker = '' OR length(worker) > 200 OR worker ~ '[\x01-\x1f\x7f-\x9f]' THEN
@@ -37,11 +39,24 @@ BEGIN
     WITH o AS (
         SELECT * FROM unnest(httpq._read_outcomes(outcomes)) AS o
     ), decided AS (
-        SELECT r.id, o.status, o.headers, o.body, v.state, v.run_at, v.reason, o.unsent,
+        SELECT r.id, r.channel, o.status, o.headers, o.body, v.state, v.run_at, v.reason, o.unsent,
+               o.status = 410 AS gone,
                CASE WHEN o.status BETWEEN 200 AND 299 THEN NULL
+                    WHEN o.status = 410 THEN 'HTTP 410 Gone: the channel is paused; the attempt is not counted'
                     ELSE coalesce(o.error, aws.error, 'HTTP ' || o.status, 'no response') END AS error,
+               -- What the outcome means to the channel's circuit breaker (sql/57_breaker.sql),
+               -- and the breaker as this statement found it: most reports change nothing.
+               CASE WHEN o.status BETWEEN 200 AND 299 THEN 'success'
+                    WHEN o.refused OR o.unsent THEN NULL
+                    WHEN o.status = 410 THEN 'gone'
+                    WHEN aws.code IS NOT NULL AND o.status < 500 AND httpq._aws_retryable(aws.code) OR httpq._retryable(o.status)
+                        THEN 'failure' END AS breaker_kind,
+               c.breaker_failures, c.breaker_state, c.breaker_failed,
                jsonb_build_object('attempt', o.attempt, 'at', now_at, 'worker', report.worker,
-                                  'status', o.status, 'error', coalesce(o.error, aws.error), 'duration_ms', o.duration_ms)
+                                  'status', o.status,
+                                  'error', CASE WHEN o.status = 410 THEN 'HTTP 410 Gone: the channel is paused; the attempt is not counted'
+                                                ELSE coalesce(o.error, aws.error) END,
+                                  'duration_ms', o.duration_ms)
                    || CASE WHEN o.unsent THEN '{"unsent": true}'::jsonb ELSE '{}' END AS entry
         FROM o
         -- LATERAL: one primary-key probe per outcome, whatever the planner guesses of the
@@ -57,7 +72,9 @@ BEGIN
         ) AS r
         -- A primary-key probe per outcome too (OFFSET 0 keeps it one): as a join, the plan
         -- cached for the session may read every channel once per outcome.
-        CROSS JOIN LATERAL (SELECT c.max_attempts, c.backoff_base, c.backoff_max, c.retry_after_max, c.aws_sigv4 FROM httpq.channel c
+        CROSS JOIN LATERAL (SELECT c.max_attempts, c.backoff_base, c.backoff_max, c.retry_after_max, c.aws_sigv4,
+                                   c.breaker_failures, c.breaker_state, c.breaker_failed
+                            FROM httpq.channel c
                             WHERE c.name = r.channel OFFSET 0) AS c
         -- An AWS error answer on a channel that signs for AWS: its code and message are the
         -- attempt's error, and throttling or a transient error is retried, as a 503 would be.
@@ -81,19 +98,27 @@ BEGIN
                    CASE WHEN r.deadline <= now_at THEN 'deadline passed' END
             WHERE o.unsent AND NOT o.refused
             UNION ALL
+            -- 410 Gone: the destination asks to be sent nothing more, and its channel is
+            -- paused (sql/57_breaker.sql). The request is not at fault: it waits, the attempt
+            -- uncounted, for httpq.resume, unless its deadline is past.
+            SELECT CASE WHEN r.deadline <= now_at THEN 'dead' ELSE 'waiting' END,
+                   CASE WHEN r.deadline > now_at OR r.deadline IS NULL THEN now_at END,
+                   CASE WHEN r.deadline <= now_at THEN 'deadline passed' END
+            WHERE o.status = 410
+            UNION ALL
             SELECT * FROM httpq._verdict(CASE WHEN aws.code IS NOT NULL AND o.status < 500 AND httpq._aws_retryable(aws.code)
                                               THEN 503 ELSE o.status END,
                                          o.headers ->> 'retry-after', r.attempt - r.attempt_floor,
                                          coalesce(r.max_attempts, c.max_attempts), r.deadline,
                                          c.backoff_base, c.backoff_max, coalesce(c.retry_after_max, c.backoff_max),
                                          random(), now_at)
-            WHERE (o.status IS NULL OR o.status NOT BETWEEN 200 AND 299) AND NOT o.refused AND NOT o.unsent
+            WHERE (o.status IS NULL OR o.status NOT BETWEEN 200 AND 299 AND o.status <> 410) AND NOT o.refused AND NOT o.unsent
         ) AS v(state, run_at, reason)
     ), again AS (
         UPDATE httpq.request r
         SET state = CASE WHEN d.run_at > now_at THEN 'scheduled' ELSE 'waiting' END,
             run_at = d.run_at, worker = NULL, lease_until = NULL,
-            attempt_floor = r.attempt_floor + CASE WHEN d.unsent THEN 1 ELSE 0 END,
+            attempt_floor = r.attempt_floor + CASE WHEN d.unsent OR d.gone THEN 1 ELSE 0 END,
             last_status = d.status, last_error = d.error,
             -- Unsent again for the same reason: the last entry counts it (repeated), so a
             -- request waiting a day for its secret keeps one entry, not one a minute.
@@ -107,9 +132,18 @@ BEGIN
     )
     SELECT (SELECT count(*) FROM again),
            array_agg(ROW(d.id, d.state, d.reason, d.status, d.headers, d.body, d.error, d.entry)::httpq._ending)
-               FILTER (WHERE d.state <> 'waiting')
-    INTO retried, endings
+               FILTER (WHERE d.state <> 'waiting'),
+           jsonb_agg(jsonb_build_object('channel', d.channel, 'id', d.id, 'kind', d.breaker_kind, 'what', left(d.error, 200)))
+               FILTER (WHERE d.breaker_kind = 'gone'
+                          OR d.breaker_kind = 'failure' AND d.breaker_failures IS NOT NULL AND d.breaker_state <> 'open'
+                          OR d.breaker_kind = 'success' AND (d.breaker_failed > 0 OR d.breaker_state <> 'closed'))
+    INTO retried, endings, news
     FROM decided AS d;
+
+    IF news IS NOT NULL THEN
+        -- With every success of the report: a channel's failures may come with one.
+        PERFORM httpq._breaker_report(news, ARRAY(SELECT e.id FROM unnest(endings) AS e WHERE e.state = 'delivered'), now_at);
+    END IF;
 
     -- A live `httpq tail` hears of every outcome reported (sql/62_tail.sql); none: one index probe.
     IF EXISTS (SELECT 1 FROM httpq.tail t WHERE t.expires_at > now_at) THEN

@@ -59,13 +59,14 @@ CREATE VIEW httpq.channels WITH (security_barrier) AS
     SELECT c.name AS channel, c.paused, c.max_concurrency, c.rate_per_second, c.max_attempts,
            c.backoff_base, c.backoff_max, c.timeout_ms, c.ordering_on_dead, c.retention,
            c.allowed_networks, c.max_body_bytes, coalesce(c.retry_after_max, c.backoff_max) AS retry_after_max,
-           c.created_at, c.owner, c.signing_keys, c.on_finish, c.aws_sigv4, c.aws_credentials
+           c.created_at, c.owner, c.signing_keys, c.on_finish, c.aws_sigv4, c.aws_credentials,
+           c.breaker_failures, c.breaker_cooldown, c.breaker_cooldown_max
     FROM httpq.channel c
     WHERE (SELECT httpq._tenant_channels('ops')) IS NULL OR c.name = ANY ((SELECT httpq._tenant_channels('ops'))::text[]);
 COMMENT ON VIEW httpq.channels IS 'Every channel and its settings (see httpq.set_channel).';
 
--- Per channel: what waits, runs and died, how old the oldest waiting request is, and the
--- last hour's deliveries and deaths.
+-- Per channel: what waits, runs and died, how old the oldest waiting request is, the last
+-- hour's deliveries and deaths, why it is paused, and its circuit breaker (sql/57_breaker.sql).
 CREATE VIEW httpq.stats WITH (security_barrier) AS
     SELECT c.name AS channel, c.paused,
            coalesce(l.waiting, 0) AS waiting,
@@ -80,7 +81,8 @@ CREATE VIEW httpq.stats WITH (security_barrier) AS
            now() - l.oldest_waiting AS oldest_waiting_age,
            (SELECT h.last_error FROM httpq.history h
             WHERE h.channel = c.name AND h.state = 'dead' ORDER BY h.finished_at DESC LIMIT 1) AS last_error,
-           c.max_concurrency, c.rate_per_second
+           c.max_concurrency, c.rate_per_second,
+           c.paused_reason, c.breaker_state, c.breaker_reason, c.breaker_probe_at
     FROM httpq.channel c
     LEFT JOIN (
         SELECT r.channel,
@@ -91,7 +93,7 @@ CREATE VIEW httpq.stats WITH (security_barrier) AS
         GROUP BY r.channel
     ) AS l ON l.channel = c.name
     WHERE (SELECT httpq._tenant_channels('ops')) IS NULL OR c.name = ANY ((SELECT httpq._tenant_channels('ops'))::text[]);
-COMMENT ON VIEW httpq.stats IS 'Per channel: waiting, running, dead, last hour''s deliveries and deaths, oldest waiting age.';
+COMMENT ON VIEW httpq.stats IS 'Per channel: waiting, running, dead, last hour''s deliveries and deaths, oldest waiting age, why paused, circuit breaker.';
 
 -- Every subscription of every topic, with its topic's owner. Headers (they may carry a
 -- credential) only to the topic's tenant and admins.

@@ -28,6 +28,7 @@ enum InstallScript {
         PackageResources._0_claim_sql,         // 50_claim.sql
         PackageResources._2_outcome_sql,       // 52_outcome.sql
         PackageResources._5_report_sql,        // 55_report.sql
+        PackageResources._7_breaker_sql,       // 57_breaker.sql
         PackageResources._0_lease_sql,         // 60_lease.sql
         PackageResources._2_tail_sql,          // 62_tail.sql
         PackageResources._5_manage_sql,        // 65_manage.sql

@@ -10,8 +10,9 @@ struct StatusCommand: ParsableCommand {
         discussion: """
             One row per channel from the httpq.stats view: whether it is paused, how many \
             requests wait and run, how many were delivered in the last hour, how many are dead, \
-            how long the oldest waiting request has waited, and the last dead request's error. \
-            --json prints the view's rows as they are.
+            how long the oldest waiting request has waited, the last dead request's error, its \
+            circuit breaker when not closed (open, with the seconds to its probe, or half-open), \
+            and why it is paused or its breaker open. --json prints the view's rows as they are.
             """
     )
 
@@ -77,7 +78,12 @@ struct StatusCommand: ParsableCommand {
         }
         let rows = try database.rows("""
             SELECT channel, paused, waiting, running, delivered_last_hour, dead,
-                   justify_interval(date_trunc('second', oldest_waiting_age)), last_error
+                   justify_interval(date_trunc('second', oldest_waiting_age)), last_error,
+                   CASE breaker_state
+                       WHEN 'open' THEN format('open, probe in %ss', greatest(ceil(extract(epoch FROM breaker_probe_at - now())), 0))
+                       WHEN 'half_open' THEN 'half-open'
+                   END,
+                   CASE WHEN paused THEN paused_reason WHEN breaker_state <> 'closed' THEN breaker_reason END
             FROM httpq.stats
             ORDER BY channel
             """)
@@ -88,6 +94,7 @@ struct StatusCommand: ParsableCommand {
             .column("channel"), .column("paused"), .column("waiting", numeric: true),
             .column("running", numeric: true), .column("delivered/1h", numeric: true),
             .column("dead", numeric: true), .column("oldest waiting"), .column("last error"),
+            .column("breaker"), .column("why paused or open"),
         ], rows: rows.map { row in
             var row = row
             row[1] = row[1] == "t" ? "yes" : nil

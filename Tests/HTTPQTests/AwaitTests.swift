@@ -38,7 +38,7 @@ struct AwaitTests {
 
     @Test("LISTEN httpq_finished hears, by id, each request enqueued with notify as it finishes, and no other")
     func listenHearsTheRequestsThatAsked() throws {
-        let server = try TestHTTPServer { request in request.path == "/gone" ? .status(410) : .status(200) }
+        let server = try TestHTTPServer { request in request.path == "/missing" ? .status(404) : .status(200) }
         defer { server.stop() }
         let database = try TestDatabase.connect()
         let channel = try TestDatabase.channel("announce")
@@ -53,7 +53,7 @@ struct AwaitTests {
             return try #require(id)
         }
         let delivered = try enqueue("/ok", notify: true)
-        let dead = try enqueue("/gone", notify: true)
+        let dead = try enqueue("/missing", notify: true)
         let silent = try enqueue("/ok", notify: false)
 
         let worker = try InProcessWorker(channels: [channel])

@@ -82,7 +82,7 @@ SELECT count(*) AS claimed FROM httpq.claim('w1', 10, '{crr-replay}');
 SELECT httpq.report('w1', jsonb_agg(jsonb_build_object('id', id, 'attempt', 1, 'status', 404))) AS applied
 FROM (SELECT id FROM httpq.request WHERE channel = 'crr-replay' ORDER BY id LIMIT 2) AS s;
 SET httpq.now = '2030-01-02 01:00:00+00';
-SELECT httpq.report('w1', jsonb_agg(jsonb_build_object('id', id, 'attempt', 1, 'status', 410))) AS applied
+SELECT httpq.report('w1', jsonb_agg(jsonb_build_object('id', id, 'attempt', 1, 'status', 422))) AS applied
 FROM (SELECT id FROM httpq.request WHERE channel = 'crr-replay' ORDER BY id LIMIT 3) AS s;
 SET httpq.now = '2030-01-02 02:00:00+00';
 SELECT httpq.report('w1', jsonb_agg(jsonb_build_object('id', id, 'attempt', 1, 'status', 200))) AS applied

@@ -15,7 +15,7 @@ SELECT httpq.enqueue('https://example.com/h2', channel => 'hold', ordering_key =
 SELECT httpq.enqueue('https://example.com/h3', channel => 'hold', ordering_key => 'k') AS h3 \gset
 SELECT httpq.enqueue('https://example.com/other', channel => 'hold', ordering_key => 'other') AS other \gset
 SELECT replace(url, 'https://example.com/', '') AS claimed FROM httpq.claim('w1', 10, '{hold}') ORDER BY id;
-SELECT httpq.report('w1', pg_temp.outcome(:h1, 1, 410)) AS applied;
+SELECT httpq.report('w1', pg_temp.outcome(:h1, 1, 404)) AS applied;
 SELECT replace(url, 'https://example.com/', '') AS url, state, blocked FROM httpq.requests
 WHERE channel = 'hold' ORDER BY id;
 SELECT count(*) AS claimed FROM httpq.claim('w1', 10, '{hold}');

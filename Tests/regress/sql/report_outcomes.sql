@@ -3,12 +3,12 @@ SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS httpq;
 SET httpq.now = '2030-01-01 00:00:00+00';
 
--- One request per outcome, each claimed once
+-- One request per outcome, each claimed once (410 Gone pauses its channel: breaker.sql)
 CREATE TEMP TABLE outcome (status integer, id bigint);
 INSERT INTO outcome (status) VALUES
     (200), (201), (204), (299),
     (NULL), (408), (425), (429), (500), (502), (503), (504), (599),
-    (301), (302), (304), (400), (401), (403), (404), (409), (410), (422), (451);
+    (301), (302), (304), (400), (401), (403), (404), (409), (422), (451);
 UPDATE outcome SET id = httpq.enqueue('https://example.com/' || coalesce(status::text, 'none'), channel => 'outcome');
 SELECT count(*) AS claimed FROM httpq.claim('w1', 100, '{outcome}');
 
