@@ -142,7 +142,9 @@ public final class HTTPServer: Sendable {
         case .timedOut:
             response = .text(408, "request head not received within \(Self.timeoutSeconds) seconds")
         case .head(let head):
-            let words = head.prefix { $0 != "\r" && $0 != "\n" }.split(separator: " ", omittingEmptySubsequences: false)
+            // By scalars: to a String, "\r\n" is one Character, equal to neither "\r" nor "\n".
+            let words = String(head.unicodeScalars.prefix { $0 != "\r" && $0 != "\n" })
+                .split(separator: " ", omittingEmptySubsequences: false)
             if words.count != 3 || !words[2].hasPrefix("HTTP/1.") || !words[1].hasPrefix("/") {
                 response = .text(400, "expected a request line such as GET /metrics HTTP/1.1")
             } else if words[0] != "GET" && words[0] != "HEAD" {
