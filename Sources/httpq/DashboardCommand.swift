@@ -65,8 +65,13 @@ struct DashboardCommand: ParsableCommand {
         } catch {
             throw Failure.exit("cannot listen on \(listen ?? Self.defaultListen): \(error)", Failure.configuration)
         }
-        server.start()
-        say("httpq dashboard: serving http://\(address.urlHost):\(server.port)/")
+        do {
+            try server.start()
+        } catch {
+            throw Failure.exit("cannot serve on \(address): \(error)", ExitCode.failure)
+        }
+        let host = address.host.contains(":") ? "[\(address.host)]" : address.host
+        say("httpq dashboard: serving http://\(host):\(server.port)/")
         fflush(nil)
         var signal: Int32 = 0
         sigwait(&stop, &signal)
@@ -75,16 +80,15 @@ struct DashboardCommand: ParsableCommand {
 }
 
 extension DashboardSite {
-    /// The page for `request`, with headers that forbid scripts, framing and fetches of any
-    /// kind, sniffing a type, and caching a page that may show response bodies.
+    /// The page for `request`, with headers that forbid scripts, fetches of any kind, framing
+    /// and sniffing a type. (The server adds `Cache-Control: no-store`: a page may show
+    /// response bodies.)
     func response(to request: ServedRequest) -> ServedResponse {
-        let page = page(method: request.method, path: request.path, query: request.query)
-        return ServedResponse(status: page.status, contentType: "text/html; charset=utf-8", body: page.html.text,
-                              headers: [
-                                  ("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"),
-                                  ("X-Content-Type-Options", "nosniff"),
-                                  ("Referrer-Policy", "no-referrer"),
-                                  ("Cache-Control", "no-store"),
-                              ])
+        let page = page(for: request)
+        return ServedResponse(status: page.status, contentType: "text/html; charset=utf-8", headers: [
+            (name: "Content-Security-Policy", value: "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"),
+            (name: "X-Content-Type-Options", value: "nosniff"),
+            (name: "Referrer-Policy", value: "no-referrer"),
+        ], body: page.html.text)
     }
 }

@@ -145,10 +145,10 @@ status_is() { grep -qxF "status: $2" "$work/$1.head" || problem "$1: $(head -1 "
 load overview /
 shows overview "h1: Channels"
 shows overview "refresh: 7"
-shows overview "row: audit-log | active | 0 | 0 | | 0 | 1 | 1 | HTTP 400"
-shows overview "row: billing | active | 0 | 0 | | 0 | 52 | 52 | HTTP 422"
-shows overview "row: orders | active | 0 | 0 | | 4 | 0 | 0 |"
-grep -qE '^row: partner\.acme \| paused \| 2 \| 0 \| [0-9]+s \| 0 \| 0 \| 0 \| ?$' "$work/overview.txt" ||
+shows overview "row: audit-log|active|0|0||0|1|1|HTTP 400"
+shows overview "row: billing|active|0|0||0|52|52|HTTP 422"
+shows overview "row: orders|active|0|0||4|0|0|"
+grep -qE '^row: partner\.acme\|paused\|2\|0\|[0-9]+s\|0\|0\|0\|$' "$work/overview.txt" ||
     problem "overview does not show partner.acme paused with 2 waiting: $(grep 'partner' "$work/overview.txt")"
 shows overview "link: billing -> /channels/billing"
 finish 1 "overview: every channel, its state and counts; the paused channel's waiting requests; reloads itself"
@@ -160,12 +160,12 @@ load billing /channels/billing
 shows billing "h1: billing active"
 shows billing "refresh: 7"
 shows billing "field: max_attempts = $(sql -c "SELECT max_attempts FROM httpq.channels WHERE channel = 'billing'")"
-grep -oE '^row: [0-9]+ \| [0-9-]+ [0-9:]+ [A-Z]+ \| 1 \| 422 \| HTTP 422 \| POST http://127\.0\.0\.1:[0-9]+/decline/billing/[0-9]+$' \
-    "$work/billing.txt" | cut -d' ' -f2 > "$work/page1"
+grep -oE '^row: [0-9]+\|[0-9-]+ [0-9:]+ [A-Z]+\|1\|422\|HTTP 422\|POST http://127\.0\.0\.1:[0-9]+/decline/billing/[0-9]+$' \
+    "$work/billing.txt" | cut -d' ' -f2 | cut -d'|' -f1 > "$work/page1"
 last=$(sed -n 50p "$work/newest-first")
 shows billing "link: older -> /channels/billing?before=$last"
 load billing2 "/channels/billing?before=$last"
-grep -oE '^row: [0-9]+ \| .* \| HTTP 422 \| POST ' "$work/billing2.txt" | cut -d' ' -f2 > "$work/page2"
+grep -oE '^row: [0-9]+\|.*\|HTTP 422\|POST ' "$work/billing2.txt" | cut -d' ' -f2 | cut -d'|' -f1 > "$work/page2"
 shows billing2 "link: newest -> /channels/billing"
 grep -q '^link: older' "$work/billing2.txt" && problem "the last page links to an older one"
 [ "$(cat "$work/page1" "$work/page2")" = "$(cat "$work/newest-first")" ] ||
@@ -179,9 +179,9 @@ flaky=$(cat "$work/flaky")
 load request "/requests/$flaky"
 shows request "h1: Request $flaky delivered"
 shows request "link: orders -> /channels/orders"
-grep -qE '^row: 1 \| [0-9-]+ [0-9:]+ [A-Z]+ \| dashboard-check \| 503 \| \| [0-9]+$' "$work/request.txt" ||
+grep -qE '^row: 1\|[0-9-]+ [0-9:]+ [A-Z]+\|dashboard-check\|503\|\|[0-9]+$' "$work/request.txt" ||
     problem "request does not show attempt 1 with 503"
-grep -qE '^row: 2 \| [0-9-]+ [0-9:]+ [A-Z]+ \| dashboard-check \| 200 \| \| [0-9]+$' "$work/request.txt" ||
+grep -qE '^row: 2\|[0-9-]+ [0-9:]+ [A-Z]+\|dashboard-check\|200\|\|[0-9]+$' "$work/request.txt" ||
     problem "request does not show attempt 2 with 200"
 shows request "field: status = 200"
 shows request "field: content-type = application/json"
@@ -230,11 +230,11 @@ if [ -n "${DASHBOARD_SCREENSHOT:-}" ]; then
             FROM unnest('{crm-sync,notifications,search-index}'::text[]) AS c" \
         -c "SELECT httpq.enqueue('$base/' || p || '/' || c || '/' || n, channel => c)
             FROM unnest('{crm-sync,notifications,search-index}'::text[]) AS c,
-                 generate_series(1, 40) AS n,
+                 generate_series(1, 60) AS n,
                  LATERAL (SELECT CASE WHEN n % 13 = 0 THEN 'decline' WHEN n % 7 = 0 THEN 'flaky'
                                       ELSE 'slow' END) AS k(p)" > /dev/null ||
         die "cannot enqueue the screenshot's requests"
-    sleep 8
+    sleep 4
     timeout 60 "$browser" --headless --no-sandbox --disable-gpu --hide-scrollbars --user-data-dir="$work/chrome" \
         --window-size=1280,900 --screenshot="$(realpath -m "$DASHBOARD_SCREENSHOT")" "$site/" \
         2>> "$work/chromium.log" || die "chromium could not take the screenshot"

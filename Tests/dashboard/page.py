@@ -1,7 +1,7 @@
 """Reads what a dashboard page shows, as lines the check can compare.
 
     python3 page.py show DOM_FILE   what the browser's DOM holds, one line per thing:
-                                    title: T / h1: T / refresh: N / row: a | b | c /
+                                    title: T / h1: T / refresh: N / row: a|b||d /
                                     field: NAME = VALUE / pre: TEXT / link: TEXT -> HREF /
                                     element: TAG  (for script, img, iframe, object, embed, link)
     python3 page.py fetch URL       the HTTP status and headers: status: N / header: name: value
@@ -48,7 +48,7 @@ class Reader(HTMLParser):
             elif open_tag in ("td", "th") and self.cells is not None:
                 self.cells.append(text)
             elif open_tag == "tr" and self.cells is not None:
-                self.lines.append("row: " + " | ".join(self.cells))
+                self.lines.append("row: " + "|".join(self.cells))
                 self.cells = None
             elif open_tag == "dt":
                 self.field = text
