@@ -43,7 +43,7 @@ enum ChannelPage {
             <th class="n">delivered last hour</th><th class="n">dead last hour</th><th class="n">dead, all kept</th></tr></thead>
             <tbody><tr><td class="n">\(figures[1])</td><td class="n">\(figures[2])</td>\
             <td class="n">\(Formats.duration(figures[3]))</td><td class="n">\(figures[4])</td>\
-            \(Formats.count(figures[5], alarming: true))<td class="n">\(figures[6])</td></tr></tbody>
+            \(Formats.deaths(figures[5]))<td class="n">\(figures[6])</td></tr></tbody>
             </table>
             <h2>Dead requests, newest first</h2>
             \(deadTable(Array(dead.prefix(pageSize)), channel: channel, before: before, more: dead.count > pageSize))

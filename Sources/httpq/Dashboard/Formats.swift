@@ -1,5 +1,5 @@
 /// How the pages write values: times in the session's time zone to the second, ages and
-/// waits in the two largest units, counts with zero dimmed.
+/// waits in the two largest units, deaths in red.
 enum Formats {
     /// SQL that writes the timestamptz `expression` as `2026-12-02 00:41:07 UTC`.
     static func time(_ expression: String) -> String {
@@ -24,10 +24,10 @@ enum Formats {
         return "\(seconds)s"
     }
 
-    /// A count in a numeric cell; zero dimmed, so the eye finds what is not zero.
-    static func count(_ text: String?, alarming: Bool = false) -> HTML {
+    /// A count of dead requests in a numeric cell: in red unless it is zero, then dimmed.
+    static func deaths(_ text: String?) -> HTML {
         guard let text, text != "0" else { return "<td class=\"n zero\">0</td>" }
-        return alarming ? "<td class=\"n bad\">\(text)</td>" : "<td class=\"n\">\(text)</td>"
+        return "<td class=\"n bad\">\(text)</td>"
     }
 
     /// A link to a channel's page.

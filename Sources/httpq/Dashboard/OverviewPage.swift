@@ -43,7 +43,7 @@ enum OverviewPage {
         return """
             <tr><td>\(Formats.channelLink(row[0]))</td><td>\(state)</td>\
             <td class="n sep">\(row[2])</td><td class="n">\(row[3])</td><td class="n">\(Formats.duration(row[4]))</td>\
-            <td class="n sep">\(row[5])</td>\(Formats.count(row[6], alarming: true))\
+            <td class="n sep">\(row[5])</td>\(Formats.deaths(row[6]))\
             <td class="n sep">\(row[7])</td><td class="error">\(row[8])</td></tr>
 
             """
