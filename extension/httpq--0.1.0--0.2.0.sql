@@ -3289,7 +3289,7 @@ AS $$
         WHEN 'worker' THEN ARRAY['claim', 'report', 'heartbeat', 'release', 'idle', 'busy', 'next_run_at',
                                  'maintain', 'purge', 'version']
         WHEN 'ops' THEN ARRAY['cancel', 'retry', 'replay', 'pause', 'resume', 'retry_schedule', 'version',
-                              'pause_subscription', 'resume_subscription',
+                              'pause_subscription', 'resume_subscription', 'tail_renew', 'tail_end',
                               'view:requests', 'view:attempts', 'view:responses', 'view:stats', 'view:channels',
                               'view:subscriptions']
         WHEN 'admin' THEN ARRAY['enqueue', 'enqueue_bytes', 'enqueue_many', 'new_request', 'new_request_bytes',
@@ -3298,7 +3298,7 @@ AS $$
                                 'set_channel', 'unset_channel', 'set_secret', 'reseal_secret', 'delete_secret',
                                 'sealed_secrets', 'grant_role', 'revoke_role', 'maintain', 'purge',
                                 'subscribe', 'unsubscribe', 'pause_subscription', 'resume_subscription', 'publish',
-                                'outcome', 'wait',
+                                'outcome', 'wait', 'tail_renew', 'tail_end',
                                 'view:requests', 'view:attempts', 'view:responses', 'view:stats', 'view:channels',
                                 'view:subscriptions', 'view:secrets', 'view:roles']
     END
@@ -4546,7 +4546,9 @@ CREATE FUNCTION httpq.publish(
     run_at       timestamptz DEFAULT now(),
     deadline     timestamptz DEFAULT NULL,
     priority     integer DEFAULT 0,
-    notify       boolean DEFAULT false
+    notify       boolean DEFAULT false,
+    traceparent  text DEFAULT NULL,
+    tracestate   text DEFAULT NULL
 ) RETURNS SETOF bigint
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -4572,13 +4574,18 @@ BEGIN
     IF problem IS NOT NULL THEN
         RAISE EXCEPTION '%', problem[2] USING ERRCODE = problem[1];
     END IF;
+    -- The trace context (given, or the session's) is checked even when no subscription takes it.
+    IF traceparent IS NOT NULL OR tracestate IS NOT NULL
+       OR current_setting('httpq.traceparent', true) <> '' OR current_setting('httpq.tracestate', true) <> '' THEN
+        PERFORM httpq._traced_headers('{}', publish.traceparent, publish.tracestate);
+    END IF;
     IF NOT httpq._owns(httpq._ensure_topic(publish.topic, httpq._caller())) THEN
         PERFORM httpq._refuse_topic(publish.topic, 'publish to');
     END IF;
     SELECT array_agg(httpq.new_request(s.url, publish.body, s.method, s.headers, s.channel,
                                        s.id || ':' || publish.ordering_key, publish.run_at, NULL, publish.deadline,
                                        NULL, s.id || ':' || publish.dedupe_key, publish.priority, NULL,
-                                       publish.notify)
+                                       publish.notify, publish.traceparent, publish.tracestate)
                      ORDER BY s.id)
     INTO requests
     FROM httpq.subscription s
@@ -4593,7 +4600,7 @@ BEGIN
     END IF;
 END;
 $$;
-COMMENT ON FUNCTION httpq.publish(text, jsonb, text, text, text, timestamptz, timestamptz, integer, boolean)
+COMMENT ON FUNCTION httpq.publish(text, jsonb, text, text, text, timestamptz, timestamptz, integer, boolean, text, text)
     IS 'Publishes an event: enqueues one request per matching, unpaused subscription of the topic; returns their ids.';
 
 -- The topics a view shows the caller the subscriptions (or headers) of: NULL for all when
@@ -4637,8 +4644,9 @@ GRANT EXECUTE ON FUNCTION httpq._tenant_topics(text) TO PUBLIC;
 -- Awaiting outcomes (sql/00_schema.sql, 20_request.sql, 35_enqueue.sql, 45_finish.sql,
 -- 47_await.sql): a request may ask to be announced on channel httpq_finished when it
 -- finishes (notify), and httpq.outcome and httpq.wait read a finished request's outcome.
--- enqueue, enqueue_bytes, new_request and new_request_bytes take notify last: the roles that
--- could execute the 0.1.0 functions may execute the new ones, then the old ones go.
+-- enqueue, enqueue_bytes, new_request and new_request_bytes take notify, then traceparent and
+-- tracestate (section Trace context), last: the roles that could execute the 0.1.0 functions
+-- may execute the new ones, then the old ones go.
 ALTER TYPE httpq.new_request ADD ATTRIBUTE notify boolean;
 ALTER TABLE httpq.request ADD COLUMN notify boolean NOT NULL DEFAULT false;
 
@@ -4658,7 +4666,9 @@ CREATE OR REPLACE FUNCTION httpq.new_request(
     dedupe_key      text DEFAULT NULL,
     priority        integer DEFAULT 0,
     timeout_ms      integer DEFAULT NULL,
-    notify          boolean DEFAULT false
+    notify          boolean DEFAULT false,
+    traceparent     text DEFAULT NULL,
+    tracestate      text DEFAULT NULL
 ) RETURNS httpq.new_request
 LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -4666,6 +4676,10 @@ AS $$
 BEGIN
     -- PL/pgSQL, not LANGUAGE sql: called once per row of a batch, and a SQL body that
     -- cannot be inlined (it pins search_path) costs several times more per call.
+    IF traceparent IS NOT NULL OR tracestate IS NOT NULL
+       OR current_setting('httpq.traceparent', true) <> '' OR current_setting('httpq.tracestate', true) <> '' THEN
+        headers := httpq._traced_headers(headers, traceparent, tracestate);
+    END IF;
     RETURN ROW(
         url,
         method,
@@ -4679,7 +4693,7 @@ BEGIN
     )::httpq.new_request;
 END;
 $$;
-COMMENT ON FUNCTION httpq.new_request(text, jsonb, text, jsonb, text, text, timestamptz, integer, timestamptz, text, text, integer, integer, boolean)
+COMMENT ON FUNCTION httpq.new_request(text, jsonb, text, jsonb, text, text, timestamptz, integer, timestamptz, text, text, integer, integer, boolean, text, text)
     IS 'Builds a request with a JSON body for httpq.enqueue_many; checks and writes nothing.';
 -- Builds a request with a body of any type (text, form, binary) and its content type.
 CREATE OR REPLACE FUNCTION httpq.new_request_bytes(
@@ -4697,7 +4711,9 @@ CREATE OR REPLACE FUNCTION httpq.new_request_bytes(
     dedupe_key      text DEFAULT NULL,
     priority        integer DEFAULT 0,
     timeout_ms      integer DEFAULT NULL,
-    notify          boolean DEFAULT false
+    notify          boolean DEFAULT false,
+    traceparent     text DEFAULT NULL,
+    tracestate      text DEFAULT NULL
 ) RETURNS httpq.new_request
 LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -4714,6 +4730,10 @@ BEGIN
         RAISE EXCEPTION 'content_type % and the Content-Type header % disagree', quote_literal(content_type), quote_literal(header_type)
             USING ERRCODE = 'invalid_parameter_value', HINT = 'Give the content type once.';
     END IF;
+    IF traceparent IS NOT NULL OR tracestate IS NOT NULL
+       OR current_setting('httpq.traceparent', true) <> '' OR current_setting('httpq.tracestate', true) <> '' THEN
+        headers := httpq._traced_headers(headers, traceparent, tracestate);
+    END IF;
     RETURN ROW(
         url,
         method,
@@ -4726,7 +4746,7 @@ BEGIN
     )::httpq.new_request;
 END;
 $$;
-COMMENT ON FUNCTION httpq.new_request_bytes(text, bytea, text, text, jsonb, text, text, timestamptz, integer, timestamptz, text, text, integer, integer, boolean)
+COMMENT ON FUNCTION httpq.new_request_bytes(text, bytea, text, text, jsonb, text, text, timestamptz, integer, timestamptz, text, text, integer, integer, boolean, text, text)
     IS 'Builds a request with a body of any content type for httpq.enqueue_many; checks and writes nothing.';
 -- Enqueues one request with a JSON body; returns its id.
 CREATE OR REPLACE FUNCTION httpq.enqueue(
@@ -4743,7 +4763,9 @@ CREATE OR REPLACE FUNCTION httpq.enqueue(
     dedupe_key      text DEFAULT NULL,
     priority        integer DEFAULT 0,
     timeout_ms      integer DEFAULT NULL,
-    notify          boolean DEFAULT false
+    notify          boolean DEFAULT false,
+    traceparent     text DEFAULT NULL,
+    tracestate      text DEFAULT NULL
 ) RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -4754,14 +4776,14 @@ BEGIN
     -- PL/pgSQL: a SQL body that pins search_path is planned anew on every call.
     r := httpq.new_request(url, body, method, headers, channel, ordering_key, run_at,
                            max_attempts, deadline, idempotency_key, dedupe_key,
-                           priority, timeout_ms, notify);
+                           priority, timeout_ms, notify, traceparent, tracestate);
     IF r.ordering_key IS NULL AND r.dedupe_key IS NULL THEN
         RETURN httpq._enqueue_one(r, httpq._now());
     END IF;
     RETURN (SELECT httpq.enqueue_many(ARRAY[r]));
 END;
 $$;
-COMMENT ON FUNCTION httpq.enqueue(text, jsonb, text, jsonb, text, text, timestamptz, integer, timestamptz, text, text, integer, integer, boolean)
+COMMENT ON FUNCTION httpq.enqueue(text, jsonb, text, jsonb, text, text, timestamptz, integer, timestamptz, text, text, integer, integer, boolean, text, text)
     IS 'Enqueues one HTTP request with a JSON body inside the caller''s transaction; returns its id.';
 -- Enqueues one request with a body of any type (text, form, binary); returns its id.
 CREATE OR REPLACE FUNCTION httpq.enqueue_bytes(
@@ -4779,7 +4801,9 @@ CREATE OR REPLACE FUNCTION httpq.enqueue_bytes(
     dedupe_key      text DEFAULT NULL,
     priority        integer DEFAULT 0,
     timeout_ms      integer DEFAULT NULL,
-    notify          boolean DEFAULT false
+    notify          boolean DEFAULT false,
+    traceparent     text DEFAULT NULL,
+    tracestate      text DEFAULT NULL
 ) RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -4790,14 +4814,15 @@ BEGIN
     -- PL/pgSQL: a SQL body that pins search_path is planned anew on every call.
     r := httpq.new_request_bytes(url, body, content_type, method, headers, channel,
                                  ordering_key, run_at, max_attempts, deadline,
-                                 idempotency_key, dedupe_key, priority, timeout_ms, notify);
+                                 idempotency_key, dedupe_key, priority, timeout_ms, notify,
+                                 traceparent, tracestate);
     IF r.ordering_key IS NULL AND r.dedupe_key IS NULL THEN
         RETURN httpq._enqueue_one(r, httpq._now());
     END IF;
     RETURN (SELECT httpq.enqueue_many(ARRAY[r]));
 END;
 $$;
-COMMENT ON FUNCTION httpq.enqueue_bytes(text, bytea, text, text, jsonb, text, text, timestamptz, integer, timestamptz, text, text, integer, integer, boolean)
+COMMENT ON FUNCTION httpq.enqueue_bytes(text, bytea, text, text, jsonb, text, text, timestamptz, integer, timestamptz, text, text, integer, integer, boolean, text, text)
     IS 'Enqueues one HTTP request with a body of any content type inside the caller''s transaction; returns its id.';
 
 -- The outcome of a finished request, as httpq.outcome and httpq.wait return it.
@@ -4902,7 +4927,7 @@ DECLARE
     g record;
 BEGIN
     FOR g IN
-        SELECT replace(p.oid::regprocedure::text, ')', ', boolean)') AS function, a.grantee::regrole AS grantee
+        SELECT replace(p.oid::regprocedure::text, ')', ', boolean, text, text)') AS function, a.grantee::regrole AS grantee
         FROM pg_catalog.pg_proc p, pg_catalog.aclexplode(p.proacl) AS a
         WHERE p.oid IN ('httpq.enqueue(text, jsonb, text, jsonb, text, text, timestamptz, integer, timestamptz, text, text, integer, integer)'::regprocedure,
                         'httpq.enqueue_bytes(text, bytea, text, text, jsonb, text, text, timestamptz, integer, timestamptz, text, text, integer, integer)'::regprocedure,
@@ -4922,6 +4947,504 @@ REVOKE ALL ON ALL FUNCTIONS IN SCHEMA httpq FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION httpq._tenant_channels(text) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION httpq._tenant_topics(text) TO PUBLIC;
 -- (end of Awaiting outcomes)
+
+
+-- Trace context (sql/30_validate.sql, 35_enqueue.sql): a request carries a W3C trace
+-- context as its traceparent and tracestate headers, given to enqueue (and new_request,
+-- publish) or taken from the session settings httpq.traceparent and httpq.tracestate, and
+-- checked wherever it comes from, headers too. The functions that take it are created with
+-- their final signatures above (Topics and subscriptions, Awaiting outcomes).
+-- What is wrong with a W3C traceparent (Trace Context level 1), as a message that names it
+-- by name (where it came from: the parameter, a header, the session setting), or NULL.
+-- Version 00 is exactly version-trace_id-parent_id-flags; a higher version may carry more
+-- after a '-' following the flags (the spec's forward compatibility). String functions, not
+-- a regular expression: one with counted repeats ({32}) cost more than the whole enqueue.
+CREATE OR REPLACE FUNCTION httpq._traceparent_problem(value text, name text) RETURNS text
+LANGUAGE plpgsql IMMUTABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RETURN CASE
+        WHEN length(value) < 3 OR substr(value, 3, 1) <> '-' OR translate(left(value, 2), '0123456789abcdef', '') <> '' THEN
+            name || ' must start with its version, 2 lowercase hex digits, then ''-'''
+        WHEN starts_with(value, 'ff') THEN
+            name || ' has version ff, which is invalid'
+        WHEN starts_with(value, '00') AND length(value) <> 55 THEN
+            name || ' of version 00 must be exactly 55 characters, got ' || length(value)
+        WHEN length(value) < 55 OR substr(value, 36, 1) <> '-' OR substr(value, 53, 1) <> '-'
+             OR translate(substr(value, 4, 32) || substr(value, 37, 16) || substr(value, 54, 2), '0123456789abcdef', '') <> ''
+             OR (length(value) > 55 AND (substr(value, 56, 1) <> '-' OR substr(value, 57) ~ '[^\x21-\x7e]')) THEN
+            name || ' must be version-trace_id-parent_id-flags, of 2, 32, 16 and 2 lowercase hex digits'
+            || ' (a version above 00 may add ''-'' and more)'
+        WHEN substr(value, 4, 32) = '00000000000000000000000000000000' THEN
+            name || ' has a trace_id of all zeros, which is invalid'
+        WHEN substr(value, 37, 16) = '0000000000000000' THEN
+            name || ' has a parent_id of all zeros, which is invalid'
+    END;
+END;
+$$;
+COMMENT ON FUNCTION httpq._traceparent_problem(text, text) IS 'Why a W3C traceparent is not valid, naming it; NULL when it is.';
+
+-- What is wrong with a W3C tracestate (Trace Context level 1), as a message that names it,
+-- or NULL: 1 to 32 list members key=value, separated by ',' with optional spaces or tabs
+-- around them (empty members are allowed), at most 512 characters in all (the length the
+-- spec asks every vendor to pass on). Never quotes the value: it is a vendor's data.
+CREATE OR REPLACE FUNCTION httpq._tracestate_problem(value text, name text) RETURNS text
+LANGUAGE plpgsql IMMUTABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    member  text;
+    members integer := 0;
+    key     text;
+    val     text;
+    problem text;
+BEGIN
+    IF length(value) > 512 THEN
+        RETURN name || ' must be at most 512 characters, got ' || length(value);
+    END IF;
+    FOREACH member IN ARRAY string_to_array(value, ',') LOOP
+        member := btrim(member, E' \t');
+        CONTINUE WHEN member = '';
+        members := members + 1;
+        CONTINUE WHEN problem IS NOT NULL;
+        key := left(member, strpos(member, '=') - 1);
+        val := substr(member, strpos(member, '=') + 1);
+        IF strpos(member, '=') = 0 THEN
+            problem := format('%s list member %s must be key=value', name, members);
+        ELSIF NOT ((key ~ '^[a-z][a-z0-9_*/-]*$' AND length(key) <= 256)
+                   OR (key ~ '^[a-z0-9][a-z0-9_*/-]*@[a-z][a-z0-9_*/-]*$'
+                       AND strpos(key, '@') <= 242 AND length(key) - strpos(key, '@') <= 14)) THEN
+            problem := format('%s list member %s has an invalid key: a lowercase letter and up to 255 of a-z 0-9 _ - * /,'
+                              ' or tenant@system (up to 241 and 14 of them, the system starting with a letter)', name, members);
+        ELSIF val !~ '^[\x20-\x2b\x2d-\x3c\x3e-\x7e]*[\x21-\x2b\x2d-\x3c\x3e-\x7e]$' OR length(val) > 256 THEN
+            problem := format('%s list member %s has an invalid value: 1 to 256 printable ASCII characters'
+                              ' other than '','' and ''='', not ending in a space', name, members);
+        END IF;
+    END LOOP;
+    RETURN CASE
+        WHEN members = 0 THEN name || ' must have at least one list member key=value'
+        WHEN members > 32 THEN name || ' must have at most 32 list members, got ' || members
+        ELSE problem
+    END;
+END;
+$$;
+COMMENT ON FUNCTION httpq._tracestate_problem(text, text) IS 'Why a W3C tracestate is not valid, naming it; NULL when it is.';
+
+-- What is wrong with a set of request headers, as {sqlstate, message}, or NULL. Messages
+-- name the header, never its value (it may be a credential).
+CREATE OR REPLACE FUNCTION httpq._headers_problem(headers jsonb) RETURNS text[]
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    token   constant text := '^[!#$%&''*+.^_`|~0-9A-Za-z-]+$';   -- RFC 9110 field-name (also in the jsonpath below)
+    -- Headers the worker sends from the request itself, and hop-by-hop and proxy headers,
+    -- which only the next hop may act on (RFC 9110 7.6.1): a sender's own would smuggle
+    -- framing, retarget the request, or talk to a proxy the operator did not choose.
+    -- (Also in the jsonpath below.)
+    refused constant text := '^(host|content-length|transfer-encoding|connection|keep-alive|te|trailer|upgrade|expect'
+                             '|proxy-authorization|proxy-authenticate|proxy-connection|http2-settings)$';
+    problem text;
+BEGIN
+    IF headers IS NULL THEN
+        RETURN ARRAY['22004', 'headers must not be NULL (use ''{}'' for none)'];
+    ELSIF jsonb_typeof(headers) <> 'object' THEN
+        RETURN ARRAY['22023', 'headers must be a JSON object of strings or secret references, got a JSON ' || jsonb_typeof(headers)];
+    ELSIF headers = '{}' THEN
+        RETURN NULL;
+    END IF;
+    -- One jsonpath pass finds whether any header is wrong; only then say which and how.
+    IF jsonb_path_exists(headers, '$.keyvalue() ? (@.value.type() != "string"
+                                   || !(@.key like_regex "^[!#$%&''*+.^_`|~0-9A-Za-z-]+$")
+                                   || @.value == ""
+                                   || @.value like_regex "[\u0001-\u0008\u000a-\u001f\u007f-\u009f]"
+                                   || @.key like_regex "^(host|content-length|transfer-encoding|connection|keep-alive|te|trailer|upgrade|expect|proxy-authorization|proxy-authenticate|proxy-connection|http2-settings)$" flag "i")') THEN
+        -- A value may also be a secret reference, {"secret": "NAME"} with an optional
+        -- "prefix" (such as "Bearer "): the worker sends the prefix and the secret's value.
+        SELECT 'headers: ' || p.problem INTO problem
+        FROM jsonb_each(headers) AS h
+        CROSS JOIN LATERAL (SELECT CASE
+            WHEN h.key !~ token THEN httpq._quoted(h.key) || ' is not a valid header name'
+            WHEN lower(h.key) = 'host' THEN quote_literal(h.key) || ' must not be set: the worker sends the url''s host'
+            WHEN lower(h.key) IN ('content-length', 'transfer-encoding')
+                THEN quote_literal(h.key) || ' must not be set: the worker frames the body itself'
+            WHEN lower(h.key) ~ refused THEN quote_literal(h.key) || ' must not be set: it is a hop-by-hop or proxy header'
+            WHEN jsonb_typeof(h.value) = 'object' THEN CASE
+                WHEN lower(h.key) IN ('idempotency-key', 'content-type', 'traceparent', 'tracestate')
+                    THEN quote_literal(h.key) || ' cannot be a secret reference: httpq reads its value'
+                WHEN h.value - 'secret' - 'prefix' <> '{}' OR NOT h.value ? 'secret'
+                    THEN 'the value of ' || quote_literal(h.key)
+                         || ' must be a string or a secret reference {"secret": "NAME"} with an optional "prefix"'
+                WHEN jsonb_typeof(h.value -> 'secret') <> 'string'
+                     OR h.value ->> 'secret' !~ '^[A-Za-z0-9][A-Za-z0-9._:@/-]*$' OR length(h.value ->> 'secret') > 200
+                    THEN 'the secret of ' || quote_literal(h.key) || ' must be a secret name'
+                WHEN h.value ? 'prefix' AND (jsonb_typeof(h.value -> 'prefix') <> 'string'
+                                             OR h.value ->> 'prefix' ~ '[\x01-\x08\x0a-\x1f\x7f-\x9f]')
+                    THEN 'the prefix of ' || quote_literal(h.key) || ' must be a string without control characters'
+                END
+            WHEN jsonb_typeof(h.value) <> 'string'
+                THEN quote_literal(h.key) || ' is not a string (headers must be a JSON object of strings or secret references)'
+            WHEN h.value #>> '{}' = '' THEN 'the value of ' || quote_literal(h.key) || ' is empty: leave the header out'
+            WHEN h.value #>> '{}' ~ '[\x01-\x08\x0a-\x1f\x7f-\x9f]'
+                THEN 'the value of ' || quote_literal(h.key) || ' contains a control character (only tab is allowed)'
+            END) AS p(problem)
+        WHERE p.problem IS NOT NULL
+        LIMIT 1;
+        IF problem IS NOT NULL THEN
+            RETURN ARRAY['22023', problem];
+        END IF;
+    END IF;
+    IF octet_length(headers::text) > 65536 THEN
+        RETURN ARRAY['22023', 'headers must be at most 65536 bytes in all (as JSON), got ' || octet_length(headers::text)];
+    END IF;
+    -- Lower-casing the whole object merges names that differ only in case.
+    IF jsonb_array_length(jsonb_path_query_array(headers, '$.keyvalue()'))
+       <> jsonb_array_length(jsonb_path_query_array(lower(headers::text)::jsonb, '$.keyvalue()')) THEN
+        RETURN ARRAY['22023', 'headers must not name the same header twice (names are case-insensitive)'];
+    END IF;
+    -- A trace context given in headers is held to the rules of the parameters (httpq._traced_headers).
+    IF strpos(lower(headers::text), '"trace') > 0 THEN
+        problem := coalesce(httpq._traceparent_problem(httpq._header(headers, 'traceparent'), 'traceparent'),
+                            httpq._tracestate_problem(httpq._header(headers, 'tracestate'), 'tracestate'),
+                            CASE WHEN httpq._header(headers, 'traceparent') IS NULL AND httpq._header(headers, 'tracestate') IS NOT NULL
+                                 THEN 'tracestate needs a traceparent header' END);
+        IF problem IS NOT NULL THEN
+            RETURN ARRAY['22023', 'headers: ' || problem];
+        END IF;
+    END IF;
+    RETURN NULL;
+END;
+$$;
+COMMENT ON FUNCTION httpq._headers_problem(jsonb) IS 'Why a set of request headers is not acceptable, as {sqlstate, message}; NULL when it is.';
+
+-- A new request's headers with its trace context (W3C Trace Context): traceparent and
+-- tracestate as given or, for a request given no traceparent at all, the session settings
+-- httpq.traceparent and httpq.tracestate (so one SET LOCAL puts every enqueue of a
+-- transaction, those of triggers too, into the trace). They are sent as the headers of the
+-- same names. Raises on a bad value, naming where it came from, and on a value given both
+-- here and in headers.
+CREATE OR REPLACE FUNCTION httpq._traced_headers(headers jsonb, traceparent text, tracestate text) RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    parent_from text := 'traceparent';
+    state_from  text := 'tracestate';
+    problem     text;
+BEGIN
+    IF jsonb_typeof(headers) IS DISTINCT FROM 'object' THEN
+        RETURN headers;   -- httpq._headers_problem says what is wrong with them
+    END IF;
+    IF traceparent IS NOT NULL AND httpq._header(headers, 'traceparent') IS NOT NULL THEN
+        RAISE EXCEPTION 'traceparent is given both as the parameter and in headers'
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Give it once.';
+    END IF;
+    IF tracestate IS NOT NULL AND httpq._header(headers, 'tracestate') IS NOT NULL THEN
+        RAISE EXCEPTION 'tracestate is given both as the parameter and in headers'
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Give it once.';
+    END IF;
+    IF traceparent IS NULL AND httpq._header(headers, 'traceparent') IS NULL THEN
+        -- Unset, or reset at the end of a SET LOCAL's transaction: ''.
+        traceparent := nullif(current_setting('httpq.traceparent', true), '');
+        parent_from := 'setting httpq.traceparent';
+        IF tracestate IS NULL AND httpq._header(headers, 'tracestate') IS NULL THEN
+            tracestate := nullif(current_setting('httpq.tracestate', true), '');
+            state_from := 'setting httpq.tracestate';
+        END IF;
+        IF traceparent IS NULL AND tracestate IS NOT NULL THEN
+            RAISE EXCEPTION '% needs a traceparent (the parameter, a header or the setting httpq.traceparent)', state_from
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+    END IF;
+    problem := coalesce(httpq._traceparent_problem(traceparent, parent_from), httpq._tracestate_problem(tracestate, state_from));
+    IF problem IS NOT NULL THEN
+        RAISE EXCEPTION '%', problem
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'W3C Trace Context: traceparent 00-<32 hex trace_id>-<16 hex parent_id>-<2 hex flags>, '
+                         'tracestate key=value,... (https://www.w3.org/TR/trace-context/).';
+    END IF;
+    RETURN headers || jsonb_strip_nulls(jsonb_build_object('traceparent', traceparent, 'tracestate', tracestate));
+END;
+$$;
+COMMENT ON FUNCTION httpq._traced_headers(jsonb, text, text)
+    IS 'A new request''s headers with its W3C trace context (given, else the session''s httpq.traceparent and httpq.tracestate).';
+
+REVOKE ALL ON FUNCTION httpq._traceparent_problem(text, text), httpq._tracestate_problem(text, text),
+                       httpq._traced_headers(jsonb, text, text) FROM PUBLIC;
+-- (end of Trace context)
+
+
+-- Tail (sql/62_tail.sql, 45_finish.sql, 55_report.sql, 15_tenant.sql): `httpq tail` registers
+-- in httpq.tail; while one is live, report and _finish announce outcomes on channel
+-- httpq_outcomes (httpq._kind_privileges, above, lists tail_renew and tail_end for ops and
+-- admin roles).
+-- The tails running now: one row each, live until expires_at.
+CREATE TABLE httpq.tail (
+    id         uuid PRIMARY KEY,           -- the tail's own, random
+    role       name NOT NULL,              -- who runs it
+    expires_at timestamptz NOT NULL
+);
+CREATE INDEX tail_expires_idx ON httpq.tail (expires_at);
+COMMENT ON TABLE httpq.tail IS 'The running `httpq tail` sessions, each live until expires_at.';
+
+-- Announces outcomes on channel httpq_outcomes: items 'id:attempt', comma-separated in id
+-- order, in as few payloads as fit NOTIFY's 8000-byte limit.
+CREATE FUNCTION httpq._announce_outcomes(items text[]) RETURNS void
+LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT pg_notify('httpq_outcomes', string_agg(c.item, ',' ORDER BY c.position))
+    FROM (SELECT o.item, o.position, (sum(length(o.item) + 1) OVER (ORDER BY o.position)) / 7900 AS chunk
+          FROM (SELECT i.item, row_number() OVER (ORDER BY split_part(i.item, ':', 1)::bigint, i.item) AS position
+                FROM unnest(items) AS i(item)) AS o) AS c
+    GROUP BY c.chunk
+$$;
+COMMENT ON FUNCTION httpq._announce_outcomes(text[]) IS 'Announces attempt outcomes (id:attempt items) on channel httpq_outcomes, under 8000 bytes a payload.';
+
+-- Registers a tail, or renews its registration, for 30 seconds from now; returns the
+-- expiry. Registrations past their expiry (of tails that died) go at the same time. A
+-- tail is its role's: another role cannot renew it.
+CREATE FUNCTION httpq.tail_renew(tail uuid) RETURNS timestamptz
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    now_at constant timestamptz := httpq._now();
+BEGIN
+    IF tail IS NULL THEN
+        RAISE EXCEPTION 'tail must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    DELETE FROM httpq.tail t WHERE t.expires_at <= now_at;
+    INSERT INTO httpq.tail AS t (id, role, expires_at) VALUES (tail, httpq._caller(), now_at + interval '30 seconds')
+    ON CONFLICT (id) DO UPDATE SET expires_at = excluded.expires_at
+    WHERE t.role = excluded.role;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'tail % is registered by another role', tail
+            USING ERRCODE = 'insufficient_privilege', HINT = 'Register a tail of your own: a new random uuid.';
+    END IF;
+    RETURN now_at + interval '30 seconds';
+END;
+$$;
+COMMENT ON FUNCTION httpq.tail_renew(uuid)
+    IS 'Registers (or renews) an `httpq tail` for 30 seconds, so reports announce outcomes on channel httpq_outcomes.';
+
+-- Ends a tail's registration; false when there was none (of the caller's).
+CREATE FUNCTION httpq.tail_end(tail uuid) RETURNS boolean
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    DELETE FROM httpq.tail t WHERE t.id = tail AND t.role = httpq._caller();
+    RETURN FOUND;
+END;
+$$;
+COMMENT ON FUNCTION httpq.tail_end(uuid) IS 'Ends an `httpq tail` registration; false when there was none.';
+
+-- Applies a batch of outcomes; returns how many were applied.
+CREATE OR REPLACE FUNCTION httpq.report(worker text, outcomes jsonb) RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET plan_cache_mode = force_generic_plan   -- see httpq.claim
+SET enable_seqscan = off
+SET enable_hashjoin = off
+SET enable_mergejoin = off
+AS $$
+DECLARE
+    now_at  constant timestamptz := httpq._now();
+    retried integer;
+    endings httpq._ending[];
+BEGIN
+    -- httpq._check_worker's rule, which raises the error (a call on every report cost 20 us).
+    IF worker IS NULL OR worker = '' OR length(worker) > 200 OR worker ~ '[\x01-\x1f\x7f-\x9f]' THEN
+        PERFORM httpq._check_worker(worker);
+    END IF;
+    IF jsonb_typeof(outcomes) IS DISTINCT FROM 'array'
+       OR EXISTS (SELECT 1 FROM jsonb_array_elements(outcomes) AS e WHERE jsonb_typeof(e) <> 'object') THEN
+        RAISE EXCEPTION 'outcomes must be a JSON array of objects'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Each object: id, attempt, status, headers, body (base64), error, duration_ms, refused, unsent.';
+    END IF;
+
+    -- Each outcome is read on its own (httpq._read_outcomes): one a worker got wrong is a
+    -- failed attempt that says so, and the rest of the batch applies.
+    WITH o AS (
+        SELECT * FROM unnest(httpq._read_outcomes(outcomes)) AS o
+    ), decided AS (
+        SELECT r.id, o.status, o.headers, o.body, v.state, v.run_at, v.reason, o.unsent,
+               CASE WHEN o.status BETWEEN 200 AND 299 THEN NULL
+                    ELSE coalesce(o.error, aws.error, 'HTTP ' || o.status, 'no response') END AS error,
+               jsonb_build_object('attempt', o.attempt, 'at', now_at, 'worker', report.worker,
+                                  'status', o.status, 'error', coalesce(o.error, aws.error), 'duration_ms', o.duration_ms)
+                   || CASE WHEN o.unsent THEN '{"unsent": true}'::jsonb ELSE '{}' END AS entry
+        FROM o
+        -- LATERAL: one primary-key probe per outcome, whatever the planner guesses of the
+        -- JSON's row count (a join was planned as a rescan of the outcomes per running row).
+        CROSS JOIN LATERAL (
+            SELECT r.* FROM httpq.request r
+            -- lease_until IS NOT NULL means running (running_iff_leased), and unlike state =
+            -- 'running' it does not let the planner read request_lease_idx whole for each id:
+            -- a generic plan made while few requests ran did (0.3 ms an outcome at 200 running).
+            WHERE r.id = o.id AND r.attempt = o.attempt AND r.worker = report.worker AND r.lease_until IS NOT NULL
+            LIMIT 1   -- at most one row by id anyway; it also keeps the subquery from being flattened
+            FOR UPDATE
+        ) AS r
+        -- A primary-key probe per outcome too (OFFSET 0 keeps it one): as a join, the plan
+        -- cached for the session may read every channel once per outcome.
+        CROSS JOIN LATERAL (SELECT c.max_attempts, c.backoff_base, c.backoff_max, c.retry_after_max, c.aws_sigv4 FROM httpq.channel c
+                            WHERE c.name = r.channel OFFSET 0) AS c
+        -- An AWS error answer on a channel that signs for AWS: its code and message are the
+        -- attempt's error, and throttling or a transient error is retried, as a 503 would be.
+        CROSS JOIN LATERAL (SELECT e[1] AS code,
+                                   CASE WHEN e IS NOT NULL THEN format('AWS %s: %s (HTTP %s)', e[1], coalesce(e[2], 'no message'), o.status) END
+                                       AS error
+                            FROM (SELECT CASE WHEN c.aws_sigv4 IS NOT NULL AND o.status >= 300
+                                              THEN httpq._aws_error(o.headers, o.body) END) AS a(e)) AS aws
+        -- A 2xx needs no decision: the function call is for the others only.
+        CROSS JOIN LATERAL (
+            SELECT 'delivered', NULL::timestamptz, NULL::text WHERE o.status BETWEEN 200 AND 299
+            UNION ALL
+            SELECT 'dead', NULL::timestamptz, o.error WHERE o.refused
+            UNION ALL
+            -- Not sent (the worker cannot open a secret it names): the configuration is at
+            -- fault, not the request, so the attempt does not count; it waits a minute (at
+            -- most backoff_max) for the configuration to be fixed, unless its deadline is past.
+            SELECT CASE WHEN r.deadline <= now_at THEN 'dead' ELSE 'waiting' END,
+                   CASE WHEN r.deadline > now_at OR r.deadline IS NULL
+                        THEN now_at + least(c.backoff_max, interval '1 minute') END,
+                   CASE WHEN r.deadline <= now_at THEN 'deadline passed' END
+            WHERE o.unsent AND NOT o.refused
+            UNION ALL
+            SELECT * FROM httpq._verdict(CASE WHEN aws.code IS NOT NULL AND o.status < 500 AND httpq._aws_retryable(aws.code)
+                                              THEN 503 ELSE o.status END,
+                                         o.headers ->> 'retry-after', r.attempt - r.attempt_floor,
+                                         coalesce(r.max_attempts, c.max_attempts), r.deadline,
+                                         c.backoff_base, c.backoff_max, coalesce(c.retry_after_max, c.backoff_max),
+                                         random(), now_at)
+            WHERE (o.status IS NULL OR o.status NOT BETWEEN 200 AND 299) AND NOT o.refused AND NOT o.unsent
+        ) AS v(state, run_at, reason)
+    ), again AS (
+        UPDATE httpq.request r
+        SET state = CASE WHEN d.run_at > now_at THEN 'scheduled' ELSE 'waiting' END,
+            run_at = d.run_at, worker = NULL, lease_until = NULL,
+            attempt_floor = r.attempt_floor + CASE WHEN d.unsent THEN 1 ELSE 0 END,
+            last_status = d.status, last_error = d.error,
+            -- Unsent again for the same reason: the last entry counts it (repeated), so a
+            -- request waiting a day for its secret keeps one entry, not one a minute.
+            log = CASE WHEN d.unsent AND r.log -> -1 ->> 'unsent' = 'true' AND r.log -> -1 ->> 'error' = d.error
+                       THEN jsonb_set(r.log, '{-1}', d.entry || jsonb_build_object(
+                                'repeated', coalesce((r.log -> -1 ->> 'repeated')::integer, 1) + 1))
+                       ELSE r.log || jsonb_build_array(d.entry) END
+        FROM decided AS d
+        WHERE r.id = d.id AND d.state = 'waiting'
+        RETURNING r.id
+    )
+    SELECT (SELECT count(*) FROM again),
+           array_agg(ROW(d.id, d.state, d.reason, d.status, d.headers, d.body, d.error, d.entry)::httpq._ending)
+               FILTER (WHERE d.state <> 'waiting')
+    INTO retried, endings
+    FROM decided AS d;
+
+    -- A live `httpq tail` hears of every outcome reported (sql/62_tail.sql); none: one index probe.
+    IF EXISTS (SELECT 1 FROM httpq.tail t WHERE t.expires_at > now_at) THEN
+        PERFORM httpq._announce_outcomes(ARRAY(
+            SELECT (e ->> 'id') || ':' || (e ->> 'attempt') FROM jsonb_array_elements(outcomes) AS e
+            WHERE e ->> 'id' ~ '^[0-9]{1,19}$' AND e ->> 'attempt' ~ '^[0-9]{1,10}$'));
+    END IF;
+
+    RETURN retried + httpq._finish(endings);
+END;
+$$;
+COMMENT ON FUNCTION httpq.report(text, jsonb)
+    IS 'Applies a batch of attempt outcomes from the worker holding the claims; returns how many were applied.';
+
+CREATE OR REPLACE FUNCTION httpq._finish(endings httpq._ending[]) RETURNS integer
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+SET plan_cache_mode = force_generic_plan   -- see httpq.claim
+SET enable_seqscan = off
+SET enable_hashjoin = off
+SET enable_mergejoin = off
+AS $$
+DECLARE
+    now_at   constant timestamptz := httpq._now();   -- once: a function call per row costs
+    moved    integer;
+    channels text[];
+    keys     text[];
+    ended    bigint[];
+    announced bigint[];
+BEGIN
+    IF cardinality(endings) IS NULL OR cardinality(endings) = 0 THEN
+        RETURN 0;
+    END IF;
+
+    WITH gone AS (
+        DELETE FROM httpq.request r
+        USING unnest(endings) AS e
+        -- id = ANY keeps the request side a primary-key read whichever side the session's
+        -- plan puts first (hash and merge joins are off: see httpq.claim).
+        WHERE r.id = e.id AND r.id = ANY (ARRAY(SELECT x.id FROM unnest(endings) AS x))
+        RETURNING r.*, e.state AS final_state, e.reason, e.status AS response_status, e.headers AS response_headers,
+                  e.body AS response_body, e.error, e.attempt AS entry
+    ), kept AS (
+        INSERT INTO httpq.history (id, channel, state, reason, priority, run_at, attempt, attempt_floor, method, url,
+                                   headers, body, ordering_key, dedupe_key, idempotency_key, max_attempts, timeout_ms,
+                                   deadline, created_at, finished_at, last_status, last_error, log,
+                                   response_headers, response_body)
+        SELECT g.id, g.channel, g.final_state, g.reason, g.priority, g.run_at, g.attempt, g.attempt_floor, g.method, g.url,
+               g.headers, g.body, g.ordering_key, g.dedupe_key, g.idempotency_key, g.max_attempts, g.timeout_ms,
+               g.deadline, g.created_at, now_at,
+               -- An ending without an attempt (cancel) keeps the last attempt's outcome.
+               CASE WHEN g.entry IS NULL THEN g.last_status ELSE g.response_status END,
+               CASE WHEN g.entry IS NULL THEN g.last_error ELSE g.error END,
+               CASE WHEN g.entry IS NULL THEN g.log ELSE g.log || jsonb_build_array(g.entry) END,
+               g.response_headers, g.response_body
+        FROM gone AS g
+        RETURNING id, channel, ordering_key, state
+    ), held AS (
+        INSERT INTO httpq.held_key (channel, ordering_key, request_id)
+        SELECT k.channel, k.ordering_key, k.id
+        FROM kept AS k JOIN httpq.channel c ON c.name = k.channel
+        WHERE k.state = 'dead' AND k.ordering_key IS NOT NULL AND c.ordering_on_dead = 'hold'
+        ON CONFLICT DO NOTHING
+    )
+    SELECT count(*), array_agg(k.channel) FILTER (WHERE k.ordering_key IS NOT NULL),
+           array_agg(k.ordering_key) FILTER (WHERE k.ordering_key IS NOT NULL),
+           array_agg(k.id) FILTER (WHERE k.state <> 'canceled'),
+           (SELECT array_agg(g.id ORDER BY g.id) FROM gone AS g WHERE g.notify)
+    INTO moved, channels, keys, ended, announced
+    FROM kept AS k;
+
+    -- The heads are gone: promote the next of each key under its lock (a concurrent
+    -- enqueue of the key has then either committed behind them or will see them gone), or,
+    -- while an application holds the lock, at the next claim.
+    IF keys IS NOT NULL THEN
+        PERFORM httpq._promote_or_defer(channels, keys);
+    END IF;
+    -- One probe of an index that lists only the channels with a hook: none, nothing more.
+    IF ended IS NOT NULL AND EXISTS (SELECT 1 FROM httpq.channel c WHERE c.on_finish IS NOT NULL) THEN
+        PERFORM httpq._call_hooks(ended, now_at);
+    END IF;
+    IF announced IS NOT NULL THEN
+        PERFORM pg_notify('httpq_finished', p) FROM httpq._finished_payloads(announced) AS p;
+    END IF;
+    -- A live `httpq tail` hears of every ending, a dead one by deadline or lease or a canceled
+    -- one too (sql/62_tail.sql); none: one index probe.
+    IF EXISTS (SELECT 1 FROM httpq.tail t WHERE t.expires_at > now_at) THEN
+        PERFORM httpq._announce_outcomes(ARRAY(
+            SELECT e.id || ':' || coalesce(e.attempt ->> 'attempt', '') FROM unnest(endings) AS e));
+    END IF;
+    RETURN moved;
+END;
+$$;
+COMMENT ON FUNCTION httpq._finish(httpq._ending[])
+    IS 'Moves finished requests to httpq.history, holds or promotes their ordering keys.';
+
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA httpq FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION httpq._tenant_channels(text) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION httpq._tenant_topics(text) TO PUBLIC;
+REVOKE ALL ON httpq.tail FROM PUBLIC;
+-- (end of Tail)
 
 
 -- Ownership

@@ -199,7 +199,7 @@ AS $$
         WHEN 'worker' THEN ARRAY['claim', 'report', 'heartbeat', 'release', 'idle', 'busy', 'next_run_at',
                                  'maintain', 'purge', 'version']
         WHEN 'ops' THEN ARRAY['cancel', 'retry', 'replay', 'pause', 'resume', 'retry_schedule', 'version',
-                              'pause_subscription', 'resume_subscription',
+                              'pause_subscription', 'resume_subscription', 'tail_renew', 'tail_end',
                               'view:requests', 'view:attempts', 'view:responses', 'view:stats', 'view:channels',
                               'view:subscriptions']
         WHEN 'admin' THEN ARRAY['enqueue', 'enqueue_bytes', 'enqueue_many', 'new_request', 'new_request_bytes',
@@ -208,7 +208,7 @@ AS $$
                                 'set_channel', 'unset_channel', 'set_secret', 'reseal_secret', 'delete_secret',
                                 'sealed_secrets', 'grant_role', 'revoke_role', 'maintain', 'purge',
                                 'subscribe', 'unsubscribe', 'pause_subscription', 'resume_subscription', 'publish',
-                                'outcome', 'wait',
+                                'outcome', 'wait', 'tail_renew', 'tail_end',
                                 'view:requests', 'view:attempts', 'view:responses', 'view:stats', 'view:channels',
                                 'view:subscriptions', 'view:secrets', 'view:roles']
     END

@@ -51,6 +51,83 @@ END;
 $$;
 COMMENT ON FUNCTION httpq._quoted(text, integer) IS 'A value for an error message: quoted, cut, control characters escaped.';
 
+-- What is wrong with a W3C traceparent (Trace Context level 1), as a message that names it
+-- by name (where it came from: the parameter, a header, the session setting), or NULL.
+-- Version 00 is exactly version-trace_id-parent_id-flags; a higher version may carry more
+-- after a '-' following the flags (the spec's forward compatibility). String functions, not
+-- a regular expression: one with counted repeats ({32}) cost more than the whole enqueue.
+CREATE FUNCTION httpq._traceparent_problem(value text, name text) RETURNS text
+LANGUAGE plpgsql IMMUTABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RETURN CASE
+        WHEN length(value) < 3 OR substr(value, 3, 1) <> '-' OR translate(left(value, 2), '0123456789abcdef', '') <> '' THEN
+            name || ' must start with its version, 2 lowercase hex digits, then ''-'''
+        WHEN starts_with(value, 'ff') THEN
+            name || ' has version ff, which is invalid'
+        WHEN starts_with(value, '00') AND length(value) <> 55 THEN
+            name || ' of version 00 must be exactly 55 characters, got ' || length(value)
+        WHEN length(value) < 55 OR substr(value, 36, 1) <> '-' OR substr(value, 53, 1) <> '-'
+             OR translate(substr(value, 4, 32) || substr(value, 37, 16) || substr(value, 54, 2), '0123456789abcdef', '') <> ''
+             OR (length(value) > 55 AND (substr(value, 56, 1) <> '-' OR substr(value, 57) ~ '[^\x21-\x7e]')) THEN
+            name || ' must be version-trace_id-parent_id-flags, of 2, 32, 16 and 2 lowercase hex digits'
+            || ' (a version above 00 may add ''-'' and more)'
+        WHEN substr(value, 4, 32) = '00000000000000000000000000000000' THEN
+            name || ' has a trace_id of all zeros, which is invalid'
+        WHEN substr(value, 37, 16) = '0000000000000000' THEN
+            name || ' has a parent_id of all zeros, which is invalid'
+    END;
+END;
+$$;
+COMMENT ON FUNCTION httpq._traceparent_problem(text, text) IS 'Why a W3C traceparent is not valid, naming it; NULL when it is.';
+
+-- What is wrong with a W3C tracestate (Trace Context level 1), as a message that names it,
+-- or NULL: 1 to 32 list members key=value, separated by ',' with optional spaces or tabs
+-- around them (empty members are allowed), at most 512 characters in all (the length the
+-- spec asks every vendor to pass on). Never quotes the value: it is a vendor's data.
+CREATE FUNCTION httpq._tracestate_problem(value text, name text) RETURNS text
+LANGUAGE plpgsql IMMUTABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    member  text;
+    members integer := 0;
+    key     text;
+    val     text;
+    problem text;
+BEGIN
+    IF length(value) > 512 THEN
+        RETURN name || ' must be at most 512 characters, got ' || length(value);
+    END IF;
+    FOREACH member IN ARRAY string_to_array(value, ',') LOOP
+        member := btrim(member, E' \t');
+        CONTINUE WHEN member = '';
+        members := members + 1;
+        CONTINUE WHEN problem IS NOT NULL;
+        key := left(member, strpos(member, '=') - 1);
+        val := substr(member, strpos(member, '=') + 1);
+        IF strpos(member, '=') = 0 THEN
+            problem := format('%s list member %s must be key=value', name, members);
+        ELSIF NOT ((key ~ '^[a-z][a-z0-9_*/-]*$' AND length(key) <= 256)
+                   OR (key ~ '^[a-z0-9][a-z0-9_*/-]*@[a-z][a-z0-9_*/-]*$'
+                       AND strpos(key, '@') <= 242 AND length(key) - strpos(key, '@') <= 14)) THEN
+            problem := format('%s list member %s has an invalid key: a lowercase letter and up to 255 of a-z 0-9 _ - * /,'
+                              ' or tenant@system (up to 241 and 14 of them, the system starting with a letter)', name, members);
+        ELSIF val !~ '^[\x20-\x2b\x2d-\x3c\x3e-\x7e]*[\x21-\x2b\x2d-\x3c\x3e-\x7e]$' OR length(val) > 256 THEN
+            problem := format('%s list member %s has an invalid value: 1 to 256 printable ASCII characters'
+                              ' other than '','' and ''='', not ending in a space', name, members);
+        END IF;
+    END LOOP;
+    RETURN CASE
+        WHEN members = 0 THEN name || ' must have at least one list member key=value'
+        WHEN members > 32 THEN name || ' must have at most 32 list members, got ' || members
+        ELSE problem
+    END;
+END;
+$$;
+COMMENT ON FUNCTION httpq._tracestate_problem(text, text) IS 'Why a W3C tracestate is not valid, naming it; NULL when it is.';
+
 -- What is wrong with a set of request headers, as {sqlstate, message}, or NULL. Messages
 -- name the header, never its value (it may be a credential).
 CREATE FUNCTION httpq._headers_problem(headers jsonb) RETURNS text[]
@@ -91,7 +168,7 @@ BEGIN
                 THEN quote_literal(h.key) || ' must not be set: the worker frames the body itself'
             WHEN lower(h.key) ~ refused THEN quote_literal(h.key) || ' must not be set: it is a hop-by-hop or proxy header'
             WHEN jsonb_typeof(h.value) = 'object' THEN CASE
-                WHEN lower(h.key) IN ('idempotency-key', 'content-type')
+                WHEN lower(h.key) IN ('idempotency-key', 'content-type', 'traceparent', 'tracestate')
                     THEN quote_literal(h.key) || ' cannot be a secret reference: httpq reads its value'
                 WHEN h.value - 'secret' - 'prefix' <> '{}' OR NOT h.value ? 'secret'
                     THEN 'the value of ' || quote_literal(h.key)
@@ -122,6 +199,16 @@ BEGIN
     IF jsonb_array_length(jsonb_path_query_array(headers, '$.keyvalue()'))
        <> jsonb_array_length(jsonb_path_query_array(lower(headers::text)::jsonb, '$.keyvalue()')) THEN
         RETURN ARRAY['22023', 'headers must not name the same header twice (names are case-insensitive)'];
+    END IF;
+    -- A trace context given in headers is held to the rules of the parameters (httpq._traced_headers).
+    IF strpos(lower(headers::text), '"trace') > 0 THEN
+        problem := coalesce(httpq._traceparent_problem(httpq._header(headers, 'traceparent'), 'traceparent'),
+                            httpq._tracestate_problem(httpq._header(headers, 'tracestate'), 'tracestate'),
+                            CASE WHEN httpq._header(headers, 'traceparent') IS NULL AND httpq._header(headers, 'tracestate') IS NOT NULL
+                                 THEN 'tracestate needs a traceparent header' END);
+        IF problem IS NOT NULL THEN
+            RETURN ARRAY['22023', 'headers: ' || problem];
+        END IF;
     END IF;
     RETURN NULL;
 END;

@@ -7,6 +7,58 @@
 -- an ordering_key is the key's head only when the key has no unfinished request and is
 -- not held; a dedupe_key that matches an unfinished request enqueues nothing.
 
+-- A new request's headers with its trace context (W3C Trace Context): traceparent and
+-- tracestate as given or, for a request given no traceparent at all, the session settings
+-- httpq.traceparent and httpq.tracestate (so one SET LOCAL puts every enqueue of a
+-- transaction, those of triggers too, into the trace). They are sent as the headers of the
+-- same names. Raises on a bad value, naming where it came from, and on a value given both
+-- here and in headers.
+CREATE FUNCTION httpq._traced_headers(headers jsonb, traceparent text, tracestate text) RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    parent_from text := 'traceparent';
+    state_from  text := 'tracestate';
+    problem     text;
+BEGIN
+    IF jsonb_typeof(headers) IS DISTINCT FROM 'object' THEN
+        RETURN headers;   -- httpq._headers_problem says what is wrong with them
+    END IF;
+    IF traceparent IS NOT NULL AND httpq._header(headers, 'traceparent') IS NOT NULL THEN
+        RAISE EXCEPTION 'traceparent is given both as the parameter and in headers'
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Give it once.';
+    END IF;
+    IF tracestate IS NOT NULL AND httpq._header(headers, 'tracestate') IS NOT NULL THEN
+        RAISE EXCEPTION 'tracestate is given both as the parameter and in headers'
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Give it once.';
+    END IF;
+    IF traceparent IS NULL AND httpq._header(headers, 'traceparent') IS NULL THEN
+        -- Unset, or reset at the end of a SET LOCAL's transaction: ''.
+        traceparent := nullif(current_setting('httpq.traceparent', true), '');
+        parent_from := 'setting httpq.traceparent';
+        IF tracestate IS NULL AND httpq._header(headers, 'tracestate') IS NULL THEN
+            tracestate := nullif(current_setting('httpq.tracestate', true), '');
+            state_from := 'setting httpq.tracestate';
+        END IF;
+        IF traceparent IS NULL AND tracestate IS NOT NULL THEN
+            RAISE EXCEPTION '% needs a traceparent (the parameter, a header or the setting httpq.traceparent)', state_from
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+    END IF;
+    problem := coalesce(httpq._traceparent_problem(traceparent, parent_from), httpq._tracestate_problem(tracestate, state_from));
+    IF problem IS NOT NULL THEN
+        RAISE EXCEPTION '%', problem
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'W3C Trace Context: traceparent 00-<32 hex trace_id>-<16 hex parent_id>-<2 hex flags>, '
+                         'tracestate key=value,... (https://www.w3.org/TR/trace-context/).';
+    END IF;
+    RETURN headers || jsonb_strip_nulls(jsonb_build_object('traceparent', traceparent, 'tracestate', tracestate));
+END;
+$$;
+COMMENT ON FUNCTION httpq._traced_headers(jsonb, text, text)
+    IS 'A new request''s headers with its W3C trace context (given, else the session''s httpq.traceparent and httpq.tracestate).';
+
 -- Builds a request with a JSON body (Content-Type: application/json unless a header says
 -- otherwise), for httpq.enqueue_many. Nothing is checked or written here.
 CREATE FUNCTION httpq.new_request(
@@ -23,7 +75,9 @@ CREATE FUNCTION httpq.new_request(
     dedupe_key      text DEFAULT NULL,
     priority        integer DEFAULT 0,
     timeout_ms      integer DEFAULT NULL,
-    notify          boolean DEFAULT false
+    notify          boolean DEFAULT false,
+    traceparent     text DEFAULT NULL,
+    tracestate      text DEFAULT NULL
 ) RETURNS httpq.new_request
 LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -31,6 +85,10 @@ AS $$
 BEGIN
     -- PL/pgSQL, not LANGUAGE sql: called once per row of a batch, and a SQL body that
     -- cannot be inlined (it pins search_path) costs several times more per call.
+    IF traceparent IS NOT NULL OR tracestate IS NOT NULL
+       OR current_setting('httpq.traceparent', true) <> '' OR current_setting('httpq.tracestate', true) <> '' THEN
+        headers := httpq._traced_headers(headers, traceparent, tracestate);
+    END IF;
     RETURN ROW(
         url,
         method,
@@ -44,7 +102,7 @@ BEGIN
     )::httpq.new_request;
 END;
 $$;
-COMMENT ON FUNCTION httpq.new_request(text, jsonb, text, jsonb, text, text, timestamptz, integer, timestamptz, text, text, integer, integer, boolean)
+COMMENT ON FUNCTION httpq.new_request(text, jsonb, text, jsonb, text, text, timestamptz, integer, timestamptz, text, text, integer, integer, boolean, text, text)
     IS 'Builds a request with a JSON body for httpq.enqueue_many; checks and writes nothing.';
 
 -- Builds a request with a body of any type (text, form, binary) and its content type.
@@ -63,7 +121,9 @@ CREATE FUNCTION httpq.new_request_bytes(
     dedupe_key      text DEFAULT NULL,
     priority        integer DEFAULT 0,
     timeout_ms      integer DEFAULT NULL,
-    notify          boolean DEFAULT false
+    notify          boolean DEFAULT false,
+    traceparent     text DEFAULT NULL,
+    tracestate      text DEFAULT NULL
 ) RETURNS httpq.new_request
 LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -80,6 +140,10 @@ BEGIN
         RAISE EXCEPTION 'content_type % and the Content-Type header % disagree', quote_literal(content_type), quote_literal(header_type)
             USING ERRCODE = 'invalid_parameter_value', HINT = 'Give the content type once.';
     END IF;
+    IF traceparent IS NOT NULL OR tracestate IS NOT NULL
+       OR current_setting('httpq.traceparent', true) <> '' OR current_setting('httpq.tracestate', true) <> '' THEN
+        headers := httpq._traced_headers(headers, traceparent, tracestate);
+    END IF;
     RETURN ROW(
         url,
         method,
@@ -92,7 +156,7 @@ BEGIN
     )::httpq.new_request;
 END;
 $$;
-COMMENT ON FUNCTION httpq.new_request_bytes(text, bytea, text, text, jsonb, text, text, timestamptz, integer, timestamptz, text, text, integer, integer, boolean)
+COMMENT ON FUNCTION httpq.new_request_bytes(text, bytea, text, text, jsonb, text, text, timestamptz, integer, timestamptz, text, text, integer, integer, boolean, text, text)
     IS 'Builds a request with a body of any content type for httpq.enqueue_many; checks and writes nothing.';
 
 -- Raises the error for a body larger than its channel's max_body_bytes (place: which of a
@@ -319,7 +383,9 @@ CREATE FUNCTION httpq.enqueue(
     dedupe_key      text DEFAULT NULL,
     priority        integer DEFAULT 0,
     timeout_ms      integer DEFAULT NULL,
-    notify          boolean DEFAULT false
+    notify          boolean DEFAULT false,
+    traceparent     text DEFAULT NULL,
+    tracestate      text DEFAULT NULL
 ) RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -330,14 +396,14 @@ BEGIN
     -- PL/pgSQL: a SQL body that pins search_path is planned anew on every call.
     r := httpq.new_request(url, body, method, headers, channel, ordering_key, run_at,
                            max_attempts, deadline, idempotency_key, dedupe_key,
-                           priority, timeout_ms, notify);
+                           priority, timeout_ms, notify, traceparent, tracestate);
     IF r.ordering_key IS NULL AND r.dedupe_key IS NULL THEN
         RETURN httpq._enqueue_one(r, httpq._now());
     END IF;
     RETURN (SELECT httpq.enqueue_many(ARRAY[r]));
 END;
 $$;
-COMMENT ON FUNCTION httpq.enqueue(text, jsonb, text, jsonb, text, text, timestamptz, integer, timestamptz, text, text, integer, integer, boolean)
+COMMENT ON FUNCTION httpq.enqueue(text, jsonb, text, jsonb, text, text, timestamptz, integer, timestamptz, text, text, integer, integer, boolean, text, text)
     IS 'Enqueues one HTTP request with a JSON body inside the caller''s transaction; returns its id.';
 
 -- Enqueues one request with a body of any type (text, form, binary); returns its id.
@@ -356,7 +422,9 @@ CREATE FUNCTION httpq.enqueue_bytes(
     dedupe_key      text DEFAULT NULL,
     priority        integer DEFAULT 0,
     timeout_ms      integer DEFAULT NULL,
-    notify          boolean DEFAULT false
+    notify          boolean DEFAULT false,
+    traceparent     text DEFAULT NULL,
+    tracestate      text DEFAULT NULL
 ) RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -367,12 +435,13 @@ BEGIN
     -- PL/pgSQL: a SQL body that pins search_path is planned anew on every call.
     r := httpq.new_request_bytes(url, body, content_type, method, headers, channel,
                                  ordering_key, run_at, max_attempts, deadline,
-                                 idempotency_key, dedupe_key, priority, timeout_ms, notify);
+                                 idempotency_key, dedupe_key, priority, timeout_ms, notify,
+                                 traceparent, tracestate);
     IF r.ordering_key IS NULL AND r.dedupe_key IS NULL THEN
         RETURN httpq._enqueue_one(r, httpq._now());
     END IF;
     RETURN (SELECT httpq.enqueue_many(ARRAY[r]));
 END;
 $$;
-COMMENT ON FUNCTION httpq.enqueue_bytes(text, bytea, text, text, jsonb, text, text, timestamptz, integer, timestamptz, text, text, integer, integer, boolean)
+COMMENT ON FUNCTION httpq.enqueue_bytes(text, bytea, text, text, jsonb, text, text, timestamptz, integer, timestamptz, text, text, integer, integer, boolean, text, text)
     IS 'Enqueues one HTTP request with a body of any content type inside the caller''s transaction; returns its id.';

@@ -280,7 +280,9 @@ CREATE FUNCTION httpq.publish(
     run_at       timestamptz DEFAULT now(),
     deadline     timestamptz DEFAULT NULL,
     priority     integer DEFAULT 0,
-    notify       boolean DEFAULT false
+    notify       boolean DEFAULT false,
+    traceparent  text DEFAULT NULL,
+    tracestate   text DEFAULT NULL
 ) RETURNS SETOF bigint
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -306,13 +308,18 @@ BEGIN
     IF problem IS NOT NULL THEN
         RAISE EXCEPTION '%', problem[2] USING ERRCODE = problem[1];
     END IF;
+    -- The trace context (given, or the session's) is checked even when no subscription takes it.
+    IF traceparent IS NOT NULL OR tracestate IS NOT NULL
+       OR current_setting('httpq.traceparent', true) <> '' OR current_setting('httpq.tracestate', true) <> '' THEN
+        PERFORM httpq._traced_headers('{}', publish.traceparent, publish.tracestate);
+    END IF;
     IF NOT httpq._owns(httpq._ensure_topic(publish.topic, httpq._caller())) THEN
         PERFORM httpq._refuse_topic(publish.topic, 'publish to');
     END IF;
     SELECT array_agg(httpq.new_request(s.url, publish.body, s.method, s.headers, s.channel,
                                        s.id || ':' || publish.ordering_key, publish.run_at, NULL, publish.deadline,
                                        NULL, s.id || ':' || publish.dedupe_key, publish.priority, NULL,
-                                       publish.notify)
+                                       publish.notify, publish.traceparent, publish.tracestate)
                      ORDER BY s.id)
     INTO requests
     FROM httpq.subscription s
@@ -327,7 +334,7 @@ BEGIN
     END IF;
 END;
 $$;
-COMMENT ON FUNCTION httpq.publish(text, jsonb, text, text, text, timestamptz, timestamptz, integer, boolean)
+COMMENT ON FUNCTION httpq.publish(text, jsonb, text, text, text, timestamptz, timestamptz, integer, boolean, text, text)
     IS 'Publishes an event: enqueues one request per matching, unpaused subscription of the topic; returns their ids.';
 
 -- The topics a view shows the caller the subscriptions (or headers) of: NULL for all when

@@ -4,8 +4,9 @@
 -- move to httpq.history with their last response, a dead head holds its key where the
 -- channel asks for that, and the next request of each key the finished ones headed is
 -- promoted. report, claim (deadlines, expired leases) and cancel all end here. A delivered
--- or dead request of a channel with an on_finish hook is then handed to it, and one
--- enqueued with notify is announced on channel httpq_finished (sql/47_await.sql).
+-- or dead request of a channel with an on_finish hook is then handed to it, one enqueued
+-- with notify is announced on channel httpq_finished (sql/47_await.sql), and every one on
+-- channel httpq_outcomes while an `httpq tail` runs (sql/62_tail.sql).
 
 CREATE FUNCTION httpq._finish(endings httpq._ending[]) RETURNS integer
 LANGUAGE plpgsql
@@ -76,6 +77,12 @@ BEGIN
     END IF;
     IF announced IS NOT NULL THEN
         PERFORM pg_notify('httpq_finished', p) FROM httpq._finished_payloads(announced) AS p;
+    END IF;
+    -- A live `httpq tail` hears of every ending, a dead one by deadline or lease or a canceled
+    -- one too (sql/62_tail.sql); none: one index probe.
+    IF EXISTS (SELECT 1 FROM httpq.tail t WHERE t.expires_at > now_at) THEN
+        PERFORM httpq._announce_outcomes(ARRAY(
+            SELECT e.id || ':' || coalesce(e.attempt ->> 'attempt', '') FROM unnest(endings) AS e));
     END IF;
     RETURN moved;
 END;

@@ -4,7 +4,8 @@
 -- httpq._finish, httpq.history. Invariant: only the current claim can report. An outcome
 -- is applied when (id, attempt, worker) is the request's running claim; anything else (a
 -- worker whose lease expired and was taken over, a duplicate) is ignored, so a late worker
--- cannot overwrite the work of the one that took over.
+-- cannot overwrite the work of the one that took over. While an `httpq tail` runs, the
+-- outcomes are announced on channel httpq_outcomes (sql/62_tail.sql).
 
 -- Applies a batch of outcomes; returns how many were applied.
 CREATE FUNCTION httpq.report(worker text, outcomes jsonb) RETURNS integer
@@ -109,6 +110,13 @@ BEGIN
                FILTER (WHERE d.state <> 'waiting')
     INTO retried, endings
     FROM decided AS d;
+
+    -- A live `httpq tail` hears of every outcome reported (sql/62_tail.sql); none: one index probe.
+    IF EXISTS (SELECT 1 FROM httpq.tail t WHERE t.expires_at > now_at) THEN
+        PERFORM httpq._announce_outcomes(ARRAY(
+            SELECT (e ->> 'id') || ':' || (e ->> 'attempt') FROM jsonb_array_elements(outcomes) AS e
+            WHERE e ->> 'id' ~ '^[0-9]{1,19}$' AND e ->> 'attempt' ~ '^[0-9]{1,10}$'));
+    END IF;
 
     RETURN retried + httpq._finish(endings);
 END;

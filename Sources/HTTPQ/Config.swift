@@ -62,6 +62,9 @@ public struct Config: Sendable {
     /// which any user of the machine could read in the process list. Default none: requests
     /// that need a secret are then not sent, and say why.
     public var secretKeyring: SecretKeyring?
+    /// `--listen` / `HTTPQ_LISTEN`: where `httpq work` serves `/metrics`, `/healthz` and
+    /// `/readyz`, such as `127.0.0.1:9090`. Default none: nothing is served or counted.
+    public var listen: ListenAddress?
     /// How to reach the database (the URL plus libpq defaults).
     var connection: ConnectionParameters
 
@@ -96,6 +99,7 @@ public struct Config: Sendable {
             .flatMap { LogFormat(rawValue: $0) } ?? logFormat
         maintenance = try reader.choice(.maintenance, ["on", "off"]).map { $0 == "on" } ?? maintenance
         secretKeyring = try reader.secretKeyring()
+        listen = try reader.listenAddress(.listen)
         connection = ConnectionParameters(url: databaseURL, environment: environment)
     }
 
@@ -147,6 +151,7 @@ public struct Config: Sendable {
             ("proxy", proxy.map(Self.withoutCredentials) ?? "none"),
             ("low_speed", lowSpeedTime == 0 ? "off" : "\(lowSpeedLimit) B/s for \(lowSpeedTime)s"),
             ("maintenance", maintenance ? "on" : "off"),
+            ("listen", listen.map { "\($0)" } ?? "none"),
             ("secret_keys", secretKeyring?.ids.joined(separator: ",") ?? "none"),
         ]
     }

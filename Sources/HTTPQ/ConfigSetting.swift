@@ -28,6 +28,7 @@ public struct Setting: Sendable, Hashable {
     public static let logFormat = Setting(flag: "log-format")
     public static let maintenance = Setting(flag: "maintenance")
     public static let secretKeyFile = Setting(flag: "secret-key-file")
+    public static let listen = Setting(flag: "listen")
     /// The secret keys themselves: a variable only, never a flag.
     public static let secretKeyVariable = "HTTPQ_SECRET_KEY"
 }
@@ -132,6 +133,16 @@ struct SettingReader {
             throw ConfigError(source: source, value: value, rule: "must be one of " + choices.joined(separator: ", "))
         }
         return value
+    }
+
+    /// An address to serve on, `HOST:PORT` (a bracketed IPv6 host, or port 0 for any free one).
+    func listenAddress(_ setting: Setting) throws(ConfigError) -> ListenAddress? {
+        guard let (value, source) = lookup(setting) else { return nil }
+        do {
+            return try ListenAddress(parsing: value)
+        } catch {
+            throw ConfigError(source: source, value: value, rule: error.rule)
+        }
     }
 
     func workerID(_ setting: Setting) throws(ConfigError) -> String? {

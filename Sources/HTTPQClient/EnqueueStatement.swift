@@ -23,6 +23,8 @@ enum EnqueueStatement {
         ("priority", "integer", "r.priority"),
         ("timeout_ms", "integer", "r.timeout_ms"),
         ("notify", "boolean", "r.notify"),
+        ("traceparent", "text", "r.traceparent"),
+        ("tracestate", "text", "r.tracestate"),
     ]
 
     /// The columns of `Row`, as a column definition list.
@@ -91,9 +93,11 @@ enum EnqueueStatement {
         var priority: Int
         var timeoutMs: Int64?
         var notify: Bool
+        var traceparent: String?
+        var tracestate: String?
 
         enum CodingKeys: String, CodingKey {
-            case url, json, bytes, method, headers, channel, deadline, priority, notify
+            case url, json, bytes, method, headers, channel, deadline, priority, notify, traceparent, tracestate
             case contentType = "content_type"
             case orderingKey = "ordering_key"
             case runAt = "run_at"
@@ -124,6 +128,8 @@ enum EnqueueStatement {
                 duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
             }
             notify = request.notify
+            traceparent = request.traceparent
+            tracestate = request.tracestate
         }
     }
 }

@@ -74,6 +74,12 @@ public struct HTTPQRequest: Sendable {
     /// Whether finishing this request sends a notification on `httpq_finished`, which
     /// `HTTPQClient.response(for:timeout:)` waits for.
     public var notify: Bool
+    /// W3C trace context, sent as the `traceparent` header of every attempt; nil: the
+    /// session's `httpq.traceparent` setting, if set (see the README, Trace context).
+    public var traceparent: String?
+    /// W3C `tracestate` sent with `traceparent`; nil: none (or the session's, with its
+    /// traceparent).
+    public var tracestate: String?
 
     public init(
         url: String,
@@ -89,7 +95,9 @@ public struct HTTPQRequest: Sendable {
         dedupeKey: String? = nil,
         priority: Int = 0,
         timeout: Duration? = nil,
-        notify: Bool = false
+        notify: Bool = false,
+        traceparent: String? = nil,
+        tracestate: String? = nil
     ) {
         self.url = url
         self.method = method
@@ -105,6 +113,8 @@ public struct HTTPQRequest: Sendable {
         self.priority = priority
         self.timeout = timeout
         self.notify = notify
+        self.traceparent = traceparent
+        self.tracestate = tracestate
     }
 }
 

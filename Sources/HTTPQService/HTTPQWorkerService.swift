@@ -53,12 +53,24 @@ public struct HTTPQWorkerService: Service {
 
     /// Starts and runs the worker on a thread of its own; a stop requested before it started
     /// is seen at its first turn.
+    /// With `config.listen` (`HTTPQ_LISTEN`) it serves /metrics, /healthz and /readyz as
+    /// `httpq work --listen` does, less the count of dropped log lines (the logs are the app's).
     private func runOnThread(stop: StopRequest) async throws -> WorkerExit {
         let (config, logger) = (self.config, self.logger)
+        let monitor = config.listen.map { _ in WorkerMonitor(droppedLines: nil) }
+        let server = try config.listen.map { address in
+            let server = try HTTPServer(listen: address, handler: monitor!.respond(to:))
+            try server.start()
+            logger.info("serving /metrics, /healthz and /readyz", metadata: ["listen": "\(address.host):\(server.port)"])
+            return server
+        }
+        defer { server?.stop() }
         return try await withCheckedThrowingContinuation { continuation in
             Thread.detachNewThread {
                 do {
-                    let worker = try Worker.start(config: config, logger: logger, stopRequest: stop)
+                    let worker = try Worker.start(
+                        config: config, logger: logger, stopRequest: stop, metrics: monitor?.factory,
+                        health: monitor?.health)
                     continuation.resume(returning: worker.run())
                 } catch {
                     continuation.resume(throwing: error)

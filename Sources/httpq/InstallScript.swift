@@ -29,6 +29,7 @@ enum InstallScript {
         PackageResources._2_outcome_sql,       // 52_outcome.sql
         PackageResources._5_report_sql,        // 55_report.sql
         PackageResources._0_lease_sql,         // 60_lease.sql
+        PackageResources._2_tail_sql,          // 62_tail.sql
         PackageResources._5_manage_sql,        // 65_manage.sql
         PackageResources._0_history_sql,       // 80_history.sql
         PackageResources._0_views_sql,         // 90_views.sql

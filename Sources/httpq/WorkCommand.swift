@@ -182,6 +182,16 @@ struct WorkCommand: ParsableCommand {
             """))
     var maintenance: Bool?
 
+    @Option(
+        help: ArgumentHelp(
+            """
+            Serve /metrics (Prometheus text format), /healthz and /readyz over HTTP on this \
+            address, such as 127.0.0.1:9090 or [::1]:9090; port 0 takes any free port, which \
+            is logged. Also HTTPQ_LISTEN. Defaults to none: nothing is served and no metrics \
+            are kept. Nothing is authenticated: bind to loopback or a private address.
+            """, valueName: "host:port"))
+    var listen: String?
+
     func run() throws {
         // Before anything can start a thread: the signals must be blocked in every thread.
         let signals: SignalDescriptor
@@ -202,9 +212,14 @@ struct WorkCommand: ParsableCommand {
         defer { logWriter.flush(timeout: .seconds(2)) }
         LoggingSystem.bootstrap { _ in LineLogHandler(level: config.logLevel, writer: logWriter) }
         let logger = Logger(label: "httpq")
+        // Served before the worker connects, so probes say why it is not ready yet.
+        let monitor = config.listen.map { _ in WorkerMonitor(droppedLines: { logWriter.droppedLines }) }
+        let server = try config.listen.map { address in try serve(monitor!, on: address, logger: logger) }
+        defer { server?.stop() }
         let worker: Worker
         do {
-            worker = try Worker.start(config: config, logger: logger, signals: signals)
+            worker = try Worker.start(
+                config: config, logger: logger, signals: signals, metrics: monitor?.factory, health: monitor?.health)
         } catch {
             throw Failure.exit("\(error)", Failure.configuration)
         }
@@ -212,6 +227,21 @@ struct WorkCommand: ParsableCommand {
         if exit != .clean {
             throw ExitCode(exit.code)
         }
+    }
+
+    /// Starts serving `monitor` on `address`, on threads of the server's own.
+    private func serve(_ monitor: WorkerMonitor, on address: ListenAddress, logger: Logger) throws -> HTTPServer {
+        let server: HTTPServer
+        do {
+            server = try HTTPServer(listen: address, handler: monitor.respond(to:))
+            try server.start()
+        } catch {
+            throw Failure.exit("cannot serve on --listen \(address): \(error)", Failure.configuration)
+        }
+        logger.info(
+            "serving /metrics, /healthz and /readyz",
+            metadata: ["listen": "\(address.host.contains(":") ? "[\(address.host)]" : address.host):\(server.port)"])
+        return server
     }
 
     /// The flags given on the command line, keyed as `Config` expects.
@@ -232,6 +262,7 @@ struct WorkCommand: ParsableCommand {
         flags[Setting.lowSpeedTime.flag] = lowSpeedTime
         flags[Setting.workerID.flag] = workerID
         flags[Setting.maintenance.flag] = maintenance.map { $0 ? "on" : "off" }
+        flags[Setting.listen.flag] = listen
         return flags
     }
 }

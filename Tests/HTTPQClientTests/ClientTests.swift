@@ -24,15 +24,17 @@ struct ClientTests {
         }
     }
 
-    @Test("Awaits a request enqueued in the app's transaction until it is delivered with 200")
+    @Test("Awaits a request enqueued in the app's transaction until it is delivered with 200, its trace context sent")
     func awaitsDelivered() async throws {
         let script: TestHTTPServer.Script = { _ in .status(200, [("X-Answer", "42")], body: "thanks") }
+        let traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
         try await Harness.run(script: script) { harness in
             let id = try await harness.postgres.withTransaction(logger: testLogger()) { connection in
                 try await harness.client.enqueue(
                     HTTPQRequest(
                         url: harness.url(), method: .put, headers: ["X-Trace": "abc"],
-                        body: try .json(encoding: ["order": 42]), channel: harness.channel, notify: true),
+                        body: try .json(encoding: ["order": 42]), channel: harness.channel, notify: true,
+                        traceparent: traceparent, tracestate: "congo=t61rcWkgMzE"),
                     on: connection)
             }
             let outcome = try await harness.client.response(for: id, timeout: .seconds(20))
@@ -45,6 +47,8 @@ struct ClientTests {
             try #require(received.count == 1)
             #expect(received[0].method == "PUT")
             #expect(received[0].headers["x-trace"] == "abc")
+            #expect(received[0].headers["traceparent"] == traceparent)
+            #expect(received[0].headers["tracestate"] == "congo=t61rcWkgMzE")
             #expect(received[0].headers["content-type"] == "application/json")
             #expect(String(decoding: received[0].body, as: UTF8.self) == #"{"order": 42}"#)
         }

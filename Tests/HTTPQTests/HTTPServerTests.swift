@@ -101,7 +101,8 @@ import Testing
         #expect(try exchange(server.port, "hello\r\n\r\n").hasPrefix("HTTP/1.1 400 Bad Request\r\n"))
         #expect(try exchange(server.port, "GET metrics HTTP/1.1\r\n\r\n").hasPrefix("HTTP/1.1 400 Bad Request\r\n"))
         let huge = "GET / HTTP/1.1\r\nX-Filler: " + String(repeating: "x", count: HTTPServer.maxHeadBytes) + "\r\n\r\n"
-        #expect(try exchange(server.port, huge).hasPrefix("HTTP/1.1 431 "))
+        let tooLarge = try exchange(server.port, huge)
+        #expect(tooLarge.hasPrefix("HTTP/1.1 431 "), "\(tooLarge.prefix(200))")
     }
 
     @Test("A client that sends nothing times out without holding up the others")

@@ -66,8 +66,23 @@ struct PrivateCluster {
 
     /// `pg_ctl restart -m fast`: every connection is cut, the server comes back on the same socket.
     func restart() throws {
+        try pgctl(["restart", "-m", "fast", "-w", "-l", "\(directory)/postgres.log"])
+    }
+
+    /// `pg_ctl stop -m fast`: every connection is cut and no new one is accepted.
+    func stop() throws {
+        try pgctl(["stop", "-m", "fast", "-w"])
+    }
+
+    /// Starts the stopped server with the options it had (`pg_ctl restart` reads them back
+    /// from postmaster.opts; `start` would not), so on the same socket as before.
+    func start() throws {
+        try pgctl(["restart", "-w", "-l", "\(directory)/postgres.log"])
+    }
+
+    private func pgctl(_ action: [String]) throws {
         let pgctl = try output("/usr/bin/pg_config", ["--bindir"]) + "/pg_ctl"
-        let arguments = ["-D", "\(directory)/data", "restart", "-m", "fast", "-w", "-l", "\(directory)/postgres.log"]
+        let arguments = ["-D", "\(directory)/data"] + action
         if getuid() == 0 {
             try run("/usr/sbin/runuser", ["-u", "postgres", "--", pgctl] + arguments)
         } else {

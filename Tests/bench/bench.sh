@@ -11,7 +11,7 @@
 #   --profile  load pg_stat_statements (track = all) and write the top statements of the
 #              drain and of the backlog claims next to latest.json; it costs a few per
 #              cent, so the default run leaves it off
-#   --only     run one part: ceilings, enqueue, drain, scale, signing, hooks, fanout, overload, steady,
+#   --only     run one part: ceilings, enqueue, drain, scale, metrics, signing, hooks, fanout, overload, steady,
 #              longtx, footprint, fairness, isolation, backlog, maintenance or soak (the figures
 #              of the others are then "not run"; overload and soak need the drain's rate)
 #
@@ -29,7 +29,7 @@ cd "$(dirname "$0")/../.."
 root=$PWD
 bench=$root/Tests/bench
 
-parts="ceilings enqueue drain scale signing hooks fanout overload steady longtx footprint fairness isolation backlog maintenance soak"
+parts="ceilings enqueue drain scale metrics signing hooks fanout overload steady longtx footprint fairness isolation backlog maintenance soak"
 mode=default large=0 soak=0 profile=0 only=
 while [ $# -gt 0 ]; do
     case $1 in
@@ -117,9 +117,9 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # Ports on loopback that nothing listens on now.
-read -r http_port slow_port recv_port hole_port throttled_port < <(python3 -c '
+read -r http_port slow_port recv_port hole_port throttled_port metrics_port < <(python3 -c '
 import socket
-ss = [socket.socket() for _ in range(5)]
+ss = [socket.socket() for _ in range(6)]
 for s in ss: s.bind(("127.0.0.1", 0))
 print(*[s.getsockname()[1] for s in ss])')
 url=http://127.0.0.1:$http_port/hook
@@ -434,6 +434,36 @@ if runs scale; then
     say "4. scale: the same backlog, 2 workers, then 4"
     drain scale2 2 || true
     drain scale4 4 || true
+fi
+
+# ---------------------------------------------------------------------------------------
+# 4a. Metrics: the drain's backlog delivered by one worker without --listen, then by one
+#     serving /metrics with a scraper polling it every second (scraper.py, not in the
+#     figures), twice each, interleaved: the drain rate and the worker's CPU per request of
+#     each, and the ratios of the two, measured in this run.
+
+if runs metrics; then
+    say "4a. metrics: the drain's $drain_n without --listen, then with it and a scraper every second, twice each"
+    rm -f "$work"/scrapes-*
+    for round in 1 2; do
+        drain "metrics_off_$round" 1 || true
+        python3 "$bench/scraper.py" "$metrics_port" "$work/scrapes-$round" &
+        scraper_pid=$!
+        background_pids+=("$scraper_pid")
+        HTTPQ_LISTEN=127.0.0.1:$metrics_port drain "metrics_on_$round" 1 || true
+        kill "$scraper_pid" 2>/dev/null || true
+    done
+    for side in off on; do
+        rps1=$(val "metrics_${side}_1_rps") rps2=$(val "metrics_${side}_2_rps")
+        cpu1=$(val "metrics_${side}_1_worker_cpu_us_per_req") cpu2=$(val "metrics_${side}_2_worker_cpu_us_per_req")
+        if [ -n "$rps1" ] && [ -n "$rps2" ]; then
+            record "metrics_${side}_rps" "$(awk -v a="$rps1" -v b="$rps2" 'BEGIN { printf "%.0f", (a + b) / 2 }')"
+            record "metrics_${side}_worker_cpu_us_per_req" "$(awk -v a="$cpu1" -v b="$cpu2" 'BEGIN { printf "%.1f", (a + b) / 2 }')"
+        else
+            note "metrics: a drain ${side} --listen did not finish"
+        fi
+    done
+    record metrics_scrapes_ok "$(cat "$work"/scrapes-* 2>/dev/null | grep -c '^200 ' || true)"
 fi
 
 # ---------------------------------------------------------------------------------------

@@ -62,6 +62,8 @@ derived = {
     "overload_tail_ratio": ratio("overload_tail_rps", "drain_rps"),
     "scale2_ratio": ratio("scale2_rps", "drain_rps"),
     "scale4_ratio": ratio("scale4_rps", "drain_rps"),
+    "metrics_drain_ratio": ratio("metrics_on_rps", "metrics_off_rps"),
+    "metrics_worker_cpu_ratio": ratio("metrics_on_worker_cpu_us_per_req", "metrics_off_worker_cpu_us_per_req"),
     "isolation_p99_ratio": ratio("isolation_bad_latency_p99_ms", "isolation_base_latency_p99_ms"),
     "signing_signed_worker_ratio": ratio("signing_signed_worker_cpu_us_per_req", "signing_plain_worker_cpu_us_per_req"),
     "signing_header_worker_ratio": ratio("signing_header_worker_cpu_us_per_req", "signing_plain_worker_cpu_us_per_req"),
@@ -145,7 +147,7 @@ REQUIRED += [key for _, key, *_ in TARGETS if key not in SOAK_KEYS or soak]
 
 # Which part of bench.sh measures a figure, by the start of its key.
 PARTS = [("ceiling_", "ceilings"), ("plain_insert", "enqueue"), ("enqueue_", "enqueue"), ("drain_", "drain"),
-         ("worker_db_", "drain"), ("scale", "scale"), ("signing_", "signing"), ("hooks_", "hooks"), ("fanout_", "fanout"), ("overload_", "overload"), ("steady_", "steady"),
+         ("worker_db_", "drain"), ("scale", "scale"), ("metrics_", "metrics"), ("signing_", "signing"), ("hooks_", "hooks"), ("fanout_", "fanout"), ("overload_", "overload"), ("steady_", "steady"),
          ("longtx_", "longtx"), ("footprint_", "footprint"), ("worker_", "footprint"), ("fairness_", "fairness"),
          ("rate_limited_", "fairness"), ("isolation_", "isolation"), ("claim_", "backlog"), ("maint_", "maintenance"),
          ("soak_", "soak")]
@@ -217,6 +219,14 @@ ROWS = [
     ("scale2_ratio", "  ratio to 1 worker", "x"),
     *drain_rows("scale4", "4 workers"),
     ("scale4_ratio", "  ratio to 1 worker", "x"),
+    ("Metrics: the backlog, 1 worker, without --listen and with /metrics scraped every second, twice each", None, None),
+    ("metrics_off_rps", "Without --listen: delivered", "req/s"),
+    ("metrics_off_worker_cpu_us_per_req", "  worker CPU per delivered request", "us"),
+    ("metrics_on_rps", "With --listen, scraped every second: delivered", "req/s"),
+    ("metrics_drain_ratio", "  / without", "x"),
+    ("metrics_on_worker_cpu_us_per_req", "  worker CPU per delivered request", "us"),
+    ("metrics_worker_cpu_ratio", "  / without", "x"),
+    ("metrics_scrapes_ok", "  scrapes answered 200", ""),
     ("Signing and secrets: half the backlog, 1 worker, each variant twice", None, None),
     ("signing_plain_worker_cpu_us_per_req", "Plain channel: worker CPU per request", "us"),
     ("signing_plain_pg_cpu_us_per_req", "  Postgres CPU per request", "us"),

@@ -1,4 +1,5 @@
 internal import CLibPQ
+import Glibc
 
 /// A blocking connection for commands that run a few statements and exit (`httpq status`,
 /// `httpq enqueue`, ...). The worker keeps its own non-blocking connection instead.
@@ -62,6 +63,24 @@ public final class Database {
 
 @available(*, unavailable)
 extension Database: Sendable {}
+
+extension Database {
+    /// The payloads of the notifications received on the channels this connection LISTENs
+    /// to, oldest first, waiting up to `milliseconds` for the first when none has arrived
+    /// yet; empty when none came.
+    /// - SeeAlso: https://www.postgresql.org/docs/current/libpq-notify.html
+    public func notifications(waitingUpTo milliseconds: Int32) throws(PostgresError) -> [String] {
+        var received = connection.notifications()
+        if received.isEmpty {
+            var socket = pollfd(fd: connection.socket, events: Int16(POLLIN), revents: 0)
+            if poll(&socket, 1, milliseconds) > 0 {
+                try connection.consumeInput()
+                received = connection.notifications()
+            }
+        }
+        return received.map(\.payload)
+    }
+}
 
 extension Database {
     /// `bytes` as a `bytea` parameter in text format: `\x` and two hex digits a byte.

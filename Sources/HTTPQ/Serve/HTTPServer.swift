@@ -35,8 +35,9 @@ public final class HTTPServer: Sendable {
         self.address = address
         self.handler = handler
         let family = ListenAddress.family(of: address.host) ?? AF_INET
-        let descriptor = socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        let descriptor = socket(family, Int32(SOCK_STREAM.rawValue), 0)
         guard descriptor >= 0 else { throw SystemError(call: "socket") }
+        _ = fcntl(descriptor, F_SETFD, FD_CLOEXEC)
         var on: Int32 = 1
         setsockopt(descriptor, SOL_SOCKET, SO_REUSEADDR, &on, socklen_t(MemoryLayout<Int32>.size))
         do throws(SystemError) {
@@ -113,7 +114,7 @@ public final class HTTPServer: Sendable {
                 close(connection)
                 continue
             }
-            _ = fcntl(connection, F_SETFD, FD_CLOEXEC)   // accept4 is not in Swift's Glibc module
+            _ = fcntl(connection, F_SETFD, FD_CLOEXEC)   // accept4 and SOCK_CLOEXEC: not in every Glibc module build
             var timeout = timeval(tv_sec: Self.timeoutSeconds, tv_usec: 0)
             setsockopt(connection, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
             setsockopt(connection, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
@@ -142,9 +143,9 @@ public final class HTTPServer: Sendable {
         case .timedOut:
             response = .text(408, "request head not received within \(Self.timeoutSeconds) seconds")
         case .head(let head):
-            // By scalars: to a String, "\r\n" is one Character, equal to neither "\r" nor "\n".
-            let words = String(head.unicodeScalars.prefix { $0 != "\r" && $0 != "\n" })
-                .split(separator: " ", omittingEmptySubsequences: false)
+            // By bytes: a String's "\r\n" is one Character, equal neither to "\r" nor to "\n".
+            let line = String(decoding: head.utf8.prefix { $0 != 13 && $0 != 10 }, as: UTF8.self)
+            let words = line.split(separator: " ", omittingEmptySubsequences: false)
             if words.count != 3 || !words[2].hasPrefix("HTTP/1.") || !words[1].hasPrefix("/") {
                 response = .text(400, "expected a request line such as GET /metrics HTTP/1.1")
             } else if words[0] != "GET" && words[0] != "HEAD" {
@@ -169,6 +170,21 @@ public final class HTTPServer: Sendable {
             _ = Self.write(connection, response.body)
         }
         shutdown(connection, Int32(SHUT_WR))
+        Self.drain(connection)
+    }
+
+    /// Reads what the client still sends (the rest of a head too large, say) until it closes,
+    /// at most 64 KiB or the timeout: closing with unread bytes would reset the connection,
+    /// and the client could lose the answer.
+    private static func drain(_ connection: Int32) {
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        var total = 0
+        while total < 64 * 1024 {
+            let count = chunk.withUnsafeMutableBytes { recv(connection, $0.baseAddress, $0.count, 0) }
+            if count < 0 && errno == EINTR { continue }
+            if count <= 0 { return }
+            total += count
+        }
     }
 
     private enum Head {
@@ -191,7 +207,7 @@ public final class HTTPServer: Sendable {
             if count == 0 { return .closed }
             bytes.append(contentsOf: chunk[..<count])
             if let end = endOfHead(bytes) {
-                return .head(String(decoding: bytes[..<end], as: UTF8.self))
+                return end > maxHeadBytes ? .tooLarge : .head(String(decoding: bytes[..<end], as: UTF8.self))
             }
             if bytes.count > maxHeadBytes { return .tooLarge }
         }

@@ -31,12 +31,16 @@ final class DatabaseLink {
         case completed(DatabaseQuery, sentAt: Instant, Result<QueryResult, PostgresError>)
         /// NOTIFYs arrived.
         case notified(count: Int)
+        /// The server sent a notice (RAISE NOTICE, WARNING, ...) during the statement.
+        case notice(ServerNotice)
     }
 
     private let resolver: HostResolver
     /// Overrides the settings' `connect_timeout` for each server (tests); nil to use it.
     private let connectTimeout: Duration?
     private var backoff = ReconnectBackoff()
+    /// Where every connection of this link sends its notices.
+    private let notices = NoticeInbox()
     private(set) var state: State
     private(set) var inFlight: InFlight?
 
@@ -51,6 +55,7 @@ final class DatabaseLink {
         self.resolver = HostResolver(parameters: parameters, lookUp: lookUp)
         self.connectTimeout = connectTimeout
         self.state = .ready(connection)
+        notices.receive(from: connection)
     }
 
     /// Whether the connection is up (a statement may be in flight).
@@ -142,6 +147,7 @@ final class DatabaseLink {
             }
             backoff.succeeded()
             state = .ready(connection)
+            notices.receive(from: connection)
             return [.connected]
         case .failed(let error):
             return [connectFailed(error, now: now)]
@@ -156,7 +162,8 @@ final class DatabaseLink {
 
     // MARK: - Statements and notifications
 
-    /// Flushes pending output, reads what arrived, and collects a finished result and any NOTIFYs.
+    /// Flushes pending output, reads what arrived, and collects the notices raised, a finished
+    /// result and any NOTIFYs.
     /// A break noticed after a result arrived still delivers that result first.
     private func pump(_ connection: Connection, readable: Bool) throws(PostgresError) -> [Event] {
         if var current = inFlight, !current.flushed {
@@ -165,19 +172,22 @@ final class DatabaseLink {
         }
         guard readable else { return [] }
         try connection.consumeInput()
-        var events: [Event] = []
+        var completed: Event?
         if let current = inFlight {
             do {
                 if let result = try connection.takeResult() {
                     inFlight = nil
-                    events.append(.completed(current.query, sentAt: current.sentAt, .success(result)))
+                    completed = .completed(current.query, sentAt: current.sentAt, .success(result))
                 }
             } catch .query(let sqlState, let message, let detail, let hint) {
                 inFlight = nil
                 let error = PostgresError.query(sqlState: sqlState, message: message, detail: detail, hint: hint)
-                events.append(.completed(current.query, sentAt: current.sentAt, .failure(error)))
+                completed = .completed(current.query, sentAt: current.sentAt, .failure(error))
             }
         }
+        // Notices first: they were raised while the statement ran.
+        var events: [Event] = notices.take().map(Event.notice)
+        if let completed { events.append(completed) }
         let notifications = connection.notifications()
         if !notifications.isEmpty {
             events.append(.notified(count: notifications.count))

@@ -22,6 +22,9 @@ enum DatabaseQuery: Equatable, Sendable {
     case maintain
     /// `SET statement_timeout` for the rest of the session, first on the maintenance connection.
     case statementTimeout(Duration)
+    /// The worker's channels' rows of `httpq.stats`, for the queue gauges; `breaker`: with the
+    /// `breaker_state` column, which databases before the circuit breaker lack.
+    case queueStats(breaker: Bool)
 
     /// The NOTIFY channel enqueue signals on.
     static let notifyChannel = "httpq"
@@ -81,6 +84,16 @@ enum DatabaseQuery: Equatable, Sendable {
         case .statementTimeout(let timeout):
             // SET takes no parameters; the value is a number this process made.
             return ("SET statement_timeout = '\(timeout.milliseconds)ms'", [])
+        case .queueStats(let breaker):
+            // In the column order `QueueStatsRow` reads. The view's other columns (history
+            // counts) are not computed: the planner drops the outputs nobody reads.
+            return (
+                "SELECT channel, paused, waiting, running, "
+                    + "coalesce(extract(epoch FROM oldest_waiting_age), 0)::float8, "
+                    + (breaker ? "breaker_state::text " : "NULL::text ")
+                    + "FROM httpq.stats WHERE $1::text[] IS NULL OR channel = ANY ($1::text[])",
+                [identity.channelsArray]
+            )
         }
     }
 
@@ -97,6 +110,7 @@ enum DatabaseQuery: Equatable, Sendable {
         case .busy: return "busy"
         case .maintain: return "maintain"
         case .statementTimeout: return "statement_timeout"
+        case .queueStats: return "queue_stats"
         }
     }
 

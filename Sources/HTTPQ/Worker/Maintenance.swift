@@ -137,7 +137,7 @@ final class Maintenance {
                 }
             case .completed(_, _, .failure(let error)), .lost(let error, _, _):
                 results.append(fail(error.description, now: now))
-            case .connected, .connectFailed, .notified:
+            case .connected, .connectFailed, .notified, .notice:
                 break  // no LISTEN here, and a lost link is dropped before it could reconnect
             }
         }

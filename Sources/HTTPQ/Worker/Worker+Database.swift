@@ -8,6 +8,8 @@ extension Worker {
             switch event {
             case .connected:
                 logger.info("reconnected", metadata: ["connection": "\(lane)"])
+                metrics?.reconnected(lane)
+                if lane == .claims { listening = false }
                 plan.connected(lane: lane)
             case .connectFailed(let error, let retryAt):
                 logger.warning(
@@ -16,13 +18,18 @@ extension Worker {
                         LogKey.error: "\(error)", "retry_in_ms": "\((retryAt - now).milliseconds)",
                     ])
             case .lost(let error, let inFlight, let retryAt):
+                if lane == .claims { listening = false }
                 lost(error, inFlight: inFlight, retryIn: retryAt - now, now: now, lane: lane)
             case .completed(let query, let sentAt, .success(let result)):
+                metrics?.answered(query, after: now - sentAt, failed: false)
                 succeeded(query, result: result, sentAt: sentAt, now: now)
-            case .completed(let query, _, .failure(let error)):
+            case .completed(let query, let sentAt, .failure(let error)):
+                metrics?.answered(query, after: now - sentAt, failed: true)
                 failed(query, error, now: now, connectionLost: false)
             case .notified:
                 plan.notified()
+            case .notice(let notice):
+                received(notice, lane: lane)
             }
         }
     }
@@ -81,6 +88,12 @@ extension Worker {
             if !connectionLost {
                 logger.error("\(query.name) failed", metadata: [LogKey.error: "\(error)"])
             }
+        case .queueStats(let firstOfEpisode):
+            if firstOfEpisode && !connectionLost {
+                logger.warning(
+                    "cannot read httpq.stats for the queue gauges; trying again every \(Int(QueueStatsSchedule.interval.seconds)) s",
+                    metadata: [LogKey.error: "\(error)"])
+            }
         }
     }
 
@@ -101,6 +114,7 @@ extension Worker {
             }
         case .heartbeat(let claims):
             let extended = result.scalar.flatMap { Int($0) } ?? 0
+            metrics?.heartbeat(extended: extended, lapsed: max(0, claims.count - extended))
             if extended < claims.count {
                 logger.warning(
                     "some leases could not be extended; those requests may be delivered twice",
@@ -117,15 +131,37 @@ extension Worker {
             plan.markedIdle(everythingSeen: result.scalar == "t", now: now)
         case .busy:
             plan.succeeded(query, sentAt: sentAt, now: now)
-        case .listen, .maintain, .statementTimeout:
+        case .queueStats:
+            if plan.queueStats?.answered() == true {
+                logger.info("httpq.stats is read again for the queue gauges")
+            }
+            metrics?.queue(result.rows.compactMap(QueueStatsRow.init(row:)))
+        case .listen:
+            listening = true
+        case .maintain, .statementTimeout:
             break
         }
+    }
+
+    /// Logs a notice the server sent during one of the worker's statements, at its own level;
+    /// a circuit breaker's transition also counts in the metrics (opening at warning).
+    private func received(_ notice: ServerNotice, lane: WorkerPlan.Lane) {
+        var metadata: Logger.Metadata = ["connection": "\(lane)", "severity": "\(notice.severity)"]
+        if let detail = notice.detail { metadata["detail"] = "\(detail)" }
+        var level = notice.level
+        if let breaker = BreakerNotice(message: notice.message) {
+            metrics?.breakerMoved(breaker)
+            metadata[LogKey.channel] = "\(breaker.channel)"
+            level = breaker.state == .open ? .warning : .info
+        }
+        logger.log(level: level, "\(notice.message)", metadata: metadata)
     }
 
     /// Starts a transfer for each claimed row (or hands the rows back when stopping).
     private func claimed(_ rows: [[String?]], asked: Int, sentAt: Instant, now: Instant) {
         var requests: [ClaimedRequest] = []
         var claims: [ClaimKey] = []
+        metrics?.claimed(rows.count)
         for row in rows {
             do {
                 let request = try ClaimedRequest(row: row)

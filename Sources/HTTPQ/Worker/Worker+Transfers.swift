@@ -12,6 +12,7 @@ extension Worker {
             multi.remove(stale.transfer)
             transfers.recycle(stale.transfer)
             plan.superseded([stale.claim.key])
+            metrics?.superseded(1)
             logger.warning(
                 "claimed again while an older attempt was still sending (its lease lapsed); dropped the older one",
                 metadata: metadata(claim))
@@ -92,6 +93,7 @@ extension Worker {
                 }
                 return metadata
             }())
+        metrics?.attempted(channel: claim.channel, result)
         plan.finished(Outcome(id: claim.id, attempt: claim.attempt, result: result), now: now)
     }
 

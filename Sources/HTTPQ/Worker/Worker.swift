@@ -1,3 +1,4 @@
+import CoreMetrics
 import Glibc
 import Logging
 
@@ -41,10 +42,19 @@ public final class Worker {
     var releasedCount = 0
     /// Opens the secrets claimed requests name, and signs them.
     var secrets: SecretResolver
+    /// What is counted and measured; nil when the worker was given no metrics factory.
+    let metrics: WorkerMetrics?
+    /// What the probes answer; nil when nobody asks.
+    let health: WorkerHealth?
+    /// Whether `LISTEN httpq` went through on the current claims connection.
+    var listening = false
+
+    /// The longest the loop waits without a turn, so a lost wake-up costs at most this much.
+    public static let longestWait: Duration = .seconds(1)
 
     private init(
         config: Config, connections: (claims: Connection, reports: Connection), stopSources: [StopSource],
-        logger: Logger
+        logger: Logger, metrics: (any MetricsFactory)?, health: WorkerHealth?
     ) throws(StartupError) {
         self.config = config
         var logger = logger
@@ -70,13 +80,20 @@ public final class Worker {
         maintenance =
             config.maintenance
             ? Maintenance(parameters: config.connection, identity: identity, plan: MaintenancePlan(now: now)) : nil
+        self.metrics = metrics.map(WorkerMetrics.init)
+        self.health = health
+        if metrics != nil {
+            plan.queueStats = QueueStatsSchedule(now: now)
+        }
     }
 
     /// Connects, checks the database, and prepares a worker; nothing is claimed until `run`.
     /// `signals` and `stopRequest` are what make it stop (each event counts as one signal).
+    /// `metrics` receives the worker's metrics (README-metrics.md), and with it the worker reads
+    /// the queue's own figures every 15 s; `health` is what its probes answer from.
     public static func start(
         config: Config, logger: Logger, signals: SignalDescriptor? = nil,
-        stopRequest: StopRequest? = nil
+        stopRequest: StopRequest? = nil, metrics: (any MetricsFactory)? = nil, health: WorkerHealth? = nil
     ) throws(StartupError) -> Worker {
         // A peer closing a connection mid-write must be an error code, not a dead process.
         signal(SIGPIPE, SIG_IGN)
@@ -91,7 +108,8 @@ public final class Worker {
         let reports = try Startup.connect(config.connection, maintenance: config.maintenance)
         let sources: [StopSource] = [signals as StopSource?, stopRequest as StopSource?].compactMap { $0 }
         return try Worker(
-            config: config, connections: (claims, reports), stopSources: sources, logger: logger)
+            config: config, connections: (claims, reports), stopSources: sources, logger: logger, metrics: metrics,
+            health: health)
     }
 
     /// Delivers until stopped, then returns how the stop went.
@@ -101,6 +119,7 @@ public final class Worker {
         logger.info("connected")
         while true {
             let now = ContinuousClock.now
+            health?.turned(at: now)
             if advanceShutdown(now: now) == .exit { break }
             var sent = false
             for lane in WorkerPlan.Lane.allCases where usable(lane) {
@@ -118,8 +137,18 @@ public final class Worker {
             if let maintenance {
                 log(maintenance.service(now: .now, ready: ready.maintenance))
             }
+            metrics?.inFlight(attempts.count)
+            health?.set(readiness)
         }
+        health?.set(.notRunning)
         return exitSummary()
+    }
+
+    /// What `/readyz` says this turn.
+    private var readiness: WorkerHealth.Readiness {
+        if !plan.shutdown.isClaiming { return .draining }
+        if !claimsLink.isConnected || !reportsLink.isConnected { return .disconnected }
+        return listening ? .ready : .notListening
     }
 
     /// The transfer slots the plan sees taken: all of them once the request bodies in flight
@@ -149,7 +178,7 @@ public final class Worker {
 
     /// The next time the loop must act without input, capped so a lost wake-up costs at most a second.
     private func deadline(now: Instant) -> Instant {
-        var times = [plan.shutdown.deadline, maintenance?.deadline, now + .seconds(1)]
+        var times = [plan.shutdown.deadline, maintenance?.deadline, now + Self.longestWait]
         for lane in WorkerPlan.Lane.allCases {
             times.append(usable(lane) ? plan.queryDeadline(inFlight: slotsTaken, lane: lane) : nil)
             times.append(link(lane).deadline)

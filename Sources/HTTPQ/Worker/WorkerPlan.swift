@@ -7,6 +7,8 @@ struct WorkerPlan {
     var reportRetry = ReportRetry()
     var leases: LeaseTracker
     var shutdown: ShutdownPlan
+    /// When to read `httpq.stats` for the queue gauges; nil when no metrics are kept.
+    var queueStats: QueueStatsSchedule?
     /// Claims to hand back: transfers aborted at shutdown, and requests claimed while stopping.
     private(set) var releases: [ClaimKey] = []
     /// Whether the connection still needs its LISTEN (true for every new connection).
@@ -49,6 +51,10 @@ struct WorkerPlan {
         if lane != .reports, needsListen {
             needsListen = false
             return .listen
+        }
+        if lane != .reports, shutdown.isClaiming, let schedule = queueStats, schedule.isDue(now: now) {
+            queueStats?.sent(now: now)
+            return .queueStats(breaker: schedule.readsBreaker)
         }
         if lane != .claims {
             if !releases.isEmpty {
@@ -100,6 +106,9 @@ struct WorkerPlan {
         }
         if lane != .reports, shutdown.isClaiming, !waitsForReports, inFlight < claims.concurrency {
             times.append(claims.deadline)
+        }
+        if lane != .reports, shutdown.isClaiming {
+            times.append(queueStats?.nextAt)
         }
         return times.compactMap { $0 }.min()
     }
@@ -179,7 +188,7 @@ struct WorkerPlan {
             claims.scheduled(in: delay, now: now)
         case .busy:
             claims.markedBusy()
-        case .listen, .claim, .idle, .maintain, .statementTimeout:
+        case .listen, .claim, .idle, .maintain, .statementTimeout, .queueStats:
             break
         }
         return nil
@@ -208,12 +217,18 @@ struct WorkerPlan {
         /// Any other statement. `quiet` when nothing is sent for a while (a failure that will
         /// not pass by itself).
         case statement(quiet: Bool)
+        /// Reading `httpq.stats` failed; it is read again at its next interval, or at once
+        /// without the breaker column when the database lacks it. Claims go on regardless.
+        case queueStats(firstOfEpisode: Bool)
     }
 
     /// A statement failed with `error`, or the connection broke with it in flight.
     mutating func failed(_ query: DatabaseQuery, error: PostgresError, now: Instant) -> Failure {
         if case .report(let outcomes) = query {
             return reportFailed(outcomes, ReportFailure(error), now: now)
+        }
+        if case .queueStats = query {
+            return .queueStats(firstOfEpisode: queueStats?.failed(error, now: now) ?? false)
         }
         let transient = error.isTransient
         switch query {
@@ -230,7 +245,7 @@ struct WorkerPlan {
             claims.markFailed(.idle)
         case .busy:
             claims.markFailed(.busy)
-        case .claim, .heartbeat, .report, .maintain, .statementTimeout:
+        case .claim, .heartbeat, .report, .maintain, .statementTimeout, .queueStats:
             break
         }
         if !transient {

@@ -11,10 +11,11 @@ final class InProcessWorker: Sendable {
     private let done = DispatchSemaphore(value: 0)
 
     /// Starts a worker for `channels` with a short poll interval; `flags` add or override settings,
-    /// `environment` is all the worker sees of one. Throws when the worker cannot start.
+    /// `environment` is all the worker sees of one; `monitor` receives its metrics and health.
+    /// Throws when the worker cannot start.
     init(
         channels: [String], flags: [String: String] = [:], environment: [String: String] = [:],
-        url: String? = TestDatabase.url
+        url: String? = TestDatabase.url, monitor: WorkerMonitor? = nil
     ) throws {
         var settings = [
             Setting.channels.flag: channels.joined(separator: ","),
@@ -31,7 +32,9 @@ final class InProcessWorker: Sendable {
         Thread.detachNewThread { [self] in
             let worker: Worker
             do {
-                worker = try Worker.start(config: config, logger: testLogger(), stopRequest: stopRequest)
+                worker = try Worker.start(
+                    config: config, logger: testLogger(), stopRequest: stopRequest, metrics: monitor?.factory,
+                    health: monitor?.health)
             } catch {
                 failure.withLock { $0 = "\(error)" }
                 started.signal()

@@ -44,11 +44,11 @@ DROP ROLE regress_httpq_nobody;
 -- An application role granted enqueue can enqueue, and nothing more
 CREATE ROLE regress_httpq_app;
 GRANT USAGE ON SCHEMA httpq TO regress_httpq_app;
-GRANT EXECUTE ON FUNCTION httpq.enqueue(text, jsonb, text, jsonb, text, text, timestamptz, integer, timestamptz, text, text, integer, integer, boolean),
-                          httpq.enqueue_bytes(text, bytea, text, text, jsonb, text, text, timestamptz, integer, timestamptz, text, text, integer, integer, boolean),
+GRANT EXECUTE ON FUNCTION httpq.enqueue(text, jsonb, text, jsonb, text, text, timestamptz, integer, timestamptz, text, text, integer, integer, boolean, text, text),
+                          httpq.enqueue_bytes(text, bytea, text, text, jsonb, text, text, timestamptz, integer, timestamptz, text, text, integer, integer, boolean, text, text),
                           httpq.enqueue_many(httpq.new_request[]),
-                          httpq.new_request(text, jsonb, text, jsonb, text, text, timestamptz, integer, timestamptz, text, text, integer, integer, boolean),
-                          httpq.new_request_bytes(text, bytea, text, text, jsonb, text, text, timestamptz, integer, timestamptz, text, text, integer, integer, boolean)
+                          httpq.new_request(text, jsonb, text, jsonb, text, text, timestamptz, integer, timestamptz, text, text, integer, integer, boolean, text, text),
+                          httpq.new_request_bytes(text, bytea, text, text, jsonb, text, text, timestamptz, integer, timestamptz, text, text, integer, integer, boolean, text, text)
     TO regress_httpq_app;
 SET ROLE regress_httpq_app;
 SELECT httpq.enqueue('https://example.com/from-app', '{"ok": true}', channel => 'priv') > 0 AS enqueued;
