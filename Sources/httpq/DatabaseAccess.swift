@@ -5,18 +5,7 @@ extension Database {
     /// Connects as `--database`, `DATABASE_URL` or libpq's `PG*` variables say, or ends the
     /// command with one line naming the problem.
     static func open(_ options: DatabaseOptions) throws -> Database {
-        let config: Config
-        do {
-            var flags: [String: String] = [:]
-            flags[Setting.database.flag] = options.database
-            // Only the database's variables: a worker setting such as HTTPQ_LEASE is no concern here.
-            let environment = ProcessEnvironment.current().filter {
-                $0.key == Setting.database.variable || $0.key.hasPrefix("PG")
-            }
-            config = try Config(environment: environment, flags: flags)
-        } catch {
-            throw Failure.exit("\(error)", Failure.configuration)
-        }
+        let config = try Config.database(options)
         do {
             return try Database(config: config)
         } catch {
@@ -63,6 +52,24 @@ extension Database {
     /// What `Failure.exit` reports as "httpq is not installed in this database".
     static let notInstalled = PostgresError.query(sqlState: "3F000", message: "schema \"httpq\" does not exist",
                                                   detail: nil, hint: nil)
+}
+
+extension Config {
+    /// Where `--database`, `DATABASE_URL` or libpq's `PG*` variables say to connect, or ends
+    /// the command with one line naming the problem.
+    static func database(_ options: DatabaseOptions) throws -> Config {
+        do {
+            var flags: [String: String] = [:]
+            flags[Setting.database.flag] = options.database
+            // Only the database's variables: a worker setting such as HTTPQ_LEASE is no concern here.
+            let environment = ProcessEnvironment.current().filter {
+                $0.key == Setting.database.variable || $0.key.hasPrefix("PG")
+            }
+            return try Config(environment: environment, flags: flags)
+        } catch {
+            throw Failure.exit("\(error)", Failure.configuration)
+        }
+    }
 }
 
 extension Failure {

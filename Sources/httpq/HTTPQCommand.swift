@@ -14,7 +14,7 @@ struct HTTPQCommand: ParsableCommand {
         subcommands: [
             WorkCommand.self, InstallCommand.self, SQLCommand.self, EnqueueCommand.self, StatusCommand.self,
             ShowCommand.self, DeadCommand.self, RetryCommand.self, CancelCommand.self, PauseCommand.self,
-            ResumeCommand.self, SecretCommand.self, TailCommand.self,
+            ResumeCommand.self, SecretCommand.self, TailCommand.self, DashboardCommand.self,
         ]
     )
 

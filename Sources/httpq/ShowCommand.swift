@@ -78,18 +78,10 @@ struct ShowCommand: ParsableCommand {
             sections.append(Fields(pairs: [
                 ("response", response[0]),
                 ("headers", response[1]),
-                ("body", response[2].map(Self.describeBody)),
+                ("body", response[2].map(ResponseBody.describe)),
             ]).render())
         }
         say(sections.filter { !$0.isEmpty }.joined(separator: "\n\n"))
-    }
-
-    /// The body (as hex digits) as text when it is UTF-8, else its size.
-    private static func describeBody(_ hex: String) -> String {
-        guard let bytes = Database.bytes(fromBytea: "\\x" + hex) else { return "(not shown)" }
-        if bytes.isEmpty { return "(empty)" }
-        guard let text = String(validating: bytes, as: UTF8.self) else { return "(\(bytes.count) bytes, not UTF-8)" }
-        return String(text.reversed().drop(while: \.isNewline).reversed())
     }
 
     private static func unknown(_ id: RequestID) -> ExitCode {

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs the Debian packages httpq needs, when they are missing.
 #   packages.sh            build and test: Postgres server and headers, libpq, libcurl, python3
-#                          (the test HTTP servers of the upgrade check and the chaos suite) and
+#                          (the test HTTP servers of the upgrade check and the chaos suite),
 #                          python3-venv (the secrets check installs standardwebhooks in a venv)
+#                          and chromium (the dashboard check loads its pages in a real browser)
 #   packages.sh bench      the same plus the benchmark's HTTP sink and load tools
 set -euo pipefail
 
-wanted=(postgresql-15 postgresql-server-dev-15 libpq-dev libcurl4-openssl-dev pkg-config make python3 python3-venv)
+wanted=(postgresql-15 postgresql-server-dev-15 libpq-dev libcurl4-openssl-dev pkg-config make python3 python3-venv chromium)
 [ "${1:-}" = bench ] && wanted+=(nginx-light wrk)
 
 missing=()

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make test`: everything from nothing. Installs missing packages, starts a throwaway
 # cluster, installs the extension, runs the SQL suites, the upgrade check, the secrets check,
-# the AWS check and the Swift tests, and cleans up.
+# the AWS check, the dashboard check and the Swift tests, and cleans up.
 # Exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -71,6 +71,17 @@ else
     echo "aws: 0 passed, 5 failed (the httpq binary did not build)"
 fi
 
+# The dashboard in headless Chromium, on a cluster of its own: the overview, a channel's dead
+# requests page by page, a request's attempts and response, markup from a destination shown as
+# text, the security headers, 404s, a 503 while the database is down, and a clean stop.
+dashboard_status=0
+if [ "$built" = 1 ]; then
+    bash Tests/dashboard/dashboard.sh "$httpq_bin" || dashboard_status=$?
+else
+    dashboard_status=1
+    echo "dashboard: 0 passed, 7 failed (the httpq binary did not build)"
+fi
+
 # The Swift tests share one database; each test isolates itself by channel name.
 psql -qX -v ON_ERROR_STOP=1 -c 'DROP DATABASE IF EXISTS httpq_test' -c 'CREATE DATABASE httpq_test'
 psql -qX -v ON_ERROR_STOP=1 -d httpq_test -c 'CREATE EXTENSION httpq'
@@ -85,4 +96,4 @@ example_status=0
 swift build --package-path Examples/Orders --scratch-path .build || example_status=$?
 echo "example: $([ "$example_status" = 0 ] && echo "1 passed, 0 failed" || echo "0 passed, 1 failed")"
 
-[ "$sql_status" = 0 ] && [ "$upgrade_status" = 0 ] && [ "$secrets_status" = 0 ] && [ "$aws_status" = 0 ] && [ "$swift_status" = 0 ] && [ "$example_status" = 0 ]
+[ "$sql_status" = 0 ] && [ "$upgrade_status" = 0 ] && [ "$secrets_status" = 0 ] && [ "$aws_status" = 0 ] && [ "$dashboard_status" = 0 ] && [ "$swift_status" = 0 ] && [ "$example_status" = 0 ]

@@ -38,6 +38,12 @@ public final class Database {
         _ = try QueryResult.consume(result)
     }
 
+    /// Whether the connection broke (the server went away, or closed it): a new `Database`
+    /// is then needed.
+    public var isBroken: Bool {
+        connection.isBroken
+    }
+
     /// The warnings raised since the last call, each as "message: detail", oldest first.
     public func takeWarnings() -> [String] {
         defer { warnings = [] }
