@@ -5,7 +5,8 @@
 -- channel asks for that, and the next request of each key the finished ones headed is
 -- promoted. report, claim (deadlines, expired leases) and cancel all end here. A delivered
 -- or dead request of a channel with an on_finish hook is then handed to it, and one
--- enqueued with notify is announced on channel httpq_finished (sql/47_await.sql).
+-- enqueued with notify is announced on channel httpq_finished (sql/47_await.sql). Delivered
+-- and dead requests are counted in httpq.rollup (sql/85_rollup.sql).
 
 CREATE FUNCTION httpq._finish(endings httpq._ending[]) RETURNS integer
 LANGUAGE plpgsql
@@ -22,6 +23,9 @@ DECLARE
     keys     text[];
     ended    bigint[];
     announced bigint[];
+    counted  text[];              -- the channels, outcomes and latencies of the delivered and dead
+    outcomes text[];
+    waited   double precision[];
 BEGIN
     IF cardinality(endings) IS NULL OR cardinality(endings) = 0 THEN
         RETURN 0;
@@ -49,7 +53,7 @@ BEGIN
                CASE WHEN g.entry IS NULL THEN g.log ELSE g.log || jsonb_build_array(g.entry) END,
                g.response_headers, g.response_body
         FROM gone AS g
-        RETURNING id, channel, ordering_key, state
+        RETURNING id, channel, ordering_key, state, created_at
     ), held AS (
         INSERT INTO httpq.held_key (channel, ordering_key, request_id)
         SELECT k.channel, k.ordering_key, k.id
@@ -60,8 +64,12 @@ BEGIN
     SELECT count(*), array_agg(k.channel) FILTER (WHERE k.ordering_key IS NOT NULL),
            array_agg(k.ordering_key) FILTER (WHERE k.ordering_key IS NOT NULL),
            array_agg(k.id) FILTER (WHERE k.state <> 'canceled'),
-           (SELECT array_agg(g.id ORDER BY g.id) FROM gone AS g WHERE g.notify)
-    INTO moved, channels, keys, ended, announced
+           (SELECT array_agg(g.id ORDER BY g.id) FROM gone AS g WHERE g.notify),
+           array_agg(k.channel) FILTER (WHERE k.state <> 'canceled'),
+           array_agg(k.state) FILTER (WHERE k.state <> 'canceled'),
+           array_agg(CASE WHEN k.state = 'delivered' THEN extract(epoch FROM now_at - k.created_at) * 1000 END)
+               FILTER (WHERE k.state <> 'canceled')
+    INTO moved, channels, keys, ended, announced, counted, outcomes, waited
     FROM kept AS k;
 
     -- The heads are gone: promote the next of each key under its lock (a concurrent
@@ -76,6 +84,9 @@ BEGIN
     END IF;
     IF announced IS NOT NULL THEN
         PERFORM pg_notify('httpq_finished', p) FROM httpq._finished_payloads(announced) AS p;
+    END IF;
+    IF counted IS NOT NULL THEN
+        PERFORM httpq._count_outcomes(now_at, counted, outcomes, waited, NULL);
     END IF;
     RETURN moved;
 END;

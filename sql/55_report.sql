@@ -1,7 +1,7 @@
 -- 55_report.sql: recording what became of the attempts a worker made.
 --
--- Writes httpq.request (retries wait again, scheduled for their next run_at) and, through
--- httpq._finish, httpq.history. Invariant: only the current claim can report. An outcome
+-- Writes httpq.request (retries wait again, scheduled for their next run_at), through
+-- httpq._finish, httpq.history, and counts the attempts in httpq.rollup (sql/85_rollup.sql). Invariant: only the current claim can report. An outcome
 -- is applied when (id, attempt, worker) is the request's running claim; anything else (a
 -- worker whose lease expired and was taken over, a duplicate) is ignored, so a late worker
 -- cannot overwrite the work of the one that took over.
@@ -19,6 +19,9 @@ DECLARE
     now_at  constant timestamptz := httpq._now();
     retried integer;
     endings httpq._ending[];
+    sent    text[];               -- the channels, outcomes and durations of the attempts sent
+    retries text[];
+    took    double precision[];
 BEGIN
     -- httpq._check_worker's rule, which raises the error (a call on every report cost 20 us).
     IF worker IS NULL OR worker = '' OR length(worker) > 200 OR worker ~ '[\x01-\x1f\x7f-\x9f]' THEN
@@ -36,7 +39,7 @@ BEGIN
     WITH o AS (
         SELECT * FROM unnest(httpq._read_outcomes(outcomes)) AS o
     ), decided AS (
-        SELECT r.id, o.status, o.headers, o.body, v.state, v.run_at, v.reason, o.unsent,
+        SELECT r.id, r.channel, o.status, o.headers, o.body, v.state, v.run_at, v.reason, o.unsent, o.duration_ms,
                CASE WHEN o.status BETWEEN 200 AND 299 THEN NULL
                     ELSE coalesce(o.error, aws.error, 'HTTP ' || o.status, 'no response') END AS error,
                jsonb_build_object('attempt', o.attempt, 'at', now_at, 'worker', report.worker,
@@ -106,10 +109,15 @@ BEGIN
     )
     SELECT (SELECT count(*) FROM again),
            array_agg(ROW(d.id, d.state, d.reason, d.status, d.headers, d.body, d.error, d.entry)::httpq._ending)
-               FILTER (WHERE d.state <> 'waiting')
-    INTO retried, endings
+               FILTER (WHERE d.state <> 'waiting'),
+           array_agg(d.channel) FILTER (WHERE NOT d.unsent),
+           array_agg(CASE WHEN d.state = 'waiting' THEN 'retried' END) FILTER (WHERE NOT d.unsent),
+           array_agg(d.duration_ms) FILTER (WHERE NOT d.unsent)
+    INTO retried, endings, sent, retries, took
     FROM decided AS d;
 
+    -- Attempts sent (how requests ended is counted by _finish).
+    PERFORM httpq._count_outcomes(now_at, sent, retries, NULL, took);
     RETURN retried + httpq._finish(endings);
 END;
 $$;
