@@ -4944,21 +4944,34 @@ CREATE TABLE httpq.rollup (
     PRIMARY KEY (channel, minute, backend)
 );
 
--- Counts durations (ms; NULLs left out) into a histogram; NULL when none.
+-- Counts durations (ms; NULLs left out) into a histogram; NULL when none. A report's
+-- attempts and endings go through here, so the loop does the least per value.
 CREATE FUNCTION httpq._histogram(ms double precision[]) RETURNS integer[]
 LANGUAGE plpgsql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    counts integer[] := array_fill(0, ARRAY[56]);
-    last   integer := 0;
-    b      integer;
+    counts  integer[] := array_fill(0, ARRAY[56]);
+    per_log constant double precision := 2 / ln(2.0::double precision);   -- buckets per factor e
+    last    integer := 0;
+    b       integer;
+    v       double precision;
 BEGIN
-    FOR i IN 1 .. coalesce(cardinality(ms), 0) LOOP
-        CONTINUE WHEN ms[i] IS NULL;
-        b := CASE WHEN ms[i] <= 1 THEN 1 ELSE least(56, 1 + ceil(2 * ln(ms[i]) / ln(2.0::double precision))::integer) END;
+    IF ms IS NULL THEN
+        RETURN NULL;
+    END IF;
+    FOREACH v IN ARRAY ms LOOP
+        IF v > 1 THEN
+            b := least(56, 1 + ceil(ln(v) * per_log)::integer);
+        ELSIF v IS NULL THEN
+            CONTINUE;
+        ELSE
+            b := 1;
+        END IF;
         counts[b] := counts[b] + 1;
-        last := greatest(last, b);
+        IF b > last THEN
+            last := b;
+        END IF;
     END LOOP;
     RETURN CASE WHEN last > 0 THEN counts[1:last] END;
 END;
