@@ -4944,39 +4944,26 @@ CREATE TABLE httpq.rollup (
     PRIMARY KEY (channel, minute, backend)
 );
 
--- Counts durations (ms; NULLs left out) into a histogram; NULL when none. A report's
--- attempts and endings go through here, so the loop does the least per value.
-CREATE FUNCTION httpq._histogram(ms double precision[]) RETURNS integer[]
+-- A histogram from bucket numbers and how many values fell in each (a bucket may come
+-- more than once); NULL when none.
+CREATE FUNCTION httpq._histogram(buckets integer[], counts bigint[]) RETURNS integer[]
 LANGUAGE plpgsql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    counts  integer[] := array_fill(0, ARRAY[56]);
-    per_log constant double precision := 2 / ln(2.0::double precision);   -- buckets per factor e
-    last    integer := 0;
-    b       integer;
-    v       double precision;
+    histogram integer[];
 BEGIN
-    IF ms IS NULL THEN
+    IF cardinality(buckets) IS NULL OR cardinality(buckets) = 0 THEN
         RETURN NULL;
     END IF;
-    FOREACH v IN ARRAY ms LOOP
-        IF v > 1 THEN
-            b := least(56, 1 + ceil(ln(v) * per_log)::integer);
-        ELSIF v IS NULL THEN
-            CONTINUE;
-        ELSE
-            b := 1;
-        END IF;
-        counts[b] := counts[b] + 1;
-        IF b > last THEN
-            last := b;
-        END IF;
+    histogram := array_fill(0, ARRAY[(SELECT max(b) FROM unnest(buckets) AS b)]);
+    FOR i IN 1 .. cardinality(buckets) LOOP
+        histogram[buckets[i]] := histogram[buckets[i]] + counts[i];
     END LOOP;
-    RETURN CASE WHEN last > 0 THEN counts[1:last] END;
+    RETURN histogram;
 END;
 $$;
-COMMENT ON FUNCTION httpq._histogram(double precision[]) IS 'Counts durations in milliseconds into histogram buckets.';
+COMMENT ON FUNCTION httpq._histogram(integer[], bigint[]) IS 'A histogram from bucket numbers and their counts.';
 
 -- Adds two histograms, bucket by bucket (either may be NULL or shorter).
 CREATE FUNCTION httpq._histogram_add(total integer[], counts integer[]) RETURNS integer[]
@@ -5043,16 +5030,31 @@ SET search_path = pg_catalog, pg_temp
 SET plan_cache_mode = force_generic_plan   -- the same plan for every batch (see httpq.claim)
 AS $$
 BEGIN
+    -- Counted by channel and bucket first, set-based: a batch's values fall in a few buckets.
+    -- 2.885390081777927 = 2 / ln 2: two buckets per doubling.
     INSERT INTO httpq.rollup AS t (minute, channel, backend, delivered, retried, dead, latency, duration)
-    SELECT date_trunc('minute', at, 'UTC'), u.channel, pg_backend_pid(),
-           count(*) FILTER (WHERE u.outcome = 'delivered'),
-           count(*) FILTER (WHERE u.outcome = 'retried'),
-           count(*) FILTER (WHERE u.outcome = 'dead'),
-           httpq._histogram(array_agg(u.waited_ms)),
-           httpq._histogram(array_agg(u.took_ms))
-    FROM unnest(channels, outcomes, waited_ms, took_ms) AS u(channel, outcome, waited_ms, took_ms)
-    WHERE u.channel IS NOT NULL
-    GROUP BY u.channel
+    SELECT date_trunc('minute', at, 'UTC'), g.channel, pg_backend_pid(), g.delivered, g.retried, g.dead,
+           httpq._histogram(g.latency_buckets, g.latency_counts), httpq._histogram(g.duration_buckets, g.duration_counts)
+    FROM (
+        SELECT e.channel,
+               coalesce(sum(e.n) FILTER (WHERE e.outcome = 'delivered'), 0) AS delivered,
+               coalesce(sum(e.n) FILTER (WHERE e.outcome = 'retried'), 0) AS retried,
+               coalesce(sum(e.n) FILTER (WHERE e.outcome = 'dead'), 0) AS dead,
+               array_agg(e.waited) FILTER (WHERE e.waited IS NOT NULL) AS latency_buckets,
+               array_agg(e.n) FILTER (WHERE e.waited IS NOT NULL) AS latency_counts,
+               array_agg(e.took) FILTER (WHERE e.took IS NOT NULL) AS duration_buckets,
+               array_agg(e.n) FILTER (WHERE e.took IS NOT NULL) AS duration_counts
+        FROM (SELECT u.channel, u.outcome,
+                     CASE WHEN u.waited_ms > 1 THEN least(56, 1 + ceil(ln(u.waited_ms) * 2.885390081777927)::integer)
+                          WHEN u.waited_ms IS NOT NULL THEN 1 END AS waited,
+                     CASE WHEN u.took_ms > 1 THEN least(56, 1 + ceil(ln(u.took_ms) * 2.885390081777927)::integer)
+                          WHEN u.took_ms IS NOT NULL THEN 1 END AS took,
+                     count(*) AS n
+              FROM unnest(channels, outcomes, waited_ms, took_ms) AS u(channel, outcome, waited_ms, took_ms)
+              WHERE u.channel IS NOT NULL
+              GROUP BY 1, 2, 3, 4) AS e
+        GROUP BY e.channel
+    ) AS g
     ON CONFLICT (minute, channel, backend) DO UPDATE
     SET delivered = t.delivered + excluded.delivered,
         retried = t.retried + excluded.retried,
@@ -5106,9 +5108,10 @@ DECLARE
     keys     text[];
     ended    bigint[];
     announced bigint[];
-    counted  text[];              -- the channels, outcomes and latencies of the delivered and dead
-    outcomes text[];
+    counted  text[];              -- the channels, outcomes, latencies and last attempts' durations
+    outcomes text[];              -- of the delivered and dead
     waited   double precision[];
+    took     double precision[];
 BEGIN
     IF cardinality(endings) IS NULL OR cardinality(endings) = 0 THEN
         RETURN 0;
@@ -5136,7 +5139,7 @@ BEGIN
                CASE WHEN g.entry IS NULL THEN g.log ELSE g.log || jsonb_build_array(g.entry) END,
                g.response_headers, g.response_body
         FROM gone AS g
-        RETURNING id, channel, ordering_key, state, created_at
+        RETURNING id, channel, ordering_key, state
     ), held AS (
         INSERT INTO httpq.held_key (channel, ordering_key, request_id)
         SELECT k.channel, k.ordering_key, k.id
@@ -5144,16 +5147,19 @@ BEGIN
         WHERE k.state = 'dead' AND k.ordering_key IS NOT NULL AND c.ordering_on_dead = 'hold'
         ON CONFLICT DO NOTHING
     )
-    SELECT count(*), array_agg(k.channel) FILTER (WHERE k.ordering_key IS NOT NULL),
-           array_agg(k.ordering_key) FILTER (WHERE k.ordering_key IS NOT NULL),
-           array_agg(k.id) FILTER (WHERE k.state <> 'canceled'),
-           (SELECT array_agg(g.id ORDER BY g.id) FROM gone AS g WHERE g.notify),
-           array_agg(k.channel) FILTER (WHERE k.state <> 'canceled'),
-           array_agg(k.state) FILTER (WHERE k.state <> 'canceled'),
-           array_agg(CASE WHEN k.state = 'delivered' THEN extract(epoch FROM now_at - k.created_at) * 1000 END)
-               FILTER (WHERE k.state <> 'canceled')
-    INTO moved, channels, keys, ended, announced, counted, outcomes, waited
-    FROM kept AS k;
+    -- From gone, one row per request as kept has it: the ending's own attempt is there too.
+    SELECT count(*), array_agg(g.channel) FILTER (WHERE g.ordering_key IS NOT NULL),
+           array_agg(g.ordering_key) FILTER (WHERE g.ordering_key IS NOT NULL),
+           array_agg(g.id) FILTER (WHERE g.final_state <> 'canceled'),
+           array_agg(g.id ORDER BY g.id) FILTER (WHERE g.notify),
+           array_agg(g.channel) FILTER (WHERE g.final_state <> 'canceled'),
+           array_agg(g.final_state) FILTER (WHERE g.final_state <> 'canceled'),
+           array_agg(CASE WHEN g.final_state = 'delivered' THEN date_part('epoch', now_at - g.created_at) * 1000 END)
+               FILTER (WHERE g.final_state <> 'canceled'),
+           array_agg(CASE WHEN NOT g.entry ? 'unsent' THEN (g.entry ->> 'duration_ms')::double precision END)
+               FILTER (WHERE g.final_state <> 'canceled')
+    INTO moved, channels, keys, ended, announced, counted, outcomes, waited, took
+    FROM gone AS g;
 
     -- The heads are gone: promote the next of each key under its lock (a concurrent
     -- enqueue of the key has then either committed behind them or will see them gone), or,
@@ -5169,7 +5175,7 @@ BEGIN
         PERFORM pg_notify('httpq_finished', p) FROM httpq._finished_payloads(announced) AS p;
     END IF;
     IF counted IS NOT NULL THEN
-        PERFORM httpq._count_outcomes(now_at, counted, outcomes, waited, NULL);
+        PERFORM httpq._count_outcomes(now_at, counted, outcomes, waited, took);
     END IF;
     RETURN moved;
 END;
@@ -5190,9 +5196,8 @@ DECLARE
     now_at  constant timestamptz := httpq._now();
     retried integer;
     endings httpq._ending[];
-    sent    text[];               -- the channels, outcomes and durations of the attempts sent
-    retries text[];
-    took    double precision[];
+    again_channels text[];        -- the channels and durations of attempts to be tried again
+    again_took     double precision[];
 BEGIN
     -- httpq._check_worker's rule, which raises the error (a call on every report cost 20 us).
     IF worker IS NULL OR worker = '' OR length(worker) > 200 OR worker ~ '[\x01-\x1f\x7f-\x9f]' THEN
@@ -5281,14 +5286,16 @@ BEGIN
     SELECT (SELECT count(*) FROM again),
            array_agg(ROW(d.id, d.state, d.reason, d.status, d.headers, d.body, d.error, d.entry)::httpq._ending)
                FILTER (WHERE d.state <> 'waiting'),
-           array_agg(d.channel) FILTER (WHERE NOT d.unsent),
-           array_agg(CASE WHEN d.state = 'waiting' THEN 'retried' END) FILTER (WHERE NOT d.unsent),
-           array_agg(d.duration_ms) FILTER (WHERE NOT d.unsent)
-    INTO retried, endings, sent, retries, took
+           array_agg(d.channel) FILTER (WHERE d.state = 'waiting' AND NOT d.unsent),
+           array_agg(d.duration_ms::double precision) FILTER (WHERE d.state = 'waiting' AND NOT d.unsent)
+    INTO retried, endings, again_channels, again_took
     FROM decided AS d;
 
-    -- Attempts sent (how requests ended is counted by _finish).
-    PERFORM httpq._count_outcomes(now_at, sent, retries, NULL, took);
+    -- Attempts to be tried again; _finish counts the others, with how their requests ended.
+    IF again_channels IS NOT NULL THEN
+        PERFORM httpq._count_outcomes(now_at, again_channels,
+                                      array_fill('retried'::text, ARRAY[cardinality(again_channels)]), NULL, again_took);
+    END IF;
     RETURN retried + httpq._finish(endings);
 END;
 $$;

@@ -1,10 +1,11 @@
 -- 55_report.sql: recording what became of the attempts a worker made.
 --
 -- Writes httpq.request (retries wait again, scheduled for their next run_at), through
--- httpq._finish, httpq.history, and counts the attempts in httpq.rollup (sql/85_rollup.sql). Invariant: only the current claim can report. An outcome
--- is applied when (id, attempt, worker) is the request's running claim; anything else (a
--- worker whose lease expired and was taken over, a duplicate) is ignored, so a late worker
--- cannot overwrite the work of the one that took over.
+-- httpq._finish, httpq.history, and counts the retries in httpq.rollup (sql/85_rollup.sql).
+-- Invariant: only the current claim can report. An outcome is applied when (id, attempt,
+-- worker) is the request's running claim; anything else (a worker whose lease expired and
+-- was taken over, a duplicate) is ignored, so a late worker cannot overwrite the work of
+-- the one that took over.
 
 -- Applies a batch of outcomes; returns how many were applied.
 CREATE FUNCTION httpq.report(worker text, outcomes jsonb) RETURNS integer
@@ -19,9 +20,8 @@ DECLARE
     now_at  constant timestamptz := httpq._now();
     retried integer;
     endings httpq._ending[];
-    sent    text[];               -- the channels, outcomes and durations of the attempts sent
-    retries text[];
-    took    double precision[];
+    again_channels text[];        -- the channels and durations of attempts to be tried again
+    again_took     double precision[];
 BEGIN
     -- httpq._check_worker's rule, which raises the error (a call on every report cost 20 us).
     IF worker IS NULL OR worker = '' OR length(worker) > 200 OR worker ~ '[\x01-\x1f\x7f-\x9f]' THEN
@@ -110,14 +110,16 @@ BEGIN
     SELECT (SELECT count(*) FROM again),
            array_agg(ROW(d.id, d.state, d.reason, d.status, d.headers, d.body, d.error, d.entry)::httpq._ending)
                FILTER (WHERE d.state <> 'waiting'),
-           array_agg(d.channel) FILTER (WHERE NOT d.unsent),
-           array_agg(CASE WHEN d.state = 'waiting' THEN 'retried' END) FILTER (WHERE NOT d.unsent),
-           array_agg(d.duration_ms) FILTER (WHERE NOT d.unsent)
-    INTO retried, endings, sent, retries, took
+           array_agg(d.channel) FILTER (WHERE d.state = 'waiting' AND NOT d.unsent),
+           array_agg(d.duration_ms::double precision) FILTER (WHERE d.state = 'waiting' AND NOT d.unsent)
+    INTO retried, endings, again_channels, again_took
     FROM decided AS d;
 
-    -- Attempts sent (how requests ended is counted by _finish).
-    PERFORM httpq._count_outcomes(now_at, sent, retries, NULL, took);
+    -- Attempts to be tried again; _finish counts the others, with how their requests ended.
+    IF again_channels IS NOT NULL THEN
+        PERFORM httpq._count_outcomes(now_at, again_channels,
+                                      array_fill('retried'::text, ARRAY[cardinality(again_channels)]), NULL, again_took);
+    END IF;
     RETURN retried + httpq._finish(endings);
 END;
 $$;

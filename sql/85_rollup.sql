@@ -4,10 +4,11 @@
 -- dead, the attempts that failed and will be tried again, and two histograms, of the time
 -- from enqueue to delivery of the requests delivered and of each attempt's duration as the
 -- worker reported it. httpq._count_outcomes writes it in the transaction that records the
--- outcomes (report counts attempts, _finish counts how requests ended, _expire_leases the
--- attempts whose lease passed), so it holds exactly the outcomes that committed, and
--- reading a window costs the window's rows, however large the history. httpq.maintain
--- deletes the rows of minutes more than two days old.
+-- outcomes (report counts the attempts to be tried again, _finish how requests ended and
+-- the attempts that ended them, _expire_leases the attempts whose lease passed), so it
+-- holds exactly the outcomes that committed, and reading a window costs the window's rows,
+-- however large the history. httpq.maintain deletes the rows of minutes more than two days
+-- old.
 --
 -- A row's key includes the server process that wrote it (pg_backend_pid): a process runs
 -- one transaction at a time, so two transactions never write the same row, and a report
@@ -32,39 +33,26 @@ CREATE TABLE httpq.rollup (
     PRIMARY KEY (channel, minute, backend)
 );
 
--- Counts durations (ms; NULLs left out) into a histogram; NULL when none. A report's
--- attempts and endings go through here, so the loop does the least per value.
-CREATE FUNCTION httpq._histogram(ms double precision[]) RETURNS integer[]
+-- A histogram from bucket numbers and how many values fell in each (a bucket may come
+-- more than once); NULL when none.
+CREATE FUNCTION httpq._histogram(buckets integer[], counts bigint[]) RETURNS integer[]
 LANGUAGE plpgsql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    counts  integer[] := array_fill(0, ARRAY[56]);
-    per_log constant double precision := 2 / ln(2.0::double precision);   -- buckets per factor e
-    last    integer := 0;
-    b       integer;
-    v       double precision;
+    histogram integer[];
 BEGIN
-    IF ms IS NULL THEN
+    IF cardinality(buckets) IS NULL OR cardinality(buckets) = 0 THEN
         RETURN NULL;
     END IF;
-    FOREACH v IN ARRAY ms LOOP
-        IF v > 1 THEN
-            b := least(56, 1 + ceil(ln(v) * per_log)::integer);
-        ELSIF v IS NULL THEN
-            CONTINUE;
-        ELSE
-            b := 1;
-        END IF;
-        counts[b] := counts[b] + 1;
-        IF b > last THEN
-            last := b;
-        END IF;
+    histogram := array_fill(0, ARRAY[(SELECT max(b) FROM unnest(buckets) AS b)]);
+    FOR i IN 1 .. cardinality(buckets) LOOP
+        histogram[buckets[i]] := histogram[buckets[i]] + counts[i];
     END LOOP;
-    RETURN CASE WHEN last > 0 THEN counts[1:last] END;
+    RETURN histogram;
 END;
 $$;
-COMMENT ON FUNCTION httpq._histogram(double precision[]) IS 'Counts durations in milliseconds into histogram buckets.';
+COMMENT ON FUNCTION httpq._histogram(integer[], bigint[]) IS 'A histogram from bucket numbers and their counts.';
 
 -- Adds two histograms, bucket by bucket (either may be NULL or shorter).
 CREATE FUNCTION httpq._histogram_add(total integer[], counts integer[]) RETURNS integer[]
@@ -131,16 +119,31 @@ SET search_path = pg_catalog, pg_temp
 SET plan_cache_mode = force_generic_plan   -- the same plan for every batch (see httpq.claim)
 AS $$
 BEGIN
+    -- Counted by channel and bucket first, set-based: a batch's values fall in a few buckets.
+    -- 2.885390081777927 = 2 / ln 2: two buckets per doubling.
     INSERT INTO httpq.rollup AS t (minute, channel, backend, delivered, retried, dead, latency, duration)
-    SELECT date_trunc('minute', at, 'UTC'), u.channel, pg_backend_pid(),
-           count(*) FILTER (WHERE u.outcome = 'delivered'),
-           count(*) FILTER (WHERE u.outcome = 'retried'),
-           count(*) FILTER (WHERE u.outcome = 'dead'),
-           httpq._histogram(array_agg(u.waited_ms)),
-           httpq._histogram(array_agg(u.took_ms))
-    FROM unnest(channels, outcomes, waited_ms, took_ms) AS u(channel, outcome, waited_ms, took_ms)
-    WHERE u.channel IS NOT NULL
-    GROUP BY u.channel
+    SELECT date_trunc('minute', at, 'UTC'), g.channel, pg_backend_pid(), g.delivered, g.retried, g.dead,
+           httpq._histogram(g.latency_buckets, g.latency_counts), httpq._histogram(g.duration_buckets, g.duration_counts)
+    FROM (
+        SELECT e.channel,
+               coalesce(sum(e.n) FILTER (WHERE e.outcome = 'delivered'), 0) AS delivered,
+               coalesce(sum(e.n) FILTER (WHERE e.outcome = 'retried'), 0) AS retried,
+               coalesce(sum(e.n) FILTER (WHERE e.outcome = 'dead'), 0) AS dead,
+               array_agg(e.waited) FILTER (WHERE e.waited IS NOT NULL) AS latency_buckets,
+               array_agg(e.n) FILTER (WHERE e.waited IS NOT NULL) AS latency_counts,
+               array_agg(e.took) FILTER (WHERE e.took IS NOT NULL) AS duration_buckets,
+               array_agg(e.n) FILTER (WHERE e.took IS NOT NULL) AS duration_counts
+        FROM (SELECT u.channel, u.outcome,
+                     CASE WHEN u.waited_ms > 1 THEN least(56, 1 + ceil(ln(u.waited_ms) * 2.885390081777927)::integer)
+                          WHEN u.waited_ms IS NOT NULL THEN 1 END AS waited,
+                     CASE WHEN u.took_ms > 1 THEN least(56, 1 + ceil(ln(u.took_ms) * 2.885390081777927)::integer)
+                          WHEN u.took_ms IS NOT NULL THEN 1 END AS took,
+                     count(*) AS n
+              FROM unnest(channels, outcomes, waited_ms, took_ms) AS u(channel, outcome, waited_ms, took_ms)
+              WHERE u.channel IS NOT NULL
+              GROUP BY 1, 2, 3, 4) AS e
+        GROUP BY e.channel
+    ) AS g
     ON CONFLICT (minute, channel, backend) DO UPDATE
     SET delivered = t.delivered + excluded.delivered,
         retried = t.retried + excluded.retried,
