@@ -50,8 +50,8 @@ BEGIN
     INTO expired, endings, retried
     FROM expired AS e;
     IF retried IS NOT NULL THEN
-        PERFORM httpq._count_outcomes(_expire_leases.now, retried, array_fill('retried'::text, ARRAY[cardinality(retried)]),
-                                      NULL, NULL);
+        PERFORM httpq._count_outcomes(_expire_leases.now, retried,
+                                      array_fill('retried'::text, ARRAY[cardinality(retried)]), NULL, NULL);
     END IF;
     IF endings IS NOT NULL THEN
         PERFORM httpq._finish(endings);

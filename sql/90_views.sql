@@ -3,10 +3,10 @@
 -- Owns the read-only views over the tables: httpq.requests (every request, live and
 -- finished), httpq.attempts (each attempt's outcome), httpq.responses (a finished
 -- request's last response), httpq.stats and httpq.performance (per channel),
--- httpq.channels, httpq.subscriptions, httpq.secrets and httpq.roles. Each shows a tenant only its own channels' (or topics')
--- rows, and bodies and headers only to their tenant and admins (httpq._tenant_channels,
--- httpq._tenant_topics). Those filtering a
--- tenant's rows are security barriers: a condition of the caller's own (one that fails on
+-- httpq.channels, httpq.subscriptions, httpq.secrets and httpq.roles. Each shows a tenant
+-- only its own channels' (or topics') rows, and bodies and headers only to their tenant
+-- and admins (httpq._tenant_channels, httpq._tenant_topics). Those filtering a tenant's
+-- rows are security barriers: a condition of the caller's own (one that fails on
 -- a value, or a function that prints it) runs only on rows the filter let through.
 
 -- Every request, live and finished. A request scheduled for later, or blocked behind an
