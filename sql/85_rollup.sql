@@ -32,6 +32,9 @@ CREATE TABLE httpq.rollup (
     -- httpq.performance read each channel's), and upserts find their row by the whole key.
     PRIMARY KEY (channel, minute, backend)
 );
+-- Every report batch rewrites its minute's row, and the key never changes: room on each
+-- page keeps those updates on the page (HOT), off the key's index.
+ALTER TABLE httpq.rollup SET (fillfactor = 50);
 
 -- A histogram from bucket numbers and how many values fell in each (a bucket may come
 -- more than once); NULL when none.
