@@ -6471,6 +6471,663 @@ REVOKE ALL ON httpq.tail FROM PUBLIC;
 -- (end of Tail)
 
 
+-- Success and latency figures (sql/85_rollup.sql, 45_finish.sql, 50_claim.sql, 55_report.sql,
+-- 80_history.sql, 90_views.sql, 15_tenant.sql, 99_privileges.sql): each minute's outcomes
+-- per channel, counted in the transaction that records them, and httpq.performance over
+-- them. httpq.stats reads its last hour's deliveries and deaths there too. Outcomes recorded
+-- before the upgrade are not counted: the figures start empty.
+
+CREATE TABLE httpq.rollup (
+    minute    timestamptz NOT NULL,   -- the start of the minute (UTC) the outcomes were recorded in
+    channel   text NOT NULL,
+    backend   integer NOT NULL,       -- pg_backend_pid() of the process that recorded them
+    delivered bigint NOT NULL DEFAULT 0,
+    retried   bigint NOT NULL DEFAULT 0,   -- attempts that failed and will be tried again
+    dead      bigint NOT NULL DEFAULT 0,
+    latency   integer[],              -- enqueue to delivery of the delivered, counts by bucket
+    duration  integer[],              -- each reported attempt's duration_ms, counts by bucket
+    -- Channel first: a channel's window is one range of the key (httpq.stats and
+    -- httpq.performance read each channel's), and upserts find their row by the whole key.
+    PRIMARY KEY (channel, minute, backend)
+);
+-- Every report batch rewrites its minute's row, and the key never changes: room on each
+-- page keeps those updates on the page (HOT), off the key's index.
+ALTER TABLE httpq.rollup SET (fillfactor = 50);
+
+-- A histogram from bucket numbers and how many values fell in each (a bucket may come
+-- more than once); NULL when none.
+CREATE FUNCTION httpq._histogram(buckets integer[], counts bigint[]) RETURNS integer[]
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    histogram integer[];
+BEGIN
+    IF cardinality(buckets) IS NULL OR cardinality(buckets) = 0 THEN
+        RETURN NULL;
+    END IF;
+    histogram := array_fill(0, ARRAY[(SELECT max(b) FROM unnest(buckets) AS b)]);
+    FOR i IN 1 .. cardinality(buckets) LOOP
+        histogram[buckets[i]] := histogram[buckets[i]] + counts[i];
+    END LOOP;
+    RETURN histogram;
+END;
+$$;
+COMMENT ON FUNCTION httpq._histogram(integer[], bigint[]) IS 'A histogram from bucket numbers and their counts.';
+
+-- Adds two histograms, bucket by bucket (either may be NULL or shorter).
+CREATE FUNCTION httpq._histogram_add(total integer[], counts integer[]) RETURNS integer[]
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF total IS NULL THEN
+        RETURN counts;
+    END IF;
+    FOR i IN 1 .. coalesce(cardinality(counts), 0) LOOP
+        total[i] := coalesce(total[i], 0) + counts[i];
+    END LOOP;
+    RETURN total;
+END;
+$$;
+COMMENT ON FUNCTION httpq._histogram_add(integer[], integer[]) IS 'Adds two histograms, bucket by bucket.';
+
+-- The q-quantile (0 < q < 1) of a histogram in milliseconds, NULL when it counted nothing.
+-- As Prometheus's histogram_quantile: the bucket holding the rank q × count, and linear
+-- interpolation within it; in the last bucket (no upper bound), that bucket's lower bound.
+-- The true quantile lies in the same bucket, so the two differ by less than a factor of √2
+-- (below 1 ms, by less than 1 ms).
+CREATE FUNCTION httpq._quantile(counts bigint[], q double precision) RETURNS double precision
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    rank   double precision;
+    below  bigint := 0;
+    lower  double precision;
+    upper  double precision;
+BEGIN
+    rank := q * (SELECT sum(c) FROM unnest(counts) AS c);
+    IF rank IS NULL OR rank = 0 THEN
+        RETURN NULL;
+    END IF;
+    FOR i IN 1 .. cardinality(counts) LOOP
+        IF counts[i] > 0 AND below + counts[i] >= rank THEN
+            lower := CASE WHEN i = 1 THEN 0 ELSE power(2, (i - 2) / 2.0) END;
+            IF i >= 56 THEN
+                RETURN lower;
+            END IF;
+            upper := power(2, (i - 1) / 2.0);
+            RETURN lower + (upper - lower) * (rank - below) / counts[i];
+        END IF;
+        below := below + counts[i];
+    END LOOP;
+    RETURN NULL;   -- not reached: the last bucket that counted something holds the rank
+END;
+$$;
+COMMENT ON FUNCTION httpq._quantile(bigint[], double precision)
+    IS 'A quantile of a histogram in milliseconds, interpolated within its bucket as Prometheus does.';
+
+-- Counts outcomes recorded at a moment into the rollup: element i of the arrays is one
+-- outcome of channels[i]: outcomes[i] 'delivered', 'retried', 'dead' or NULL (an attempt
+-- counted for its duration only), waited_ms[i] its time from enqueue to delivery,
+-- took_ms[i] its attempt's duration (each NULL when not known or not counted). One upsert
+-- of one row per channel.
+CREATE FUNCTION httpq._count_outcomes(at timestamptz, channels text[], outcomes text[],
+                                      waited_ms double precision[], took_ms double precision[]) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+SET plan_cache_mode = force_generic_plan   -- the same plan for every batch (see httpq.claim)
+AS $$
+BEGIN
+    -- Counted by channel and bucket first, set-based: a batch's values fall in a few buckets.
+    -- 2.885390081777927 = 2 / ln 2: two buckets per doubling.
+    INSERT INTO httpq.rollup AS t (minute, channel, backend, delivered, retried, dead, latency, duration)
+    SELECT date_trunc('minute', at, 'UTC'), g.channel, pg_backend_pid(), g.delivered, g.retried, g.dead,
+           httpq._histogram(g.latency_buckets, g.latency_counts), httpq._histogram(g.duration_buckets, g.duration_counts)
+    FROM (
+        SELECT e.channel,
+               coalesce(sum(e.n) FILTER (WHERE e.outcome = 'delivered'), 0) AS delivered,
+               coalesce(sum(e.n) FILTER (WHERE e.outcome = 'retried'), 0) AS retried,
+               coalesce(sum(e.n) FILTER (WHERE e.outcome = 'dead'), 0) AS dead,
+               array_agg(e.waited) FILTER (WHERE e.waited IS NOT NULL) AS latency_buckets,
+               array_agg(e.n) FILTER (WHERE e.waited IS NOT NULL) AS latency_counts,
+               array_agg(e.took) FILTER (WHERE e.took IS NOT NULL) AS duration_buckets,
+               array_agg(e.n) FILTER (WHERE e.took IS NOT NULL) AS duration_counts
+        FROM (SELECT u.channel, u.outcome,
+                     CASE WHEN u.waited_ms > 1 THEN least(56, 1 + ceil(ln(u.waited_ms) * 2.885390081777927)::integer)
+                          WHEN u.waited_ms IS NOT NULL THEN 1 END AS waited,
+                     CASE WHEN u.took_ms > 1 THEN least(56, 1 + ceil(ln(u.took_ms) * 2.885390081777927)::integer)
+                          WHEN u.took_ms IS NOT NULL THEN 1 END AS took,
+                     count(*) AS n
+              FROM unnest(channels, outcomes, waited_ms, took_ms) AS u(channel, outcome, waited_ms, took_ms)
+              WHERE u.channel IS NOT NULL
+              GROUP BY 1, 2, 3, 4) AS e
+        GROUP BY e.channel
+    ) AS g
+    ON CONFLICT (minute, channel, backend) DO UPDATE
+    SET delivered = t.delivered + excluded.delivered,
+        retried = t.retried + excluded.retried,
+        dead = t.dead + excluded.dead,
+        latency = httpq._histogram_add(t.latency, excluded.latency),
+        duration = httpq._histogram_add(t.duration, excluded.duration);
+END;
+$$;
+COMMENT ON FUNCTION httpq._count_outcomes(timestamptz, text[], text[], double precision[], double precision[])
+    IS 'Adds outcomes to their minute''s rollup row, one upsert per channel.';
+
+-- Deletes the rollup rows of minutes more than two days old, at most max_rows of them;
+-- returns how many. Two days: a day back from any moment of the last one. Channel by
+-- channel, those present (a skip scan of the key), each one range of the key.
+CREATE FUNCTION httpq._rollup_trim(max_rows integer) RETURNS integer
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    deleted integer;
+BEGIN
+    DELETE FROM httpq.rollup t WHERE t.ctid = ANY (ARRAY(
+        WITH RECURSIVE present(channel) AS (
+            (SELECT o.channel FROM httpq.rollup o ORDER BY o.channel LIMIT 1)
+            UNION ALL
+            SELECT (SELECT o.channel FROM httpq.rollup o WHERE o.channel > p.channel ORDER BY o.channel LIMIT 1)
+            FROM present p
+            WHERE p.channel IS NOT NULL)
+        SELECT o.ctid
+        FROM present p
+        JOIN httpq.rollup o ON o.channel = p.channel AND o.minute < httpq._now() - interval '2 days'
+        LIMIT max_rows));
+    GET DIAGNOSTICS deleted = ROW_COUNT;
+    RETURN deleted;
+END;
+$$;
+COMMENT ON FUNCTION httpq._rollup_trim(integer) IS 'Deletes rollup rows older than two days, at most max_rows.';
+
+CREATE OR REPLACE FUNCTION httpq._finish(endings httpq._ending[]) RETURNS integer
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+SET plan_cache_mode = force_generic_plan   -- see httpq.claim
+SET enable_seqscan = off
+SET enable_hashjoin = off
+SET enable_mergejoin = off
+AS $$
+DECLARE
+    now_at   constant timestamptz := httpq._now();   -- once: a function call per row costs
+    moved    integer;
+    channels text[];
+    keys     text[];
+    ended    bigint[];
+    announced bigint[];
+    counted  text[];              -- the channels, outcomes, latencies and last attempts' durations
+    outcomes text[];              -- of the delivered and dead
+    waited   double precision[];
+    took     double precision[];
+BEGIN
+    IF cardinality(endings) IS NULL OR cardinality(endings) = 0 THEN
+        RETURN 0;
+    END IF;
+
+    WITH gone AS (
+        DELETE FROM httpq.request r
+        USING unnest(endings) AS e
+        -- id = ANY keeps the request side a primary-key read whichever side the session's
+        -- plan puts first (hash and merge joins are off: see httpq.claim).
+        WHERE r.id = e.id AND r.id = ANY (ARRAY(SELECT x.id FROM unnest(endings) AS x))
+        RETURNING r.*, e.state AS final_state, e.reason, e.status AS response_status, e.headers AS response_headers,
+                  e.body AS response_body, e.error, e.attempt AS entry
+    ), kept AS (
+        INSERT INTO httpq.history (id, channel, state, reason, priority, run_at, attempt, attempt_floor, method, url,
+                                   headers, body, ordering_key, dedupe_key, idempotency_key, max_attempts, timeout_ms,
+                                   deadline, created_at, finished_at, last_status, last_error, log,
+                                   response_headers, response_body)
+        SELECT g.id, g.channel, g.final_state, g.reason, g.priority, g.run_at, g.attempt, g.attempt_floor, g.method, g.url,
+               g.headers, g.body, g.ordering_key, g.dedupe_key, g.idempotency_key, g.max_attempts, g.timeout_ms,
+               g.deadline, g.created_at, now_at,
+               -- An ending without an attempt (cancel) keeps the last attempt's outcome.
+               CASE WHEN g.entry IS NULL THEN g.last_status ELSE g.response_status END,
+               CASE WHEN g.entry IS NULL THEN g.last_error ELSE g.error END,
+               CASE WHEN g.entry IS NULL THEN g.log ELSE g.log || jsonb_build_array(g.entry) END,
+               g.response_headers, g.response_body
+        FROM gone AS g
+        RETURNING id, channel, ordering_key, state
+    ), held AS (
+        INSERT INTO httpq.held_key (channel, ordering_key, request_id)
+        SELECT k.channel, k.ordering_key, k.id
+        FROM kept AS k JOIN httpq.channel c ON c.name = k.channel
+        WHERE k.state = 'dead' AND k.ordering_key IS NOT NULL AND c.ordering_on_dead = 'hold'
+        ON CONFLICT DO NOTHING
+    )
+    -- From gone, one row per request as kept has it: the ending's own attempt is there too.
+    SELECT count(*), array_agg(g.channel) FILTER (WHERE g.ordering_key IS NOT NULL),
+           array_agg(g.ordering_key) FILTER (WHERE g.ordering_key IS NOT NULL),
+           array_agg(g.id) FILTER (WHERE g.final_state <> 'canceled'),
+           array_agg(g.id ORDER BY g.id) FILTER (WHERE g.notify),
+           array_agg(g.channel) FILTER (WHERE g.final_state <> 'canceled'),
+           array_agg(g.final_state) FILTER (WHERE g.final_state <> 'canceled'),
+           array_agg(CASE WHEN g.final_state = 'delivered' THEN date_part('epoch', now_at - g.created_at) * 1000 END)
+               FILTER (WHERE g.final_state <> 'canceled'),
+           array_agg(CASE WHEN NOT g.entry ? 'unsent' THEN (g.entry ->> 'duration_ms')::double precision END)
+               FILTER (WHERE g.final_state <> 'canceled')
+    INTO moved, channels, keys, ended, announced, counted, outcomes, waited, took
+    FROM gone AS g;
+
+    -- The heads are gone: promote the next of each key under its lock (a concurrent
+    -- enqueue of the key has then either committed behind them or will see them gone), or,
+    -- while an application holds the lock, at the next claim.
+    IF keys IS NOT NULL THEN
+        PERFORM httpq._promote_or_defer(channels, keys);
+    END IF;
+    -- One probe of an index that lists only the channels with a hook: none, nothing more.
+    IF ended IS NOT NULL AND EXISTS (SELECT 1 FROM httpq.channel c WHERE c.on_finish IS NOT NULL) THEN
+        PERFORM httpq._call_hooks(ended, now_at);
+    END IF;
+    IF announced IS NOT NULL THEN
+        PERFORM pg_notify('httpq_finished', p) FROM httpq._finished_payloads(announced) AS p;
+    END IF;
+    IF counted IS NOT NULL THEN
+        PERFORM httpq._count_outcomes(now_at, counted, outcomes, waited, took);
+    END IF;
+    -- A live `httpq tail` hears of every ending, a dead one by deadline or lease or a canceled
+    -- one too (sql/62_tail.sql); none: one index probe.
+    IF EXISTS (SELECT 1 FROM httpq.tail t WHERE t.expires_at > now_at) THEN
+        PERFORM httpq._announce_outcomes(ARRAY(
+            SELECT e.id || ':' || coalesce(e.attempt ->> 'attempt', '') FROM unnest(endings) AS e));
+    END IF;
+    RETURN moved;
+END;
+$$;
+COMMENT ON FUNCTION httpq._finish(httpq._ending[])
+    IS 'Moves finished requests to httpq.history, holds or promotes their ordering keys.';
+
+-- Applies a batch of outcomes; returns how many were applied.
+CREATE OR REPLACE FUNCTION httpq.report(worker text, outcomes jsonb) RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET plan_cache_mode = force_generic_plan   -- see httpq.claim
+SET enable_seqscan = off
+SET enable_hashjoin = off
+SET enable_mergejoin = off
+AS $$
+DECLARE
+    now_at  constant timestamptz := httpq._now();
+    retried integer;
+    endings httpq._ending[];
+    news    jsonb;
+    again_channels text[];        -- the channels and durations of attempts to be tried again
+    again_took     double precision[];
+BEGIN
+    -- httpq._check_worker's rule, which raises the error (a call on every report cost 20 us).
+    IF worker IS NULL OR worker = '' OR length(worker) > 200 OR worker ~ '[\x01-\x1f\x7f-\x9f]' THEN
+        PERFORM httpq._check_worker(worker);
+    END IF;
+    IF jsonb_typeof(outcomes) IS DISTINCT FROM 'array'
+       OR EXISTS (SELECT 1 FROM jsonb_array_elements(outcomes) AS e WHERE jsonb_typeof(e) <> 'object') THEN
+        RAISE EXCEPTION 'outcomes must be a JSON array of objects'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Each object: id, attempt, status, headers, body (base64), error, duration_ms, refused, unsent.';
+    END IF;
+
+    -- Each outcome is read on its own (httpq._read_outcomes): one a worker got wrong is a
+    -- failed attempt that says so, and the rest of the batch applies.
+    WITH o AS (
+        SELECT * FROM unnest(httpq._read_outcomes(outcomes)) AS o
+    ), decided AS (
+        SELECT r.id, r.channel, o.status, o.headers, o.body, v.state, v.run_at, v.reason, o.unsent, o.duration_ms,
+               o.status = 410 AS gone,
+               CASE WHEN o.status BETWEEN 200 AND 299 THEN NULL
+                    WHEN o.status = 410 THEN 'HTTP 410 Gone: the channel is paused; the attempt is not counted'
+                    ELSE coalesce(o.error, aws.error, 'HTTP ' || o.status, 'no response') END AS error,
+               -- What the outcome means to the channel's circuit breaker (sql/57_breaker.sql),
+               -- and the breaker as this statement found it: most reports change nothing.
+               CASE WHEN o.status BETWEEN 200 AND 299 THEN 'success'
+                    WHEN o.refused OR o.unsent THEN NULL
+                    WHEN o.status = 410 THEN 'gone'
+                    WHEN aws.code IS NOT NULL AND o.status < 500 AND httpq._aws_retryable(aws.code) OR httpq._retryable(o.status)
+                        THEN 'failure' END AS breaker_kind,
+               c.breaker_failures, c.breaker_state, c.breaker_failed,
+               jsonb_build_object('attempt', o.attempt, 'at', now_at, 'worker', report.worker,
+                                  'status', o.status,
+                                  'error', CASE WHEN o.status = 410 THEN 'HTTP 410 Gone: the channel is paused; the attempt is not counted'
+                                                ELSE coalesce(o.error, aws.error) END,
+                                  'duration_ms', o.duration_ms)
+                   || CASE WHEN o.unsent THEN '{"unsent": true}'::jsonb ELSE '{}' END AS entry
+        FROM o
+        -- LATERAL: one primary-key probe per outcome, whatever the planner guesses of the
+        -- JSON's row count (a join was planned as a rescan of the outcomes per running row).
+        CROSS JOIN LATERAL (
+            SELECT r.* FROM httpq.request r
+            -- lease_until IS NOT NULL means running (running_iff_leased), and unlike state =
+            -- 'running' it does not let the planner read request_lease_idx whole for each id:
+            -- a generic plan made while few requests ran did (0.3 ms an outcome at 200 running).
+            WHERE r.id = o.id AND r.attempt = o.attempt AND r.worker = report.worker AND r.lease_until IS NOT NULL
+            LIMIT 1   -- at most one row by id anyway; it also keeps the subquery from being flattened
+            FOR UPDATE
+        ) AS r
+        -- A primary-key probe per outcome too (OFFSET 0 keeps it one): as a join, the plan
+        -- cached for the session may read every channel once per outcome.
+        CROSS JOIN LATERAL (SELECT c.max_attempts, c.backoff_base, c.backoff_max, c.retry_after_max, c.aws_sigv4,
+                                   c.breaker_failures, c.breaker_state, c.breaker_failed
+                            FROM httpq.channel c
+                            WHERE c.name = r.channel OFFSET 0) AS c
+        -- An AWS error answer on a channel that signs for AWS: its code and message are the
+        -- attempt's error, and throttling or a transient error is retried, as a 503 would be.
+        CROSS JOIN LATERAL (SELECT e[1] AS code,
+                                   CASE WHEN e IS NOT NULL THEN format('AWS %s: %s (HTTP %s)', e[1], coalesce(e[2], 'no message'), o.status) END
+                                       AS error
+                            FROM (SELECT CASE WHEN c.aws_sigv4 IS NOT NULL AND o.status >= 300
+                                              THEN httpq._aws_error(o.headers, o.body) END) AS a(e)) AS aws
+        -- A 2xx needs no decision: the function call is for the others only.
+        CROSS JOIN LATERAL (
+            SELECT 'delivered', NULL::timestamptz, NULL::text WHERE o.status BETWEEN 200 AND 299
+            UNION ALL
+            SELECT 'dead', NULL::timestamptz, o.error WHERE o.refused
+            UNION ALL
+            -- Not sent (the worker cannot open a secret it names): the configuration is at
+            -- fault, not the request, so the attempt does not count; it waits a minute (at
+            -- most backoff_max) for the configuration to be fixed, unless its deadline is past.
+            SELECT CASE WHEN r.deadline <= now_at THEN 'dead' ELSE 'waiting' END,
+                   CASE WHEN r.deadline > now_at OR r.deadline IS NULL
+                        THEN now_at + least(c.backoff_max, interval '1 minute') END,
+                   CASE WHEN r.deadline <= now_at THEN 'deadline passed' END
+            WHERE o.unsent AND NOT o.refused
+            UNION ALL
+            -- 410 Gone: the destination asks to be sent nothing more, and its channel is
+            -- paused (sql/57_breaker.sql). The request is not at fault: it waits, the attempt
+            -- uncounted, for httpq.resume, unless its deadline is past.
+            SELECT CASE WHEN r.deadline <= now_at THEN 'dead' ELSE 'waiting' END,
+                   CASE WHEN r.deadline > now_at OR r.deadline IS NULL THEN now_at END,
+                   CASE WHEN r.deadline <= now_at THEN 'deadline passed' END
+            WHERE o.status = 410
+            UNION ALL
+            SELECT * FROM httpq._verdict(CASE WHEN aws.code IS NOT NULL AND o.status < 500 AND httpq._aws_retryable(aws.code)
+                                              THEN 503 ELSE o.status END,
+                                         o.headers ->> 'retry-after', r.attempt - r.attempt_floor,
+                                         coalesce(r.max_attempts, c.max_attempts), r.deadline,
+                                         c.backoff_base, c.backoff_max, coalesce(c.retry_after_max, c.backoff_max),
+                                         random(), now_at)
+            WHERE (o.status IS NULL OR o.status NOT BETWEEN 200 AND 299 AND o.status <> 410) AND NOT o.refused AND NOT o.unsent
+        ) AS v(state, run_at, reason)
+    ), again AS (
+        UPDATE httpq.request r
+        SET state = CASE WHEN d.run_at > now_at THEN 'scheduled' ELSE 'waiting' END,
+            run_at = d.run_at, worker = NULL, lease_until = NULL,
+            attempt_floor = r.attempt_floor + CASE WHEN d.unsent OR d.gone THEN 1 ELSE 0 END,
+            last_status = d.status, last_error = d.error,
+            -- Unsent again for the same reason: the last entry counts it (repeated), so a
+            -- request waiting a day for its secret keeps one entry, not one a minute.
+            log = CASE WHEN d.unsent AND r.log -> -1 ->> 'unsent' = 'true' AND r.log -> -1 ->> 'error' = d.error
+                       THEN jsonb_set(r.log, '{-1}', d.entry || jsonb_build_object(
+                                'repeated', coalesce((r.log -> -1 ->> 'repeated')::integer, 1) + 1))
+                       ELSE r.log || jsonb_build_array(d.entry) END
+        FROM decided AS d
+        WHERE r.id = d.id AND d.state = 'waiting'
+        RETURNING r.id
+    )
+    SELECT (SELECT count(*) FROM again),
+           array_agg(ROW(d.id, d.state, d.reason, d.status, d.headers, d.body, d.error, d.entry)::httpq._ending)
+               FILTER (WHERE d.state <> 'waiting'),
+           jsonb_agg(jsonb_build_object('channel', d.channel, 'id', d.id, 'kind', d.breaker_kind, 'what', left(d.error, 200)))
+               FILTER (WHERE d.breaker_kind = 'gone'
+                          OR d.breaker_kind = 'failure' AND d.breaker_failures IS NOT NULL AND d.breaker_state <> 'open'
+                          OR d.breaker_kind = 'success' AND (d.breaker_failed > 0 OR d.breaker_state <> 'closed')),
+           array_agg(d.channel) FILTER (WHERE d.state = 'waiting' AND NOT d.unsent),
+           array_agg(d.duration_ms::double precision) FILTER (WHERE d.state = 'waiting' AND NOT d.unsent)
+    INTO retried, endings, news, again_channels, again_took
+    FROM decided AS d;
+
+    -- Attempts to be tried again; _finish counts the others, with how their requests ended.
+    IF again_channels IS NOT NULL THEN
+        PERFORM httpq._count_outcomes(now_at, again_channels,
+                                      array_fill('retried'::text, ARRAY[cardinality(again_channels)]), NULL, again_took);
+    END IF;
+
+    IF news IS NOT NULL THEN
+        -- With every success of the report: a channel's failures may come with one.
+        PERFORM httpq._breaker_report(news, ARRAY(SELECT e.id FROM unnest(endings) AS e WHERE e.state = 'delivered'), now_at);
+    END IF;
+
+    -- A live `httpq tail` hears of every outcome reported (sql/62_tail.sql); none: one index probe.
+    IF EXISTS (SELECT 1 FROM httpq.tail t WHERE t.expires_at > now_at) THEN
+        PERFORM httpq._announce_outcomes(ARRAY(
+            SELECT (e ->> 'id') || ':' || (e ->> 'attempt') FROM jsonb_array_elements(outcomes) AS e
+            WHERE e ->> 'id' ~ '^[0-9]{1,19}$' AND e ->> 'attempt' ~ '^[0-9]{1,10}$'));
+    END IF;
+
+    RETURN retried + httpq._finish(endings);
+END;
+$$;
+COMMENT ON FUNCTION httpq.report(text, jsonb)
+    IS 'Applies a batch of attempt outcomes from the worker holding the claims; returns how many were applied.';
+
+-- Puts running requests whose lease has passed (their worker died) back to waiting; the
+-- attempt they used counts, and is counted as retried in httpq.rollup. Out of attempts or
+-- past the deadline, they are dead.
+CREATE OR REPLACE FUNCTION httpq._expire_leases(now timestamptz) RETURNS integer
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    endings httpq._ending[];
+    expired integer;
+    retried text[];   -- the channels of the attempts tried again
+BEGIN
+    WITH expired AS (
+        SELECT r.id, r.channel, r.attempt, r.worker,
+               r.attempt - r.attempt_floor < coalesce(r.max_attempts, c.max_attempts)
+                   AND (r.deadline IS NULL OR r.deadline > _expire_leases.now) AS again,
+               CASE WHEN r.deadline <= _expire_leases.now THEN 'deadline passed'
+                    ELSE format('attempts exhausted (%s of %s)', r.attempt - r.attempt_floor,
+                                coalesce(r.max_attempts, c.max_attempts)) END AS reason
+        FROM httpq.request r JOIN httpq.channel c ON c.name = r.channel
+        WHERE r.state = 'running' AND r.lease_until < _expire_leases.now
+        FOR UPDATE OF r SKIP LOCKED
+    ), requeued AS (
+        UPDATE httpq.request r
+        SET state = 'waiting', worker = NULL, lease_until = NULL, run_at = _expire_leases.now,
+            last_status = NULL, last_error = 'lease expired: the worker did not report',
+            log = r.log || jsonb_build_array(jsonb_build_object(
+                'attempt', e.attempt, 'at', _expire_leases.now, 'worker', e.worker, 'status', NULL,
+                'error', 'lease expired: the worker did not report'))
+        FROM expired AS e
+        WHERE r.id = e.id AND e.again
+    )
+    SELECT count(*),
+           array_agg(ROW(e.id, 'dead', 'lease expired and ' || e.reason, NULL, NULL, NULL,
+                         'lease expired: the worker did not report',
+                         jsonb_build_object('attempt', e.attempt, 'at', _expire_leases.now, 'worker', e.worker,
+                                            'status', NULL, 'error', 'lease expired: the worker did not report')
+                     )::httpq._ending) FILTER (WHERE NOT e.again),
+           array_agg(e.channel) FILTER (WHERE e.again)
+    INTO expired, endings, retried
+    FROM expired AS e;
+    IF retried IS NOT NULL THEN
+        PERFORM httpq._count_outcomes(_expire_leases.now, retried,
+                                      array_fill('retried'::text, ARRAY[cardinality(retried)]), NULL, NULL);
+    END IF;
+    IF endings IS NOT NULL THEN
+        PERFORM httpq._finish(endings);
+    END IF;
+    RETURN expired;
+END;
+$$;
+COMMENT ON FUNCTION httpq._expire_leases(timestamptz) IS 'Returns requests whose lease has passed to waiting (or dead when out of attempts).';
+
+-- One short step of history upkeep, for the worker's maintenance connection (about once a
+-- minute, and again at once while "more" is true) or for cron. Creates the partitions of
+-- today and 3 days ahead, then trims at most max_rows rows, then drops expired partitions.
+-- Also deletes at most max_rows rollup rows past their two days (sql/85_rollup.sql): far
+-- more than the minute makes (a row per channel and server process that recorded outcomes).
+CREATE OR REPLACE FUNCTION httpq.maintain(max_rows integer DEFAULT 10000) RETURNS jsonb
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET DateStyle = 'ISO, YMD'
+SET TimeZone = 'UTC'
+AS $$
+DECLARE
+    created     integer;
+    expired     regclass[];
+    deleted     bigint;
+    doomed      regclass[];
+    doomed_rows bigint[];
+    dropped     integer;
+    kept        regclass[];
+    undropped   regclass[];
+BEGIN
+    IF max_rows IS NULL OR max_rows <= 0 THEN
+        RAISE EXCEPTION 'max_rows must be positive, got %', coalesce(max_rows::text, 'NULL')
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- One maintainer at a time, and a second one never waits: it has nothing to add. The
+    -- lock space is httpq's maintenance.
+    IF NOT pg_try_advisory_xact_lock(1752461426, 0) THEN
+        RETURN jsonb_build_object('ran', false);
+    END IF;
+    -- Three days ahead: an idle system, or a worker stopped over a weekend, still finds each
+    -- day's partition ready, and reports never land in the default partition.
+    created := httpq._history_add(3, max_rows);
+    IF created > 0 THEN
+        -- The default partition stays locked until commit: trim and drop in the next call.
+        RETURN jsonb_build_object('ran', true, 'more', true, 'partitions_created', created,
+                                  'partitions_dropped', 0, 'rows_deleted', 0);
+    END IF;
+    PERFORM httpq._release_idle_keys(max_rows);
+    PERFORM httpq._rollup_trim(max_rows);
+    expired := ARRAY(SELECT httpq._history_expired(NULL, NULL));
+    deleted := httpq._history_trim(NULL, max_rows, false, expired);
+    SELECT d.doomed, d.doomed_rows, d.kept INTO doomed, doomed_rows, kept FROM httpq._history_doom(expired, NULL, false) AS d;
+    SELECT d.dropped, d.kept INTO dropped, undropped FROM httpq._history_drop(doomed, doomed_rows) AS d;
+    kept := kept || undropped;
+    -- Partitions that could not be dropped (a long transaction holding a lock on the
+    -- history, objects depending on them) lose their rows at retention all the same, by
+    -- trimming; dropped once empty and free. Only while nothing was dropped: a drop holds
+    -- httpq.history until commit, and reports would wait for the trim.
+    IF dropped = 0 AND cardinality(kept) > 0 AND deleted < max_rows THEN
+        deleted := deleted + httpq._history_trim(NULL, max_rows - deleted, false,
+                                                 ARRAY(SELECT x.part FROM httpq._history_partitions() x
+                                                       WHERE x.part <> ALL (kept)));
+    END IF;
+    RETURN jsonb_build_object('ran', true, 'more', deleted >= max_rows, 'partitions_created', 0,
+                              'partitions_dropped', dropped, 'rows_deleted', deleted);
+END;
+$$;
+COMMENT ON FUNCTION httpq.maintain(integer)
+    IS 'One bounded step of history upkeep: creates, trims (at most max_rows rows) and drops partitions.';
+
+-- What each kind of role may call and read, by name (every overload). Views are listed
+-- with a leading 'view:'.
+CREATE OR REPLACE FUNCTION httpq._kind_privileges(kind text) RETURNS text[]
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE kind
+        WHEN 'app' THEN ARRAY['enqueue', 'enqueue_bytes', 'enqueue_many', 'new_request', 'new_request_bytes',
+                              'enqueue_sqs', 'new_sqs_message', 'enqueue_sns', 'new_sns_message',
+                              'set_channel', 'unset_channel', 'version',
+                              'subscribe', 'unsubscribe', 'pause_subscription', 'resume_subscription', 'publish',
+                              'outcome', 'wait',
+                              'view:requests', 'view:attempts', 'view:responses', 'view:channels', 'view:subscriptions']
+        WHEN 'worker' THEN ARRAY['claim', 'report', 'heartbeat', 'release', 'idle', 'busy', 'next_run_at',
+                                 'maintain', 'purge', 'version']
+        WHEN 'ops' THEN ARRAY['cancel', 'retry', 'replay', 'pause', 'resume', 'retry_schedule', 'version',
+                              'pause_subscription', 'resume_subscription', 'tail_renew', 'tail_end',
+                              'view:requests', 'view:attempts', 'view:responses', 'view:stats', 'view:performance',
+                              'view:channels', 'view:subscriptions']
+        WHEN 'admin' THEN ARRAY['enqueue', 'enqueue_bytes', 'enqueue_many', 'new_request', 'new_request_bytes',
+                                'enqueue_sqs', 'new_sqs_message', 'enqueue_sns', 'new_sns_message',
+                                'cancel', 'retry', 'replay', 'pause', 'resume', 'retry_schedule', 'version',
+                                'set_channel', 'unset_channel', 'set_secret', 'reseal_secret', 'delete_secret',
+                                'sealed_secrets', 'grant_role', 'revoke_role', 'maintain', 'purge',
+                                'subscribe', 'unsubscribe', 'pause_subscription', 'resume_subscription', 'publish',
+                                'outcome', 'wait', 'tail_renew', 'tail_end',
+                                'view:requests', 'view:attempts', 'view:responses', 'view:stats', 'view:performance',
+                                'view:channels', 'view:subscriptions', 'view:secrets', 'view:roles']
+    END
+$$;
+COMMENT ON FUNCTION httpq._kind_privileges(text) IS 'The functions and views each kind of role is granted.';
+
+-- Per channel: what waits, runs and died, how old the oldest waiting request is, the last
+-- hour's deliveries and deaths (the current minute and the 59 before it, from
+-- httpq.rollup), why it is paused, and its circuit breaker (sql/57_breaker.sql).
+CREATE OR REPLACE VIEW httpq.stats WITH (security_barrier) AS
+    SELECT c.name AS channel, c.paused,
+           coalesce(l.waiting, 0) AS waiting,
+           coalesce(l.running, 0) AS running,
+           (SELECT count(*) FROM httpq.history h WHERE h.channel = c.name AND h.state = 'dead') AS dead,
+           (SELECT coalesce(sum(t.delivered), 0)::bigint FROM httpq.rollup t
+            WHERE t.channel = c.name AND t.minute > date_trunc('minute', httpq._now(), 'UTC') - interval '1 hour')
+               AS delivered_last_hour,
+           (SELECT coalesce(sum(t.dead), 0)::bigint FROM httpq.rollup t
+            WHERE t.channel = c.name AND t.minute > date_trunc('minute', httpq._now(), 'UTC') - interval '1 hour')
+               AS dead_last_hour,
+           now() - l.oldest_waiting AS oldest_waiting_age,
+           (SELECT h.last_error FROM httpq.history h
+            WHERE h.channel = c.name AND h.state = 'dead' ORDER BY h.finished_at DESC LIMIT 1) AS last_error,
+           c.max_concurrency, c.rate_per_second,
+           c.paused_reason, c.breaker_state, c.breaker_reason, c.breaker_probe_at
+    FROM httpq.channel c
+    LEFT JOIN (
+        SELECT r.channel,
+               count(*) FILTER (WHERE r.state <> 'running') AS waiting,
+               count(*) FILTER (WHERE r.state = 'running') AS running,
+               min(r.created_at) FILTER (WHERE r.state <> 'running') AS oldest_waiting
+        FROM httpq.request r
+        GROUP BY r.channel
+    ) AS l ON l.channel = c.name
+    WHERE (SELECT httpq._tenant_channels('ops')) IS NULL OR c.name = ANY ((SELECT httpq._tenant_channels('ops'))::text[]);
+COMMENT ON VIEW httpq.stats IS 'Per channel: waiting, running, dead, last hour''s deliveries and deaths, oldest waiting age, why paused, circuit breaker.';
+
+-- Per channel, over the last 5 minutes and the last hour (period: the current minute and
+-- the 4 or 59 before it, from httpq.rollup): requests delivered and dead, attempts retried,
+-- the share of outcomes that were deliveries, and percentiles in milliseconds of the time
+-- from enqueue to delivery (latency) and of attempts' durations (attempt). Milliseconds, as
+-- the worker reports durations: numbers that compare, sort and chart as they are. The
+-- percentiles are estimates within a factor of √2 (sql/85_rollup.sql); NULL with nothing
+-- to estimate from.
+CREATE VIEW httpq.performance WITH (security_barrier) AS
+    SELECT c.name AS channel, w.period,
+           coalesce(t.delivered, 0)::bigint AS delivered,
+           coalesce(t.retried, 0)::bigint AS retried,
+           coalesce(t.dead, 0)::bigint AS dead,
+           round(t.delivered / nullif(t.delivered + t.retried + t.dead, 0), 4) AS success_ratio,
+           round(httpq._quantile(s.latency, 0.5)::numeric, 1) AS latency_p50,
+           round(httpq._quantile(s.latency, 0.95)::numeric, 1) AS latency_p95,
+           round(httpq._quantile(s.latency, 0.99)::numeric, 1) AS latency_p99,
+           round(httpq._quantile(s.duration, 0.5)::numeric, 1) AS attempt_p50,
+           round(httpq._quantile(s.duration, 0.95)::numeric, 1) AS attempt_p95,
+           round(httpq._quantile(s.duration, 0.99)::numeric, 1) AS attempt_p99
+    FROM httpq.channel c
+    CROSS JOIN (VALUES (interval '5 minutes'), (interval '1 hour')) AS w(period)
+    CROSS JOIN LATERAL (
+        SELECT sum(r.delivered) AS delivered, sum(r.retried) AS retried, sum(r.dead) AS dead
+        FROM httpq.rollup r
+        WHERE r.channel = c.name AND r.minute > date_trunc('minute', httpq._now(), 'UTC') - w.period
+    ) AS t
+    -- The window's histograms, summed bucket by bucket: each row's arrays run from bucket 1
+    -- without a gap, so the sums do too.
+    CROSS JOIN LATERAL (
+        SELECT array_agg(h.n ORDER BY h.bucket) FILTER (WHERE h.latency) AS latency,
+               array_agg(h.n ORDER BY h.bucket) FILTER (WHERE NOT h.latency) AS duration
+        FROM (SELECT k.latency, u.bucket, sum(u.n) AS n
+              FROM httpq.rollup r
+              CROSS JOIN LATERAL (VALUES (true, r.latency), (false, r.duration)) AS k(latency, counts)
+              CROSS JOIN LATERAL unnest(k.counts) WITH ORDINALITY AS u(n, bucket)
+              WHERE r.channel = c.name AND r.minute > date_trunc('minute', httpq._now(), 'UTC') - w.period
+              GROUP BY k.latency, u.bucket) AS h
+    ) AS s
+    WHERE (SELECT httpq._tenant_channels('ops')) IS NULL OR c.name = ANY ((SELECT httpq._tenant_channels('ops'))::text[]);
+COMMENT ON VIEW httpq.performance
+    IS 'Per channel, last 5 minutes and last hour: delivered, retried, dead, success ratio, latency and attempt percentiles (ms).';
+
+REVOKE ALL ON httpq.rollup, httpq.performance FROM PUBLIC;
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA httpq FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION httpq._tenant_channels(text) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION httpq._tenant_topics(text) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION httpq._session_is_superuser() TO PUBLIC;
+GRANT EXECUTE ON FUNCTION httpq._now() TO PUBLIC;
+GRANT EXECUTE ON FUNCTION httpq._quantile(bigint[], double precision) TO PUBLIC;
+-- (end of Success and latency figures)
+
+
 -- Ownership
 --
 -- What this script created belongs to the role that ran it. Everything in schema httpq

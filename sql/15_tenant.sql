@@ -200,8 +200,8 @@ AS $$
                                  'maintain', 'purge', 'version']
         WHEN 'ops' THEN ARRAY['cancel', 'retry', 'replay', 'pause', 'resume', 'retry_schedule', 'version',
                               'pause_subscription', 'resume_subscription', 'tail_renew', 'tail_end',
-                              'view:requests', 'view:attempts', 'view:responses', 'view:stats', 'view:channels',
-                              'view:subscriptions']
+                              'view:requests', 'view:attempts', 'view:responses', 'view:stats', 'view:performance',
+                              'view:channels', 'view:subscriptions']
         WHEN 'admin' THEN ARRAY['enqueue', 'enqueue_bytes', 'enqueue_many', 'new_request', 'new_request_bytes',
                                 'enqueue_sqs', 'new_sqs_message', 'enqueue_sns', 'new_sns_message',
                                 'cancel', 'retry', 'replay', 'pause', 'resume', 'retry_schedule', 'version',
@@ -209,8 +209,8 @@ AS $$
                                 'sealed_secrets', 'grant_role', 'revoke_role', 'maintain', 'purge',
                                 'subscribe', 'unsubscribe', 'pause_subscription', 'resume_subscription', 'publish',
                                 'outcome', 'wait', 'tail_renew', 'tail_end',
-                                'view:requests', 'view:attempts', 'view:responses', 'view:stats', 'view:channels',
-                                'view:subscriptions', 'view:secrets', 'view:roles']
+                                'view:requests', 'view:attempts', 'view:responses', 'view:stats', 'view:performance',
+                                'view:channels', 'view:subscriptions', 'view:secrets', 'view:roles']
     END
 $$;
 COMMENT ON FUNCTION httpq._kind_privileges(text) IS 'The functions and views each kind of role is granted.';

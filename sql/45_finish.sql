@@ -6,7 +6,9 @@
 -- promoted. report, claim (deadlines, expired leases) and cancel all end here. A delivered
 -- or dead request of a channel with an on_finish hook is then handed to it, one enqueued
 -- with notify is announced on channel httpq_finished (sql/47_await.sql), and every one on
--- channel httpq_outcomes while an `httpq tail` runs (sql/62_tail.sql).
+-- channel httpq_outcomes while an `httpq tail` runs (sql/62_tail.sql). Delivered and dead
+-- requests are counted in httpq.rollup (sql/85_rollup.sql), with the duration of the
+-- attempt that ended them.
 
 CREATE FUNCTION httpq._finish(endings httpq._ending[]) RETURNS integer
 LANGUAGE plpgsql
@@ -23,6 +25,10 @@ DECLARE
     keys     text[];
     ended    bigint[];
     announced bigint[];
+    counted  text[];              -- the channels, outcomes, latencies and last attempts' durations
+    outcomes text[];              -- of the delivered and dead
+    waited   double precision[];
+    took     double precision[];
 BEGIN
     IF cardinality(endings) IS NULL OR cardinality(endings) = 0 THEN
         RETURN 0;
@@ -58,12 +64,19 @@ BEGIN
         WHERE k.state = 'dead' AND k.ordering_key IS NOT NULL AND c.ordering_on_dead = 'hold'
         ON CONFLICT DO NOTHING
     )
-    SELECT count(*), array_agg(k.channel) FILTER (WHERE k.ordering_key IS NOT NULL),
-           array_agg(k.ordering_key) FILTER (WHERE k.ordering_key IS NOT NULL),
-           array_agg(k.id) FILTER (WHERE k.state <> 'canceled'),
-           (SELECT array_agg(g.id ORDER BY g.id) FROM gone AS g WHERE g.notify)
-    INTO moved, channels, keys, ended, announced
-    FROM kept AS k;
+    -- From gone, one row per request as kept has it: the ending's own attempt is there too.
+    SELECT count(*), array_agg(g.channel) FILTER (WHERE g.ordering_key IS NOT NULL),
+           array_agg(g.ordering_key) FILTER (WHERE g.ordering_key IS NOT NULL),
+           array_agg(g.id) FILTER (WHERE g.final_state <> 'canceled'),
+           array_agg(g.id ORDER BY g.id) FILTER (WHERE g.notify),
+           array_agg(g.channel) FILTER (WHERE g.final_state <> 'canceled'),
+           array_agg(g.final_state) FILTER (WHERE g.final_state <> 'canceled'),
+           array_agg(CASE WHEN g.final_state = 'delivered' THEN date_part('epoch', now_at - g.created_at) * 1000 END)
+               FILTER (WHERE g.final_state <> 'canceled'),
+           array_agg(CASE WHEN NOT g.entry ? 'unsent' THEN (g.entry ->> 'duration_ms')::double precision END)
+               FILTER (WHERE g.final_state <> 'canceled')
+    INTO moved, channels, keys, ended, announced, counted, outcomes, waited, took
+    FROM gone AS g;
 
     -- The heads are gone: promote the next of each key under its lock (a concurrent
     -- enqueue of the key has then either committed behind them or will see them gone), or,
@@ -77,6 +90,9 @@ BEGIN
     END IF;
     IF announced IS NOT NULL THEN
         PERFORM pg_notify('httpq_finished', p) FROM httpq._finished_payloads(announced) AS p;
+    END IF;
+    IF counted IS NOT NULL THEN
+        PERFORM httpq._count_outcomes(now_at, counted, outcomes, waited, took);
     END IF;
     -- A live `httpq tail` hears of every ending, a dead one by deadline or lease or a canceled
     -- one too (sql/62_tail.sql); none: one index probe.

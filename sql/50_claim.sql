@@ -9,7 +9,8 @@
 -- claim; a request past its deadline is never sent.
 
 -- Puts running requests whose lease has passed (their worker died) back to waiting; the
--- attempt they used counts. Out of attempts or past the deadline, they are dead.
+-- attempt they used counts, and is counted as retried in httpq.rollup. Out of attempts or
+-- past the deadline, they are dead.
 CREATE FUNCTION httpq._expire_leases(now timestamptz) RETURNS integer
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -17,9 +18,10 @@ AS $$
 DECLARE
     endings httpq._ending[];
     expired integer;
+    retried text[];   -- the channels of the attempts tried again
 BEGIN
     WITH expired AS (
-        SELECT r.id, r.attempt, r.worker,
+        SELECT r.id, r.channel, r.attempt, r.worker,
                r.attempt - r.attempt_floor < coalesce(r.max_attempts, c.max_attempts)
                    AND (r.deadline IS NULL OR r.deadline > _expire_leases.now) AS again,
                CASE WHEN r.deadline <= _expire_leases.now THEN 'deadline passed'
@@ -43,9 +45,14 @@ BEGIN
                          'lease expired: the worker did not report',
                          jsonb_build_object('attempt', e.attempt, 'at', _expire_leases.now, 'worker', e.worker,
                                             'status', NULL, 'error', 'lease expired: the worker did not report')
-                     )::httpq._ending) FILTER (WHERE NOT e.again)
-    INTO expired, endings
+                     )::httpq._ending) FILTER (WHERE NOT e.again),
+           array_agg(e.channel) FILTER (WHERE e.again)
+    INTO expired, endings, retried
     FROM expired AS e;
+    IF retried IS NOT NULL THEN
+        PERFORM httpq._count_outcomes(_expire_leases.now, retried,
+                                      array_fill('retried'::text, ARRAY[cardinality(retried)]), NULL, NULL);
+    END IF;
     IF endings IS NOT NULL THEN
         PERFORM httpq._finish(endings);
     END IF;

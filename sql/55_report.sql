@@ -2,11 +2,12 @@
 --
 -- Writes httpq.request (retries wait again, scheduled for their next run_at), through
 -- httpq._finish httpq.history, and through httpq._breaker_report the circuit breaker of a
--- channel whose outcomes change it. Invariant: only the current claim can report. An
--- outcome is applied when (id, attempt, worker) is the request's running claim; anything
--- else (a worker whose lease expired and was taken over, a duplicate) is ignored, so a late
--- worker cannot overwrite the work of the one that took over. While an `httpq tail` runs,
--- the outcomes are announced on channel httpq_outcomes (sql/62_tail.sql).
+-- channel whose outcomes change it; counts the retries in httpq.rollup (sql/85_rollup.sql).
+-- Invariant: only the current claim can report. An outcome is applied when (id, attempt,
+-- worker) is the request's running claim; anything else (a worker whose lease expired and
+-- was taken over, a duplicate) is ignored, so a late worker cannot overwrite the work of
+-- the one that took over. While an `httpq tail` runs, the outcomes are announced on
+-- channel httpq_outcomes (sql/62_tail.sql).
 
 -- Applies a batch of outcomes; returns how many were applied.
 CREATE FUNCTION httpq.report(worker text, outcomes jsonb) RETURNS integer
@@ -22,6 +23,8 @@ DECLARE
     retried integer;
     endings httpq._ending[];
     news    jsonb;
+    again_channels text[];        -- the channels and durations of attempts to be tried again
+    again_took     double precision[];
 BEGIN
     -- httpq._check_worker's rule, which raises the error (a call on every report cost 20 us).
     IF worker IS NULL OR worker = '' OR length(worker) > 200 OR worker ~ '[\x01-\x1f\x7f-\x9f]' THEN
@@ -39,7 +42,7 @@ BEGIN
     WITH o AS (
         SELECT * FROM unnest(httpq._read_outcomes(outcomes)) AS o
     ), decided AS (
-        SELECT r.id, r.channel, o.status, o.headers, o.body, v.state, v.run_at, v.reason, o.unsent,
+        SELECT r.id, r.channel, o.status, o.headers, o.body, v.state, v.run_at, v.reason, o.unsent, o.duration_ms,
                o.status = 410 AS gone,
                CASE WHEN o.status BETWEEN 200 AND 299 THEN NULL
                     WHEN o.status = 410 THEN 'HTTP 410 Gone: the channel is paused; the attempt is not counted'
@@ -136,9 +139,17 @@ BEGIN
            jsonb_agg(jsonb_build_object('channel', d.channel, 'id', d.id, 'kind', d.breaker_kind, 'what', left(d.error, 200)))
                FILTER (WHERE d.breaker_kind = 'gone'
                           OR d.breaker_kind = 'failure' AND d.breaker_failures IS NOT NULL AND d.breaker_state <> 'open'
-                          OR d.breaker_kind = 'success' AND (d.breaker_failed > 0 OR d.breaker_state <> 'closed'))
-    INTO retried, endings, news
+                          OR d.breaker_kind = 'success' AND (d.breaker_failed > 0 OR d.breaker_state <> 'closed')),
+           array_agg(d.channel) FILTER (WHERE d.state = 'waiting' AND NOT d.unsent),
+           array_agg(d.duration_ms::double precision) FILTER (WHERE d.state = 'waiting' AND NOT d.unsent)
+    INTO retried, endings, news, again_channels, again_took
     FROM decided AS d;
+
+    -- Attempts to be tried again; _finish counts the others, with how their requests ended.
+    IF again_channels IS NOT NULL THEN
+        PERFORM httpq._count_outcomes(now_at, again_channels,
+                                      array_fill('retried'::text, ARRAY[cardinality(again_channels)]), NULL, again_took);
+    END IF;
 
     IF news IS NOT NULL THEN
         -- With every success of the report: a channel's failures may come with one.

@@ -379,6 +379,8 @@ COMMENT ON FUNCTION httpq._release_idle_keys(integer) IS 'Deletes the lock rows 
 -- One short step of history upkeep, for the worker's maintenance connection (about once a
 -- minute, and again at once while "more" is true) or for cron. Creates the partitions of
 -- today and 3 days ahead, then trims at most max_rows rows, then drops expired partitions.
+-- Also deletes at most max_rows rollup rows past their two days (sql/85_rollup.sql): far
+-- more than the minute makes (a row per channel and server process that recorded outcomes).
 CREATE FUNCTION httpq.maintain(max_rows integer DEFAULT 10000) RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -413,6 +415,7 @@ BEGIN
                                   'partitions_dropped', 0, 'rows_deleted', 0);
     END IF;
     PERFORM httpq._release_idle_keys(max_rows);
+    PERFORM httpq._rollup_trim(max_rows);
     expired := ARRAY(SELECT httpq._history_expired(NULL, NULL));
     deleted := httpq._history_trim(NULL, max_rows, false, expired);
     SELECT d.doomed, d.doomed_rows, d.kept INTO doomed, doomed_rows, kept FROM httpq._history_doom(expired, NULL, false) AS d;

@@ -2,11 +2,11 @@
 --
 -- Owns the read-only views over the tables: httpq.requests (every request, live and
 -- finished), httpq.attempts (each attempt's outcome), httpq.responses (a finished
--- request's last response), httpq.stats (per channel), httpq.channels, httpq.subscriptions,
--- httpq.secrets and httpq.roles. Each shows a tenant only its own channels' (or topics')
--- rows, and bodies and headers only to their tenant and admins (httpq._tenant_channels,
--- httpq._tenant_topics). Those filtering a
--- tenant's rows are security barriers: a condition of the caller's own (one that fails on
+-- request's last response), httpq.stats and httpq.performance (per channel),
+-- httpq.channels, httpq.subscriptions, httpq.secrets and httpq.roles. Each shows a tenant
+-- only its own channels' (or topics') rows, and bodies and headers only to their tenant
+-- and admins (httpq._tenant_channels, httpq._tenant_topics). Those filtering a tenant's
+-- rows are security barriers: a condition of the caller's own (one that fails on
 -- a value, or a function that prints it) runs only on rows the filter let through.
 
 -- Every request, live and finished. A request scheduled for later, or blocked behind an
@@ -66,17 +66,18 @@ CREATE VIEW httpq.channels WITH (security_barrier) AS
 COMMENT ON VIEW httpq.channels IS 'Every channel and its settings (see httpq.set_channel).';
 
 -- Per channel: what waits, runs and died, how old the oldest waiting request is, the last
--- hour's deliveries and deaths, why it is paused, and its circuit breaker (sql/57_breaker.sql).
+-- hour's deliveries and deaths (the current minute and the 59 before it, from
+-- httpq.rollup), why it is paused, and its circuit breaker (sql/57_breaker.sql).
 CREATE VIEW httpq.stats WITH (security_barrier) AS
     SELECT c.name AS channel, c.paused,
            coalesce(l.waiting, 0) AS waiting,
            coalesce(l.running, 0) AS running,
            (SELECT count(*) FROM httpq.history h WHERE h.channel = c.name AND h.state = 'dead') AS dead,
-           (SELECT count(*) FROM httpq.history h
-            WHERE h.channel = c.name AND h.state = 'delivered' AND h.finished_at > now() - interval '1 hour')
+           (SELECT coalesce(sum(t.delivered), 0)::bigint FROM httpq.rollup t
+            WHERE t.channel = c.name AND t.minute > date_trunc('minute', httpq._now(), 'UTC') - interval '1 hour')
                AS delivered_last_hour,
-           (SELECT count(*) FROM httpq.history h
-            WHERE h.channel = c.name AND h.state = 'dead' AND h.finished_at > now() - interval '1 hour')
+           (SELECT coalesce(sum(t.dead), 0)::bigint FROM httpq.rollup t
+            WHERE t.channel = c.name AND t.minute > date_trunc('minute', httpq._now(), 'UTC') - interval '1 hour')
                AS dead_last_hour,
            now() - l.oldest_waiting AS oldest_waiting_age,
            (SELECT h.last_error FROM httpq.history h
@@ -94,6 +95,48 @@ CREATE VIEW httpq.stats WITH (security_barrier) AS
     ) AS l ON l.channel = c.name
     WHERE (SELECT httpq._tenant_channels('ops')) IS NULL OR c.name = ANY ((SELECT httpq._tenant_channels('ops'))::text[]);
 COMMENT ON VIEW httpq.stats IS 'Per channel: waiting, running, dead, last hour''s deliveries and deaths, oldest waiting age, why paused, circuit breaker.';
+
+-- Per channel, over the last 5 minutes and the last hour (period: the current minute and
+-- the 4 or 59 before it, from httpq.rollup): requests delivered and dead, attempts retried,
+-- the share of outcomes that were deliveries, and percentiles in milliseconds of the time
+-- from enqueue to delivery (latency) and of attempts' durations (attempt). Milliseconds, as
+-- the worker reports durations: numbers that compare, sort and chart as they are. The
+-- percentiles are estimates within a factor of √2 (sql/85_rollup.sql); NULL with nothing
+-- to estimate from.
+CREATE VIEW httpq.performance WITH (security_barrier) AS
+    SELECT c.name AS channel, w.period,
+           coalesce(t.delivered, 0)::bigint AS delivered,
+           coalesce(t.retried, 0)::bigint AS retried,
+           coalesce(t.dead, 0)::bigint AS dead,
+           round(t.delivered / nullif(t.delivered + t.retried + t.dead, 0), 4) AS success_ratio,
+           round(httpq._quantile(s.latency, 0.5)::numeric, 1) AS latency_p50,
+           round(httpq._quantile(s.latency, 0.95)::numeric, 1) AS latency_p95,
+           round(httpq._quantile(s.latency, 0.99)::numeric, 1) AS latency_p99,
+           round(httpq._quantile(s.duration, 0.5)::numeric, 1) AS attempt_p50,
+           round(httpq._quantile(s.duration, 0.95)::numeric, 1) AS attempt_p95,
+           round(httpq._quantile(s.duration, 0.99)::numeric, 1) AS attempt_p99
+    FROM httpq.channel c
+    CROSS JOIN (VALUES (interval '5 minutes'), (interval '1 hour')) AS w(period)
+    CROSS JOIN LATERAL (
+        SELECT sum(r.delivered) AS delivered, sum(r.retried) AS retried, sum(r.dead) AS dead
+        FROM httpq.rollup r
+        WHERE r.channel = c.name AND r.minute > date_trunc('minute', httpq._now(), 'UTC') - w.period
+    ) AS t
+    -- The window's histograms, summed bucket by bucket: each row's arrays run from bucket 1
+    -- without a gap, so the sums do too.
+    CROSS JOIN LATERAL (
+        SELECT array_agg(h.n ORDER BY h.bucket) FILTER (WHERE h.latency) AS latency,
+               array_agg(h.n ORDER BY h.bucket) FILTER (WHERE NOT h.latency) AS duration
+        FROM (SELECT k.latency, u.bucket, sum(u.n) AS n
+              FROM httpq.rollup r
+              CROSS JOIN LATERAL (VALUES (true, r.latency), (false, r.duration)) AS k(latency, counts)
+              CROSS JOIN LATERAL unnest(k.counts) WITH ORDINALITY AS u(n, bucket)
+              WHERE r.channel = c.name AND r.minute > date_trunc('minute', httpq._now(), 'UTC') - w.period
+              GROUP BY k.latency, u.bucket) AS h
+    ) AS s
+    WHERE (SELECT httpq._tenant_channels('ops')) IS NULL OR c.name = ANY ((SELECT httpq._tenant_channels('ops'))::text[]);
+COMMENT ON VIEW httpq.performance
+    IS 'Per channel, last 5 minutes and last hour: delivered, retried, dead, success ratio, latency and attempt percentiles (ms).';
 
 -- Every subscription of every topic, with its topic's owner. Headers (they may carry a
 -- credential) only to the topic's tenant and admins.

@@ -12,3 +12,8 @@ REVOKE ALL ON ALL SEQUENCES IN SCHEMA httpq FROM PUBLIC;
 -- The views call them to know whose rows the caller may see; they tell a role only that.
 GRANT EXECUTE ON FUNCTION httpq._tenant_channels(text) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION httpq._tenant_topics(text) TO PUBLIC;
+-- httpq.stats and httpq.performance compute with these: the clock (the test-only setting
+-- moves it for superusers alone) and a histogram's quantiles. They read no table.
+GRANT EXECUTE ON FUNCTION httpq._session_is_superuser() TO PUBLIC;
+GRANT EXECUTE ON FUNCTION httpq._now() TO PUBLIC;
+GRANT EXECUTE ON FUNCTION httpq._quantile(bigint[], double precision) TO PUBLIC;

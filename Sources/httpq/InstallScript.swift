@@ -33,6 +33,7 @@ enum InstallScript {
         PackageResources._2_tail_sql,          // 62_tail.sql
         PackageResources._5_manage_sql,        // 65_manage.sql
         PackageResources._0_history_sql,       // 80_history.sql
+        PackageResources._5_rollup_sql,        // 85_rollup.sql
         PackageResources._0_views_sql,         // 90_views.sql
         PackageResources._9_privileges_sql,    // 99_privileges.sql
     ]
