@@ -3287,8 +3287,8 @@ AS $$
                               'outcome', 'wait',
                               'view:requests', 'view:attempts', 'view:responses', 'view:channels', 'view:subscriptions']
         WHEN 'worker' THEN ARRAY['claim', 'report', 'heartbeat', 'release', 'idle', 'busy', 'next_run_at',
-                                 'maintain', 'purge', 'version']
-        WHEN 'ops' THEN ARRAY['cancel', 'retry', 'replay', 'pause', 'resume', 'retry_schedule', 'version',
+                                 'maintain', 'purge', 'version', 'queue_stats']
+        WHEN 'ops' THEN ARRAY['cancel', 'retry', 'replay', 'pause', 'resume', 'retry_schedule', 'version', 'queue_stats',
                               'pause_subscription', 'resume_subscription', 'tail_renew', 'tail_end',
                               'view:requests', 'view:attempts', 'view:responses', 'view:stats', 'view:channels',
                               'view:subscriptions']
@@ -3298,7 +3298,7 @@ AS $$
                                 'set_channel', 'unset_channel', 'set_secret', 'reseal_secret', 'delete_secret',
                                 'sealed_secrets', 'grant_role', 'revoke_role', 'maintain', 'purge',
                                 'subscribe', 'unsubscribe', 'pause_subscription', 'resume_subscription', 'publish',
-                                'outcome', 'wait', 'tail_renew', 'tail_end',
+                                'outcome', 'wait', 'tail_renew', 'tail_end', 'queue_stats',
                                 'view:requests', 'view:attempts', 'view:responses', 'view:stats', 'view:channels',
                                 'view:subscriptions', 'view:secrets', 'view:roles']
     END
@@ -7027,8 +7027,8 @@ AS $$
                               'outcome', 'wait',
                               'view:requests', 'view:attempts', 'view:responses', 'view:channels', 'view:subscriptions']
         WHEN 'worker' THEN ARRAY['claim', 'report', 'heartbeat', 'release', 'idle', 'busy', 'next_run_at',
-                                 'maintain', 'purge', 'version']
-        WHEN 'ops' THEN ARRAY['cancel', 'retry', 'replay', 'pause', 'resume', 'retry_schedule', 'version',
+                                 'maintain', 'purge', 'version', 'queue_stats']
+        WHEN 'ops' THEN ARRAY['cancel', 'retry', 'replay', 'pause', 'resume', 'retry_schedule', 'version', 'queue_stats',
                               'pause_subscription', 'resume_subscription', 'tail_renew', 'tail_end',
                               'view:requests', 'view:attempts', 'view:responses', 'view:stats', 'view:performance',
                               'view:channels', 'view:subscriptions']
@@ -7038,7 +7038,7 @@ AS $$
                                 'set_channel', 'unset_channel', 'set_secret', 'reseal_secret', 'delete_secret',
                                 'sealed_secrets', 'grant_role', 'revoke_role', 'maintain', 'purge',
                                 'subscribe', 'unsubscribe', 'pause_subscription', 'resume_subscription', 'publish',
-                                'outcome', 'wait', 'tail_renew', 'tail_end',
+                                'outcome', 'wait', 'tail_renew', 'tail_end', 'queue_stats',
                                 'view:requests', 'view:attempts', 'view:responses', 'view:stats', 'view:performance',
                                 'view:channels', 'view:subscriptions', 'view:secrets', 'view:roles']
     END
@@ -7126,6 +7126,42 @@ GRANT EXECUTE ON FUNCTION httpq._session_is_superuser() TO PUBLIC;
 GRANT EXECUTE ON FUNCTION httpq._now() TO PUBLIC;
 GRANT EXECUTE ON FUNCTION httpq._quantile(bigint[], double precision) TO PUBLIC;
 -- (end of Success and latency figures)
+
+-- ---------------------------------------------------------------------------------------
+-- Queue figures for workers
+--
+-- httpq.queue_stats: what a worker serving metrics reads for its queue gauges
+-- (sql/92_queue_stats.sql). The worker, ops and admin kinds were given it above.
+-- ---------------------------------------------------------------------------------------
+
+-- Per channel (all, or those named): paused, waiting and running requests, the age of the
+-- oldest waiting one, and the circuit breaker's state.
+CREATE FUNCTION httpq.queue_stats(channels text[] DEFAULT NULL)
+RETURNS TABLE (channel text, paused boolean, waiting bigint, running bigint, oldest_waiting_age interval,
+               breaker_state text)
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT c.name, c.paused, coalesce(l.waiting, 0), coalesce(l.running, 0), now() - l.oldest_waiting,
+           c.breaker_state
+    FROM httpq.channel c
+    LEFT JOIN (
+        SELECT r.channel,
+               count(*) FILTER (WHERE r.state <> 'running') AS waiting,
+               count(*) FILTER (WHERE r.state = 'running') AS running,
+               min(r.created_at) FILTER (WHERE r.state <> 'running') AS oldest_waiting
+        FROM httpq.request r
+        WHERE queue_stats.channels IS NULL OR r.channel = ANY (queue_stats.channels)
+        GROUP BY r.channel
+    ) AS l ON l.channel = c.name
+    WHERE queue_stats.channels IS NULL OR c.name = ANY (queue_stats.channels)
+    ORDER BY c.name
+$$;
+COMMENT ON FUNCTION httpq.queue_stats(text[])
+    IS 'Per channel: paused, waiting, running, oldest waiting age, breaker state; for a worker''s metrics.';
+REVOKE ALL ON FUNCTION httpq.queue_stats(text[]) FROM PUBLIC;
+
+-- (end of Queue figures for workers)
 
 
 -- Ownership

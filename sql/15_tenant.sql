@@ -197,8 +197,8 @@ AS $$
                               'outcome', 'wait',
                               'view:requests', 'view:attempts', 'view:responses', 'view:channels', 'view:subscriptions']
         WHEN 'worker' THEN ARRAY['claim', 'report', 'heartbeat', 'release', 'idle', 'busy', 'next_run_at',
-                                 'maintain', 'purge', 'version']
-        WHEN 'ops' THEN ARRAY['cancel', 'retry', 'replay', 'pause', 'resume', 'retry_schedule', 'version',
+                                 'maintain', 'purge', 'version', 'queue_stats']
+        WHEN 'ops' THEN ARRAY['cancel', 'retry', 'replay', 'pause', 'resume', 'retry_schedule', 'version', 'queue_stats',
                               'pause_subscription', 'resume_subscription', 'tail_renew', 'tail_end',
                               'view:requests', 'view:attempts', 'view:responses', 'view:stats', 'view:performance',
                               'view:channels', 'view:subscriptions']
@@ -208,7 +208,7 @@ AS $$
                                 'set_channel', 'unset_channel', 'set_secret', 'reseal_secret', 'delete_secret',
                                 'sealed_secrets', 'grant_role', 'revoke_role', 'maintain', 'purge',
                                 'subscribe', 'unsubscribe', 'pause_subscription', 'resume_subscription', 'publish',
-                                'outcome', 'wait', 'tail_renew', 'tail_end',
+                                'outcome', 'wait', 'tail_renew', 'tail_end', 'queue_stats',
                                 'view:requests', 'view:attempts', 'view:responses', 'view:stats', 'view:performance',
                                 'view:channels', 'view:subscriptions', 'view:secrets', 'view:roles']
     END

@@ -35,6 +35,7 @@ enum InstallScript {
         PackageResources._0_history_sql,       // 80_history.sql
         PackageResources._5_rollup_sql,        // 85_rollup.sql
         PackageResources._0_views_sql,         // 90_views.sql
+        PackageResources._2_queue_stats_sql,   // 92_queue_stats.sql
         PackageResources._9_privileges_sql,    // 99_privileges.sql
     ]
 

@@ -1,6 +1,6 @@
 import CoreMetrics
 
-/// The gauges of one channel's row of `httpq.stats`: what waits and runs, how long the oldest
+/// The gauges of one channel's row of `httpq.queue_stats`: what waits and runs, how long the oldest
 /// has waited, whether the channel is paused, and its breaker's state.
 struct QueueGauges {
     private let waiting: Gauge

@@ -1,4 +1,4 @@
-/// One channel's row of `httpq.stats`, as the worker reads it for its queue gauges.
+/// One channel's row of `httpq.queue_stats`, as the worker reads it for its queue gauges.
 struct QueueStatsRow: Equatable {
     var channel: String
     var paused: Bool
@@ -31,7 +31,7 @@ struct QueueStatsRow: Equatable {
         self.breakerState = breakerState
     }
 
-    /// The gauge's number for a state `httpq.stats` names.
+    /// The gauge's number for a state `httpq.queue_stats` names.
     static func breakerState(_ name: String) -> Int? {
         switch name {
         case "closed": return 0

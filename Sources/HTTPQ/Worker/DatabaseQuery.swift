@@ -22,9 +22,9 @@ enum DatabaseQuery: Equatable, Sendable {
     case maintain
     /// `SET statement_timeout` for the rest of the session, first on the maintenance connection.
     case statementTimeout(Duration)
-    /// The worker's channels' rows of `httpq.stats`, for the queue gauges; `breaker`: with the
-    /// `breaker_state` column, which databases before the circuit breaker lack.
-    case queueStats(breaker: Bool)
+    /// The worker's channels' figures for the queue gauges: from `httpq.queue_stats`, or
+    /// (`current` false) from `httpq.stats` on a database from before it.
+    case queueStats(current: Bool)
 
     /// The NOTIFY channel enqueue signals on.
     static let notifyChannel = "httpq"
@@ -84,14 +84,17 @@ enum DatabaseQuery: Equatable, Sendable {
         case .statementTimeout(let timeout):
             // SET takes no parameters; the value is a number this process made.
             return ("SET statement_timeout = '\(timeout.milliseconds)ms'", [])
-        case .queueStats(let breaker):
-            // In the column order `QueueStatsRow` reads. The view's other columns (history
-            // counts) are not computed: the planner drops the outputs nobody reads.
+        case .queueStats(let current):
+            // In the column order `QueueStatsRow` reads. httpq.queue_stats, which a worker
+            // role may call; a database before it has only httpq.stats, without the breaker.
             return (
-                "SELECT channel, paused, waiting, running, "
-                    + "coalesce(extract(epoch FROM oldest_waiting_age), 0)::float8, "
-                    + (breaker ? "breaker_state::text " : "NULL::text ")
-                    + "FROM httpq.stats WHERE $1::text[] IS NULL OR channel = ANY ($1::text[])",
+                current
+                    ? "SELECT channel, paused, waiting, running, "
+                        + "coalesce(extract(epoch FROM oldest_waiting_age), 0)::float8, breaker_state "
+                        + "FROM httpq.queue_stats($1::text[])"
+                    : "SELECT channel, paused, waiting, running, "
+                        + "coalesce(extract(epoch FROM oldest_waiting_age), 0)::float8, NULL::text "
+                        + "FROM httpq.stats WHERE $1::text[] IS NULL OR channel = ANY ($1::text[])",
                 [identity.channelsArray]
             )
         }

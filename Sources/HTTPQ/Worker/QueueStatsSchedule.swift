@@ -1,4 +1,4 @@
-/// When the worker reads `httpq.stats` for its queue gauges: every `interval` on the claims
+/// When the worker reads `httpq.queue_stats` for its queue gauges: every `interval` on the claims
 /// connection, between claims, only while metrics are served (a scrape never causes a query).
 /// A read that fails waits its interval like any other, and is logged once per episode.
 struct QueueStatsSchedule {
@@ -7,9 +7,9 @@ struct QueueStatsSchedule {
     static let interval: Duration = .seconds(15)
 
     private(set) var nextAt: Instant
-    /// Whether `httpq.stats` is read with its `breaker_state` column; cleared for good when
-    /// the database has no such column.
-    private(set) var readsBreaker = true
+    /// Whether `httpq.queue_stats` is read; cleared for good when the database has no such
+    /// function (an install from before it), which then is read through `httpq.stats`.
+    private(set) var readsCurrent = true
     /// Whether the last read failed, so only the first failure of an episode is logged.
     private(set) var isFailing = false
 
@@ -32,11 +32,11 @@ struct QueueStatsSchedule {
         return isFailing
     }
 
-    /// A read failed with `error`. A database without the breaker column is read again at
-    /// once without it. Returns whether this failure begins an episode (worth logging).
+    /// A read failed with `error`. A database without httpq.queue_stats is read again at once
+    /// through httpq.stats. Returns whether this failure begins an episode (worth logging).
     mutating func failed(_ error: PostgresError, now: Instant) -> Bool {
-        if readsBreaker, case .query(sqlState: "42703", _, _, _) = error {
-            readsBreaker = false
+        if readsCurrent, case .query(sqlState: "42883", _, _, _) = error {
+            readsCurrent = false
             nextAt = now
             return false
         }

@@ -91,7 +91,7 @@ extension Worker {
         case .queueStats(let firstOfEpisode):
             if firstOfEpisode && !connectionLost {
                 logger.warning(
-                    "cannot read httpq.stats for the queue gauges; trying again every \(Int(QueueStatsSchedule.interval.seconds)) s",
+                    "cannot read httpq.queue_stats for the queue gauges; trying again every \(Int(QueueStatsSchedule.interval.seconds)) s",
                     metadata: [LogKey.error: "\(error)"])
             }
         }
@@ -133,7 +133,7 @@ extension Worker {
             plan.succeeded(query, sentAt: sentAt, now: now)
         case .queueStats:
             if plan.queueStats?.answered() == true {
-                logger.info("httpq.stats is read again for the queue gauges")
+                logger.info("httpq.queue_stats is read again for the queue gauges")
             }
             metrics?.queue(result.rows.compactMap(QueueStatsRow.init(row:)))
         case .listen:

@@ -7,7 +7,7 @@ struct WorkerPlan {
     var reportRetry = ReportRetry()
     var leases: LeaseTracker
     var shutdown: ShutdownPlan
-    /// When to read `httpq.stats` for the queue gauges; nil when no metrics are kept.
+    /// When to read `httpq.queue_stats` for the queue gauges; nil when no metrics are kept.
     var queueStats: QueueStatsSchedule?
     /// Claims to hand back: transfers aborted at shutdown, and requests claimed while stopping.
     private(set) var releases: [ClaimKey] = []
@@ -54,7 +54,7 @@ struct WorkerPlan {
         }
         if lane != .reports, shutdown.isClaiming, let schedule = queueStats, schedule.isDue(now: now) {
             queueStats?.sent(now: now)
-            return .queueStats(breaker: schedule.readsBreaker)
+            return .queueStats(current: schedule.readsCurrent)
         }
         if lane != .claims {
             if !releases.isEmpty {
@@ -217,8 +217,8 @@ struct WorkerPlan {
         /// Any other statement. `quiet` when nothing is sent for a while (a failure that will
         /// not pass by itself).
         case statement(quiet: Bool)
-        /// Reading `httpq.stats` failed; it is read again at its next interval, or at once
-        /// without the breaker column when the database lacks it. Claims go on regardless.
+        /// Reading `httpq.queue_stats` failed; it is read again at its next interval, or at once
+        /// through httpq.stats when the database lacks it. Claims go on regardless.
         case queueStats(firstOfEpisode: Bool)
     }
 
