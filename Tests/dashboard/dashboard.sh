@@ -92,6 +92,7 @@ sql -c "SELECT httpq.set_channel('orders', $common)" \
     -c "SELECT httpq.set_channel('billing', $common)" \
     -c "SELECT httpq.set_channel('audit-log', $common)" \
     -c "SELECT httpq.set_channel('partner.acme', $common)" \
+    -c "SELECT httpq.set_channel('partner.beta', $common, breaker_failures => 3, breaker_cooldown => '1 hour', breaker_cooldown_max => '1 hour')" \
     -c "SELECT httpq.pause('partner.acme')" > /dev/null || die "cannot set up the channels"
 
 # ids NAME SQL: the ids SQL enqueues (one a line), kept in $work/NAME.
@@ -102,6 +103,7 @@ ids flaky "SELECT httpq.enqueue('$base/flaky/orders/4', channel => 'orders', bod
 ids declined "SELECT httpq.enqueue('$base/decline/billing/' || n, channel => 'billing') FROM generate_series(1, 52) AS n"
 ids hostile "SELECT httpq.enqueue('$base/hostile/1', channel => 'audit-log', ordering_key => \$k\$$hostile\$k\$)"
 ids waiting "SELECT httpq.enqueue('$base/ok/acme/' || n, channel => 'partner.acme') FROM generate_series(1, 2) AS n"
+ids down "SELECT httpq.enqueue('$base/down/beta/' || n, channel => 'partner.beta') FROM generate_series(1, 2) AS n"
 
 "$httpq" work --worker-id dashboard-check --poll-interval 0.2 > "$work/worker.log" 2>&1 &
 pids+=($!)
@@ -120,6 +122,8 @@ wait_until "every request finished" "
     SELECT count(*) FILTER (WHERE state = 'delivered' AND id IN ($(in_list delivered), $(in_list flaky))) = 4
        AND count(*) FILTER (WHERE state = 'dead' AND id IN ($(in_list declined), $(in_list hostile))) = 53
     FROM httpq.requests" || die "the requests did not finish: $(tail -5 "$work/worker.log")"
+wait_until "the breaker of partner.beta open" "SELECT breaker_state = 'open' FROM httpq.stats WHERE channel = 'partner.beta'" ||
+    die "the breaker did not open: $(tail -5 "$work/worker.log")"
 
 # --- The dashboard and the browser ----------------------------------------------------------
 "$httpq" dashboard --listen 127.0.0.1:0 --refresh 7 > "$work/dashboard.log" 2>&1 &
@@ -145,13 +149,18 @@ status_is() { grep -qxF "status: $2" "$work/$1.head" || problem "$1: $(head -1 "
 load overview /
 shows overview "h1: Channels"
 shows overview "refresh: 7"
-shows overview "row: audit-log|active|0|0||0|1|1|HTTP 400"
-shows overview "row: billing|active|0|0||0|52|52|HTTP 422"
-shows overview "row: orders|active|0|0||4|0|0|"
-grep -qE '^row: partner\.acme\|paused\|2\|0\|[0-9]+s\|0\|0\|0\|$' "$work/overview.txt" ||
-    problem "overview does not show partner.acme paused with 2 waiting: $(grep 'partner' "$work/overview.txt")"
+# channel|state|waiting|running|oldest|5 minutes: delivered|retried|dead|success|latency|last hour: the same|dead|last error
+ms='([0-9]+|<1) / ([0-9]+|<1) / ([0-9]+|<1) ms'
+grep -qE "^row: orders\|active\|0\|0\|\|4\|1\|0\|80\.0%\|$ms\|4\|1\|0\|80\.0%\|$ms\|0\|$" "$work/overview.txt" ||
+    problem "overview does not show orders: 4 delivered, 1 retried, 80%: $(grep 'row: orders' "$work/overview.txt")"
+shows overview "row: audit-log|active|0|0||0|0|1|0.0%||0|0|1|0.0%||1|HTTP 400"
+shows overview "row: billing|active|0|0||0|0|52|0.0%||0|0|52|0.0%||52|HTTP 422"
+grep -qE '^row: partner\.acme\|paused paused by role [a-z_]+\|2\|0\|[0-9]+s\|0\|0\|0\|\|\|0\|0\|0\|\|\|0\|$' "$work/overview.txt" ||
+    problem "overview does not show partner.acme paused with 2 waiting: $(grep 'partner.acme' "$work/overview.txt")"
+grep -qE '^row: partner\.beta\|breaker open, probe in [0-9]+m [0-9]+s 3 consecutive failures, last: HTTP 503 from request [0-9]+\|2\|0\|[0-9]+s\|0\|3\|0\|0\.0%\|\|0\|3\|0\|0\.0%\|\|0\|$' "$work/overview.txt" ||
+    problem "overview does not show partner.beta's open breaker: $(grep 'partner.beta' "$work/overview.txt")"
 shows overview "link: billing -> /channels/billing"
-finish 1 "overview: every channel, its state and counts; the paused channel's waiting requests; reloads itself"
+finish 1 "overview: every channel, its state (paused, breaker open, and why), counts now, the last 5 minutes and hour; reloads itself"
 
 # --- 2 channel ------------------------------------------------------------------------------
 sql -c "SELECT id FROM httpq.requests WHERE channel = 'billing' AND state = 'dead' ORDER BY finished_at DESC, id DESC" \
@@ -172,7 +181,15 @@ grep -q '^link: older' "$work/billing2.txt" && problem "the last page links to a
     problem "pages 1 and 2 do not hold the dead requests newest first: $(wc -l < "$work/page1") + $(wc -l < "$work/page2") rows"
 [ "$(sort -n "$work/page1" "$work/page2")" = "$(sort -n "$work/declined")" ] ||
     problem "the pages do not hold each declined request once"
-finish 2 "channel: dead requests newest first with attempts and last error, 50 a page; settings"
+load beta /channels/partner.beta
+grep -qE '^h1: partner\.beta breaker open, probe in [0-9]+m [0-9]+s 3 consecutive failures, last: HTTP 503 from request [0-9]+$' \
+    "$work/beta.txt" || problem "partner.beta's page does not show its open breaker: $(grep '^h1' "$work/beta.txt")"
+grep -qE "^row: last 5 minutes\|0\|3\|0\|0\.0%\|\|$ms$" "$work/beta.txt" ||
+    problem "partner.beta's page does not show 3 retried, none delivered: $(grep '^row: last' "$work/beta.txt")"
+load orders /channels/orders
+grep -qE "^row: last 5 minutes\|4\|1\|0\|80\.0%\|$ms\|$ms$" "$work/orders.txt" ||
+    problem "orders' page does not show its outcomes: $(grep '^row: last' "$work/orders.txt")"
+finish 2 "channel: state and why, outcomes by period, dead requests newest first with attempts and last error, 50 a page; settings"
 
 # --- 3 request ------------------------------------------------------------------------------
 flaky=$(cat "$work/flaky")
@@ -236,7 +253,7 @@ if [ -n "${DASHBOARD_SCREENSHOT:-}" ]; then
         die "cannot enqueue the screenshot's requests"
     sleep 4
     timeout 60 "$browser" --headless --no-sandbox --disable-gpu --hide-scrollbars --user-data-dir="$work/chrome" \
-        --window-size=1280,900 --screenshot="$(realpath -m "$DASHBOARD_SCREENSHOT")" "$site/" \
+        --window-size=1600,900 --screenshot="$(realpath -m "$DASHBOARD_SCREENSHOT")" "$site/" \
         2>> "$work/chromium.log" || die "chromium could not take the screenshot"
     echo "dashboard: screenshot in $DASHBOARD_SCREENSHOT"
 fi

@@ -6,6 +6,7 @@ Answers by path:
     /ok/...       200 with a short JSON body naming the path
     /flaky/...    503 the first time a path is seen, then 200 (one retry, then delivered)
     /decline/...  422 with a JSON error: dead after one attempt
+    /down/...     503 always: retried until the channel's circuit breaker opens
     /hostile/...  400 with markup in its body and in a header: dead, and the dashboard must
                   show that markup as text
     /slow/...     200 after 0.05 to 0.4 seconds, for latencies worth a screenshot
@@ -38,6 +39,8 @@ class Handler(BaseHTTPRequestHandler):
                 first = self.path not in seen
                 seen.add(self.path)
             status, body = (503, {"error": "warming up"}) if first else (200, {"received": self.path})
+        elif self.path.startswith("/down/"):
+            status, body = 503, {"error": "down for maintenance"}
         elif self.path.startswith("/decline/"):
             status, body = 422, {"error": "card declined", "path": self.path}
         elif self.path.startswith("/hostile/"):

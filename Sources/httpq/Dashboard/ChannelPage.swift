@@ -19,10 +19,18 @@ enum ChannelPage {
         guard !settings.isEmpty else { return nil }
         let figures = try database.query("""
             SELECT paused, waiting, running, \(Formats.seconds("oldest_waiting_age")), delivered_last_hour,
-                   dead_last_hour, dead
+                   dead_last_hour, dead, paused_reason, breaker_state, breaker_reason,
+                   \(Formats.seconds("breaker_probe_at - now()"))
             FROM httpq.stats
             WHERE channel = $1
-            """, [channel]).first ?? Array(repeating: nil, count: 7)
+            """, [channel]).first ?? Array(repeating: nil, count: 11)
+        let performance = try database.query("""
+            SELECT period, delivered, retried, dead, success_ratio, latency_p50, latency_p95, latency_p99,
+                   attempt_p50, attempt_p95, attempt_p99
+            FROM httpq.performance
+            WHERE channel = $1
+            ORDER BY period
+            """, [channel])
         let dead = try database.query("""
             SELECT id, method, url, attempts, last_status, last_error, \(Formats.time("finished_at"))
             FROM httpq.requests
@@ -34,7 +42,8 @@ enum ChannelPage {
             LIMIT $3
             """, [channel, before.map(String.init), String(pageSize + 1)])
         let header = try OverviewPage.context(database, refresh: refresh)
-        let state: HTML = figures[0] == "t" ? "<span class=\"tag warn\">paused</span>" : "<span class=\"good\">active</span>"
+        let state = OverviewPage.state(paused: figures[0], pausedReason: figures[7], breaker: figures[8],
+                                       breakerReason: figures[9], probeIn: figures[10])
         return Page(title: channel, refresh: refresh, body: """
             <h1>\(channel) \(state)</h1>
             \(header)
@@ -45,6 +54,14 @@ enum ChannelPage {
             <td class="n">\(Formats.duration(figures[3]))</td><td class="n">\(figures[4])</td>\
             \(Formats.deaths(figures[5]))<td class="n">\(figures[6])</td></tr></tbody>
             </table>
+            <h2>Outcomes</h2>
+            <table>
+            <thead><tr><th>period</th><th class="n">delivered</th><th class="n">retried</th><th class="n">dead</th>\
+            <th class="n">success</th><th class="n">latency p50 / p95 / p99</th><th class="n">attempt p50 / p95 / p99</th></tr></thead>
+            <tbody>
+            \(performance.map(outcomes))
+            </tbody>
+            </table>
             <h2>Dead requests, newest first</h2>
             \(deadTable(Array(dead.prefix(pageSize)), channel: channel, before: before, more: dead.count > pageSize))
             <h2>Settings</h2>
@@ -52,6 +69,19 @@ enum ChannelPage {
             \(settings.map { "<dt>\($0[0])</dt><dd>\($0[1] ?? "—")</dd>\n" as HTML })
             </dl>
             """)
+    }
+
+    /// One period's row of httpq.performance.
+    private static func outcomes(_ row: [String?]) -> HTML {
+        let period: String = row[0] == "01:00:00" ? "last hour" : "last 5 minutes"
+        let latency: String? = Formats.milliseconds(Array(row[5...7]))
+        let attempt: String? = Formats.milliseconds(Array(row[8...10]))
+        return """
+            <tr><td>\(period)</td><td class="n">\(row[1])</td><td class="n">\(row[2])</td>\
+            \(Formats.deaths(row[3]))<td class="n">\(Formats.percent(row[4]))</td>\
+            <td class="n">\(latency)</td><td class="n">\(attempt)</td></tr>
+
+            """
     }
 
     /// The dead requests of one page, with links to the first page and the next.

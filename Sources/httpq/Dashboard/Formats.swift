@@ -24,6 +24,21 @@ enum Formats {
         return "\(seconds)s"
     }
 
+    /// A ratio from 0 to 1 as a percentage with one decimal: `99.5%`; nothing for none.
+    static func percent(_ text: String?) -> String? {
+        guard let text, let ratio = Double(text) else { return nil }
+        let tenths = (ratio * 1000).rounded()
+        return "\(Int(tenths) / 10).\(Int(tenths) % 10)%"
+    }
+
+    /// Milliseconds (httpq.performance's percentiles) as `12 / 48 / 95 ms`, each rounded to
+    /// a whole millisecond (`<1` below one); nothing when there was nothing to estimate from.
+    static func milliseconds(_ values: [String?]) -> String? {
+        let numbers = values.compactMap { $0.flatMap(Double.init) }
+        guard numbers.count == values.count, !numbers.isEmpty else { return nil }
+        return numbers.map { $0 < 1 ? "<1" : String(Int($0.rounded())) }.joined(separator: " / ") + " ms"
+    }
+
     /// A count of dead requests in a numeric cell: in red unless it is zero, then dimmed.
     static func deaths(_ text: String?) -> HTML {
         guard let text, text != "0" else { return "<td class=\"n zero\">0</td>" }

@@ -64,10 +64,11 @@ struct Page: Sendable {
         td.sep, th.sep { border-left: 1px solid var(--line); }
         td.error { max-width: 36em; overflow-wrap: anywhere; }
         .zero { color: var(--muted); }
+        .why { color: var(--muted); font-size: 12px; min-width: 14em; max-width: 24em; }
         .bad { color: var(--bad); font-weight: 600; }
         .warn { color: var(--warn); font-weight: 600; }
         .good { color: var(--good); }
-        .tag { display: inline-block; padding: 0 6px; border-radius: 9px; font-size: 12px; font-weight: 600;
+        .tag { display: inline-block; padding: 0 6px; border-radius: 9px; font-size: 12px; font-weight: 600; white-space: nowrap;
                border: 1px solid currentColor; }
         dl.fields { display: grid; grid-template-columns: max-content 1fr; gap: 3px 16px; margin: 0; }
         dl.fields dt { color: var(--muted); }
