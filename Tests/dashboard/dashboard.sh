@@ -253,7 +253,7 @@ if [ -n "${DASHBOARD_SCREENSHOT:-}" ]; then
         die "cannot enqueue the screenshot's requests"
     sleep 4
     timeout 60 "$browser" --headless --no-sandbox --disable-gpu --hide-scrollbars --user-data-dir="$work/chrome" \
-        --window-size=1600,900 --screenshot="$(realpath -m "$DASHBOARD_SCREENSHOT")" "$site/" \
+        --window-size=1760,640 --screenshot="$(realpath -m "$DASHBOARD_SCREENSHOT")" "$site/" \
         2>> "$work/chromium.log" || die "chromium could not take the screenshot"
     echo "dashboard: screenshot in $DASHBOARD_SCREENSHOT"
 fi
