@@ -9,14 +9,15 @@ import Synchronization
 /// page, and a thread per connection with a short timeout does that plainly, with no event
 /// loop beside the worker's own and no NIO in the `httpq` binary. Bounded so that it cannot
 /// hurt the process it runs in: at most `maxConnections` at once (more are closed at once), a
-/// request head of at most `maxHeadBytes`, and `timeoutSeconds` to send it and to read the
-/// answer, so a client that stalls holds a thread that long at most.
+/// request head of at most `maxHeadBytes`, and `timeout` (2 s unless given) to send it and to
+/// read the answer, so a client that stalls holds a thread that long at most.
 public final class HTTPServer: Sendable {
     public static let maxConnections = 64
     public static let maxHeadBytes = 16 * 1024
-    public static let timeoutSeconds = 2
 
     public let address: ListenAddress
+    /// How long a client has to send its request head, and to take the answer.
+    public let timeout: Duration
     /// The port it listens on: the address's, or the one the system chose for port 0.
     public let port: Int
     private let descriptor: Int32
@@ -30,9 +31,10 @@ public final class HTTPServer: Sendable {
     }
 
     /// Binds and listens at once, so an address in use is an error here, before anything runs.
-    public init(listen address: ListenAddress,
+    public init(listen address: ListenAddress, timeout: Duration = .seconds(2),
                 handler: @escaping @Sendable (ServedRequest) -> ServedResponse) throws(SystemError) {
         self.address = address
+        self.timeout = timeout
         self.handler = handler
         let family = ListenAddress.family(of: address.host) ?? AF_INET
         let descriptor = socket(family, Int32(SOCK_STREAM.rawValue), 0)
@@ -115,7 +117,8 @@ public final class HTTPServer: Sendable {
                 continue
             }
             _ = fcntl(connection, F_SETFD, FD_CLOEXEC)   // accept4 and SOCK_CLOEXEC: not in every Glibc module build
-            var timeout = timeval(tv_sec: Self.timeoutSeconds, tv_usec: 0)
+            let (seconds, attoseconds) = self.timeout.components
+            var timeout = timeval(tv_sec: Int(seconds), tv_usec: Int(attoseconds / 1_000_000_000_000))
             setsockopt(connection, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
             setsockopt(connection, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
             do {
@@ -141,7 +144,7 @@ public final class HTTPServer: Sendable {
         case .tooLarge:
             response = .text(431, "request head over \(Self.maxHeadBytes) bytes")
         case .timedOut:
-            response = .text(408, "request head not received within \(Self.timeoutSeconds) seconds")
+            response = .text(408, "request head not received within \(timeout)")
         case .head(let head):
             // By bytes: a String's "\r\n" is one Character, equal neither to "\r" nor to "\n".
             let line = String(decoding: head.utf8.prefix { $0 != 13 && $0 != 10 }, as: UTF8.self)
