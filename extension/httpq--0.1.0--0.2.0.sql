@@ -1262,16 +1262,21 @@ BEGIN
        AND (SELECT count(*) FROM (SELECT 1 FROM httpq.history_default d LIMIT max_rows + 1) AS s) > max_rows THEN
         RETURN 'crowded';
     END IF;
-    -- A report waiting for the default partition's lock while today is attached had routed
-    -- its row there; once ATTACH commits, that row violates the default partition's new
-    -- constraint and the report fails (the worker keeps it and sends it again: nothing is
-    -- lost). So today is attached only while the default partition holds no row of today,
-    -- that is while reports do not land there: after an install's first maintain, never on
-    -- the day itself (days are made ahead). What remains is a report that began to land
-    -- there within the moments between this check and the lock below.
-    IF day <= httpq._now() AND EXISTS (SELECT 1 FROM httpq.history_default d
-                                       WHERE d.finished_at >= day AND d.finished_at < upper_at) THEN
-        RETURN 'busy';
+    -- A report that began before an ATTACH commits routes its row with the partitions it saw
+    -- then. For a day that has begun (or begins within minutes) that is the default partition,
+    -- whose constraint, once the ATTACH commits, refuses the row: the report would fail with
+    -- 23514, and the worker drops an outcome the database refused as data, so the request
+    -- would be sent again after its lease. So such a day is attached only under SHARE on
+    -- httpq.history: granted once no transaction that writes the history is running, and
+    -- holding new ones back until the attach commits (they then see the new partition).
+    -- Days further ahead take no such lock: no report writes a day that has not begun.
+    IF day <= httpq._now() + interval '5 minutes' THEN
+        LOCK TABLE ONLY httpq.history IN SHARE MODE;
+        -- Today's rows already in the default partition: reports land there, and moving
+        -- them would hold every report back meanwhile. They stay; the days ahead are made.
+        IF EXISTS (SELECT 1 FROM httpq.history_default d WHERE d.finished_at >= day AND d.finished_at < upper_at) THEN
+            RETURN 'busy';
+        END IF;
     END IF;
     -- CREATE TABLE ... PARTITION OF would lock httpq.history ACCESS EXCLUSIVE and queue every
     -- report behind it. A table created apart and then attached locks httpq.history only
