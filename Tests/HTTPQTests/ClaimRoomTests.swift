@@ -87,7 +87,7 @@ struct ChannelShareTests {
         let channel = try TestDatabase.channel("bytes")
         let body = "\"" + String(repeating: "x", count: (1 << 20) - 8) + "\""  // about 1 MiB of JSON
         let ids = try (0..<40).map {
-            try database.enqueue(url: server.url("/big/\($0)"), body: body, channel: channel, timeoutMilliseconds: 5000)
+            try database.enqueue(url: server.url("/big/\($0)"), body: body, channel: channel, timeoutMilliseconds: 60_000)
         }
         let worker = try InProcessWorker(
             channels: [channel],

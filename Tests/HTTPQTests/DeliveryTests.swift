@@ -57,7 +57,7 @@ struct DeliveryTests {
 
     @Test("Times out a hanging endpoint and retries it")
     func timesOutHanging() throws {
-        let delivery = try OneDelivery(timeoutMilliseconds: 300) { request in
+        let delivery = try OneDelivery(timeoutMilliseconds: 2000) { request in
             request.index == 0 ? TestHTTPServer.Reply(hang: true) : .status(200)
         }
         #expect(delivery.row.state == "delivered")

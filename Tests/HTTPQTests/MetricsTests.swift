@@ -15,7 +15,7 @@ struct MetricsTests {
             case "ok": return .status(200)
             case "flaky": return .status(request.index == 0 ? 503 : 200)
             case "gone": return .status(404)
-            case "slow": return TestHTTPServer.Reply(delay: .milliseconds(1500))
+            case "slow": return TestHTTPServer.Reply(delay: .milliseconds(3000))
             default: return .status(500)
             }
         }
@@ -38,7 +38,7 @@ struct MetricsTests {
         let held = try (0..<2).map { try database.enqueue(url: server.url("/ok/held\($0)"), channel: paused) }
 
         let process = try WorkerProcess([
-            "--channels", [a, b, paused].joined(separator: ","), "--listen", "127.0.0.1:0", "--lease", "1",
+            "--channels", [a, b, paused].joined(separator: ","), "--listen", "127.0.0.1:0", "--lease", "4",
         ])
         defer { process.send(SIGKILL) }
         let port = try listeningPort(process)
@@ -107,65 +107,52 @@ struct MetricsTests {
         }
     }
 
-    @Test("Breaker transitions raised as NOTICEs are logged and counted; other notices are logged")
+    @Test("A real breaker's opening, probe and closing are logged and counted; a pause on 410 is logged as a notice")
     func breakerNotices() throws {
-        let server = try TestHTTPServer { request in .status(request.path.hasPrefix("/gone/") ? 404 : 200) }
+        let server = try TestHTTPServer.failingOnce()
         defer { server.stop() }
         let database = try TestDatabase.connect()
         let channel = try TestDatabase.channel("notices")
-        // Stands in for the breaker: a NOTICE for each request finished in the channel, raised
-        // within the worker's report.
-        let function = "metrics_test_notice_" + UUID().uuidString.prefix(8).lowercased()
-        _ = try database.execute(
-            """
-            CREATE FUNCTION public.\(function)() RETURNS trigger LANGUAGE plpgsql AS $$
-            BEGIN
-                IF NEW.state = 'dead' THEN
-                    RAISE NOTICE 'httpq breaker opened: channel "%": 1 failure in a row', NEW.channel;
-                ELSE
-                    RAISE NOTICE 'httpq breaker closed: channel "%": a success', NEW.channel;
-                END IF;
-                RAISE WARNING 'a warning from a trigger for request %', NEW.id;
-                RETURN NULL;
-            END $$
-            """)
-        _ = try database.execute(
-            """
-            CREATE TRIGGER \(function) AFTER INSERT ON httpq.history FOR EACH ROW
-            WHEN (NEW.channel = '\(channel)') EXECUTE FUNCTION public.\(function)()
-            """)
-        defer {
-            _ = try? database.execute("DROP TRIGGER \(function) ON httpq.history")
-            _ = try? database.execute("DROP FUNCTION public.\(function)()")
-        }
-        let dead = try database.enqueue(url: server.url("/gone/0"), channel: channel)
-        let delivered = try (0..<2).map { try database.enqueue(url: server.url("/ok/\($0)"), channel: channel) }
+        try database.breakOnFirstFailure(channel)
+        let flaky = try database.enqueue(url: server.url("/flaky/0"), channel: channel)
 
         let process = try WorkerProcess(["--channels", channel, "--listen", "127.0.0.1:0"])
         defer { process.send(SIGKILL) }
         let port = try listeningPort(process)
-        #expect(try database.waitFinished([dead] + delivered))
+        // 503 opens the breaker; a second later the probe, the same request, is delivered.
+        #expect(try database.waitFinished([flaky]))
+        #expect(try database.states([flaky]) == [flaky: "delivered"])
+        // Then 410 Gone pauses the channel, and the database says so in a notice of its own.
+        let gone = try database.enqueue(url: server.url("/gone/0"), channel: channel)
+        #expect(try eventually(timeout: .seconds(20)) {
+            try database.execute("SELECT paused FROM httpq.channel WHERE name = $1", [channel]).scalar == "t"
+        })
         #expect(
             try eventually(timeout: .seconds(5)) {
                 let metrics = try Exposition(LoopbackGet(port: port, path: "/metrics").body)
-                return metrics.value("httpq_breaker_transitions_total", ["channel": channel, "to": "open"]) == 1
-                    && metrics.value("httpq_breaker_transitions_total", ["channel": channel, "to": "closed"]) == 2
+                return ["open", "half_open", "closed"].allSatisfy {
+                    metrics.value("httpq_breaker_transitions_total", ["channel": channel, "to": $0]) == 1
+                }
             }, "worker log:\n\(process.log)")
         let lines = process.log.split(separator: "\n")
-        let opened = lines.filter { $0.contains(" warning httpq breaker opened: channel \"\(channel)\"") }
-        let closed = lines.filter { $0.contains(" info httpq breaker closed: channel \"\(channel)\"") }
-        #expect(opened.count == 1 && closed.count == 2, "worker log:\n\(process.log)")
+        func logged(_ text: String) -> [Substring] { lines.filter { $0.contains(text) } }
+        let opened = logged(" warning httpq breaker opened: channel \"\(channel)\"")
+        #expect(opened.count == 1, "worker log:\n\(process.log)")
         #expect(opened.first?.contains("channel=\(channel)") == true)
-        for id in [dead] + delivered {
-            #expect(
-                lines.filter { $0.contains(" warning a warning from a trigger for request \(id) ") }.count == 1,
-                "request \(id)")
-        }
+        #expect(logged(" info httpq breaker half-open: channel \"\(channel)\": probing with request \(flaky)").count == 1)
+        #expect(logged(" info httpq breaker closed: channel \"\(channel)\": request \(flaky) delivered").count == 1)
+        #expect(logged(" notice httpq channel paused: channel \"\(channel)\"").count == 1, "worker log:\n\(process.log)")
+        #expect(try database.states([gone]) == [gone: "waiting"])
     }
 
     @Test("/healthz answers while the loop turns; /readyz turns 503 while draining a transfer in flight")
     func probesWhileDraining() throws {
-        let server = try TestHTTPServer { _ in TestHTTPServer.Reply(delay: .seconds(3)) }
+        // The transfer is held until the test has seen the draining state.
+        let release = DispatchSemaphore(value: 0)
+        let server = try TestHTTPServer { _ in
+            _ = release.wait(timeout: .now() + 30)
+            return .status(200)
+        }
         defer { server.stop() }
         let database = try TestDatabase.connect()
         let channel = try TestDatabase.channel("drain-probe")
@@ -182,11 +169,12 @@ struct MetricsTests {
         #expect(eventually(timeout: .seconds(5)) { server.requests.count == 1 })
         process.send(SIGTERM)
         #expect(
-            try eventually(timeout: .seconds(2)) {
+            try eventually(timeout: .seconds(10)) {
                 let ready = try LoopbackGet(port: port, path: "/readyz")
                 return ready.status == 503 && ready.body == "draining: stopping, nothing new is claimed\n"
             })
         #expect(try LoopbackGet(port: port, path: "/healthz").status == 200)
+        release.signal()
         #expect(process.waitExit(timeout: .seconds(10)) == 0, "worker log:\n\(process.log)")
         #expect(try database.request(id).state == "delivered")
     }

@@ -71,12 +71,14 @@ struct StopTests {
 
         let process = try WorkerProcess(["--channels", channel, "--grace", "30"])
         #expect(eventually(timeout: .seconds(10)) { server.requests.count == 2 })
+        process.send(SIGTERM)
+        // Two signals pending at once are one: the second goes once the first was read.
+        #expect(eventually(timeout: .seconds(10)) { process.log.contains("draining: no new claims") })
         let signalled = ContinuousClock.now
         process.send(SIGTERM)
-        Thread.sleep(forTimeInterval: 0.2)
-        process.send(SIGTERM)
         #expect(process.waitExit(timeout: .seconds(10)) == 0, "worker log:\n\(process.log)")
-        #expect(ContinuousClock.now - signalled < .seconds(5))
+        // Far less than the 30 s grace period the first signal alone would wait out.
+        #expect(ContinuousClock.now - signalled < .seconds(10))
         #expect(process.log.contains("released count=2"))
         #expect(try database.states(ids).values.allSatisfy { $0 == "waiting" })
         _ = try database.execute(
@@ -98,14 +100,14 @@ struct StopTests {
         let fast = try (0..<3).map { try database.enqueue(url: server.url("/fast/\($0)"), channel: channel) }
         let slow = try (0..<3).map { try database.enqueue(url: server.url("/slow/\($0)"), channel: channel) }
 
-        let process = try WorkerProcess(["--channels", channel, "--lease", "1.5", "--poll-interval", "0.2"])
+        let process = try WorkerProcess(["--channels", channel, "--lease", "3", "--poll-interval", "0.2"])
         #expect(try database.waitFinished(fast))
         #expect(eventually(timeout: .seconds(10)) { server.requests.filter { $0.path.hasPrefix("/slow/") }.count == 3 })
         process.send(SIGKILL)
         #expect(process.waitExit(timeout: .seconds(5)) != nil)
         let inFlightAtKill = Set(server.requests.filter { $0.path.hasPrefix("/slow/") }.map(\.path))
 
-        let second = try InProcessWorker(channels: [channel], flags: [Setting.lease.flag: "1.5"])
+        let second = try InProcessWorker(channels: [channel], flags: [Setting.lease.flag: "3"])
         #expect(try database.waitFinished(fast + slow))
         #expect(second.stop() == .clean)
 

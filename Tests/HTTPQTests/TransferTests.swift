@@ -89,15 +89,17 @@ struct TransferTests {
 
     @Test("Extends the lease of a transfer that outlasts it, so it is attempted only once")
     func heartbeatKeepsLongTransfers() throws {
-        let server = try TestHTTPServer { _ in TestHTTPServer.Reply(delay: .milliseconds(2500)) }
+        // Over two leases long: the lease is renewed at least twice. A 3 s lease renewed every
+        // 1.5 s leaves 1.5 s of slack for each renewal on a loaded machine.
+        let server = try TestHTTPServer { _ in TestHTTPServer.Reply(delay: .milliseconds(7000)) }
         defer { server.stop() }
         let database = try TestDatabase.connect()
         let channel = try TestDatabase.channel("long")
         try database.fastRetries(channel)
-        let id = try database.enqueue(url: server.url("/long"), channel: channel, timeoutMilliseconds: 10_000)
-        let worker = try InProcessWorker(channels: [channel], flags: [Setting.lease.flag: "1"])
+        let id = try database.enqueue(url: server.url("/long"), channel: channel, timeoutMilliseconds: 20_000)
+        let worker = try InProcessWorker(channels: [channel], flags: [Setting.lease.flag: "3"])
         // A second worker would take the request over if its lease lapsed.
-        let rival = try InProcessWorker(channels: [channel], flags: [Setting.lease.flag: "1"])
+        let rival = try InProcessWorker(channels: [channel], flags: [Setting.lease.flag: "3"])
         #expect(try database.waitFinished([id]))
         #expect(worker.stop() == .clean)
         #expect(rival.stop() == .clean)

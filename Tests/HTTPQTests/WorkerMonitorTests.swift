@@ -152,52 +152,27 @@ import Testing
     }
 
     @Test(
-        "Breaker transitions raised as NOTICEs during the worker's report are counted by channel and state",
+        "A real breaker's opening, probe and closing, raised as notices to the worker's statements, are counted by channel and state",
         .enabled(if: TestDatabase.isConfigured, "needs HTTPQ_TEST_DATABASE_URL (make test sets it)"))
     func breakerTransitionsInProcess() throws {
-        let server = try TestHTTPServer { request in .status(request.path.hasPrefix("/gone/") ? 404 : 200) }
+        let server = try TestHTTPServer.failingOnce()
         defer { server.stop() }
         let database = try TestDatabase.connect()
         let channel = try TestDatabase.channel("monitor-notices")
-        // Stands in for the breaker: a NOTICE for each request of the channel that finishes,
-        // raised within the worker's report.
-        let function = "monitor_test_notice_" + UUID().uuidString.prefix(8).lowercased()
-        _ = try database.execute(
-            """
-            CREATE FUNCTION public.\(function)() RETURNS trigger LANGUAGE plpgsql AS $$
-            BEGIN
-                IF NEW.state = 'dead' THEN
-                    RAISE NOTICE 'httpq breaker opened: channel "%": 1 failure in a row', NEW.channel;
-                ELSE
-                    RAISE NOTICE 'httpq breaker closed: channel "%": a success', NEW.channel;
-                END IF;
-                RETURN NULL;
-            END $$
-            """)
-        _ = try database.execute(
-            """
-            CREATE TRIGGER \(function) AFTER INSERT ON httpq.history FOR EACH ROW
-            WHEN (NEW.channel = '\(channel)') EXECUTE FUNCTION public.\(function)()
-            """)
-        defer {
-            _ = try? database.execute("DROP TRIGGER \(function) ON httpq.history")
-            _ = try? database.execute("DROP FUNCTION public.\(function)()")
-        }
-        let ids = [
-            try database.enqueue(url: server.url("/gone/0"), channel: channel),
-            try database.enqueue(url: server.url("/ok/0"), channel: channel),
-            try database.enqueue(url: server.url("/ok/1"), channel: channel),
-        ]
+        try database.breakOnFirstFailure(channel)
+        let flaky = try database.enqueue(url: server.url("/flaky/0"), channel: channel)
         let monitor = WorkerMonitor(droppedLines: { 0 })
         let worker = try InProcessWorker(channels: [channel], monitor: monitor)
         defer { worker.stop() }
-        #expect(try database.waitFinished(ids))
+        #expect(try database.waitFinished([flaky]))
+        #expect(try database.states([flaky]) == [flaky: "delivered"])
         #expect(
             try eventually(timeout: .seconds(5)) {
                 let metrics = try Exposition(
                     String(decoding: get(monitor, "/metrics").body, as: UTF8.self))
-                return metrics.value("httpq_breaker_transitions_total", ["channel": channel, "to": "open"]) == 1
-                    && metrics.value("httpq_breaker_transitions_total", ["channel": channel, "to": "closed"]) == 2
+                return ["open", "half_open", "closed"].allSatisfy {
+                    metrics.value("httpq_breaker_transitions_total", ["channel": channel, "to": $0]) == 1
+                }
             })
     }
 
@@ -205,7 +180,12 @@ import Testing
         "Readiness is draining while a transfer finishes after the stop",
         .enabled(if: TestDatabase.isConfigured, "needs HTTPQ_TEST_DATABASE_URL (make test sets it)"))
     func drainingInProcess() throws {
-        let server = try TestHTTPServer { _ in TestHTTPServer.Reply(delay: .seconds(2)) }
+        // The transfer is held until the test has seen the draining state.
+        let release = DispatchSemaphore(value: 0)
+        let server = try TestHTTPServer { _ in
+            _ = release.wait(timeout: .now() + 30)
+            return .status(200)
+        }
         defer { server.stop() }
         let database = try TestDatabase.connect()
         let channel = try TestDatabase.channel("monitor-drain")
@@ -217,9 +197,10 @@ import Testing
         // One stop only: a second would hand the transfer back at once.
         let exit = Mutex<WorkerExit?>(nil)
         Thread.detachNewThread { exit.withLock { $0 = worker.stop() } }
-        #expect(eventually(timeout: .seconds(1)) { monitor.health.readinessState == .draining })
+        #expect(eventually(timeout: .seconds(10)) { monitor.health.readinessState == .draining })
         #expect(get(monitor, "/readyz").status == 503)
         #expect(get(monitor, "/healthz").status == 200)
+        release.signal()
         #expect(eventually(timeout: .seconds(15)) { exit.withLock { $0 } != nil })
         #expect(exit.withLock { $0 } == .clean)
         #expect(monitor.health.readinessState == .notRunning)

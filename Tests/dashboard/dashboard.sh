@@ -92,7 +92,7 @@ sql -c "SELECT httpq.set_channel('orders', $common)" \
     -c "SELECT httpq.set_channel('billing', $common)" \
     -c "SELECT httpq.set_channel('audit-log', $common)" \
     -c "SELECT httpq.set_channel('partner.acme', $common)" \
-    -c "SELECT httpq.set_channel('partner.beta', $common, breaker_failures => 3, breaker_cooldown => '1 hour', breaker_cooldown_max => '1 hour')" \
+    -c "SELECT httpq.set_channel('partner.beta', $common, max_concurrency => 1, breaker_failures => 3, breaker_cooldown => '1 hour', breaker_cooldown_max => '1 hour')" \
     -c "SELECT httpq.pause('partner.acme')" > /dev/null || die "cannot set up the channels"
 
 # ids NAME SQL: the ids SQL enqueues (one a line), kept in $work/NAME.
