@@ -195,7 +195,8 @@ AS $$
                               'set_channel', 'unset_channel', 'version',
                               'subscribe', 'unsubscribe', 'pause_subscription', 'resume_subscription', 'publish',
                               'outcome', 'wait',
-                              'view:requests', 'view:attempts', 'view:responses', 'view:channels', 'view:subscriptions']
+                              'view:requests', 'view:attempts', 'view:responses', 'view:channels', 'view:subscriptions',
+                              'view:stats', 'view:performance']
         WHEN 'worker' THEN ARRAY['claim', 'report', 'heartbeat', 'release', 'idle', 'busy', 'next_run_at',
                                  'maintain', 'purge', 'version', 'queue_stats']
         WHEN 'ops' THEN ARRAY['cancel', 'retry', 'replay', 'pause', 'resume', 'retry_schedule', 'version', 'queue_stats',

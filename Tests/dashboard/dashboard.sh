@@ -10,9 +10,11 @@
 #                key shows as text: the page holds no element made of it
 #   5 headers    every page forbids scripts and sniffing; unknown paths, channels and requests
 #                are 404 pages
-#   6 database   a lost connection is replaced unseen; while the database is down a page is a
+#   6 tenancy    connected as a tenant's role it shows that tenant's channels and requests
+#                only; as an ops role every channel, without response headers and bodies
+#   7 database   a lost connection is replaced unseen; while the database is down a page is a
 #                503 that says so; pages come back with the database
-#   7 stop       SIGTERM ends the dashboard with status 0
+#   8 stop       SIGTERM ends the dashboard with status 0
 # Every request is accounted for by id.
 #
 #   dashboard.sh HTTPQ_BINARY
@@ -29,7 +31,7 @@ cd "$(dirname "$0")/../.."
 root=$PWD
 here=$root/Tests/dashboard
 httpq=$(realpath "${1:?usage: dashboard.sh HTTPQ_BINARY}")
-checks=7
+checks=8
 deadline=${DASHBOARD_DEADLINE:-30}
 umask 077
 
@@ -239,6 +241,48 @@ load missing /channels/no-such-channel
 shows missing "h1: no such channel"
 finish 5 "headers: Content-Security-Policy and nosniff on every page; 404 for unknown paths, channels, requests"
 
+# --- 6 tenancy ------------------------------------------------------------------------------
+# The same pages through a tenant's role and through an ops role: what the views let each see.
+sql -c "CREATE ROLE billing_app LOGIN" -c "CREATE ROLE oncall LOGIN" \
+    -c "SELECT httpq.grant_role('app', 'billing_app')" -c "SELECT httpq.grant_role('ops', 'oncall')" \
+    -c "SELECT httpq.set_channel('billing', owner => 'billing_app')" > /dev/null || die "cannot create the roles"
+owner_site=$site
+# serve_as ROLE: another dashboard, connected as ROLE; its pages become $site. stop_serving
+# ends it, so that check 7 finds the first dashboard's connection alone.
+serve_as() {
+    PGUSER=$1 "$httpq" dashboard --listen 127.0.0.1:0 > "$work/dashboard-$1.log" 2>&1 &
+    served_pid=$!
+    pids+=($served_pid)
+    for _ in $(seq 100); do grep -q '^httpq dashboard: serving ' "$work/dashboard-$1.log" && break; sleep 0.1; done
+    site=$(sed -n 's|^httpq dashboard: serving \(http://[^ ]*\)/$|\1|p' "$work/dashboard-$1.log")
+    [ -n "$site" ] || { cat "$work/dashboard-$1.log"; die "the dashboard as $1 did not start"; }
+}
+stop_serving() { kill "$served_pid"; wait "$served_pid" 2>/dev/null || true; }
+declined_id=$(head -1 "$work/declined")
+serve_as billing_app
+# channels NAME: the channels the overview read into $work/NAME.txt lists, one line.
+channels() { grep -E '^row: [^|]+\|(active|paused|breaker)' "$work/$1.txt" | cut -d'|' -f1 | cut -c6- | paste -sd' '; }
+load tenant /
+[ "$(channels tenant)" = "billing" ] || problem "as billing_app the overview lists: $(channels tenant)"
+shows tenant "row: billing|active|0|0||0|0|52|0.0%||0|0|52|0.0%||52|HTTP 422"
+load tenant-request "/requests/$declined_id"
+shows tenant-request "field: content-type = application/json"
+shows tenant-request "pre: {\"error\": \"card declined\", \"path\": \"/decline/billing/1\"}"
+fetch /channels/orders tenant-orders; status_is tenant-orders 404
+fetch "/requests/$flaky" tenant-flaky; status_is tenant-flaky 404
+stop_serving
+serve_as oncall
+load ops /
+[ "$(channels ops)" = "$(channels overview)" ] || problem "as oncall the overview lists: $(channels ops)"
+[ "$(channels overview | wc -w)" = 5 ] || problem "the overview lists: $(channels overview)"
+load ops-request "/requests/$declined_id"
+shows ops-request "h1: Request $declined_id dead"
+shows ops-request "pre: —"
+grep -q '^field: content-type' "$work/ops-request.txt" && problem "as oncall a tenant's response headers show"
+stop_serving
+site=$owner_site
+finish 6 "tenancy: a tenant's role sees its own channels and requests only; an ops role every channel, no response headers or bodies"
+
 # --- The README's screenshot, when asked ----------------------------------------------------
 # More channels with traffic under way: slow answers for latencies, a few retries and deaths,
 # requests still waiting behind a concurrency limit when the browser takes the picture.
@@ -258,7 +302,7 @@ if [ -n "${DASHBOARD_SCREENSHOT:-}" ]; then
     echo "dashboard: screenshot in $DASHBOARD_SCREENSHOT"
 fi
 
-# --- 6 database -----------------------------------------------------------------------------
+# --- 7 database -----------------------------------------------------------------------------
 [ "$(sql -c "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'httpq dashboard'")" = 1 ] ||
     problem "the dashboard does not hold one connection named 'httpq dashboard'"
 fetch / reconnected; status_is reconnected 200
@@ -271,9 +315,9 @@ shows down "h1: database unavailable"
 bash Tests/support/cluster.sh start "$cluster" || die "the cluster did not start again"
 fetch / back; status_is back 200
 kill -0 "$dashboard_pid" 2>/dev/null || problem "the dashboard exited"
-finish 6 "database: a lost connection is replaced unseen; a database that is down is a 503 page; then pages come back"
+finish 7 "database: a lost connection is replaced unseen; a database that is down is a 503 page; then pages come back"
 
-# --- 7 stop ---------------------------------------------------------------------------------
+# --- 8 stop ---------------------------------------------------------------------------------
 kill -TERM "$dashboard_pid"
 code=
 for _ in $(seq $((deadline * 5))); do
@@ -281,7 +325,7 @@ for _ in $(seq $((deadline * 5))); do
     sleep 0.2
 done
 [ "$code" = 0 ] || problem "after SIGTERM the dashboard ${code:+exited with status $code}${code:-still runs}"
-finish 7 "stop: SIGTERM ends the dashboard with status 0"
+finish 8 "stop: SIGTERM ends the dashboard with status 0"
 
 echo "dashboard: $passed passed, $failed failed"
 [ "$failed" = 0 ]

@@ -79,7 +79,7 @@ if [ "$built" = 1 ]; then
     bash Tests/dashboard/dashboard.sh "$httpq_bin" || dashboard_status=$?
 else
     dashboard_status=1
-    echo "dashboard: 0 passed, 7 failed (the httpq binary did not build)"
+    echo "dashboard: 0 passed, 8 failed (the httpq binary did not build)"
 fi
 
 # The Swift tests share one database; each test isolates itself by channel name.
