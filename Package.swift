@@ -1,23 +1,5 @@
 // swift-tools-version:6.0
-import Foundation
 import PackageDescription
-
-// The install script `httpq sql` prints: sql/*.sql, embedded in the binary through the link
-// Sources/httpq/sql -> ../../sql. Listed here from the folder, so a new file needs no edit
-// here; Sources/httpq/InstallScript.swift puts the parts in order.
-let installScriptParts = (try? FileManager.default.contentsOfDirectory(atPath: Context.packageDirectory + "/sql"))?
-    .filter { $0.hasSuffix(".sql") }
-    .sorted() ?? []
-
-// The upgrade scripts extension/httpq--A--B.sql, which `httpq install` applies in order to a
-// plain install, and the control file, embedded through the link Sources/httpq/extension ->
-// ../../extension. The folder's install scripts stay out; InstallScript.swift lists the steps.
-let extensionFiles = (try? FileManager.default.contentsOfDirectory(atPath: Context.packageDirectory + "/extension"))?
-    .sorted() ?? []
-let upgradeScripts = extensionFiles.filter {
-    $0.hasPrefix("httpq--") && $0.hasSuffix(".sql") && $0.components(separatedBy: "--").count == 3
-}
-let otherExtensionFiles = extensionFiles.filter { !upgradeScripts.contains($0) && $0 != "httpq.control" }
 
 let package = Package(
     name: "httpq",
@@ -74,11 +56,11 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            exclude: otherExtensionFiles.map { "extension/" + $0 },
-            resources: installScriptParts.map { .embedInCode("sql/" + $0) }
-                + upgradeScripts.map { .embedInCode("extension/" + $0) }
-                + [.embedInCode("extension/httpq.control")]
+            // sql/*.sql, the upgrade scripts and the control file, as EmbeddedSQL.files.
+            plugins: ["EmbedSQL"]
         ),
+        .executableTarget(name: "embed-sql"),
+        .plugin(name: "EmbedSQL", capability: .buildTool(), dependencies: ["embed-sql"]),
         .target(
             name: "HTTPQClient",
             dependencies: [

@@ -15,7 +15,7 @@ struct SQLCommand: ParsableCommand {
     )
 
     func run() throws {
-        var bytes = Array(InstallScript.parts.joined())[...]
+        var bytes = Array(InstallScript.text.utf8)[...]
         while !bytes.isEmpty {
             let written = bytes.withUnsafeBytes { write(STDOUT_FILENO, $0.baseAddress, $0.count) }
             if written < 0 && errno == EINTR { continue }

@@ -16,7 +16,7 @@ struct CLIInstallTests {
         let names = try FileManager.default.contentsOfDirectory(atPath: Self.sqlDirectory.path)
             .filter { $0.hasSuffix(".sql") }.sorted()
         #expect(names.count == InstallScript.parts.count,
-                "sql/ has \(names.count) files, InstallScript.parts \(InstallScript.parts.count): list the new one")
+                "sql/ has \(names.count) files, InstallScript.parts \(InstallScript.parts.count)")
         var expected = Data()
         for name in names {
             expected += try Data(contentsOf: Self.sqlDirectory.appendingPathComponent(name))
@@ -40,10 +40,10 @@ struct CLIInstallTests {
             .filter { $0.hasPrefix("httpq--") && $0.hasSuffix(".sql") && $0.components(separatedBy: "--").count == 3 }
             .sorted()
         let carried = InstallScript.upgrades.map { "httpq--\($0.from)--\($0.to).sql" }.sorted()
-        #expect(carried == names, "extension/ has \(names), InstallScript.upgrades \(carried): list the new one")
+        #expect(carried == names, "extension/ has \(names), InstallScript.upgrades \(carried)")
         for upgrade in InstallScript.upgrades {
             let file = try Data(contentsOf: directory.appendingPathComponent("httpq--\(upgrade.from)--\(upgrade.to).sql"))
-            #expect(upgrade.bytes == Array(file), "httpq--\(upgrade.from)--\(upgrade.to).sql differs from the file")
+            #expect(Array(upgrade.text.utf8) == Array(file), "httpq--\(upgrade.from)--\(upgrade.to).sql differs from the file")
         }
     }
 
