@@ -46,8 +46,9 @@ COMMENT ON FUNCTION httpq._history_partitions()
 
 -- Creates the partition of the UTC day starting at day, moving that day's rows out of the
 -- default partition: 'created', 'crowded' (the default partition holds more than max_rows
--- rows; NULL: no bound), 'busy' (today, while reports land in the default partition) or
--- 'locked' (a lock was not granted within lock_timeout).
+-- rows; NULL: no bound), 'busy' (today, while reports land in the default partition),
+-- 'writing' (a day that has begun, while transactions writing the history kept SHARE on it
+-- beyond lock_timeout) or 'locked' (the default partition's lock was not granted).
 CREATE FUNCTION httpq._history_add_day(day timestamptz, max_rows integer) RETURNS text
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -65,21 +66,28 @@ BEGIN
        AND (SELECT count(*) FROM (SELECT 1 FROM httpq.history_default d LIMIT max_rows + 1) AS s) > max_rows THEN
         RETURN 'crowded';
     END IF;
+    -- Today's rows already in the default partition: reports land there, and moving them
+    -- would hold every report back meanwhile. They stay; the days ahead are made.
+    IF day <= httpq._now() AND EXISTS (SELECT 1 FROM httpq.history_default d
+                                       WHERE d.finished_at >= day AND d.finished_at < upper_at) THEN
+        RETURN 'busy';
+    END IF;
     -- A report that began before an ATTACH commits routes its row with the partitions it saw
     -- then. For a day that has begun (or begins within minutes) that is the default partition,
     -- whose constraint, once the ATTACH commits, refuses the row: the report would fail with
     -- 23514, and the worker drops an outcome the database refused as data, so the request
     -- would be sent again after its lease. So such a day is attached only under SHARE on
     -- httpq.history: granted once no transaction that writes the history is running, and
-    -- holding new ones back until the attach commits (they then see the new partition).
-    -- Days further ahead take no such lock: no report writes a day that has not begun.
+    -- holding new ones back until maintain commits, which it does at once after creating a
+    -- day (they then see the new partition). Rows that landed between the check above and
+    -- the lock are moved with the day's. Days further ahead take no such lock: no report
+    -- writes a day that has not begun.
     IF day <= httpq._now() + interval '5 minutes' THEN
-        LOCK TABLE ONLY httpq.history IN SHARE MODE;
-        -- Today's rows already in the default partition: reports land there, and moving
-        -- them would hold every report back meanwhile. They stay; the days ahead are made.
-        IF EXISTS (SELECT 1 FROM httpq.history_default d WHERE d.finished_at >= day AND d.finished_at < upper_at) THEN
-            RETURN 'busy';
-        END IF;
+        BEGIN
+            LOCK TABLE ONLY httpq.history IN SHARE MODE;
+        EXCEPTION WHEN lock_not_available THEN
+            RETURN 'writing';
+        END;
     END IF;
     -- CREATE TABLE ... PARTITION OF would lock httpq.history ACCESS EXCLUSIVE and queue every
     -- report behind it. A table created apart and then attached locks httpq.history only
@@ -127,7 +135,7 @@ BEGIN
         CASE httpq._history_add_day(day, CASE WHEN day = today + interval '24 hours' THEN NULL ELSE max_rows END)
             WHEN 'created' THEN created := created + 1;
             WHEN 'locked' THEN EXIT;   -- the next day would wait for the same lock
-            ELSE NULL;                 -- crowded or busy: the day stays in the default partition for now
+            ELSE NULL;                 -- crowded, busy or writing: the day stays in the default partition for now
         END CASE;
     END LOOP;
     RETURN created;

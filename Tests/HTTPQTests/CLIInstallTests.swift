@@ -23,7 +23,7 @@ struct CLIInstallTests {
         }
         let run = try CLI.run(["sql"], database: nil)
         #expect(run.status == 0)
-        #expect(run.stdout == String(decoding: expected, as: UTF8.self))
+        #expect(Array(run.stdout.utf8) == Array(expected))
     }
 
     @Test("The embedded version is the control file's default_version")

@@ -34,7 +34,8 @@ public final class HTTPServer: Sendable {
     public init(listen address: ListenAddress, timeout: Duration = .seconds(2),
                 handler: @escaping @Sendable (ServedRequest) -> ServedResponse) throws(SystemError) {
         self.address = address
-        self.timeout = timeout
+        // A zero timeval would mean no timeout at all.
+        self.timeout = max(timeout, .milliseconds(1))
         self.handler = handler
         let family = ListenAddress.family(of: address.host) ?? AF_INET
         let descriptor = socket(family, Int32(SOCK_STREAM.rawValue), 0)
